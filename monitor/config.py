@@ -1,0 +1,181 @@
+"""Settings: `monitor.toml` plus `MONITOR_*` environment variables, loaded once.
+
+The environment wins over the file. The result is a frozen object passed down to
+every stage; nothing else in the package reads the environment.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BeforeValidator, Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+ENV_PREFIX = "MONITOR_"
+DEFAULT_CONFIG_FILE = Path("monitor.toml")
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$", re.IGNORECASE)
+_DURATION_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
+_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(b|kb|kib|mb|mib|gb|gib)?\s*$", re.IGNORECASE)
+_SIZE_UNITS = {
+    "b": 1,
+    "kb": 1000,
+    "kib": 1024,
+    "mb": 1000**2,
+    "mib": 1024**2,
+    "gb": 1000**3,
+    "gib": 1024**3,
+}
+
+
+class ConfigError(Exception):
+    """A setting is missing, malformed or out of range; the message says which and why."""
+
+
+def parse_duration(value: object) -> float:
+    """'30s', '5m', '1h', '2d', '250ms' or a bare number of seconds -> seconds."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
+    match = _DURATION.match(str(value))
+    if not match:
+        raise ValueError(
+            f"{value!r} is not a duration: use a number with s, m, h or d (30s, 5m, 1h)"
+        )
+    number, unit = match.groups()
+    return float(number) * _DURATION_UNITS[(unit or "s").lower()]
+
+
+def parse_size(value: object) -> int:
+    """'10MiB', '500kB', '1048576' -> bytes."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    match = _SIZE.match(str(value))
+    if not match:
+        raise ValueError(f"{value!r} is not a size: use a number with B, KiB, MiB or GiB (10MiB)")
+    number, unit = match.groups()
+    return int(float(number) * _SIZE_UNITS[(unit or "b").lower()])
+
+
+def format_duration(seconds: float) -> str:
+    """The shortest exact form: 600 -> '10m', 90 -> '90s'."""
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size and seconds % size == 0:
+            return f"{int(seconds // size)}{unit}"
+    return f"{seconds:g}s"
+
+
+def _optional_path(value: object) -> object:
+    return None if value in ("", None) else value
+
+
+Seconds = Annotated[float, BeforeValidator(parse_duration), Field(gt=0)]
+Bytes = Annotated[int, BeforeValidator(parse_size), Field(gt=0)]
+OptionalPath = Annotated[Path | None, BeforeValidator(_optional_path)]
+
+
+class Settings(BaseSettings):
+    """Every setting, its default and its meaning is listed in docs/configuration.md."""
+
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, frozen=True, extra="forbid")
+
+    db: Path = Path("state/monitor.db")
+    rules: Path = Path("rules")
+    feeds: OptionalPath = Path("seeds/feeds.opml")
+    poll_interval: Seconds = 600.0
+    min_interval: Seconds = 60.0
+    max_backoff: Seconds = 6 * 3600.0
+    jitter: Annotated[float, BeforeValidator(parse_duration), Field(ge=0)] = 30.0
+    fetch_timeout: Seconds = 30.0
+    max_body: Bytes = 10 * 1024 * 1024
+    max_redirects: Annotated[int, Field(ge=0, le=20)] = 5
+    max_connections: Annotated[int, Field(ge=1, le=1000)] = 50
+    max_per_host: Annotated[int, Field(ge=1, le=100)] = 2
+    parse_timeout: Seconds = 20.0
+    parse_workers: Annotated[int, Field(ge=1, le=64)] = 2
+    user_agent: str = ""
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    telegram_token: SecretStr | None = None
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper(cls, value: object) -> object:
+        return value.upper() if isinstance(value, str) else value
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # The TOML file arrives as init values; the environment must override it.
+        return (env_settings, init_settings)
+
+    @property
+    def console_alerts(self) -> bool:
+        """Without a Telegram token, alerts are printed on stdout instead."""
+        return self.telegram_token is None
+
+
+def setting_names() -> list[str]:
+    """The environment names of every setting, for docs and checks."""
+    return ["MONITOR_CONFIG"] + [ENV_PREFIX + name.upper() for name in Settings.model_fields]
+
+
+def load_settings(config_file: Path | None = None) -> Settings:
+    """Read the TOML file (if any) and the environment; raise ConfigError naming each bad key."""
+    _refuse_unknown_env(os.environ)
+    path, explicit = _config_path(config_file, os.environ)
+    values = _read_toml(path) if path.is_file() else {}
+    if explicit and not path.is_file():
+        raise ConfigError(f"{path}: config file not found (set by --config or MONITOR_CONFIG)")
+    try:
+        return Settings(**values)
+    except ValidationError as error:
+        raise ConfigError(_explain(error, path)) from None
+
+
+def _refuse_unknown_env(environ: Mapping[str, str]) -> None:
+    # A misspelt variable would otherwise be ignored without a word.
+    known = set(setting_names())
+    unknown = sorted(name for name in environ if name.startswith(ENV_PREFIX) and name not in known)
+    if unknown:
+        raise ConfigError(f"{unknown[0]}: not a known setting; known: {', '.join(sorted(known))}")
+
+
+def _config_path(config_file: Path | None, environ: Mapping[str, str]) -> tuple[Path, bool]:
+    if config_file is not None:
+        return config_file, True
+    if environ.get("MONITOR_CONFIG"):
+        return Path(environ["MONITOR_CONFIG"]), True
+    return DEFAULT_CONFIG_FILE, False
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
+        raise ConfigError(f"{path}: not valid TOML: {error}") from None
+    unknown = sorted(set(data) - set(Settings.model_fields))
+    if unknown:
+        known = ", ".join(Settings.model_fields)
+        raise ConfigError(f"{path}: unknown key {unknown[0]!r}; known keys: {known}")
+    return data
+
+
+def _explain(error: ValidationError, path: Path) -> str:
+    lines = []
+    for problem in error.errors():
+        key = str(problem["loc"][0]) if problem["loc"] else "?"
+        message = problem["msg"].removeprefix("Value error, ")
+        if problem["type"] == "extra_forbidden":
+            message = "is not a known setting (see docs/configuration.md)"
+        lines.append(f"{ENV_PREFIX}{key.upper()} ({key} in {path}): {message}")
+    return "\n".join(lines)

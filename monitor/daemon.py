@@ -1,0 +1,206 @@
+"""Wiring: settings -> store, rules, fetcher, parser, pipeline, scheduler, dispatcher.
+
+`run` is the daemon; `run_once` polls every feed once, delivers, and returns.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+from monitor import __version__, feeds, queries
+from monitor import events as ev
+from monitor.config import Settings
+from monitor.decide import Recipients, everyone
+from monitor.deliver import ConsoleSink, Dispatcher, Sink
+from monitor.fetch import Fetcher, FetchPolicy
+from monitor.match import MatchResult, RuleSet, load_ruleset
+from monitor.parse import ParserPool
+from monitor.pipeline import Pipeline, PollOutcome, PollPolicy
+from monitor.rulefiles import RulesError
+from monitor.scheduler import PollScheduler
+from monitor.store import Store
+
+log = logging.getLogger(__name__)
+
+RULES_STREAM = "rules:active"
+
+
+class RulesHolder:
+    """The rules in force: a failed reload keeps the last good set and says why."""
+
+    def __init__(self, settings: Settings, store: Store) -> None:
+        self.settings = settings
+        self.store = store
+        self.current = load_ruleset(settings.rules)
+        record_rules(store, self.current)
+
+    def __call__(self) -> RuleSet:
+        return self.current
+
+    def reload(self) -> bool:
+        try:
+            fresh = load_ruleset(self.settings.rules)
+        except RulesError as error:
+            log.error("rules not reloaded; the previous rules stay in force:\n%s", error)
+            return False
+        self.current = fresh
+        record_rules(self.store, fresh)
+        log.info("rules reloaded: version %s, %d rules", fresh.version, len(fresh.rules))
+        return True
+
+
+def record_rules(store: Store, ruleset: RuleSet) -> None:
+    """Append RulesLoaded when the rule set differs from the one last recorded."""
+    last = store.db.execute(
+        "SELECT json_extract(data, '$.version') FROM events WHERE stream = ?"
+        " ORDER BY seq DESC LIMIT 1",
+        (RULES_STREAM,),
+    ).fetchone()
+    if last and last[0] == ruleset.version:
+        return
+    versions = [
+        ev.RuleVersion(id=rule.id, version=rule.version, level=rule.level, title=rule.title)
+        for rule in ruleset.rules
+    ]
+    data = ev.RulesLoaded(version=ruleset.version, rules=versions)
+    position = store.version(RULES_STREAM)
+    store.append([ev.NewEvent(RULES_STREAM, data, f"{ruleset.version}@{position}")])
+
+
+def fetch_policy(settings: Settings) -> FetchPolicy:
+    agent = settings.user_agent or f"announcement-monitor/{__version__} (news feed monitor)"
+    return FetchPolicy(
+        user_agent=agent,
+        timeout_s=settings.fetch_timeout,
+        max_body_bytes=settings.max_body,
+        max_redirects=settings.max_redirects,
+        max_connections=settings.max_connections,
+        max_per_host=settings.max_per_host,
+    )
+
+
+def poll_policy(settings: Settings, *, backlog: bool = True) -> PollPolicy:
+    return PollPolicy(
+        default_interval=settings.poll_interval,
+        min_interval=settings.min_interval,
+        max_backoff=settings.max_backoff,
+        first_poll_is_backlog=backlog,
+    )
+
+
+def recipients_for(settings: Settings) -> Recipients:
+    if settings.console_alerts:
+        return everyone
+    return _nobody
+
+
+def _nobody(result: MatchResult) -> list[tuple[str, list[str]]]:
+    return []
+
+
+def sinks_for(settings: Settings, write: Callable[[str], None] | None = None) -> list[Sink]:
+    return [ConsoleSink(write)] if settings.console_alerts else []
+
+
+@dataclass
+class Running:
+    store: Store
+    rules: RulesHolder
+    pipeline: Pipeline
+    dispatcher: Dispatcher
+
+
+@asynccontextmanager
+async def assembled(
+    settings: Settings, *, backlog: bool = True, write: Callable[[str], None] | None = None
+) -> AsyncIterator[Running]:
+    """Open everything the daemon needs, sync the feed list, and close it all afterwards."""
+    store = Store(settings.db)
+    try:
+        rules = RulesHolder(settings, store)
+        if settings.feeds is not None:
+            report = feeds.sync_opml(store, settings.feeds)
+            log.info(
+                "feeds from %s: %d added, %d removed",
+                settings.feeds,
+                len(report.added),
+                len(report.removed),
+            )
+        async with (
+            Fetcher(fetch_policy(settings)) as fetcher,
+            ParserPool(settings.parse_workers, settings.parse_timeout) as parser,
+        ):
+            dispatcher = Dispatcher(store, sinks_for(settings, write))
+            pipeline = Pipeline(
+                store,
+                fetcher,
+                parser,
+                rules,
+                recipients_for(settings),
+                poll_policy(settings, backlog=backlog),
+                on_alerts=dispatcher.wake,
+            )
+            dispatcher.settle_in_flight()
+            yield Running(store, rules, pipeline, dispatcher)
+    finally:
+        store.close()
+
+
+async def poll_all(pipeline: Pipeline) -> list[PollOutcome]:
+    """Poll every feed once, concurrently (the fetcher bounds connections per host and overall)."""
+    states = queries.feed_states(pipeline.store.db)
+    results = await asyncio.gather(
+        *(pipeline.poll(feed) for feed in states), return_exceptions=True
+    )
+    outcomes = []
+    for feed, result in zip(states, results, strict=True):
+        if isinstance(result, BaseException):
+            log.error("feed=%s poll crashed: %r", feed.id, result)
+            outcomes.append(PollOutcome(feed.id, "failed", failure="crash"))
+        else:
+            outcomes.append(result)
+    return outcomes
+
+
+async def run_once(
+    settings: Settings, *, backlog: bool = True, write: Callable[[str], None] | None = None
+) -> list[PollOutcome]:
+    async with assembled(settings, backlog=backlog, write=write) as running:
+        outcomes = await poll_all(running.pipeline)
+        await running.dispatcher.deliver_due()
+        return outcomes
+
+
+async def run(settings: Settings, stop: asyncio.Event | None = None) -> None:
+    """The daemon: runs until SIGTERM or SIGINT (or `stop` is set)."""
+    stop = stop or asyncio.Event()
+    async with assembled(settings) as running:
+        scheduler = PollScheduler(running.pipeline, jitter=settings.jitter)
+        _install_signals(stop, running.rules)
+        scheduler.start()
+        log.info(
+            "monitor %s running: %d feeds, %d rules, database %s",
+            __version__,
+            len(queries.feed_states(running.store.db)),
+            len(running.rules().rules),
+            settings.db,
+        )
+        delivery = asyncio.create_task(running.dispatcher.run(stop))
+        await stop.wait()
+        log.info("stopping: no new polls; settling deliveries")
+        scheduler.shutdown()
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.wait_for(delivery, timeout=8)
+
+
+def _install_signals(stop: asyncio.Event, rules: RulesHolder) -> None:
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    loop.add_signal_handler(signal.SIGHUP, rules.reload)

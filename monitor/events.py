@@ -1,0 +1,220 @@
+"""Every event the log can hold: one pydantic payload model per type, named in the past tense.
+
+An event's id is a uuid5 of its stream, type and natural key, so appending the same
+fact twice (a re-run after a crash) is recognised and skipped.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+
+from pydantic import BaseModel, ConfigDict
+
+LEVELS = ("info", "low", "medium", "high", "critical")
+
+_NAMESPACE = uuid.UUID("6f1c7c52-3e0b-4d1e-9b7e-2a4f5d8c9e10")
+
+
+class Payload(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class FeedAdded(Payload):
+    url: str
+    title: str = ""
+    interval: float | None = None  # seconds; None means the configured default
+    origin: str = "cli"  # "opml:<path>", "cli", "telegram:<chat id>"
+
+
+class FeedRemoved(Payload):
+    reason: str = ""
+
+
+class FeedMoved(Payload):
+    old_url: str
+    new_url: str
+
+
+class FeedFetched(Payload):
+    """The feed answered with new validators or new content (not every 304)."""
+
+    etag: str | None = None
+    last_modified: str | None = None
+    content_hash: str | None = None
+    title: str | None = None
+    new_entries: int = 0
+
+
+class FeedFailed(Payload):
+    kind: str
+    detail: str
+    status: int | None = None
+    failures: int  # consecutive failures, this one included
+    next_poll_at: datetime
+
+
+class FeedRecovered(Payload):
+    failures: int  # how many consecutive failures it recovered from
+
+
+class EntrySeen(Payload):
+    feed_id: str
+    key: str
+    link: str | None = None
+    title: str = ""
+    summary: str = ""
+    published: datetime | None = None
+    author: str | None = None
+    lang: str | None = None
+    backlog: bool = False  # seen on a feed's first poll: recorded, never alerted
+    future_date: bool = False  # published was in the future and was clamped to the poll time
+
+
+class RuleMatched(Payload):
+    rule_id: str
+    rule_version: str
+    level: str
+    terms: list[str] = []
+    spans: list[tuple[str, int, int]] = []
+    entities: list[str] = []  # entity ids found in the entry
+
+
+class AlertQueued(Payload):
+    entry_id: str
+    recipient: str  # "console", or "telegram:<chat id>"
+    rules: list[str]
+    level: str
+
+
+class AlertDispatched(Payload):
+    """Handed to the sink: the alert is in flight until the outcome is recorded."""
+
+    attempt: int
+
+
+class AlertSent(Payload):
+    message_id: str | None = None
+
+
+class AlertDeferred(Payload):
+    reason: str
+    not_before: datetime
+
+
+class AlertFailed(Payload):
+    reason: str
+
+
+class AlertUncertain(Payload):
+    reason: str
+
+
+class ChatStarted(Payload):
+    chat_id: int
+    title: str = ""
+    kind: str = "private"
+
+
+class Subscribed(Payload):
+    chat_id: int
+    rule_id: str
+
+
+class Unsubscribed(Payload):
+    chat_id: int
+    rule_id: str
+
+
+class ChatBlocked(Payload):
+    chat_id: int
+    reason: str = ""
+
+
+class RuleVersion(Payload):
+    id: str
+    version: str
+    level: str
+    title: str
+
+
+class RulesLoaded(Payload):
+    version: str
+    rules: list[RuleVersion]
+
+
+EVENT_TYPES: dict[str, type[Payload]] = {
+    cls.__name__: cls
+    for cls in (
+        FeedAdded,
+        FeedRemoved,
+        FeedMoved,
+        FeedFetched,
+        FeedFailed,
+        FeedRecovered,
+        EntrySeen,
+        RuleMatched,
+        AlertQueued,
+        AlertDispatched,
+        AlertSent,
+        AlertDeferred,
+        AlertFailed,
+        AlertUncertain,
+        ChatStarted,
+        Subscribed,
+        Unsubscribed,
+        ChatBlocked,
+        RulesLoaded,
+    )
+}
+
+
+@dataclass(frozen=True)
+class NewEvent:
+    """An event to append. `key` is the natural key that makes its id deterministic."""
+
+    stream: str
+    data: Payload
+    key: str
+
+    @property
+    def type(self) -> str:
+        return type(self.data).__name__
+
+    @property
+    def event_id(self) -> str:
+        return str(uuid.uuid5(_NAMESPACE, f"{self.stream}|{self.type}|{self.key}"))
+
+
+@dataclass(frozen=True)
+class StoredEvent:
+    seq: int
+    stream: str
+    version: int
+    event_id: str
+    type: str
+    data: Payload
+    recorded_at: datetime
+
+
+def decode(type_name: str, data_json: str) -> Payload:
+    return EVENT_TYPES[type_name].model_validate_json(data_json)
+
+
+def short_id(*parts: str) -> str:
+    """A stable 16-hex-digit id from natural-key parts (feed and entry ids)."""
+    return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:16]
+
+
+def feed_id_for(url: str) -> str:
+    return short_id("feed", url)[:10]
+
+
+def entry_id_for(feed_id: str, key: str) -> str:
+    return short_id("entry", feed_id, key)
+
+
+def alert_id_for(entry_id: str, recipient: str) -> str:
+    return short_id("alert", entry_id, recipient)

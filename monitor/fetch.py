@@ -1,0 +1,425 @@
+"""Fetch one feed URL over HTTP and say what happened, as a value.
+
+Conditional GET from stored validators, one total deadline per fetch (connect, every
+redirect hop and the whole body), a cap on the decompressed body, redirects followed by
+hand, and for feeds added by untrusted users an SSRF guard that checks every address
+before connecting. aiohttp is imported here and nowhere else in the package.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import socket
+import ssl
+import zlib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from urllib.parse import urldefrag, urljoin, urlsplit
+
+import aiohttp
+from aiohttp.abc import AbstractResolver, ResolveResult
+
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+ACCEPT = (
+    "application/rss+xml, application/atom+xml, application/rdf+xml;q=0.9, "
+    "application/feed+json;q=0.9, application/xml;q=0.8, text/xml;q=0.8, "
+    "text/html;q=0.2, */*;q=0.1"
+)
+REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
+PERMANENT_REDIRECTS = frozenset({301, 308})
+CHUNK_BYTES = 64 * 1024
+IDENTITY = frozenset({"identity", ""})
+ENCODINGS = IDENTITY | {"gzip", "x-gzip", "deflate"}
+
+
+@dataclass(frozen=True)
+class Validators:
+    etag: str | None = None
+    last_modified: str | None = None
+
+
+@dataclass(frozen=True)
+class FetchPolicy:
+    user_agent: str = (
+        "announcement-monitor/0.1 (news feed monitor; polite bot; conditional GET, "
+        "one request per feed per interval)"
+    )
+    timeout_s: float = 30.0  # total deadline per fetch: connect, all redirect hops, the body
+    max_body_bytes: int = 10 * 1024 * 1024  # cap on the DECOMPRESSED body
+    max_redirects: int = 5
+    max_connections: int = 50
+    max_per_host: int = 2
+    allow_private: bool = False  # only consulted for guarded fetches
+
+
+@dataclass(frozen=True)
+class Fetched:
+    url: str  # the URL finally fetched (after redirects)
+    status: int
+    body: bytes
+    content_type: str | None
+    validators: Validators
+    moved_to: str | None = None  # every hop was 301/308: the feed's new URL
+
+
+@dataclass(frozen=True)
+class NotModified:
+    url: str
+    validators: Validators
+    moved_to: str | None = None
+
+
+@dataclass(frozen=True)
+class FetchFailed:
+    kind: str  # one of FAILURE_KINDS
+    detail: str  # one human-readable line
+    status: int | None = None
+    retry_after: float | None = None  # seconds, from Retry-After on 429/503
+
+
+FetchResult = Fetched | NotModified | FetchFailed
+FAILURE_KINDS: frozenset[str] = frozenset(
+    {
+        "bad-url", "dns", "connect", "tls", "timeout", "too-large", "redirect-loop",
+        "too-many-redirects", "bad-redirect", "not-found", "gone", "rate-limited",
+        "client-error", "server-error", "blocked-address", "protocol",
+    }
+)  # fmt: skip
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def failed(kind: str, detail: str, status: int | None = None) -> FetchFailed:
+    """A FetchFailed whose detail is squeezed onto one line (error texts may span several)."""
+    return FetchFailed(kind, " ".join(detail.split()), status)
+
+
+def is_public_address(ip: IPAddress) -> bool:
+    """True for addresses a guarded fetch may connect to: globally routed unicast only."""
+    if isinstance(ip, ipaddress.IPv6Address):
+        embedded = ip.ipv4_mapped or ip.sixtofour
+        if embedded is not None:
+            return is_public_address(embedded)
+    return ip.is_global and not (ip.is_multicast or ip.is_reserved or ip.is_unspecified)
+
+
+def parse_retry_after(value: str | None, now: datetime) -> float | None:
+    """Seconds to wait from a Retry-After header (delta-seconds or HTTP-date), or None."""
+    if value is None or not value.strip():
+        return None
+    text = value.strip()
+    if text.isdigit():
+        return float(int(text))
+    try:
+        when = parsedate_to_datetime(text)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - now).total_seconds())
+
+
+def check_url(url: str) -> FetchFailed | None:
+    """Refuse what is not an absolute http(s) URL with a host."""
+    try:
+        parts = urlsplit(url)
+        _ = parts.port  # raises ValueError for a port that is not a number in range
+    except ValueError as exc:
+        return failed("bad-url", f"cannot parse URL {url!r}: {exc}; give an http(s) URL")
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return failed("bad-url", f"{url!r} is not an http:// or https:// URL with a host")
+    return None
+
+
+class _BlockedAddressError(OSError):
+    """Raised inside the connector; aiohttp wraps it, fetch turns it into blocked-address."""
+
+
+def _parse_ip(host: str) -> IPAddress | None:
+    try:
+        return ipaddress.ip_address(host)
+    except ValueError:
+        return None
+
+
+class GuardedResolver(AbstractResolver):
+    """Resolves with `inner`, then refuses the name if any address is not allowed.
+
+    aiohttp calls the resolver when it opens each connection, so the check sees the
+    address actually connected to, on every redirect hop (no DNS-rebinding window).
+    """
+
+    def __init__(
+        self, inner: AbstractResolver, allowed: Callable[[IPAddress], bool], *, owns_inner: bool
+    ) -> None:
+        self._inner, self._allowed, self._owns_inner = inner, allowed, owns_inner
+
+    async def resolve(
+        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
+    ) -> list[ResolveResult]:
+        results = await self._inner.resolve(host, port, family)
+        for result in results:
+            ip = _parse_ip(result["host"].split("%", 1)[0])
+            if ip is None or not self._allowed(ip):
+                raise _BlockedAddressError(f"{host} resolves to {result['host']}: not public")
+        return results
+
+    async def close(self) -> None:
+        if self._owns_inner:
+            await self._inner.close()
+
+
+class _Inflater:
+    """Incremental body decoder (gzip, deflate or identity) that never produces more than
+    it is asked for, so a compression bomb stops at the cap instead of filling memory."""
+
+    def __init__(self, encoding: str) -> None:
+        self._encoding = encoding
+        self._z: zlib._Decompress | None = None
+
+    def _start(self, first: bytes) -> zlib._Decompress:
+        if self._encoding != "deflate":
+            return zlib.decompressobj(16 + zlib.MAX_WBITS)
+        # "deflate" should be zlib-wrapped, but some servers send raw deflate.
+        wrapped = len(first) >= 2 and first[0] & 0x0F == 8 and (first[0] << 8 | first[1]) % 31 == 0
+        return zlib.decompressobj(zlib.MAX_WBITS if wrapped else -zlib.MAX_WBITS)
+
+    def feed(self, data: bytes, out: bytearray, room: int) -> None:
+        """Append at most `room` (> 0) decoded bytes of `data` to `out`."""
+        if self._encoding in IDENTITY:
+            out += data[:room]
+            return
+        z = self._z = self._z or self._start(data)
+        while data and room > 0 and not z.eof:
+            piece = z.decompress(data, min(room, CHUNK_BYTES))
+            out += piece
+            room -= len(piece)
+            data = z.unconsumed_tail
+
+    @property
+    def finished(self) -> bool:
+        return self._encoding in IDENTITY or (self._z is not None and self._z.eof)
+
+
+@dataclass(frozen=True)
+class _Redirect:
+    status: int
+    location: str
+
+
+class Fetcher:
+    """One HTTP client for all feeds: `async with Fetcher(policy) as f: await f.fetch(url)`."""
+
+    def __init__(
+        self,
+        policy: FetchPolicy,
+        *,
+        clock: Callable[[], datetime] = utc_now,
+        resolver: AbstractResolver | None = None,
+        address_allowed: Callable[[IPAddress], bool] = is_public_address,
+    ) -> None:
+        self._policy, self._clock, self._resolver = policy, clock, resolver
+        self._address_allowed = address_allowed
+        self._session: aiohttp.ClientSession | None = None
+        self._guarded_session: aiohttp.ClientSession | None = None
+
+    async def __aenter__(self) -> Fetcher:
+        self._session = self._new_session(self._resolver)
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        for session in (self._session, self._guarded_session):
+            if session is not None:
+                await session.close()
+        self._session = self._guarded_session = None
+
+    def _new_session(self, resolver: AbstractResolver | None) -> aiohttp.ClientSession:
+        policy = self._policy
+        connector = aiohttp.TCPConnector(
+            limit=policy.max_connections, limit_per_host=policy.max_per_host, resolver=resolver
+        )
+        headers = {
+            "User-Agent": policy.user_agent,
+            "Accept": ACCEPT,
+            "Accept-Encoding": "gzip, deflate",
+        }
+        # No cookie jar: one feed's cookies must never travel to another feed.
+        return aiohttp.ClientSession(
+            connector=connector,
+            headers=headers,
+            auto_decompress=False,
+            timeout=aiohttp.ClientTimeout(total=None),
+            cookie_jar=aiohttp.DummyCookieJar(),
+        )
+
+    def _session_for(self, guarded: bool) -> aiohttp.ClientSession:
+        if self._session is None:
+            raise RuntimeError("Fetcher used outside 'async with Fetcher(policy) as fetcher:'")
+        if not guarded or self._policy.allow_private:
+            return self._session
+        if self._guarded_session is None:
+            inner = self._resolver or aiohttp.DefaultResolver()
+            owns = self._resolver is None
+            guard = GuardedResolver(inner, self._address_allowed, owns_inner=owns)
+            self._guarded_session = self._new_session(guard)
+        return self._guarded_session
+
+    async def fetch(
+        self, url: str, validators: Validators = Validators(), *, guarded: bool = False
+    ) -> FetchResult:
+        """Fetch `url` once; every failure comes back as a FetchFailed, never raised."""
+        session = self._session_for(guarded)
+        timeout = self._policy.timeout_s
+        try:
+            async with asyncio.timeout(timeout):
+                return await self._follow(session, url, validators, guarded)
+        except TimeoutError:
+            return failed("timeout", f"{url} did not answer in full within {timeout:g} s")
+
+    async def _follow(
+        self, session: aiohttp.ClientSession, url: str, validators: Validators, guarded: bool
+    ) -> FetchResult:
+        seen, permanent = [url], True
+        while True:
+            refusal = self._refuse(seen[-1], guarded)
+            if refusal is not None:
+                return refusal
+            answer = await self._hop(session, seen[-1], validators)
+            if isinstance(answer, FetchFailed):
+                return answer
+            if not isinstance(answer, _Redirect):
+                moved = seen[-1] if permanent and len(seen) > 1 else None
+                return replace(answer, moved_to=moved)
+            if answer.location in seen:
+                return failed("redirect-loop", f"{seen[0]} redirects back to {answer.location}")
+            if len(seen) > self._policy.max_redirects:
+                limit = self._policy.max_redirects
+                return failed("too-many-redirects", f"{seen[0]} redirects more than {limit} times")
+            permanent = permanent and answer.status in PERMANENT_REDIRECTS
+            seen.append(answer.location)
+
+    def _refuse(self, url: str, guarded: bool) -> FetchFailed | None:
+        """Check a URL before connecting: its form, and for guarded fetches an IP-literal host."""
+        refusal = check_url(url)
+        if refusal is not None or not guarded or self._policy.allow_private:
+            return refusal
+        ip = _parse_ip(urlsplit(url).hostname or "")
+        if ip is not None and not self._address_allowed(ip):
+            return failed("blocked-address", f"{url} points at {ip}, not a public address")
+        return None
+
+    async def _hop(
+        self, session: aiohttp.ClientSession, url: str, validators: Validators
+    ) -> FetchResult | _Redirect:
+        try:
+            async with session.get(
+                url, headers=_conditional_headers(validators), allow_redirects=False
+            ) as response:
+                return await self._answer(response, url, validators)
+        except (aiohttp.ClientError, OSError, ValueError, zlib.error) as exc:
+            return _classify(exc, url)
+
+    async def _answer(
+        self, response: aiohttp.ClientResponse, url: str, validators: Validators
+    ) -> FetchResult | _Redirect:
+        status = response.status
+        if status in REDIRECT_STATUSES:
+            return _redirect(status, response.headers.get("Location"), url)
+        if status == 304:
+            sent = _validators_of(response.headers)
+            return NotModified(url, _merge(sent, validators))
+        if 200 <= status < 300:
+            body = await self._read_body(response, url)
+            if isinstance(body, FetchFailed):
+                return body
+            content_type = response.headers.get("Content-Type")
+            return Fetched(url, status, body, content_type, _validators_of(response.headers))
+        return _http_failure(status, response.reason, response.headers, url, self._clock())
+
+    async def _read_body(self, response: aiohttp.ClientResponse, url: str) -> bytes | FetchFailed:
+        cap = self._policy.max_body_bytes
+        declared = response.content_length
+        if declared is not None and declared > cap:
+            return failed("too-large", f"{url} declares {declared} bytes, over the {cap} byte cap")
+        encoding = response.headers.get("Content-Encoding", "identity").strip().lower()
+        if encoding not in ENCODINGS:
+            return failed("protocol", f"{url} sent unsupported Content-Encoding {encoding!r}")
+        inflater = _Inflater(encoding)
+        body, received = bytearray(), 0
+        async for chunk in response.content.iter_chunked(CHUNK_BYTES):
+            received += len(chunk)
+            inflater.feed(chunk, body, cap + 1 - len(body))
+            if received > cap or len(body) > cap:
+                return failed("too-large", f"{url} sends more than {cap} bytes (the cap)")
+        if not inflater.finished:
+            return failed("protocol", f"{url} sent a {encoding} body that ends early")
+        return bytes(body)
+
+
+def _conditional_headers(validators: Validators) -> dict[str, str]:
+    headers = {}
+    if validators.etag:
+        headers["If-None-Match"] = validators.etag
+    if validators.last_modified:
+        headers["If-Modified-Since"] = validators.last_modified
+    return headers
+
+
+def _validators_of(headers: Mapping[str, str]) -> Validators:
+    return Validators(etag=headers.get("ETag"), last_modified=headers.get("Last-Modified"))
+
+
+def _merge(fresh: Validators, old: Validators) -> Validators:
+    """A 304 may repeat only some validators; keep ours for the ones it left out."""
+    return Validators(fresh.etag or old.etag, fresh.last_modified or old.last_modified)
+
+
+def _redirect(status: int, location: str | None, url: str) -> _Redirect | FetchFailed:
+    if not location or not location.strip():
+        return failed("bad-redirect", f"{url} answered {status} without a Location header", status)
+    try:
+        target = urldefrag(urljoin(url, location.strip())).url
+    except ValueError:
+        target = location
+    if check_url(target) is not None:
+        detail = f"{url} redirects to {location!r}, which is not an http(s) URL with a host"
+        return failed("bad-redirect", detail, status)
+    return _Redirect(status, target)
+
+
+def _http_failure(
+    status: int, reason: str | None, headers: Mapping[str, str], url: str, now: datetime
+) -> FetchFailed:
+    by_range = "server-error" if status >= 500 else "client-error" if status >= 400 else "protocol"
+    kind = {404: "not-found", 410: "gone", 429: "rate-limited"}.get(status, by_range)
+    retry = parse_retry_after(headers.get("Retry-After"), now) if status in (429, 503) else None
+    wait = f"; retry after {retry:g} s" if retry is not None else ""
+    result = failed(kind, f"{url} answered HTTP {status} {reason or ''}{wait}", status)
+    return replace(result, retry_after=retry)
+
+
+def _classify(exc: BaseException, url: str) -> FetchFailed:
+    """Name the failure behind an exception raised while talking to `url`."""
+    host = urlsplit(url).hostname
+    if isinstance(exc, aiohttp.ClientConnectorDNSError):
+        if isinstance(exc.os_error, _BlockedAddressError):
+            return failed("blocked-address", f"refused {url}: {exc.os_error}")
+        return failed("dns", f"cannot resolve {host} for {url}: {exc.os_error}")
+    if isinstance(exc, aiohttp.ClientSSLError | ssl.SSLError):
+        return failed("tls", f"TLS handshake with {host} failed for {url}: {exc}")
+    if isinstance(exc, aiohttp.ClientConnectorError):
+        return failed("connect", f"cannot connect to {host} for {url}: {exc.os_error}")
+    if isinstance(exc, TimeoutError):
+        return failed("timeout", f"{url} timed out: {exc}")
+    if isinstance(exc, aiohttp.InvalidURL):
+        return failed("bad-url", f"aiohttp refuses URL {url}: {exc}")
+    if isinstance(exc, zlib.error):
+        return failed("protocol", f"{url} sent a body that does not decompress: {exc}")
+    name = type(exc).__name__
+    return failed("protocol", f"broken HTTP exchange with {url}: {name}: {exc}")

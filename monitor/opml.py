@@ -1,0 +1,70 @@
+"""OPML feed lists: read outlines into records, write records back as OPML 2.0."""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+
+class OpmlError(Exception):
+    """The file is not usable OPML; the message names the file and line."""
+
+
+@dataclass(frozen=True)
+class Outline:
+    url: str
+    title: str = ""
+    html_url: str | None = None
+    category: str | None = None
+
+
+def read_opml(path: Path) -> list[Outline]:
+    """Every outline with an xmlUrl; a nesting outline's text becomes its children's category."""
+    try:
+        root = ET.parse(path).getroot()
+    except FileNotFoundError:
+        raise OpmlError(f"{path}: file not found") from None
+    except ET.ParseError as error:
+        line, column = error.position
+        raise OpmlError(f"{path}:{line}:{column}: not well-formed XML: {error.msg}") from None
+    body = root.find("body")
+    if root.tag != "opml" or body is None:
+        raise OpmlError(f"{path}: not OPML (expected <opml> with a <body>, found <{root.tag}>)")
+    return list(_outlines(body, None))
+
+
+def _outlines(parent: ET.Element, category: str | None) -> Iterable[Outline]:
+    for node in parent.findall("outline"):
+        url = (node.get("xmlUrl") or "").strip()
+        title = (node.get("title") or node.get("text") or "").strip()
+        if url:
+            yield Outline(url, title, node.get("htmlUrl"), node.get("category") or category)
+        else:
+            yield from _outlines(node, title or category)
+
+
+def write_opml(outlines: Iterable[Outline], title: str = "announcement-monitor feeds") -> str:
+    root = ET.Element("opml", version="2.0")
+    head = ET.SubElement(root, "head")
+    ET.SubElement(head, "title").text = title
+    ET.SubElement(head, "dateCreated").text = datetime.now(UTC).strftime(
+        "%a, %d %b %Y %H:%M:%S GMT"
+    )
+    body = ET.SubElement(root, "body")
+    for outline in outlines:
+        attributes = {
+            "type": "rss",
+            "text": outline.title or outline.url,
+            "title": outline.title,
+            "xmlUrl": outline.url,
+        }
+        if outline.html_url:
+            attributes["htmlUrl"] = outline.html_url
+        if outline.category:
+            attributes["category"] = outline.category
+        ET.SubElement(body, "outline", attributes)
+    ET.indent(root)
+    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"

@@ -1,0 +1,368 @@
+"""Projections: plain tables derived from events, updated in the append's transaction.
+
+Each handler takes the writer connection and one stored event. Handlers only use
+the event (never the clock), so replaying the log gives the same tables.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import TypeVar
+
+from monitor import events as ev
+
+PROJECTION_SCHEMA = """
+CREATE TABLE IF NOT EXISTS feeds (
+    id TEXT PRIMARY KEY,
+    url TEXT NOT NULL,
+    title TEXT NOT NULL DEFAULT '',
+    origin TEXT NOT NULL,
+    interval REAL,
+    added_at TEXT NOT NULL,
+    etag TEXT,
+    last_modified TEXT,
+    content_hash TEXT,
+    polled INTEGER NOT NULL DEFAULT 0,
+    last_changed_at TEXT,
+    failures INTEGER NOT NULL DEFAULT 0,
+    failing_since TEXT,
+    last_error_kind TEXT,
+    last_error TEXT,
+    last_status INTEGER,
+    next_poll_at TEXT,
+    entries INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE IF NOT EXISTS entries (
+    id TEXT PRIMARY KEY,
+    feed_id TEXT NOT NULL,
+    key TEXT NOT NULL,
+    link TEXT,
+    title TEXT NOT NULL,
+    summary TEXT NOT NULL,
+    published TEXT,
+    author TEXT,
+    lang TEXT,
+    backlog INTEGER NOT NULL,
+    future_date INTEGER NOT NULL,
+    seen_at TEXT NOT NULL,
+    seq INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS entries_feed ON entries (feed_id, seq);
+CREATE INDEX IF NOT EXISTS entries_link ON entries (link);
+CREATE TABLE IF NOT EXISTS matches (
+    entry_id TEXT NOT NULL,
+    rule_id TEXT NOT NULL,
+    rule_version TEXT NOT NULL,
+    level TEXT NOT NULL,
+    terms TEXT NOT NULL,
+    spans TEXT NOT NULL,
+    entities TEXT NOT NULL,
+    matched_at TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    PRIMARY KEY (entry_id, rule_id)
+);
+CREATE INDEX IF NOT EXISTS matches_rule ON matches (rule_id, seq);
+CREATE TABLE IF NOT EXISTS alerts (
+    id TEXT PRIMARY KEY,
+    entry_id TEXT NOT NULL,
+    recipient TEXT NOT NULL,
+    rules TEXT NOT NULL,
+    level TEXT NOT NULL,
+    status TEXT NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    not_before TEXT,
+    queued_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    message_id TEXT,
+    last_error TEXT,
+    seq INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS alerts_status ON alerts (status, not_before, seq);
+CREATE TABLE IF NOT EXISTS chats (
+    id INTEGER PRIMARY KEY,
+    title TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    started_at TEXT NOT NULL,
+    blocked INTEGER NOT NULL DEFAULT 0,
+    blocked_reason TEXT
+);
+CREATE TABLE IF NOT EXISTS subscriptions (
+    chat_id INTEGER NOT NULL,
+    rule_id TEXT NOT NULL,
+    since TEXT NOT NULL,
+    PRIMARY KEY (chat_id, rule_id)
+);
+CREATE TABLE IF NOT EXISTS rules (
+    id TEXT PRIMARY KEY,
+    version TEXT NOT NULL,
+    level TEXT NOT NULL,
+    title TEXT NOT NULL,
+    ruleset_version TEXT NOT NULL,
+    loaded_at TEXT NOT NULL
+);
+"""
+
+# Table name -> the columns that order it, for replay comparison.
+PROJECTION_TABLES: dict[str, str] = {
+    "feeds": "id",
+    "entries": "id",
+    "matches": "entry_id, rule_id",
+    "alerts": "id",
+    "chats": "id",
+    "subscriptions": "chat_id, rule_id",
+    "rules": "id",
+}
+
+P = TypeVar("P", bound=ev.Payload)
+Handler = Callable[[sqlite3.Connection, ev.StoredEvent], None]
+
+
+def iso(moment: datetime) -> str:
+    """One text form for every stored time, so that text order is time order."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def stream_id(stream: str) -> str:
+    return stream.split(":", 1)[1]
+
+
+def _feed_added(db: sqlite3.Connection, event: ev.StoredEvent) -> None:
+    data = _as(event, ev.FeedAdded)
+    db.execute(
+        "INSERT OR REPLACE INTO feeds (id, url, title, origin, interval, added_at, entries) "
+        "VALUES (?1, ?2, ?3, ?4, ?5, ?6, (SELECT COUNT(*) FROM entries WHERE feed_id = ?1))",
+        (
+            stream_id(event.stream),
+            data.url,
+            data.title,
+            data.origin,
+            data.interval,
+            iso(event.recorded_at),
+        ),
+    )
+
+
+def _feed_removed(db: sqlite3.Connection, event: ev.StoredEvent) -> None:
+    db.execute("DELETE FROM feeds WHERE id = ?", (stream_id(event.stream),))
+
+
+def _feed_moved(db: sqlite3.Connection, event: ev.StoredEvent) -> None:
+    data = _as(event, ev.FeedMoved)
+    db.execute("UPDATE feeds SET url = ? WHERE id = ?", (data.new_url, stream_id(event.stream)))
+
+
+def _feed_fetched(db: sqlite3.Connection, event: ev.StoredEvent) -> None:
+    data = _as(event, ev.FeedFetched)
+    db.execute(
+        "UPDATE feeds SET etag = ?, last_modified = ?, content_hash = ?, polled = 1,"
+        " title = CASE WHEN ? IS NOT NULL AND title = '' THEN ? ELSE title END,"
+        " last_changed_at = ? WHERE id = ?",
+        (
+            data.etag,
+            data.last_modified,
+            data.content_hash,
+            data.title,
+            data.title,
+            iso(event.recorded_at),
+            stream_id(event.stream),
+        ),
+    )
+
+
+def _feed_failed(db: sqlite3.Connection, event: ev.StoredEvent) -> None:
+    data = _as(event, ev.FeedFailed)
+    db.execute(
+        "UPDATE feeds SET failures = ?, failing_since = COALESCE(failing_since, ?),"
+        " last_error_kind = ?, last_error = ?, last_status = ?, next_poll_at = ? WHERE id = ?",
+        (
+            data.failures,
+            iso(event.recorded_at),
+            data.kind,
+            data.detail,
+            data.status,
+            iso(data.next_poll_at),
+            stream_id(event.stream),
+        ),
+    )
+
+
+def _feed_recovered(db: sqlite3.Connection, event: ev.StoredEvent) -> None:
+    db.execute(
+        "UPDATE feeds SET failures = 0, failing_since = NULL, next_poll_at = NULL WHERE id = ?",
+        (stream_id(event.stream),),
+    )
+
+
+def _entry_seen(db: sqlite3.Connection, event: ev.StoredEvent) -> None:
+    data = _as(event, ev.EntrySeen)
+    published = iso(data.published) if data.published else None
+    db.execute(
+        "INSERT INTO entries (id, feed_id, key, link, title, summary, published, author, lang,"
+        " backlog, future_date, seen_at, seq) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (
+            stream_id(event.stream),
+            data.feed_id,
+            data.key,
+            data.link,
+            data.title,
+            data.summary,
+            published,
+            data.author,
+            data.lang,
+            int(data.backlog),
+            int(data.future_date),
+            iso(event.recorded_at),
+            event.seq,
+        ),
+    )
+    db.execute("UPDATE feeds SET entries = entries + 1 WHERE id = ?", (data.feed_id,))
+
+
+def _rule_matched(db: sqlite3.Connection, event: ev.StoredEvent) -> None:
+    data = _as(event, ev.RuleMatched)
+    db.execute(
+        "INSERT OR REPLACE INTO matches (entry_id, rule_id, rule_version, level, terms, spans,"
+        " entities, matched_at, seq) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (
+            stream_id(event.stream),
+            data.rule_id,
+            data.rule_version,
+            data.level,
+            json.dumps(data.terms, ensure_ascii=False),
+            json.dumps(data.spans),
+            json.dumps(data.entities),
+            iso(event.recorded_at),
+            event.seq,
+        ),
+    )
+
+
+def _alert_queued(db: sqlite3.Connection, event: ev.StoredEvent) -> None:
+    data = _as(event, ev.AlertQueued)
+    now = iso(event.recorded_at)
+    db.execute(
+        "INSERT INTO alerts (id, entry_id, recipient, rules, level, status, queued_at, updated_at,"
+        " seq) VALUES (?, ?, ?, ?, ?, 'pending', ?, ?, ?)",
+        (
+            stream_id(event.stream),
+            data.entry_id,
+            data.recipient,
+            json.dumps(data.rules),
+            data.level,
+            now,
+            now,
+            event.seq,
+        ),
+    )
+
+
+def _alert_status(
+    db: sqlite3.Connection, event: ev.StoredEvent, status: str, **columns: object
+) -> None:
+    assignments = "".join(f", {name} = ?" for name in columns)
+    db.execute(
+        f"UPDATE alerts SET status = ?, updated_at = ?{assignments} WHERE id = ?",
+        (status, iso(event.recorded_at), *columns.values(), stream_id(event.stream)),
+    )
+
+
+def _alert_dispatched(db: sqlite3.Connection, event: ev.StoredEvent) -> None:
+    _alert_status(db, event, "in_flight", attempts=_as(event, ev.AlertDispatched).attempt)
+
+
+def _alert_sent(db: sqlite3.Connection, event: ev.StoredEvent) -> None:
+    _alert_status(db, event, "sent", message_id=_as(event, ev.AlertSent).message_id)
+
+
+def _alert_deferred(db: sqlite3.Connection, event: ev.StoredEvent) -> None:
+    data = _as(event, ev.AlertDeferred)
+    _alert_status(db, event, "pending", not_before=iso(data.not_before), last_error=data.reason)
+
+
+def _alert_failed(db: sqlite3.Connection, event: ev.StoredEvent) -> None:
+    _alert_status(db, event, "failed", last_error=_as(event, ev.AlertFailed).reason)
+
+
+def _alert_uncertain(db: sqlite3.Connection, event: ev.StoredEvent) -> None:
+    _alert_status(db, event, "uncertain", last_error=_as(event, ev.AlertUncertain).reason)
+
+
+def _chat_started(db: sqlite3.Connection, event: ev.StoredEvent) -> None:
+    data = _as(event, ev.ChatStarted)
+    db.execute(
+        "INSERT INTO chats (id, title, kind, started_at) VALUES (?, ?, ?, ?) ON CONFLICT (id)"
+        " DO UPDATE SET title = excluded.title, kind = excluded.kind,"
+        " blocked = 0, blocked_reason = NULL",
+        (data.chat_id, data.title, data.kind, iso(event.recorded_at)),
+    )
+
+
+def _subscribed(db: sqlite3.Connection, event: ev.StoredEvent) -> None:
+    data = _as(event, ev.Subscribed)
+    db.execute(
+        "INSERT OR IGNORE INTO subscriptions (chat_id, rule_id, since) VALUES (?, ?, ?)",
+        (data.chat_id, data.rule_id, iso(event.recorded_at)),
+    )
+
+
+def _unsubscribed(db: sqlite3.Connection, event: ev.StoredEvent) -> None:
+    data = _as(event, ev.Unsubscribed)
+    db.execute(
+        "DELETE FROM subscriptions WHERE chat_id = ? AND rule_id = ?", (data.chat_id, data.rule_id)
+    )
+
+
+def _chat_blocked(db: sqlite3.Connection, event: ev.StoredEvent) -> None:
+    data = _as(event, ev.ChatBlocked)
+    db.execute(
+        "UPDATE chats SET blocked = 1, blocked_reason = ? WHERE id = ?", (data.reason, data.chat_id)
+    )
+
+
+def _rules_loaded(db: sqlite3.Connection, event: ev.StoredEvent) -> None:
+    data = _as(event, ev.RulesLoaded)
+    db.execute("DELETE FROM rules")
+    db.executemany(
+        "INSERT INTO rules (id, version, level, title, ruleset_version, loaded_at)"
+        " VALUES (?, ?, ?, ?, ?, ?)",
+        [
+            (r.id, r.version, r.level, r.title, data.version, iso(event.recorded_at))
+            for r in data.rules
+        ],
+    )
+
+
+HANDLERS: dict[str, Handler] = {
+    "FeedAdded": _feed_added,
+    "FeedRemoved": _feed_removed,
+    "FeedMoved": _feed_moved,
+    "FeedFetched": _feed_fetched,
+    "FeedFailed": _feed_failed,
+    "FeedRecovered": _feed_recovered,
+    "EntrySeen": _entry_seen,
+    "RuleMatched": _rule_matched,
+    "AlertQueued": _alert_queued,
+    "AlertDispatched": _alert_dispatched,
+    "AlertSent": _alert_sent,
+    "AlertDeferred": _alert_deferred,
+    "AlertFailed": _alert_failed,
+    "AlertUncertain": _alert_uncertain,
+    "ChatStarted": _chat_started,
+    "Subscribed": _subscribed,
+    "Unsubscribed": _unsubscribed,
+    "ChatBlocked": _chat_blocked,
+    "RulesLoaded": _rules_loaded,
+}
+
+
+def apply(db: sqlite3.Connection, event: ev.StoredEvent) -> None:
+    HANDLERS[event.type](db, event)
+
+
+def _as(event: ev.StoredEvent, kind: type[P]) -> P:
+    if not isinstance(event.data, kind):
+        raise TypeError(f"event {event.seq} is {event.type}, expected {kind.__name__}")
+    return event.data

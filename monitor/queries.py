@@ -1,0 +1,131 @@
+"""Read-side queries over the projections, returning plain records."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+
+from monitor.decide import FeedState
+from monitor.projections import iso
+
+_CHUNK = 500
+
+
+def _time(text: str | None) -> datetime | None:
+    return datetime.fromisoformat(text) if text else None
+
+
+def feed_states(db: sqlite3.Connection) -> list[FeedState]:
+    rows = db.execute(
+        "SELECT f.*, (SELECT MAX(version) FROM events WHERE stream = 'feed:' || f.id) AS version"
+        " FROM feeds f ORDER BY f.added_at, f.id"
+    )
+    return [_feed_state(row) for row in rows]
+
+
+def feed_state(db: sqlite3.Connection, feed_id: str) -> FeedState | None:
+    row = db.execute(
+        "SELECT f.*, (SELECT MAX(version) FROM events WHERE stream = 'feed:' || f.id) AS version"
+        " FROM feeds f WHERE f.id = ?",
+        (feed_id,),
+    ).fetchone()
+    return _feed_state(row) if row else None
+
+
+def _feed_state(row: sqlite3.Row) -> FeedState:
+    return FeedState(
+        id=row["id"],
+        url=row["url"],
+        title=row["title"],
+        origin=row["origin"],
+        interval=row["interval"],
+        etag=row["etag"],
+        last_modified=row["last_modified"],
+        content_hash=row["content_hash"],
+        polled=bool(row["polled"]),
+        failures=row["failures"],
+        next_poll_at=_time(row["next_poll_at"]),
+        version=row["version"] or 0,
+    )
+
+
+def known_entry_ids(db: sqlite3.Connection, ids: Iterable[str]) -> frozenset[str]:
+    wanted = list(ids)
+    found: set[str] = set()
+    for start in range(0, len(wanted), _CHUNK):
+        chunk = wanted[start : start + _CHUNK]
+        marks = ", ".join("?" * len(chunk))
+        found.update(
+            r[0] for r in db.execute(f"SELECT id FROM entries WHERE id IN ({marks})", chunk)
+        )
+    return frozenset(found)
+
+
+@dataclass(frozen=True)
+class OutgoingAlert:
+    """Everything a sink needs to send one alert."""
+
+    id: str
+    recipient: str
+    rules: list[str]
+    level: str
+    attempts: int
+    entry_title: str
+    entry_link: str | None
+    entry_summary: str
+    published: datetime | None
+    feed_title: str
+    feed_url: str
+    terms: list[str]
+
+
+def due_alerts(db: sqlite3.Connection, now: datetime, limit: int = 100) -> list[OutgoingAlert]:
+    rows = db.execute(
+        "SELECT a.*, e.title AS entry_title, e.link AS entry_link, e.summary AS entry_summary,"
+        " e.published, COALESCE(f.title, '') AS feed_title, COALESCE(f.url, '') AS feed_url,"
+        " (SELECT json_group_array(t.value) FROM matches m, json_each(m.terms) t"
+        "  WHERE m.entry_id = a.entry_id) AS terms"
+        " FROM alerts a JOIN entries e ON e.id = a.entry_id LEFT JOIN feeds f ON f.id = e.feed_id"
+        " WHERE a.status = 'pending' AND (a.not_before IS NULL OR a.not_before <= ?)"
+        " ORDER BY a.seq LIMIT ?",
+        (iso(now), limit),
+    )
+    return [_outgoing(row) for row in rows]
+
+
+def _outgoing(row: sqlite3.Row) -> OutgoingAlert:
+    return OutgoingAlert(
+        id=row["id"],
+        recipient=row["recipient"],
+        rules=json.loads(row["rules"]),
+        level=row["level"],
+        attempts=row["attempts"],
+        entry_title=row["entry_title"],
+        entry_link=row["entry_link"],
+        entry_summary=row["entry_summary"],
+        published=_time(row["published"]),
+        feed_title=row["feed_title"],
+        feed_url=row["feed_url"],
+        terms=list(dict.fromkeys(json.loads(row["terms"] or "[]"))),
+    )
+
+
+def alert_ids_in_status(db: sqlite3.Connection, status: str) -> list[str]:
+    return [
+        r[0] for r in db.execute("SELECT id FROM alerts WHERE status = ? ORDER BY seq", (status,))
+    ]
+
+
+def alert_attempts(db: sqlite3.Connection, alert_id: str) -> int:
+    row = db.execute("SELECT attempts FROM alerts WHERE id = ?", (alert_id,)).fetchone()
+    return int(row[0]) if row else 0
+
+
+def next_due_time(db: sqlite3.Connection) -> datetime | None:
+    row = db.execute(
+        "SELECT MIN(not_before) FROM alerts WHERE status = 'pending' AND not_before IS NOT NULL"
+    ).fetchone()
+    return _time(row[0])

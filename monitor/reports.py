@@ -1,0 +1,89 @@
+"""Read-only views for the CLI: rows as plain dicts, and Rich tables of them."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Sequence
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from monitor.config import format_duration
+from monitor.events import StoredEvent
+from monitor.pipeline import PollOutcome
+
+Row = dict[str, Any]
+
+
+def table(title: str, rows: Sequence[Row], columns: Sequence[str]) -> Table:
+    view = Table(title=title, show_lines=False)
+    for column in columns:
+        view.add_column(column, overflow="fold")
+    for row in rows:
+        view.add_row(*("" if row.get(c) is None else str(row.get(c)) for c in columns))
+    return view
+
+
+def feed_rows(db: sqlite3.Connection) -> list[Row]:
+    rows = db.execute(
+        "SELECT f.id, f.title, f.url, f.origin, f.interval, f.entries, f.failures, f.failing_since,"
+        " f.last_error_kind, f.last_error, f.next_poll_at, f.last_changed_at,"
+        " c.checked_at AS last_check, c.outcome"
+        " FROM feeds f LEFT JOIN feed_checks c ON c.feed_id = f.id ORDER BY f.added_at, f.id"
+    )
+    result = []
+    for row in rows:
+        item = dict(row)
+        item["interval"] = format_duration(row["interval"]) if row["interval"] else "default"
+        result.append(item)
+    return result
+
+
+def status_summary(db: sqlite3.Connection) -> Row:
+    def count(sql: str) -> int:
+        return int(db.execute(sql).fetchone()[0])
+
+    summary: Row = {
+        "feeds": count("SELECT COUNT(*) FROM feeds"),
+        "failing": count("SELECT COUNT(*) FROM feeds WHERE failures > 0"),
+        "entries": count("SELECT COUNT(*) FROM entries"),
+        "matches": count("SELECT COUNT(*) FROM matches"),
+        "events": count("SELECT COUNT(*) FROM events"),
+        "last_check": db.execute("SELECT MAX(checked_at) FROM feed_checks").fetchone()[0],
+    }
+    for state in ("pending", "in_flight", "sent", "failed", "uncertain"):
+        summary[f"alerts_{state}"] = count(f"SELECT COUNT(*) FROM alerts WHERE status = '{state}'")
+    return summary
+
+
+def event_row(event: StoredEvent) -> Row:
+    data = event.data.model_dump(mode="json")
+    return {
+        "seq": event.seq,
+        "recorded_at": event.recorded_at.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "type": event.type,
+        "stream": event.stream,
+        "summary": _one_line(data),
+        "data": data,
+    }
+
+
+def _one_line(data: dict[str, Any], width: int = 100) -> str:
+    text = ", ".join(f"{k}={v}" for k, v in data.items() if v not in (None, "", [], False))
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def print_cycle(console: Console, outcomes: Sequence[PollOutcome]) -> None:
+    """One summary line for a --once cycle."""
+    by_status: dict[str, int] = {}
+    for outcome in outcomes:
+        by_status[outcome.status] = by_status.get(outcome.status, 0) + 1
+    parts = ", ".join(f"{n} {status}" for status, n in sorted(by_status.items()))
+    entries = sum(o.new_entries for o in outcomes)
+    alerts = sum(o.alerts for o in outcomes)
+    console.print(
+        f"polled {len(outcomes)} feeds ({parts or 'none'}): {entries} new entries, "
+        f"{alerts} alerts queued",
+        highlight=False,
+    )

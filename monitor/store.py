@@ -1,0 +1,337 @@
+"""The event store: one append-only `events` table in SQLite, and its projections.
+
+One writer connection; every write is one `BEGIN IMMEDIATE` transaction that appends
+events and updates the projections together, so a crash leaves either both or neither.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import tempfile
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import sqlite_utils
+
+from monitor import events as ev
+from monitor import projections
+
+Clock = Callable[[], datetime]
+
+EVENTS_SCHEMA = """
+CREATE TABLE events (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    stream TEXT NOT NULL,
+    version INTEGER NOT NULL,
+    event_id TEXT NOT NULL UNIQUE,
+    type TEXT NOT NULL,
+    data TEXT NOT NULL CHECK (json_valid(data)),
+    recorded_at TEXT NOT NULL,
+    UNIQUE (stream, version)
+);
+CREATE INDEX events_type ON events (type, seq);
+CREATE TRIGGER events_no_update BEFORE UPDATE ON events
+BEGIN SELECT RAISE(ABORT, 'events are append-only: UPDATE refused'); END;
+CREATE TRIGGER events_no_delete BEFORE DELETE ON events
+BEGIN SELECT RAISE(ABORT, 'events are append-only: DELETE refused'); END;
+-- Not a projection: when each feed was last polled (a 304 appends no event).
+CREATE TABLE feed_checks (
+    feed_id TEXT PRIMARY KEY,
+    checked_at TEXT NOT NULL,
+    outcome TEXT NOT NULL
+);
+"""
+
+# Each migration runs once, in order; PRAGMA user_version counts the ones applied.
+MIGRATIONS: tuple[str, ...] = (EVENTS_SCHEMA + projections.PROJECTION_SCHEMA,)
+
+
+class ConcurrencyError(Exception):
+    """A stream moved on since the caller read it; re-read and decide again."""
+
+
+class StoreError(Exception):
+    """The database cannot be opened or written; the message says which file and why."""
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class ReplayReport:
+    differences: dict[str, int]  # table -> rows found on one side only (a changed row counts 2)
+    events: int
+
+    @property
+    def identical(self) -> bool:
+        return not any(self.differences.values())
+
+
+def connect(path: Path, *, readonly: bool = False) -> sqlite3.Connection:
+    """A connection with the project's pragmas; readers use readonly=True."""
+    if not readonly:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    uri = f"file:{path}?mode=ro" if readonly else f"file:{path}"
+    try:
+        db = sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False)
+        db.execute("PRAGMA busy_timeout = 10000")
+        if not readonly:
+            db.execute("PRAGMA journal_mode = WAL")
+            db.execute("PRAGMA synchronous = FULL")
+        db.execute("PRAGMA foreign_keys = ON")
+    except sqlite3.Error as error:
+        raise StoreError(f"{path}: cannot open the database: {error}") from None
+    db.row_factory = sqlite3.Row
+    return db
+
+
+class Store:
+    """The single writer. Appends are idempotent (by event id) and checked per stream."""
+
+    def __init__(self, path: Path, clock: Clock = utc_now) -> None:
+        self.path = path
+        self.clock = clock
+        self.db = connect(path)
+        migrate(self.db)
+
+    def close(self) -> None:
+        self.db.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            yield self.db
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        self.db.execute("COMMIT")
+
+    def append(
+        self, new_events: Sequence[ev.NewEvent], expected: Mapping[str, int] | None = None
+    ) -> list[ev.StoredEvent]:
+        """Append in one transaction; events already in the log are skipped.
+
+        `expected` maps a stream to the version the caller last saw (0: no events yet);
+        if the stream has moved on, nothing is appended and ConcurrencyError is raised.
+        """
+        with self.transaction() as db:
+            return append_in(db, new_events, expected or {}, self.clock())
+
+    def version(self, stream: str) -> int:
+        return stream_version(self.db, stream)
+
+    def note_check(self, feed_id: str, outcome: str) -> None:
+        with self.transaction() as db:
+            db.execute(
+                "INSERT OR REPLACE INTO feed_checks (feed_id, checked_at, outcome)"
+                " VALUES (?, ?, ?)",
+                (feed_id, projections.iso(self.clock()), outcome),
+            )
+
+    def replay(self, *, write: bool = True) -> ReplayReport:
+        """Rebuild every projection from `events` alone and compare with the live tables."""
+        return replay(self.db, write=write)
+
+
+def migrate(db: sqlite3.Connection) -> None:
+    current = db.execute("PRAGMA user_version").fetchone()[0]
+    for number, script in enumerate(MIGRATIONS[current:], start=current + 1):
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            for statement in _statements(script):
+                db.execute(statement)
+            if number == 1:
+                _enable_search(db)
+            db.execute(f"PRAGMA user_version = {number}")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        db.execute("COMMIT")
+
+
+def _statements(script: str) -> list[str]:
+    """Split a schema script on complete statements (triggers contain inner semicolons)."""
+    statements, buffer = [], ""
+    for line in script.splitlines(keepends=True):
+        buffer += line
+        if sqlite3.complete_statement(buffer):
+            statements.append(buffer.strip())
+            buffer = ""
+    return [s for s in statements if s]
+
+
+def _enable_search(db: sqlite3.Connection) -> None:
+    # The FTS table and triggers sqlite-utils expects: `sqlite-utils search db entries "..."`.
+    sqlite_utils.Database(db).table("entries").enable_fts(
+        ["title", "summary"], fts_version="FTS5", create_triggers=True
+    )
+
+
+def stream_version(db: sqlite3.Connection, stream: str) -> int:
+    row = db.execute("SELECT MAX(version) FROM events WHERE stream = ?", (stream,)).fetchone()
+    return int(row[0] or 0)
+
+
+def append_in(
+    db: sqlite3.Connection,
+    new_events: Sequence[ev.NewEvent],
+    expected: Mapping[str, int],
+    now: datetime,
+) -> list[ev.StoredEvent]:
+    versions: dict[str, int] = {}
+    stored: list[ev.StoredEvent] = []
+    for event in new_events:
+        if _exists(db, event.event_id):
+            continue
+        if event.stream not in versions:
+            versions[event.stream] = stream_version(db, event.stream)
+            _check_expected(event.stream, versions[event.stream], expected)
+        versions[event.stream] += 1
+        stored.append(_insert(db, event, versions[event.stream], now))
+    return stored
+
+
+def _check_expected(stream: str, current: int, expected: Mapping[str, int]) -> None:
+    if stream in expected and expected[stream] != current:
+        raise ConcurrencyError(f"{stream}: expected version {expected[stream]}, found {current}")
+
+
+def _exists(db: sqlite3.Connection, event_id: str) -> bool:
+    return db.execute("SELECT 1 FROM events WHERE event_id = ?", (event_id,)).fetchone() is not None
+
+
+def _insert(
+    db: sqlite3.Connection, event: ev.NewEvent, version: int, now: datetime
+) -> ev.StoredEvent:
+    recorded = now.replace(microsecond=0)
+    cursor = db.execute(
+        "INSERT INTO events (stream, version, event_id, type, data, recorded_at)"
+        " VALUES (?, ?, ?, ?, ?, ?)",
+        (
+            event.stream,
+            version,
+            event.event_id,
+            event.type,
+            event.data.model_dump_json(),
+            projections.iso(recorded),
+        ),
+    )
+    stored = ev.StoredEvent(
+        seq=int(cursor.lastrowid or 0),
+        stream=event.stream,
+        version=version,
+        event_id=event.event_id,
+        type=event.type,
+        data=event.data,
+        recorded_at=recorded,
+    )
+    projections.apply(db, stored)
+    return stored
+
+
+def read_events(
+    db: sqlite3.Connection,
+    *,
+    after: int = 0,
+    types: Sequence[str] = (),
+    stream: str | None = None,
+    limit: int | None = None,
+    newest_first: bool = False,
+) -> list[ev.StoredEvent]:
+    clauses: list[str] = ["seq > ?"]
+    params: list[object] = [after]
+    if types:
+        clauses.append(f"type IN ({', '.join('?' * len(types))})")
+        params.extend(types)
+    if stream:
+        clauses.append("stream = ?")
+        params.append(stream)
+    order = "DESC" if newest_first else "ASC"
+    sql = f"SELECT * FROM events WHERE {' AND '.join(clauses)} ORDER BY seq {order}"
+    if limit is not None:
+        sql += f" LIMIT {int(limit)}"
+    return [_row_to_event(row) for row in db.execute(sql, params)]
+
+
+def _row_to_event(row: sqlite3.Row) -> ev.StoredEvent:
+    return ev.StoredEvent(
+        seq=row["seq"],
+        stream=row["stream"],
+        version=row["version"],
+        event_id=row["event_id"],
+        type=row["type"],
+        data=ev.decode(row["type"], row["data"]),
+        recorded_at=datetime.fromisoformat(row["recorded_at"]),
+    )
+
+
+def replay(db: sqlite3.Connection, *, write: bool = True) -> ReplayReport:
+    """Rebuild projections in a scratch database, compare, and (if `write`) replace live ones."""
+    with tempfile.TemporaryDirectory(prefix="monitor-replay-") as folder:
+        scratch_path = Path(folder) / "scratch.db"
+        count = _build_scratch(db, scratch_path)
+        db.execute("ATTACH DATABASE ? AS scratch", (str(scratch_path),))
+        try:
+            differences = {table: _diff(db, table) for table in projections.PROJECTION_TABLES}
+            report = ReplayReport(differences=differences, events=count)
+            if write and not report.identical:
+                _copy_scratch(db)
+        finally:
+            db.execute("DETACH DATABASE scratch")
+    return report
+
+
+def _build_scratch(db: sqlite3.Connection, scratch_path: Path) -> int:
+    scratch = sqlite3.connect(scratch_path, isolation_level=None)
+    try:
+        scratch.execute("PRAGMA journal_mode = OFF")
+        scratch.execute("BEGIN")
+        for statement in _statements(projections.PROJECTION_SCHEMA):
+            scratch.execute(statement)
+        count = 0
+        for event in _iter_events(db):
+            projections.apply(scratch, event)
+            count += 1
+        scratch.execute("COMMIT")
+        return count
+    finally:
+        scratch.close()
+
+
+def _iter_events(db: sqlite3.Connection, batch: int = 5000) -> Iterator[ev.StoredEvent]:
+    after = 0
+    while page := read_events(db, after=after, limit=batch):
+        yield from page
+        after = page[-1].seq
+
+
+def _diff(db: sqlite3.Connection, table: str) -> int:
+    live, rebuilt = f"SELECT * FROM main.{table}", f"SELECT * FROM scratch.{table}"
+    sql = (
+        f"SELECT (SELECT COUNT(*) FROM ({live} EXCEPT {rebuilt}))"
+        f" + (SELECT COUNT(*) FROM ({rebuilt} EXCEPT {live}))"
+    )
+    return int(db.execute(sql).fetchone()[0])
+
+
+def _copy_scratch(db: sqlite3.Connection) -> None:
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        for table in projections.PROJECTION_TABLES:
+            db.execute(f"DELETE FROM main.{table}")
+            db.execute(f"INSERT INTO main.{table} SELECT * FROM scratch.{table}")
+        db.execute("COMMIT")
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise

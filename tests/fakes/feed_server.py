@@ -1,0 +1,413 @@
+"""A real HTTP feed server on 127.0.0.1 for tests and benchmarks.
+
+It runs aiohttp.web on a random free port in a background thread with its own event
+loop, so sync tests, async tests and a `monitor` subprocess can all talk to it.
+
+    with FeedServer() as server:
+        url = server.serve("/feed.xml", rss_text)          # 200, ETag, Last-Modified, 304s
+        server.serve("/feed.xml", newer_text)               # new body, new ETag, later date
+        server.script("/flaky", [status(503, {"Retry-After": "5"}), Reply(b"<rss/>")])
+        server.respond("/slow", drip(b"<rss>...</rss>", every=1.0))
+        server.hits("/feed.xml"); server.requests            # what clients sent
+
+`serve` answers conditional GETs: 304 when If-None-Match matches the ETag (a hash of
+the body) or, without If-None-Match, when If-Modified-Since is not before the body's
+Last-Modified. Serving a path again replaces its body and moves Last-Modified on by at
+least one second. `script` plays a list of responses in order, the last one repeats.
+Responses (frozen records, built by the small functions below): `Reply` (any status,
+body and headers; `status`, `page`, `gzip_bomb` build them), `Redirect`, `Drip` (one
+byte every `every` seconds), `Hang` (accept, never answer), `Huge` (a body of `size`
+bytes generated while sending), `DropMidBody` (half the body, then the connection is
+cut). `redirect_chain` and `redirect_loop` register several paths at once.
+
+`default_latency` (seconds) is added before every response; `serve(latency=...)` adds
+more for one path. Paths match on the URL path only (the query string is ignored).
+Unknown paths answer 404. `requests` lists RecordedRequest(method, path, headers, time)
+with `time` from time.monotonic().
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import hashlib
+import itertools
+import threading
+import time
+import zlib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from email.utils import formatdate, parsedate_to_datetime
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from aiohttp import web
+
+RSS = "application/rss+xml; charset=utf-8"
+SMALL_FEED = (
+    b'<?xml version="1.0"?><rss version="2.0"><channel><title>t</title>'
+    b"<link>http://127.0.0.1/</link><description>d</description></channel></rss>"
+)
+CONTENT_TYPES = {
+    ".xml": "application/xml",
+    ".rss": RSS,
+    ".atom": "application/atom+xml",
+    ".rdf": "application/rdf+xml",
+    ".json": "application/feed+json",
+    ".html": "text/html; charset=utf-8",
+    ".htm": "text/html; charset=utf-8",
+}
+
+
+@dataclass(frozen=True)
+class Reply:
+    body: bytes = b""
+    code: int = 200
+    content_type: str | None = RSS
+    headers: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Redirect:
+    to: str  # a path on this server or any absolute URL
+    code: int = 302
+
+
+@dataclass(frozen=True)
+class Drip:
+    body: bytes
+    every: float = 1.0
+
+
+@dataclass(frozen=True)
+class Hang:
+    pass
+
+
+@dataclass(frozen=True)
+class Huge:
+    size: int = 200 * 1024 * 1024
+    declare_length: bool = False  # False: chunked, so only the reader's cap stops it
+
+
+@dataclass(frozen=True)
+class DropMidBody:
+    body: bytes = SMALL_FEED
+
+
+Response = Reply | Redirect | Drip | Hang | Huge | DropMidBody
+
+
+def status(code: int, headers: Mapping[str, str] | None = None, body: bytes = b"") -> Reply:
+    return Reply(body, code, "text/plain; charset=utf-8", dict(headers or {}))
+
+
+def redirect(to: str, code: int = 302) -> Redirect:
+    return Redirect(to, code)
+
+
+def page(html: str = "<!doctype html><html><body><p>Not a feed</p></body></html>") -> Reply:
+    return Reply(html.encode(), 200, "text/html; charset=utf-8")
+
+
+def drip(body: bytes, every: float = 1.0) -> Drip:
+    return Drip(body, every)
+
+
+def hang() -> Hang:
+    return Hang()
+
+
+def huge_body(size: int = 200 * 1024 * 1024, *, declare_length: bool = False) -> Huge:
+    return Huge(size, declare_length)
+
+
+def drop_mid_body(body: bytes = SMALL_FEED) -> DropMidBody:
+    return DropMidBody(body)
+
+
+def gzip_bomb(inflated_size: int = 100 * 1024 * 1024) -> Reply:
+    """A small gzip body that inflates to `inflated_size` zero bytes."""
+    return Reply(_gzipped_zeros(inflated_size), 200, RSS, {"Content-Encoding": "gzip"})
+
+
+@functools.lru_cache(maxsize=8)
+def _gzipped_zeros(size: int) -> bytes:
+    packer = zlib.compressobj(9, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
+    block = bytes(1024 * 1024)
+    parts = [
+        packer.compress(block[: min(len(block), size - done)])
+        for done in range(0, size, len(block))
+    ]
+    return b"".join([*parts, packer.flush()])
+
+
+@dataclass(frozen=True)
+class RecordedRequest:
+    method: str
+    path: str
+    headers: Mapping[str, str]
+    time: float
+
+
+@dataclass(frozen=True)
+class _Static:
+    body: bytes
+    content_type: str
+    etag: str | None
+    last_modified: float | None  # seconds since the epoch, whole seconds
+    latency: float
+    headers: Mapping[str, str]
+
+
+class _Script:
+    def __init__(self, responses: list[Response]) -> None:
+        if not responses:
+            raise ValueError("script() needs at least one response")
+        self._responses, self._next = list(responses), 0
+        self._lock = threading.Lock()
+
+    def take(self) -> Response:
+        with self._lock:
+            response = self._responses[min(self._next, len(self._responses) - 1)]
+            self._next += 1
+            return response
+
+
+class FeedServer:
+    """See the module docstring. Use as a context manager, or call start() and stop()."""
+
+    def __init__(self, default_latency: float = 0.0) -> None:
+        self.default_latency = default_latency
+        self._routes: dict[str, _Static | _Script] = {}
+        self._requests: list[RecordedRequest] = []
+        self._lock = threading.Lock()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._runner: web.AppRunner | None = None
+        self.port = 0
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def url(self, path: str) -> str:
+        return self.base_url + _slash(path)
+
+    def __enter__(self) -> FeedServer:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: type[BaseException] | BaseException | TracebackType | None) -> None:
+        self.stop()
+
+    def start(self) -> None:
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, name="feed-server")
+        self._thread.daemon = True
+        self._thread.start()
+        self.port = asyncio.run_coroutine_threadsafe(self._open(), self._loop).result(10)
+
+    def stop(self) -> None:
+        if self._loop is None or self._thread is None or self._runner is None:
+            return
+        asyncio.run_coroutine_threadsafe(self._close(self._runner), self._loop).result(30)
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(10)
+        self._loop.close()
+        self._loop = self._thread = self._runner = None
+
+    @staticmethod
+    async def _close(runner: web.AppRunner) -> None:
+        await runner.cleanup()
+        # Handlers whose client went away (hang, drip) are still waiting: end them here.
+        others = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+        for task in others:
+            task.cancel()
+        await asyncio.gather(*others, return_exceptions=True)
+
+    async def _open(self) -> int:
+        app = web.Application()
+        app.router.add_route("*", "/{tail:.*}", self._handle)
+        # A short shutdown grace, so stop() does not wait on hanging or dripping handlers.
+        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.2)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0, backlog=1024)
+        await site.start()
+        port: int = self._runner.addresses[0][1]
+        return port
+
+    # ---- what to serve ----
+
+    def serve(
+        self,
+        path: str,
+        body: bytes | str,
+        content_type: str = RSS,
+        *,
+        etag: bool = True,
+        last_modified: bool = True,
+        latency: float = 0.0,
+        headers: Mapping[str, str] | None = None,
+    ) -> str:
+        data = body.encode() if isinstance(body, str) else body
+        tag = f'"{hashlib.sha256(data).hexdigest()[:20]}"' if etag else None
+        modified = self._next_modified(_slash(path)) if last_modified else None
+        route = _Static(data, content_type, tag, modified, latency, dict(headers or {}))
+        with self._lock:
+            self._routes[_slash(path)] = route
+        return self.url(path)
+
+    def serve_file(
+        self, path: str, file: Path, content_type: str | None = None, **options: Any
+    ) -> str:
+        kind = content_type or CONTENT_TYPES.get(file.suffix.lower(), "application/xml")
+        return self.serve(path, file.read_bytes(), kind, **options)
+
+    def script(self, path: str, responses: list[Response]) -> str:
+        with self._lock:
+            self._routes[_slash(path)] = _Script(responses)
+        return self.url(path)
+
+    def respond(self, path: str, response: Response) -> str:
+        """The same scripted response to every request."""
+        return self.script(path, [response])
+
+    def redirect_chain(self, path: str, hops: int, code: int = 302) -> str:
+        """`path` redirects `hops` times (path/1, path/2, ...) to a small feed; returns its URL."""
+        steps = [_slash(path)] + [f"{_slash(path)}/{n}" for n in range(1, hops + 1)]
+        for here, there in itertools.pairwise(steps):
+            self.respond(here, Redirect(there, code))
+        self.serve(steps[-1], SMALL_FEED)
+        return self.url(path)
+
+    def redirect_loop(self, path: str, code: int = 302) -> str:
+        """`path` redirects to `path`/other, which redirects back."""
+        self.respond(path, Redirect(f"{_slash(path)}/other", code))
+        self.respond(f"{_slash(path)}/other", Redirect(_slash(path), code))
+        return self.url(path)
+
+    def _next_modified(self, path: str) -> float:
+        """Now, in whole seconds, but always after the previous body of this path."""
+        now = float(int(time.time()))
+        with self._lock:
+            previous = self._routes.get(path)
+        if isinstance(previous, _Static) and previous.last_modified is not None:
+            return max(now, previous.last_modified + 1)
+        return now
+
+    # ---- what was asked ----
+
+    @property
+    def requests(self) -> list[RecordedRequest]:
+        with self._lock:
+            return list(self._requests)
+
+    def hits(self, path: str) -> int:
+        return sum(1 for r in self.requests if r.path == _slash(path))
+
+    # ---- answering ----
+
+    async def _handle(self, request: web.Request) -> web.StreamResponse:
+        record = RecordedRequest(
+            request.method, request.path, dict(request.headers), time.monotonic()
+        )
+        with self._lock:
+            self._requests.append(record)
+            route = self._routes.get(request.path)
+        if self.default_latency:
+            await asyncio.sleep(self.default_latency)
+        if route is None:
+            return web.Response(status=404, text=f"nothing served at {request.path}")
+        if isinstance(route, _Static):
+            return await _answer_static(route, request)
+        return await _answer(route.take(), request)
+
+
+def _slash(path: str) -> str:
+    return path if path.startswith("/") else "/" + path
+
+
+async def _answer_static(route: _Static, request: web.Request) -> web.Response:
+    if route.latency:
+        await asyncio.sleep(route.latency)
+    headers = {"Content-Type": route.content_type, **route.headers}
+    if route.etag:
+        headers["ETag"] = route.etag
+    if route.last_modified is not None:
+        headers["Last-Modified"] = formatdate(route.last_modified, usegmt=True)
+    if _not_modified(route, request.headers):
+        del headers["Content-Type"]
+        return web.Response(status=304, headers=headers)
+    return web.Response(body=route.body, headers=headers)
+
+
+def _not_modified(route: _Static, asked: Mapping[str, str]) -> bool:
+    if "If-None-Match" in asked:
+        tags = {t.strip().removeprefix("W/") for t in asked["If-None-Match"].split(",")}
+        return route.etag is not None and ("*" in tags or route.etag in tags)
+    since = asked.get("If-Modified-Since")
+    if since is None or route.last_modified is None:
+        return False
+    try:
+        return parsedate_to_datetime(since).timestamp() >= route.last_modified
+    except (TypeError, ValueError):
+        return False
+
+
+async def _answer(response: Response, request: web.Request) -> web.StreamResponse:
+    match response:
+        case Reply(body, code, content_type, headers):
+            sent = {"Content-Type": content_type} if content_type else {}
+            return web.Response(status=code, body=body, headers={**sent, **headers})
+        case Redirect(to, code):
+            return web.Response(status=code, headers={"Location": to})
+        case Drip(body, every):
+            return await _drip(request, body, every)
+        case Hang():
+            await asyncio.sleep(3600)
+            return web.Response(status=500)
+        case Huge(size, declare_length):
+            return await _huge(request, size, declare_length)
+        case DropMidBody(body):
+            return await _drop_mid_body(request, body)
+    raise TypeError(f"not a scripted response: {response!r}")
+
+
+async def _drip(request: web.Request, body: bytes, every: float) -> web.StreamResponse:
+    stream = web.StreamResponse(headers={"Content-Type": RSS})
+    stream.content_length = len(body)
+    await stream.prepare(request)
+    try:
+        for offset in range(len(body)):
+            await stream.write(body[offset : offset + 1])
+            await asyncio.sleep(every)
+    except ConnectionError:
+        pass  # the client gave up, which is what drip tests expect
+    return stream
+
+
+async def _huge(request: web.Request, size: int, declare_length: bool) -> web.StreamResponse:
+    stream = web.StreamResponse(headers={"Content-Type": RSS})
+    if declare_length:
+        stream.content_length = size
+    await stream.prepare(request)
+    block = b"<!-- padding -->" * 4096
+    try:
+        for offset in range(0, size, len(block)):
+            await stream.write(block[: size - offset])
+        await stream.write_eof()
+    except ConnectionError:
+        pass  # the client stopped reading at its cap
+    return stream
+
+
+async def _drop_mid_body(request: web.Request, body: bytes) -> web.StreamResponse:
+    stream = web.StreamResponse(headers={"Content-Type": RSS})
+    stream.content_length = len(body)
+    await stream.prepare(request)
+    await stream.write(body[: len(body) // 2])
+    assert request.transport is not None
+    request.transport.close()
+    return stream

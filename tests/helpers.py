@@ -1,0 +1,61 @@
+"""Builders shared by the tests: feeds as text, settings for a temporary log, a small rule set."""
+
+from __future__ import annotations
+
+import html
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from monitor.config import Settings
+
+BASE_TIME = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
+
+TEST_RULE = """\
+id: police-test
+title: Police training (test rule)
+description: A small rule for pipeline tests.
+level: high
+detection:
+  training:
+    keywords:
+      any: ["police training", "train police", "警务培训"]
+condition: training
+"""
+
+
+def rss(items: list[tuple[str, str, str]], title: str = "Test feed") -> str:
+    """An RSS 2.0 document; items are (guid, title, description), newest first."""
+    parts = []
+    for n, (guid, item_title, summary) in enumerate(items):
+        date = (BASE_TIME - timedelta(hours=n)).strftime("%a, %d %b %Y %H:%M:%S +0000")
+        parts.append(
+            f"<item><guid>{html.escape(guid)}</guid><title>{html.escape(item_title)}</title>"
+            f"<link>http://127.0.0.1/news/{html.escape(guid)}?utm_source=rss</link>"
+            f"<description>{html.escape(summary)}</description><pubDate>{date}</pubDate></item>"
+        )
+    return (
+        '<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel>'
+        f"<title>{html.escape(title)}</title><link>http://127.0.0.1/</link>"
+        f"<description>test</description>{''.join(parts)}</channel></rss>"
+    )
+
+
+def write_rules(folder: Path) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "entities").mkdir(exist_ok=True)
+    (folder / "police-test.yaml").write_text(TEST_RULE, encoding="utf-8")
+    return folder
+
+
+def settings_for(tmp_path: Path, **overrides: object) -> Settings:
+    values: dict[str, object] = {
+        "db": tmp_path / "monitor.db",
+        "rules": write_rules(tmp_path / "rules"),
+        "feeds": None,
+        "min_interval": 1,
+        "poll_interval": 60,
+        "parse_workers": 1,
+        "fetch_timeout": 5,
+    }
+    values.update(overrides)
+    return Settings(**values)  # type: ignore[arg-type]

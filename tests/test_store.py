@@ -1,0 +1,262 @@
+"""The event store: append-only, idempotent, checked per stream, projections equal to a replay."""
+
+import contextlib
+import sqlite3
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from monitor import events as ev
+from monitor.store import MIGRATIONS, ConcurrencyError, Store, read_events
+
+T0 = datetime(2026, 11, 30, 8, 0, tzinfo=UTC)
+
+
+class Ticker:
+    """A clock that moves one second per reading, so tests are deterministic."""
+
+    def __init__(self) -> None:
+        self.now = T0
+
+    def __call__(self) -> datetime:
+        self.now += timedelta(seconds=1)
+        return self.now
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Store:
+    return Store(tmp_path / "log.db", clock=Ticker())
+
+
+def feed_added(url: str = "http://127.0.0.1/feed.xml", position: int = 0) -> ev.NewEvent:
+    return ev.NewEvent(f"feed:{ev.feed_id_for(url)}", ev.FeedAdded(url=url), f"added@{position}")
+
+
+def test_schema_pragmas_and_user_version(store: Store) -> None:
+    db = store.db
+    assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert db.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
+    assert db.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)
+
+
+def test_reopening_runs_no_migration_twice(tmp_path: Path) -> None:
+    Store(tmp_path / "log.db").close()
+    reopened = Store(tmp_path / "log.db")
+    assert reopened.db.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)
+
+
+def test_append_assigns_versions_per_stream(store: Store) -> None:
+    event = feed_added()
+    [first] = store.append([event])
+    assert (first.seq, first.version) == (1, 1)
+    fetched = ev.NewEvent(event.stream, ev.FeedFetched(etag='"a"'), "fetched@1")
+    [second] = store.append([fetched])
+    assert second.version == 2
+    assert store.version(event.stream) == 2
+
+
+def test_append_is_idempotent(store: Store) -> None:
+    event = feed_added()
+    assert len(store.append([event])) == 1
+    assert store.append([event]) == []
+    assert store.db.execute("SELECT COUNT(*) FROM events").fetchone()[0] == 1
+
+
+def test_optimistic_concurrency_refuses_a_stale_writer(store: Store) -> None:
+    event = feed_added()
+    store.append([event], expected={event.stream: 0})
+    stale = ev.NewEvent(event.stream, ev.FeedRemoved(reason="x"), "removed@0")
+    with pytest.raises(ConcurrencyError, match="expected version 0, found 1"):
+        store.append([stale], expected={event.stream: 0})
+    assert store.version(event.stream) == 1
+
+
+def test_a_failed_append_leaves_nothing(store: Store) -> None:
+    event = feed_added()
+    store.append([event])
+    other = feed_added("http://127.0.0.1/other.xml")
+    stale = ev.NewEvent(event.stream, ev.FeedRemoved(), "removed@0")
+    with pytest.raises(ConcurrencyError):
+        store.append([other, stale], expected={event.stream: 0})
+    assert store.db.execute("SELECT COUNT(*) FROM feeds").fetchone()[0] == 1
+
+
+def test_events_refuse_update_and_delete(store: Store) -> None:
+    store.append([feed_added()])
+    with pytest.raises(sqlite3.IntegrityError, match="append-only"):
+        store.db.execute("UPDATE events SET type = 'x'")
+    with pytest.raises(sqlite3.IntegrityError, match="append-only"):
+        store.db.execute("DELETE FROM events")
+
+
+def test_projection_updated_in_the_same_transaction(store: Store) -> None:
+    event = feed_added()
+    store.append([event])
+    row = store.db.execute("SELECT url, origin FROM feeds").fetchone()
+    assert tuple(row) == ("http://127.0.0.1/feed.xml", "cli")
+
+
+def test_replay_repairs_a_tampered_projection(store: Store) -> None:
+    store.append([feed_added()])
+    store.db.execute("UPDATE feeds SET title = 'tampered'")
+    report = store.replay(write=False)
+    assert not report.identical
+    assert report.differences["feeds"] == 2
+    assert not store.replay().identical
+    assert store.replay().identical
+    assert store.db.execute("SELECT title FROM feeds").fetchone()[0] == ""
+
+
+def test_entries_are_searchable_the_sqlite_utils_way(store: Store) -> None:
+    feed = feed_added()
+    feed_id = ev.feed_id_for("http://127.0.0.1/feed.xml")
+    seen = ev.EntrySeen(
+        feed_id=feed_id, key="k", title="Police training forum", summary="Lianyungang"
+    )
+    store.append([feed, ev.NewEvent(f"entry:{ev.entry_id_for(feed_id, 'k')}", seen, "seen")])
+    rows = store.db.execute(
+        "SELECT title FROM entries WHERE rowid IN"
+        " (SELECT rowid FROM entries_fts WHERE entries_fts MATCH ?)",
+        ("lianyungang",),
+    ).fetchall()
+    assert [r[0] for r in rows] == ["Police training forum"]
+
+
+# --- property: any sequence of events, projected incrementally, equals its replay ---
+
+URLS = [f"http://127.0.0.1/{n}.xml" for n in range(3)]
+KEYS = ["a", "b", "c"]
+RULES = ["police-training", "security-cooperation"]
+
+
+def _feed_stream(n: int) -> str:
+    return f"feed:{ev.feed_id_for(URLS[n])}"
+
+
+def _entry_stream(n: int, key: str) -> str:
+    return f"entry:{ev.entry_id_for(ev.feed_id_for(URLS[n]), key)}"
+
+
+def _alert_stream(n: int, key: str) -> str:
+    return f"alert:{ev.alert_id_for(ev.entry_id_for(ev.feed_id_for(URLS[n]), key), 'console')}"
+
+
+feed_n = st.integers(0, len(URLS) - 1)
+entry_key = st.sampled_from(KEYS)
+word = st.text(alphabet="abc 警务", max_size=8)
+moment = st.datetimes(
+    min_value=datetime(2026, 1, 1), max_value=datetime(2027, 1, 1), timezones=st.just(UTC)
+)
+
+operations = st.one_of(
+    st.builds(lambda n, t: (_feed_stream(n), ev.FeedAdded(url=URLS[n], title=t)), feed_n, word),
+    st.builds(lambda n: (_feed_stream(n), ev.FeedRemoved(reason="r")), feed_n),
+    st.builds(lambda n, e: (_feed_stream(n), ev.FeedFetched(etag=e, content_hash=e)), feed_n, word),
+    st.builds(
+        lambda n, k, at: (
+            _feed_stream(n),
+            ev.FeedFailed(kind=k, detail="d", failures=2, next_poll_at=at),
+        ),
+        feed_n,
+        st.sampled_from(["dns", "timeout"]),
+        moment,
+    ),
+    st.builds(lambda n: (_feed_stream(n), ev.FeedRecovered(failures=2)), feed_n),
+    st.builds(
+        lambda n: (_feed_stream(n), ev.FeedMoved(old_url=URLS[n], new_url=URLS[n] + "?m")), feed_n
+    ),
+    st.builds(
+        lambda n, k, t, at: (
+            _entry_stream(n, k),
+            ev.EntrySeen(feed_id=ev.feed_id_for(URLS[n]), key=k, title=t, summary=t, published=at),
+        ),
+        feed_n,
+        entry_key,
+        word,
+        moment,
+    ),
+    st.builds(
+        lambda n, k, r: (
+            _entry_stream(n, k),
+            ev.RuleMatched(
+                rule_id=r, rule_version="v1", level="high", terms=["x"], spans=[("title", 0, 1)]
+            ),
+        ),
+        feed_n,
+        entry_key,
+        st.sampled_from(RULES),
+    ),
+    st.builds(
+        lambda n, k: (
+            _alert_stream(n, k),
+            ev.AlertQueued(
+                entry_id=ev.entry_id_for(ev.feed_id_for(URLS[n]), k),
+                recipient="console",
+                rules=RULES[:1],
+                level="high",
+            ),
+        ),
+        feed_n,
+        entry_key,
+    ),
+    st.builds(
+        lambda n, k, a: (_alert_stream(n, k), ev.AlertDispatched(attempt=a)),
+        feed_n,
+        entry_key,
+        st.integers(1, 3),
+    ),
+    st.builds(lambda n, k: (_alert_stream(n, k), ev.AlertSent(message_id="7")), feed_n, entry_key),
+    st.builds(
+        lambda n, k, at: (_alert_stream(n, k), ev.AlertDeferred(reason="429", not_before=at)),
+        feed_n,
+        entry_key,
+        moment,
+    ),
+    st.builds(
+        lambda n, k: (_alert_stream(n, k), ev.AlertUncertain(reason="timeout")), feed_n, entry_key
+    ),
+    st.builds(lambda n, k: (_alert_stream(n, k), ev.AlertFailed(reason="400")), feed_n, entry_key),
+    st.builds(lambda c: (f"chat:{c}", ev.ChatStarted(chat_id=c, title="t")), st.integers(1, 3)),
+    st.builds(
+        lambda c, r: (f"chat:{c}", ev.Subscribed(chat_id=c, rule_id=r)),
+        st.integers(1, 3),
+        st.sampled_from(RULES),
+    ),
+    st.builds(
+        lambda c, r: (f"chat:{c}", ev.Unsubscribed(chat_id=c, rule_id=r)),
+        st.integers(1, 3),
+        st.sampled_from(RULES),
+    ),
+    st.builds(lambda c: (f"chat:{c}", ev.ChatBlocked(chat_id=c)), st.integers(1, 3)),
+    st.builds(
+        lambda v: (
+            "rules:active",
+            ev.RulesLoaded(
+                version=v,
+                rules=[ev.RuleVersion(id=r, version=v, level="high", title=r) for r in RULES],
+            ),
+        ),
+        st.sampled_from(["v1", "v2"]),
+    ),
+)
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(ops=st.lists(operations, max_size=40))
+def test_replay_equals_incremental_projections(
+    tmp_path_factory: pytest.TempPathFactory, ops: list
+) -> None:
+    store = Store(tmp_path_factory.mktemp("prop") / "log.db", clock=Ticker())
+    for position, (stream, data) in enumerate(ops):
+        # e.g. an entry seen twice: the projection refuses, the append rolls back
+        with contextlib.suppress(sqlite3.IntegrityError):
+            store.append([ev.NewEvent(stream, data, f"op{position}")])
+    report = store.replay(write=False)
+    assert report.identical, report.differences
+    assert report.events == len(read_events(store.db))
+    store.close()
