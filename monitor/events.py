@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import uuid
 from dataclasses import dataclass
+from functools import cached_property
 from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict
@@ -183,7 +184,7 @@ class NewEvent:
     def type(self) -> str:
         return type(self.data).__name__
 
-    @property
+    @cached_property
     def event_id(self) -> str:
         return str(uuid.uuid5(_NAMESPACE, f"{self.stream}|{self.type}|{self.key}"))
 

@@ -6,6 +6,7 @@ the event (never the clock), so replaying the log gives the same tables.
 
 from __future__ import annotations
 
+import functools
 import json
 import sqlite3
 from collections.abc import Callable
@@ -32,8 +33,7 @@ CREATE TABLE IF NOT EXISTS feeds (
     last_error_kind TEXT,
     last_error TEXT,
     last_status INTEGER,
-    next_poll_at TEXT,
-    entries INTEGER NOT NULL DEFAULT 0
+    next_poll_at TEXT
 );
 CREATE TABLE IF NOT EXISTS entries (
     id TEXT PRIMARY KEY,
@@ -120,6 +120,7 @@ P = TypeVar("P", bound=ev.Payload)
 Handler = Callable[[sqlite3.Connection, ev.StoredEvent], None]
 
 
+@functools.lru_cache(maxsize=1024)  # the same few moments recur within a transaction
 def iso(moment: datetime) -> str:
     """One text form for every stored time, so that text order is time order."""
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -132,8 +133,8 @@ def stream_id(stream: str) -> str:
 def _feed_added(db: sqlite3.Connection, event: ev.StoredEvent) -> None:
     data = _as(event, ev.FeedAdded)
     db.execute(
-        "INSERT OR REPLACE INTO feeds (id, url, title, origin, interval, added_at, entries) "
-        "VALUES (?1, ?2, ?3, ?4, ?5, ?6, (SELECT COUNT(*) FROM entries WHERE feed_id = ?1))",
+        "INSERT OR REPLACE INTO feeds (id, url, title, origin, interval, added_at) "
+        "VALUES (?, ?, ?, ?, ?, ?)",
         (
             stream_id(event.stream),
             data.url,
@@ -218,7 +219,6 @@ def _entry_seen(db: sqlite3.Connection, event: ev.StoredEvent) -> None:
             event.seq,
         ),
     )
-    db.execute("UPDATE feeds SET entries = entries + 1 WHERE id = ?", (data.feed_id,))
 
 
 def _rule_matched(db: sqlite3.Connection, event: ev.StoredEvent) -> None:
