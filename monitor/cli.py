@@ -6,6 +6,7 @@ import asyncio
 import json
 import logging
 import sys
+from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -20,7 +21,8 @@ from monitor.rules_cli import match_command, rules_app
 from monitor.store import Store, StoreError, read_events
 
 app = typer.Typer(
-    help="Announcement monitor: polls news feeds, matches rules, keeps an event log, sends alerts.",
+    help="Announcement monitor: polls news feeds, matches rules, keeps an event log, sends alerts."
+    "\n\nExample: monitor run --once",
     no_args_is_help=True,
     rich_markup_mode=None,
 )
@@ -30,8 +32,8 @@ feeds_app = typer.Typer(
 app.add_typer(feeds_app, name="feeds")
 app.add_typer(rules_app, name="rules")
 
-out = Console()
-err = Console(stderr=True)
+out = Console(soft_wrap=True)
+err = Console(stderr=True, soft_wrap=True)
 
 ConfigOption = Annotated[
     Path | None,
@@ -327,6 +329,35 @@ def match(
     Example: monitor match --text "China will train 3,000 foreign police officers"
     """
     match_command(input_file, text, rules or settings_from(ctx).rules)
+
+
+@app.command()
+def backtest(
+    ctx: typer.Context,
+    rule: Annotated[str, typer.Argument(help="A rule file (new or edited) or a rule id.")],
+    since: Annotated[str, typer.Option("--since", help="How far back, e.g. 30d.")] = "30d",
+    samples: Annotated[int, typer.Option("--samples", help="Samples of each kind.")] = 5,
+    as_json: JsonOption = False,
+) -> None:
+    """Run a rule over the stored entries: what it would match, against what was matched.
+
+    Example: monitor backtest rules/police-training.yaml --since 90d
+    """
+    from monitor import backtest as bt
+
+    settings = settings_from(ctx)
+    window = _interval(since) or 0.0
+    try:
+        candidate, ruleset = bt.candidate(rule, settings.rules)
+    except (RulesError, LookupError) as error:
+        raise fail(str(error)) from None
+    with open_store(settings) as store:
+        start = store.clock() - timedelta(seconds=window)
+        entries = bt.stored_entries(store.db, start)
+        result = bt.run_backtest(
+            candidate, ruleset, entries, bt.current_matches(store.db, candidate.id), samples
+        )
+    reports.print_backtest(out, result, as_json)
 
 
 def main() -> Any:

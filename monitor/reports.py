@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Sequence
+from dataclasses import asdict
 from typing import Any
 
 from rich.console import Console
 from rich.table import Table
 
+from monitor.backtest import Backtest
 from monitor.config import format_duration
 from monitor.events import StoredEvent
 from monitor.pipeline import PollOutcome
@@ -27,7 +29,9 @@ def table(title: str, rows: Sequence[Row], columns: Sequence[str]) -> Table:
 
 def feed_rows(db: sqlite3.Connection) -> list[Row]:
     rows = db.execute(
-        "SELECT f.id, f.title, f.url, f.origin, f.interval, f.entries, f.failures, f.failing_since,"
+        "SELECT f.id, f.title, f.url, f.origin, f.interval,"
+        " (SELECT COUNT(*) FROM entries e WHERE e.feed_id = f.id) AS entries,"
+        " f.failures, f.failing_since,"
         " f.last_error_kind, f.last_error, f.next_poll_at, f.last_changed_at,"
         " c.checked_at AS last_check, c.outcome"
         " FROM feeds f LEFT JOIN feed_checks c ON c.feed_id = f.id ORDER BY f.added_at, f.id"
@@ -87,3 +91,48 @@ def print_cycle(console: Console, outcomes: Sequence[PollOutcome]) -> None:
         f"{alerts} alerts queued",
         highlight=False,
     )
+
+
+def print_backtest(console: Console, result: Backtest, as_json: bool) -> None:
+    """Per day and source: candidate, current, added, dropped; then samples of each."""
+    rows = [
+        {"day": day, "source": source, **{k: counter[k] for k in _BACKTEST_KEYS}}
+        for (day, source), counter in sorted(result.counts.items(), reverse=True)
+    ]
+    totals = {k: result.total(k) for k in _BACKTEST_KEYS}
+    if as_json:
+        samples = {
+            name: [asdict(s) for s in getattr(result, name)]
+            for name in ("added", "dropped", "kept")
+        }
+        console.print_json(
+            data={
+                "rule": result.rule_id,
+                "version": result.candidate_version,
+                "entries": result.entries,
+                "totals": totals,
+                "rows": rows,
+                "samples": samples,
+            }
+        )
+        return
+    console.print(
+        f"rule {result.rule_id} ({result.candidate_version}) over {result.entries} entries: "
+        f"{totals['candidate']} would match, {totals['current']} matched, "
+        f"+{totals['added']} / -{totals['dropped']}",
+        highlight=False,
+    )
+    console.print(table("Per day and source", rows, ["day", "source", *_BACKTEST_KEYS]))
+    for name, label in (
+        ("added", "Would now match"),
+        ("dropped", "Would no longer match"),
+        ("kept", "Both"),
+    ):
+        samples = getattr(result, name)
+        if samples:
+            console.print(
+                table(label, [asdict(s) for s in samples], ["day", "source", "title", "link"])
+            )
+
+
+_BACKTEST_KEYS = ("candidate", "current", "added", "dropped")

@@ -1,0 +1,130 @@
+"""Reading rule and gazetteer YAML files, and reporting their problems by file and line.
+
+PyYAML is imported here and nowhere else. Every problem found while loading rules or
+the gazetteer becomes a `Problem`; loading collects them all and raises one
+`RulesError`, so a user fixes every file in one go.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import yaml
+from pydantic import ValidationError
+
+
+class Problem(NamedTuple):
+    """One thing wrong with a rule or gazetteer file: (file, line, field, message)."""
+
+    file: str
+    line: int
+    field: str
+    message: str
+
+    def __str__(self) -> str:
+        where = f"{self.field}: " if self.field else ""
+        return f"{self.file}:{self.line}: {where}{self.message}"
+
+
+class RulesError(Exception):
+    """Raised when rule or gazetteer files are bad; `problems` lists every one."""
+
+    def __init__(self, problems: Sequence[Problem]) -> None:
+        self.problems = list(problems)
+        super().__init__("\n".join(str(p) for p in self.problems))
+
+
+@dataclass(frozen=True)
+class YamlDocument:
+    """A parsed YAML file and its node tree (to find the line of any field)."""
+
+    path: Path
+    data: Any
+    root: yaml.Node | None
+
+    def line_of(self, loc: Iterable[str | int]) -> int:
+        """The 1-based line of the field at `loc` (or of its nearest parent)."""
+        node = self.root
+        line = 1 if node is None else node.start_mark.line + 1
+        for key in loc:
+            found = _child(node, key)
+            if found is None:
+                break
+            label, node = found  # a mapping key's own line reads better than its value's
+            line = label.start_mark.line + 1
+        return line
+
+    def problem(self, loc: Sequence[str | int], message: str) -> Problem:
+        return Problem(str(self.path), self.line_of(loc), format_loc(loc), message)
+
+
+def read_yaml(path: Path) -> YamlDocument:
+    """Parse one YAML file; raises RulesError naming the file and line if it is not YAML."""
+    try:
+        source = path.read_text(encoding="utf-8")
+        root = yaml.compose(source, Loader=yaml.SafeLoader)
+        data = yaml.safe_load(source)
+    except (OSError, UnicodeDecodeError) as exc:
+        raise RulesError([Problem(str(path), 1, "", f"cannot read the file: {exc}")]) from exc
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = mark.line + 1 if mark is not None else 1
+        raise RulesError([Problem(str(path), line, "", f"not valid YAML: {exc}")]) from exc
+    return YamlDocument(path, data, root)
+
+
+def validation_problems(doc: YamlDocument, error: ValidationError) -> list[Problem]:
+    """Turn pydantic's errors into problems that name the file, the line and the field."""
+    problems = []
+    for item in error.errors():
+        loc = [part for part in item["loc"] if isinstance(part, str | int)]
+        loc = [part for part in loc if not _is_union_tag(part)]
+        problems.append(doc.problem(loc, _message(item)))
+    return problems
+
+
+def content_hash(data: Any, length: int = 12) -> str:
+    """A short hash of parsed YAML content: comments and layout do not change it."""
+    canonical = json.dumps(data, sort_keys=True, ensure_ascii=False, default=str)
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:length]
+
+
+def format_loc(loc: Iterable[str | int]) -> str:
+    """`detection.training.keywords.any[3]` from ("detection", "training", ..., 3)."""
+    text = ""
+    for part in loc:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else part)
+    return text
+
+
+def _child(node: yaml.Node | None, key: str | int) -> tuple[yaml.Node, yaml.Node] | None:
+    """The (label, value) nodes of a mapping key or a sequence item."""
+    if isinstance(node, yaml.MappingNode):
+        for key_node, value_node in node.value:
+            if key_node.value == key:
+                return key_node, value_node
+    if isinstance(node, yaml.SequenceNode) and isinstance(key, int) and key < len(node.value):
+        item: yaml.Node = node.value[key]
+        return item, item
+    return None
+
+
+def _is_union_tag(part: str | int) -> bool:
+    # pydantic adds the name of the union member it tried ("list[...]", "function-after[...]").
+    return isinstance(part, str) and ("[" in part or part.startswith("function-"))
+
+
+def _message(item: Any) -> str:
+    message = str(item["msg"])
+    for prefix in ("Value error, ", "Assertion failed, "):
+        message = message.removeprefix(prefix)
+    if item["type"] == "extra_forbidden":
+        return "unknown field (check the spelling; see docs/rules.md for the allowed fields)"
+    if item["type"] == "missing":
+        return "required field is missing"
+    return message
