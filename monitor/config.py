@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import BeforeValidator, Field, SecretStr, ValidationError, field_validator
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, PydanticBaseSettingsSource, SettingsConfigDict
 
 ENV_PREFIX = "MONITOR_"
 DEFAULT_CONFIG_FILE = Path("monitor.toml")
@@ -73,9 +73,27 @@ def _optional_path(value: object) -> object:
     return None if value in ("", None) else value
 
 
+def _id_list(value: object) -> object:
+    if isinstance(value, str):
+        parts = [part.strip() for part in value.split(",") if part.strip()]
+        for part in parts:
+            if not part.lstrip("-").isdigit():
+                raise ValueError(f"{part!r} is not a numeric Telegram id; use comma-separated ids")
+        return tuple(int(part) for part in parts)
+    if isinstance(value, int) and not isinstance(value, bool):
+        return (value,)
+    return value
+
+
+def _optional_text(value: object) -> object:
+    return None if value == "" else value
+
+
 Seconds = Annotated[float, BeforeValidator(parse_duration), Field(gt=0)]
 Bytes = Annotated[int, BeforeValidator(parse_size), Field(gt=0)]
 OptionalPath = Annotated[Path | None, BeforeValidator(_optional_path)]
+IdList = Annotated[tuple[int, ...], NoDecode, BeforeValidator(_id_list)]
+Level = Literal["info", "low", "medium", "high", "critical"]
 
 
 class Settings(BaseSettings):
@@ -100,6 +118,36 @@ class Settings(BaseSettings):
     user_agent: str = ""
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     telegram_token: SecretStr | None = None
+    telegram_api_url: str = "https://api.telegram.org/bot"
+    telegram_webhook_url: str | None = None
+    telegram_webhook_listen: str = "127.0.0.1:8443"
+    telegram_admins: IdList = ()
+    telegram_channel: str | None = None
+    telegram_channel_level: Level = "high"
+    telegram_open: bool = True
+    telegram_allowed_chats: IdList = ()
+    telegram_resend_uncertain: bool = False
+    allow_private_feeds: bool = False
+
+    @field_validator("telegram_token", "telegram_webhook_url", "telegram_channel", mode="before")
+    @classmethod
+    def _empty_is_none(cls, value: object) -> object:
+        return _optional_text(value)
+
+    @field_validator("telegram_webhook_listen")
+    @classmethod
+    def _host_port(cls, value: str) -> str:
+        host, _, port = value.rpartition(":")
+        if not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise ValueError(f"{value!r} is not host:port (for example 127.0.0.1:8443)")
+        return value
+
+    @field_validator("telegram_api_url", "telegram_webhook_url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("http://", "https://")):
+            raise ValueError(f"{value!r} is not an http(s) URL")
+        return value
 
     @field_validator("log_level", mode="before")
     @classmethod

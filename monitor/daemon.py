@@ -17,13 +17,14 @@ from monitor import __version__, feeds, queries
 from monitor import events as ev
 from monitor.config import Settings
 from monitor.decide import Recipients, everyone
-from monitor.deliver import ConsoleSink, Dispatcher, Sink
+from monitor.deliver import Dispatcher
 from monitor.fetch import Fetcher, FetchPolicy
 from monitor.match import MatchResult, RuleSet, load_ruleset
 from monitor.parse import ParserPool
 from monitor.pipeline import Pipeline, PollOutcome, PollPolicy
 from monitor.rulefiles import RulesError
 from monitor.scheduler import PollScheduler
+from monitor.sinks import ConsoleSink, Sink
 from monitor.store import Store
 
 log = logging.getLogger(__name__)
@@ -82,6 +83,7 @@ def fetch_policy(settings: Settings) -> FetchPolicy:
         max_redirects=settings.max_redirects,
         max_connections=settings.max_connections,
         max_per_host=settings.max_per_host,
+        allow_private=settings.allow_private_feeds,
     )
 
 
@@ -136,7 +138,8 @@ async def assembled(
             Fetcher(fetch_policy(settings)) as fetcher,
             ParserPool(settings.parse_workers, settings.parse_timeout) as parser,
         ):
-            dispatcher = Dispatcher(store, sinks_for(settings, write))
+            resend = settings.telegram_resend_uncertain
+            dispatcher = Dispatcher(store, sinks_for(settings, write), resend_uncertain=resend)
             pipeline = Pipeline(
                 store,
                 fetcher,
@@ -195,6 +198,7 @@ async def run(settings: Settings, stop: asyncio.Event | None = None) -> None:
         await stop.wait()
         log.info("stopping: no new polls; settling deliveries")
         scheduler.shutdown()
+        running.dispatcher.stopping = True
         with contextlib.suppress(asyncio.CancelledError):
             await asyncio.wait_for(delivery, timeout=8)
 

@@ -1,9 +1,10 @@
-"""The outbox dispatcher: pending alerts -> a sink, with every step recorded as an event.
+"""The outbox dispatcher: pending alerts -> sinks, with every step recorded as an event.
 
 States: pending -> in_flight -> sent | failed | uncertain, and back to pending with a
 `not_before` when the sink proves nothing was delivered. The in_flight step is
 committed before sending, so a crash mid-send is found at start-up and marked
-uncertain instead of being sent twice.
+uncertain instead of being sent twice. Each round takes the oldest due alert of each
+recipient whose sink is ready (pacing), and sends them concurrently.
 """
 
 from __future__ import annotations
@@ -11,15 +12,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import sys
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+import time
+from collections.abc import Sequence
 from datetime import datetime, timedelta
-from typing import Protocol
 
 from monitor import events as ev
 from monitor import queries
 from monitor.queries import OutgoingAlert
+from monitor.sinks import Blocked, Deferred, Failed, Migrated, SendResult, Sent, Sink, Uncertain
 from monitor.store import Store
 
 log = logging.getLogger(__name__)
@@ -27,87 +27,103 @@ log = logging.getLogger(__name__)
 MAX_RETRY_DELAY = 3600.0
 
 
-@dataclass(frozen=True)
-class Sent:
-    message_id: str | None = None
-
-
-@dataclass(frozen=True)
-class Deferred:
-    """Certainly not delivered; try again after `retry_after` seconds (None: back off)."""
-
-    reason: str
-    retry_after: float | None = None
-
-
-@dataclass(frozen=True)
-class Failed:
-    reason: str
-
-
-@dataclass(frozen=True)
-class Uncertain:
-    reason: str
-
-
-SendResult = Sent | Deferred | Failed | Uncertain
-
-
-class Sink(Protocol):
-    def accepts(self, recipient: str) -> bool: ...
-
-    async def send(self, alert: OutgoingAlert) -> SendResult: ...
-
-
 def retry_delay(attempts: int) -> float:
     return float(min(5 * 2 ** max(attempts - 1, 0), MAX_RETRY_DELAY))
 
 
-def outcome_event(alert_id: str, attempt: int, result: SendResult, now: datetime) -> ev.NewEvent:
-    stream = f"alert:{alert_id}"
+def outcome_events(
+    alert: OutgoingAlert, attempt: int, result: SendResult, now: datetime
+) -> list[ev.NewEvent]:
+    """The events that record one attempt's outcome (pure)."""
+    stream = f"alert:{alert.id}"
     match result:
         case Sent(message_id):
-            return ev.NewEvent(stream, ev.AlertSent(message_id=message_id), "sent")
+            return [ev.NewEvent(stream, ev.AlertSent(message_id=message_id), "sent")]
         case Deferred(reason, retry_after):
             delay = retry_after if retry_after is not None else retry_delay(attempt)
-            not_before = now + timedelta(seconds=delay)
-            data = ev.AlertDeferred(reason=reason, not_before=not_before)
-            return ev.NewEvent(stream, data, f"deferred@{attempt}")
+            data = ev.AlertDeferred(reason=reason, not_before=now + timedelta(seconds=delay))
+            return [ev.NewEvent(stream, data, f"deferred@{attempt}")]
         case Failed(reason):
-            return ev.NewEvent(stream, ev.AlertFailed(reason=reason), "failed")
+            return [ev.NewEvent(stream, ev.AlertFailed(reason=reason), "failed")]
         case Uncertain(reason):
-            return ev.NewEvent(stream, ev.AlertUncertain(reason=reason), f"uncertain@{attempt}")
+            return [ev.NewEvent(stream, ev.AlertUncertain(reason=reason), f"uncertain@{attempt}")]
+        case Blocked(chat_id, reason):
+            blocked = ev.NewEvent(
+                f"chat:{chat_id}",
+                ev.ChatBlocked(chat_id=chat_id, reason=reason),
+                f"blocked@{alert.id}",
+            )
+            return [
+                blocked,
+                ev.NewEvent(stream, ev.AlertFailed(reason=f"blocked: {reason}"), "failed"),
+            ]
+        case Migrated(chat_id, new_chat_id):
+            return _migration_events(alert, chat_id, new_chat_id)
+
+
+def _migration_events(alert: OutgoingAlert, chat_id: int, new_chat_id: int) -> list[ev.NewEvent]:
+    moved = ev.ChatMigrated(chat_id=chat_id, new_chat_id=new_chat_id)
+    recipient = f"telegram:{new_chat_id}"
+    requeued = ev.AlertQueued(
+        entry_id=alert.entry_id, recipient=recipient, rules=alert.rules, level=alert.level
+    )
+    new_stream = f"alert:{ev.alert_id_for(alert.entry_id, recipient)}"
+    reason = f"the chat moved to {new_chat_id}; queued there"
+    return [
+        ev.NewEvent(f"chat:{chat_id}", moved, f"migrated@{new_chat_id}"),
+        ev.NewEvent(f"alert:{alert.id}", ev.AlertFailed(reason=reason), "failed"),
+        ev.NewEvent(new_stream, requeued, "queued"),
+    ]
 
 
 class Dispatcher:
     """Sends due alerts through the first sink that accepts each recipient."""
 
-    def __init__(self, store: Store, sinks: Sequence[Sink], *, idle_wait: float = 5.0) -> None:
+    def __init__(
+        self,
+        store: Store,
+        sinks: Sequence[Sink],
+        *,
+        idle_wait: float = 5.0,
+        max_parallel: int = 32,
+        resend_uncertain: bool = False,
+    ) -> None:
         self.store = store
         self.sinks = list(sinks)
         self.idle_wait = idle_wait
+        self.max_parallel = max_parallel
+        self.resend_uncertain = resend_uncertain
+        self.stopping = False
         self._wake = asyncio.Event()
 
     def wake(self) -> None:
         self._wake.set()
 
-    def settle_in_flight(self, resend: bool = False) -> int:
+    def settle_in_flight(self) -> int:
         """Alerts left in flight by a crash: uncertain, or pending again if resending is wanted."""
         ids = queries.alert_ids_in_status(self.store.db, "in_flight")
+        reason = "found in flight at start-up: it may or may not have been delivered"
         for alert_id in ids:
             attempt = queries.alert_attempts(self.store.db, alert_id)
-            reason = "found in flight at start-up: it may or may not have been delivered"
-            result: SendResult = Deferred(reason, 0.0) if resend else Uncertain(reason)
-            self.store.append([outcome_event(alert_id, attempt, result, self.store.clock())])
+            result: SendResult = (
+                Deferred(reason, 0.0) if self.resend_uncertain else Uncertain(reason)
+            )
+            self._record(_stub(alert_id), attempt, result)
         return len(ids)
 
-    async def deliver_due(self) -> int:
-        """Send every alert due now; returns how many were attempted."""
+    async def deliver_due(self, max_wait: float = 5.0) -> int:
+        """Send what is due now (waiting out short pacing gaps); returns how many were tried."""
         attempted = 0
-        while batch := queries.due_alerts(self.store.db, self.store.clock()):
-            for alert in batch:
-                await self._deliver(alert)
-                attempted += 1
+        while not self.stopping:
+            batch = queries.due_alerts(self.store.db, self.store.clock())
+            ready, wait = self._ready(batch)
+            if ready:
+                await asyncio.gather(*(self._deliver(alert, sink) for alert, sink in ready))
+                attempted += len(ready)
+            elif wait is not None and wait <= max_wait:
+                await asyncio.sleep(wait)
+            else:
+                break
         return attempted
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -118,20 +134,60 @@ class Dispatcher:
                 log.exception("delivery round failed; retrying shortly")
             self._wake.clear()
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(_first(self._wake, stop), self.idle_wait)
+                await asyncio.wait_for(_first(self._wake, stop), self._next_wait())
 
-    async def _deliver(self, alert: OutgoingAlert) -> None:
+    def _next_wait(self) -> float:
+        due = queries.next_due_time(self.store.db)
+        if due is None:
+            return self.idle_wait
+        return min(self.idle_wait, max((due - self.store.clock()).total_seconds(), 0.05))
+
+    def _ready(
+        self, batch: list[OutgoingAlert]
+    ) -> tuple[list[tuple[OutgoingAlert, Sink | None]], float | None]:
+        """Alerts whose recipient can take a message now, and the wait for the next one."""
+        ready: list[tuple[OutgoingAlert, Sink | None]] = []
+        wait: float | None = None
+        for alert in batch:
+            if len(ready) >= self.max_parallel:
+                break
+            sink = next((s for s in self.sinks if s.accepts(alert.recipient)), None)
+            now = time.monotonic()
+            gap = sink.ready_in(alert.recipient, now) if sink else 0.0
+            if gap <= 0:
+                if sink:
+                    sink.reserve(alert.recipient, now)
+                ready.append((alert, sink))
+            else:
+                wait = gap if wait is None else min(wait, gap)
+        return ready, wait
+
+    async def _deliver(self, alert: OutgoingAlert, sink: Sink | None) -> None:
         attempt = alert.attempts + 1
-        stream = f"alert:{alert.id}"
-        self.store.append(
-            [ev.NewEvent(stream, ev.AlertDispatched(attempt=attempt), f"try@{attempt}")]
-        )
-        sink = next((s for s in self.sinks if s.accepts(alert.recipient)), None)
+        dispatched = ev.AlertDispatched(attempt=attempt)
+        self.store.append([ev.NewEvent(f"alert:{alert.id}", dispatched, f"try@{attempt}")])
         if sink is None:
             result: SendResult = Failed(f"no sink delivers to {alert.recipient!r}")
         else:
             result = await _send_safely(sink, alert)
-        self.store.append([outcome_event(alert.id, attempt, result, self.store.clock())])
+        self._record(alert, attempt, result)
+
+    def _record(self, alert: OutgoingAlert, attempt: int, result: SendResult) -> None:
+        self.store.append(outcome_events(alert, attempt, result, self.store.clock()))
+        if isinstance(result, Blocked):
+            self._fail_pending(alert.recipient, f"blocked: {result.reason}")
+        elif not isinstance(result, Sent):
+            log.warning("alert=%s to=%s %s", alert.id, alert.recipient, result)
+
+    def _fail_pending(self, recipient: str, reason: str) -> None:
+        for alert_id in queries.pending_alert_ids(self.store.db, recipient):
+            failed = ev.NewEvent(f"alert:{alert_id}", ev.AlertFailed(reason=reason), "failed")
+            self.store.append([failed])
+
+
+def _stub(alert_id: str) -> OutgoingAlert:
+    """Enough of an alert to record an outcome for it."""
+    return OutgoingAlert(alert_id, "", "", [], "info", 0, "", None, "", None, "", "", [])
 
 
 async def _send_safely(sink: Sink, alert: OutgoingAlert) -> SendResult:
@@ -151,31 +207,3 @@ async def _first(*signals: asyncio.Event) -> None:
     finally:
         for waiter in waiters:
             waiter.cancel()
-
-
-def console_line(alert: OutgoingAlert) -> str:
-    """One readable line: time, level, rules, title, source, link."""
-    when = alert.published.strftime("%Y-%m-%d %H:%MZ") if alert.published else "(no date)"
-    source = alert.feed_title or alert.feed_url
-    title = " ".join(alert.entry_title.split()) or "(untitled)"
-    rules = ",".join(alert.rules)
-    return f"ALERT {when} [{alert.level}] {rules} | {title} | {source} | {alert.entry_link or '-'}"
-
-
-class ConsoleSink:
-    """Alerts as lines on stdout, for running without Telegram."""
-
-    def __init__(self, write: Callable[[str], None] | None = None) -> None:
-        self._write = write or _print_line
-
-    def accepts(self, recipient: str) -> bool:
-        return recipient == "console"
-
-    async def send(self, alert: OutgoingAlert) -> SendResult:
-        self._write(console_line(alert))
-        return Sent()
-
-
-def _print_line(line: str) -> None:
-    sys.stdout.write(line + "\n")
-    sys.stdout.flush()

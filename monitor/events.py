@@ -134,6 +134,29 @@ class ChatBlocked(Payload):
     reason: str = ""
 
 
+class ChatMigrated(Payload):
+    """A group became a supergroup: its subscriptions and settings move to the new id."""
+
+    chat_id: int
+    new_chat_id: int
+
+
+class ChatLevelSet(Payload):
+    chat_id: int
+    level: str  # the lowest level this chat is alerted for
+
+
+class ChatMuted(Payload):
+    """Alerts still arrive while muted, but silently (no notification)."""
+
+    chat_id: int
+    until: datetime
+
+
+class ChatUnmuted(Payload):
+    chat_id: int
+
+
 class RuleVersion(Payload):
     id: str
     version: str
@@ -167,6 +190,10 @@ EVENT_TYPES: dict[str, type[Payload]] = {
         Subscribed,
         Unsubscribed,
         ChatBlocked,
+        ChatMigrated,
+        ChatLevelSet,
+        ChatMuted,
+        ChatUnmuted,
         RulesLoaded,
     )
 }

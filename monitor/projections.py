@@ -87,7 +87,10 @@ CREATE TABLE IF NOT EXISTS chats (
     kind TEXT NOT NULL,
     started_at TEXT NOT NULL,
     blocked INTEGER NOT NULL DEFAULT 0,
-    blocked_reason TEXT
+    blocked_reason TEXT,
+    min_level TEXT NOT NULL DEFAULT 'info',
+    muted_until TEXT,
+    migrated_to INTEGER
 );
 CREATE TABLE IF NOT EXISTS subscriptions (
     chat_id INTEGER NOT NULL,
@@ -322,6 +325,38 @@ def _chat_blocked(db: sqlite3.Connection, event: ev.StoredEvent) -> None:
     )
 
 
+def _chat_migrated(db: sqlite3.Connection, event: ev.StoredEvent) -> None:
+    data = _as(event, ev.ChatMigrated)
+    old, new = data.chat_id, data.new_chat_id
+    db.execute(
+        "INSERT OR IGNORE INTO chats (id, title, kind, started_at, min_level, muted_until)"
+        " SELECT ?, title, 'supergroup', ?, min_level, muted_until FROM chats WHERE id = ?",
+        (new, iso(event.recorded_at), old),
+    )
+    db.execute("UPDATE chats SET migrated_to = ? WHERE id = ?", (new, old))
+    db.execute(
+        "INSERT OR IGNORE INTO subscriptions (chat_id, rule_id, since)"
+        " SELECT ?, rule_id, since FROM subscriptions WHERE chat_id = ?",
+        (new, old),
+    )
+    db.execute("DELETE FROM subscriptions WHERE chat_id = ?", (old,))
+
+
+def _chat_level_set(db: sqlite3.Connection, event: ev.StoredEvent) -> None:
+    data = _as(event, ev.ChatLevelSet)
+    db.execute("UPDATE chats SET min_level = ? WHERE id = ?", (data.level, data.chat_id))
+
+
+def _chat_muted(db: sqlite3.Connection, event: ev.StoredEvent) -> None:
+    data = _as(event, ev.ChatMuted)
+    db.execute("UPDATE chats SET muted_until = ? WHERE id = ?", (iso(data.until), data.chat_id))
+
+
+def _chat_unmuted(db: sqlite3.Connection, event: ev.StoredEvent) -> None:
+    data = _as(event, ev.ChatUnmuted)
+    db.execute("UPDATE chats SET muted_until = NULL WHERE id = ?", (data.chat_id,))
+
+
 def _rules_loaded(db: sqlite3.Connection, event: ev.StoredEvent) -> None:
     data = _as(event, ev.RulesLoaded)
     db.execute("DELETE FROM rules")
@@ -354,6 +389,10 @@ HANDLERS: dict[str, Handler] = {
     "Subscribed": _subscribed,
     "Unsubscribed": _unsubscribed,
     "ChatBlocked": _chat_blocked,
+    "ChatMigrated": _chat_migrated,
+    "ChatLevelSet": _chat_level_set,
+    "ChatMuted": _chat_muted,
+    "ChatUnmuted": _chat_unmuted,
     "RulesLoaded": _rules_loaded,
 }
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from monitor.decide import FeedState
@@ -69,6 +69,7 @@ class OutgoingAlert:
     """Everything a sink needs to send one alert."""
 
     id: str
+    entry_id: str
     recipient: str
     rules: list[str]
     level: str
@@ -80,25 +81,41 @@ class OutgoingAlert:
     feed_title: str
     feed_url: str
     terms: list[str]
+    spans: list[tuple[str, int, int]] = field(default_factory=list)
+    entities: list[str] = field(default_factory=list)
+    silent: bool = False  # the chat is muted: deliver without a notification
 
 
-def due_alerts(db: sqlite3.Connection, now: datetime, limit: int = 100) -> list[OutgoingAlert]:
-    rows = db.execute(
-        "SELECT a.*, e.title AS entry_title, e.link AS entry_link, e.summary AS entry_summary,"
-        " e.published, COALESCE(f.title, '') AS feed_title, COALESCE(f.url, '') AS feed_url,"
-        " (SELECT json_group_array(t.value) FROM matches m, json_each(m.terms) t"
-        "  WHERE m.entry_id = a.entry_id) AS terms"
-        " FROM alerts a JOIN entries e ON e.id = a.entry_id LEFT JOIN feeds f ON f.id = e.feed_id"
-        " WHERE a.status = 'pending' AND (a.not_before IS NULL OR a.not_before <= ?)"
-        " ORDER BY a.seq LIMIT ?",
-        (iso(now), limit),
-    )
+_DUE = """
+SELECT a.*, e.title AS entry_title, e.link AS entry_link, e.summary AS entry_summary,
+    e.published, COALESCE(f.title, '') AS feed_title, COALESCE(f.url, '') AS feed_url,
+    (SELECT json_group_array(t.value) FROM matches m, json_each(m.terms) t
+        WHERE m.entry_id = a.entry_id) AS terms,
+    (SELECT json_group_array(json(s.value)) FROM matches m, json_each(m.spans) s
+        WHERE m.entry_id = a.entry_id) AS spans,
+    (SELECT m.entities FROM matches m WHERE m.entry_id = a.entry_id LIMIT 1) AS entities,
+    (SELECT c.muted_until > :now FROM chats c
+        WHERE 'telegram:' || c.id = a.recipient) AS silent
+FROM alerts a JOIN entries e ON e.id = a.entry_id LEFT JOIN feeds f ON f.id = e.feed_id
+WHERE a.seq IN (
+    SELECT MIN(seq) FROM alerts
+    WHERE status = 'pending' AND (not_before IS NULL OR not_before <= :now)
+    GROUP BY recipient
+)
+ORDER BY a.seq LIMIT :limit
+"""
+
+
+def due_alerts(db: sqlite3.Connection, now: datetime, limit: int = 500) -> list[OutgoingAlert]:
+    """The oldest due alert of each recipient, oldest first: one slow chat holds back no other."""
+    rows = db.execute(_DUE, {"now": iso(now), "limit": limit})
     return [_outgoing(row) for row in rows]
 
 
 def _outgoing(row: sqlite3.Row) -> OutgoingAlert:
     return OutgoingAlert(
         id=row["id"],
+        entry_id=row["entry_id"],
         recipient=row["recipient"],
         rules=json.loads(row["rules"]),
         level=row["level"],
@@ -110,7 +127,18 @@ def _outgoing(row: sqlite3.Row) -> OutgoingAlert:
         feed_title=row["feed_title"],
         feed_url=row["feed_url"],
         terms=list(dict.fromkeys(json.loads(row["terms"] or "[]"))),
+        spans=sorted({(f, a, b) for f, a, b in json.loads(row["spans"] or "[]")}),
+        entities=json.loads(row["entities"] or "[]"),
+        silent=bool(row["silent"]),
     )
+
+
+def pending_alert_ids(db: sqlite3.Connection, recipient: str) -> list[str]:
+    rows = db.execute(
+        "SELECT id FROM alerts WHERE recipient = ? AND status = 'pending' ORDER BY seq",
+        (recipient,),
+    )
+    return [r[0] for r in rows]
 
 
 def alert_ids_in_status(db: sqlite3.Connection, status: str) -> list[str]:

@@ -7,8 +7,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from monitor import events as ev
-from monitor.deliver import ConsoleSink, Deferred, Dispatcher, SendResult, Sent, console_line
+from monitor.deliver import Dispatcher
 from monitor.queries import OutgoingAlert
+from monitor.sinks import ConsoleSink, Deferred, SendResult, Sent, console_line
 from monitor.store import Store, read_events
 
 NOW = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
@@ -31,6 +32,12 @@ class RecordingSink:
 
     def accepts(self, recipient: str) -> bool:
         return recipient.startswith("test:")
+
+    def ready_in(self, recipient: str, now: float) -> float:
+        return 0.0
+
+    def reserve(self, recipient: str, now: float) -> None:
+        pass
 
     async def send(self, alert: OutgoingAlert) -> SendResult:
         self.sent.append(alert.id)
@@ -133,8 +140,8 @@ def test_in_flight_can_be_resent_when_configured(tmp_path: Path) -> None:
     alert_id = queue_alert(store)
     store.append([ev.NewEvent(f"alert:{alert_id}", ev.AlertDispatched(attempt=1), "try@1")])
     sink = RecordingSink([Sent("1")])
-    dispatcher = Dispatcher(store, [sink])
-    dispatcher.settle_in_flight(resend=True)
+    dispatcher = Dispatcher(store, [sink], resend_uncertain=True)
+    dispatcher.settle_in_flight()
     assert asyncio.run(dispatcher.deliver_due()) == 1
     assert status(store, alert_id) == ("sent", 2)
 
@@ -151,6 +158,6 @@ def test_a_recipient_without_sink_fails_and_others_go_on(tmp_path: Path) -> None
 
 def test_console_line_without_date_or_link() -> None:
     alert = OutgoingAlert(
-        "id", "console", ["r"], "low", 0, "  Title\nsplit ", None, "", None, "", "http://f", []
+        "id", "e", "console", ["r"], "low", 0, "  Title\nsplit ", None, "", None, "", "http://f", []
     )
     assert console_line(alert) == "ALERT (no date) [low] r | Title split | http://f | -"

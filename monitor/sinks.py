@@ -1,0 +1,102 @@
+"""Where alerts go: the sink protocol, the outcomes a send can have, and the console sink."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Protocol
+
+from monitor.queries import OutgoingAlert
+
+
+@dataclass(frozen=True)
+class Sent:
+    message_id: str | None = None
+
+
+@dataclass(frozen=True)
+class Deferred:
+    """Certainly not delivered; try again after `retry_after` seconds (None: back off)."""
+
+    reason: str
+    retry_after: float | None = None
+
+
+@dataclass(frozen=True)
+class Failed:
+    reason: str
+
+
+@dataclass(frozen=True)
+class Uncertain:
+    """Maybe delivered (a read timeout, a dropped connection): not resent by default."""
+
+    reason: str
+
+
+@dataclass(frozen=True)
+class Blocked:
+    """The chat blocked the bot or is gone: stop sending there."""
+
+    chat_id: int
+    reason: str
+
+
+@dataclass(frozen=True)
+class Migrated:
+    """The group became a supergroup with a new id: move the chat and resend there."""
+
+    chat_id: int
+    new_chat_id: int
+
+
+SendResult = Sent | Deferred | Failed | Uncertain | Blocked | Migrated
+
+
+class Sink(Protocol):
+    def accepts(self, recipient: str) -> bool: ...
+
+    def ready_in(self, recipient: str, now: float) -> float:
+        """Seconds (monotonic clock) before this recipient may be sent to; 0 when it may now."""
+        ...
+
+    def reserve(self, recipient: str, now: float) -> None:
+        """A send to this recipient starts now (for pacing)."""
+        ...
+
+    async def send(self, alert: OutgoingAlert) -> SendResult: ...
+
+
+def console_line(alert: OutgoingAlert) -> str:
+    """One readable line: time, level, rules, title, source, link."""
+    when = alert.published.strftime("%Y-%m-%d %H:%MZ") if alert.published else "(no date)"
+    source = alert.feed_title or alert.feed_url
+    title = " ".join(alert.entry_title.split()) or "(untitled)"
+    rules = ",".join(alert.rules)
+    return f"ALERT {when} [{alert.level}] {rules} | {title} | {source} | {alert.entry_link or '-'}"
+
+
+class ConsoleSink:
+    """Alerts as lines on stdout, for running without Telegram."""
+
+    def __init__(self, write: Callable[[str], None] | None = None) -> None:
+        self._write = write or _print_line
+
+    def accepts(self, recipient: str) -> bool:
+        return recipient == "console"
+
+    def ready_in(self, recipient: str, now: float) -> float:
+        return 0.0
+
+    def reserve(self, recipient: str, now: float) -> None:
+        pass
+
+    async def send(self, alert: OutgoingAlert) -> SendResult:
+        self._write(console_line(alert))
+        return Sent()
+
+
+def _print_line(line: str) -> None:
+    sys.stdout.write(line + "\n")
+    sys.stdout.flush()
