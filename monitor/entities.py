@@ -2,12 +2,15 @@
 
 Read from `rules/entities/*.yaml` (format in docs/rules.md). Region membership is
 expanded transitively, so a rule that names `region:africa` also matches Somalia.
+`rules/entities/blockers.yaml` lists ordinary words that straddle entity names
+(河南 in 河南非法, which is not 南非); `resolve_names` decides which name hits count.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -22,6 +25,7 @@ from monitor.rulefiles import (
     read_yaml,
     validation_problems,
 )
+from monitor.text import normalise_term
 
 EntityType = Literal["country", "region", "organisation", "person", "initiative"]
 ENTITY_TYPES: tuple[str, ...] = ("country", "region", "organisation", "person", "initiative")
@@ -33,6 +37,8 @@ _ID_PREFIX = {
     "initiative": "initiative",
 }
 _ID = re.compile(r"^[a-z]+:[a-z0-9][a-z0-9-]*$")
+BLOCKERS_FILE = "blockers.yaml"
+NameSpan = tuple[str, tuple[str, int, int]]  # (entity id, (field, start, end))
 
 
 class EntityEntry(BaseModel):
@@ -73,6 +79,23 @@ class EntityFile(BaseModel):
     entities: list[EntityEntry]
 
 
+class BlockerGroup(BaseModel):
+    """Ordinary words that straddle or contain one entity name, with texts that show it."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    hides: str  # the entity name the words overlap
+    words: list[str]
+    examples: list[str] = []  # texts in which `hides` must not be found (tests read these)
+    keeps: list[str] = []  # texts in which it still must be
+
+
+class BlockerFile(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    blockers: list[BlockerGroup]
+
+
 @dataclass(frozen=True)
 class Entity:
     """An entity ready for matching."""
@@ -91,6 +114,7 @@ class Gazetteer:
 
     entities: Mapping[str, Entity] = field(default_factory=dict)
     version: str = "empty"
+    blockers: tuple[str, ...] = ()  # words that suppress entity names they overlap
 
     def select(self, selector: str) -> frozenset[str]:
         """Entity ids a rule selector stands for: an id (a region with its members) or type:X."""
@@ -116,14 +140,19 @@ def load_gazetteer(directory: Path) -> Gazetteer:
     entries: dict[str, tuple[EntityEntry, YamlDocument, int]] = {}
     problems: list[Problem] = []
     for doc in docs:
-        problems.extend(_collect_entries(doc, entries))
+        if doc.path.name != BLOCKERS_FILE:
+            problems.extend(_collect_entries(doc, entries))
     problems.extend(_member_problems(entries))
+    blockers: list[str] = []
+    for doc in docs:
+        if doc.path.name == BLOCKERS_FILE:
+            problems.extend(_collect_blockers(doc, _names_of(entries), blockers))
     if problems:
         raise RulesError(problems)
     members = {key: _expand(key, entries) for key in entries}
     version = content_hash([[doc.path.name, doc.data] for doc in docs])
     built = {key: _entity(entry, members[key]) for key, (entry, _, _) in entries.items()}
-    return Gazetteer(built, version)
+    return Gazetteer(built, version, tuple(dict.fromkeys(blockers)))
 
 
 def _collect_entries(
@@ -143,6 +172,47 @@ def _collect_entries(
             continue
         entries[entry.id] = (entry, doc, index)
     return problems
+
+
+def _names_of(entries: Mapping[str, tuple[EntityEntry, YamlDocument, int]]) -> dict[str, str]:
+    """Every name of every entity, folded, with the id of (one) entity it names."""
+    names: dict[str, str] = {}
+    for entry, _, _ in entries.values():
+        listed = [entry.name, *entry.names, *entry.demonyms, *entry.metonyms, *entry.exact]
+        for term in [*listed, *entry.zh]:
+            if term.strip():
+                names.setdefault(normalise_term(term.strip())[1], entry.id)
+    return names
+
+
+def _collect_blockers(
+    doc: YamlDocument, names: Mapping[str, str], found: list[str]
+) -> list[Problem]:
+    try:
+        parsed = BlockerFile.model_validate(doc.data)
+    except ValidationError as exc:
+        return validation_problems(doc, exc)
+    problems = []
+    for index, group in enumerate(parsed.blockers):
+        if normalise_term(group.hides.strip())[1] not in names:
+            message = f"{group.hides!r} is not the name of an entity: write the name the words hide"
+            problems.append(doc.problem(["blockers", index, "hides"], message))
+        for position, word in enumerate(group.words):
+            problem = _blocker_problem(word.strip(), names)
+            if problem:
+                problems.append(doc.problem(["blockers", index, "words", position], problem))
+            else:
+                found.append(word.strip())
+    return problems
+
+
+def _blocker_problem(word: str, names: Mapping[str, str]) -> str:
+    folded = normalise_term(word)[1] if word else ""
+    if len(folded) < 2:
+        return f"{word!r} is too short: a blocker is an ordinary word of at least 2 characters"
+    if folded in names:
+        return f"{word!r} names {names[folded]}: a blocker is an ordinary word, not a name"
+    return ""
 
 
 def _member_problems(entries: Mapping[str, tuple[EntityEntry, YamlDocument, int]]) -> list[Problem]:
@@ -171,7 +241,62 @@ def _expand(
 
 
 def _entity(entry: EntityEntry, members: frozenset[str]) -> Entity:
-    loose = [entry.name, *entry.names, *entry.demonyms, *entry.metonyms, *entry.zh]
+    # A display name listed in `exact` (Chad, Guinea) is an ordinary word in lower case:
+    # it is matched only as listed, never also case-insensitively.
+    display = [] if entry.name.strip() in entry.exact else [entry.name]
+    loose = [*display, *entry.names, *entry.demonyms, *entry.metonyms, *entry.zh]
     terms = tuple(dict.fromkeys(t.strip() for t in loose if t.strip()))
     exact = tuple(dict.fromkeys(t.strip() for t in entry.exact if t.strip()))
     return Entity(entry.id, entry.type, entry.name, terms, exact, members)
+
+
+def resolve_names(
+    names: Sequence[NameSpan], blockers: Sequence[tuple[str, int, int]]
+) -> list[NameSpan]:
+    """The entity name hits that count, given every name hit and every blocker hit.
+
+    A name inside a longer name is dropped (马里 inside 索马里). Then names and blockers
+    are read leftmost-longest: a blocker that starts before an overlapping name, or at the
+    same place and is longer, suppresses it (河南 in 河南非法 hides 南非); a blocker that
+    overlaps a name kept before it does not count (巴西 in 巴西南非 keeps 西南 from hiding 南非).
+    """
+    longest = _longest(names)
+    if not blockers:
+        return longest
+    order = sorted(
+        [(span, False, entity_id) for entity_id, span in longest]
+        + [(span, True, "") for span in blockers],
+        key=lambda item: (item[0][0], item[0][1], -item[0][2], item[1]),
+    )
+    reach: dict[str, int] = defaultdict(int)  # end of the last name or blocker kept, per field
+    blocked: dict[str, int] = defaultdict(int)  # end of the last blocker kept, per field
+    kept: list[NameSpan] = []
+    for (field_name, start, end), is_blocker, entity_id in order:
+        if is_blocker and start >= reach[field_name]:
+            blocked[field_name] = reach[field_name] = end
+        elif not is_blocker and start >= blocked[field_name]:
+            kept.append((entity_id, (field_name, start, end)))
+            reach[field_name] = max(reach[field_name], end)
+    return kept
+
+
+def _longest(spans: Sequence[NameSpan]) -> list[NameSpan]:
+    """Drop entity names that sit inside a longer name (马里 inside 索马里).
+
+    Two entities with the very same name at the same place are both kept.
+    """
+    if len(spans) < 2:
+        return list(spans)
+    by_span: dict[tuple[str, int, int], list[str]] = defaultdict(list)
+    for entity_id, span in spans:
+        by_span[span].append(entity_id)
+    kept: list[NameSpan] = []
+    reach: dict[str, int] = {}
+    # Start ascending, end descending: a span is inside a longer one iff an earlier one reaches it.
+    for span in sorted(by_span, key=lambda s: (s[0], s[1], -s[2])):
+        name, _, end = span
+        if reach.get(name, -1) >= end:
+            continue
+        reach[name] = end
+        kept.extend((entity_id, span) for entity_id in sorted(set(by_span[span])))
+    return kept

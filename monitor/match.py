@@ -17,7 +17,7 @@ from pathlib import Path
 import ahocorasick  # type: ignore[import-not-found]  # no type stubs published
 
 from monitor.condition import necessary_names
-from monitor.entities import Gazetteer, load_gazetteer
+from monitor.entities import Gazetteer, load_gazetteer, resolve_names
 from monitor.evaluate import CompiledKeywords, CompiledRule, Hits, Outcome, Span, evaluate_rule
 from monitor.rulefiles import content_hash
 from monitor.rules import LEVEL_ORDER, EntityBlock, KeywordBlock, NearBlock, Rule, Term, load_rules
@@ -109,6 +109,9 @@ class RuleSet:
         )
         table = _TermTable()
         self._entity_terms = _entity_terms(table, gazetteer)
+        # Blockers share the table with rule keywords (执法 is both): they hide entity
+        # names only, a keyword hit is never suppressed.
+        self._blocker_terms = frozenset(table.add(word) for word in gazetteer.blockers)
         self._compiled = tuple(_compile(rule, table) for rule in self.rules)
         self._by_term, self._by_entity = _triggers(self._compiled)
         self._patterns = tuple(table.patterns)
@@ -145,7 +148,10 @@ class RuleSet:
         for name, text in texts.items():
             if not self._empty and text.folded:
                 self._scan_field(name, text, terms)
-        return Hits(texts, terms, _longest(self._entity_spans(terms)))
+        blockers = [
+            span for term_id in self._blocker_terms.intersection(terms) for span in terms[term_id]
+        ]
+        return Hits(texts, terms, resolve_names(self._entity_spans(terms), blockers))
 
     def _scan_field(self, name: str, text: NormalisedText, found: dict[int, list[Span]]) -> None:
         folded, size, patterns = text.folded, len(text.folded), self._patterns
@@ -262,28 +268,6 @@ def _waking_blocks(rule: CompiledRule) -> list[CompiledKeywords | EntityBlock]:
         else:
             found[block.name] = block
     return list(found.values())
-
-
-def _longest(spans: list[tuple[str, Span]]) -> list[tuple[str, Span]]:
-    """Drop entity names that sit inside a longer name (马里 inside 索马里).
-
-    Two entities with the very same name at the same place are both kept.
-    """
-    if len(spans) < 2:
-        return spans
-    by_span: dict[Span, list[str]] = defaultdict(list)
-    for entity_id, span in spans:
-        by_span[span].append(entity_id)
-    kept: list[tuple[str, Span]] = []
-    reach: dict[str, int] = {}
-    # Start ascending, end descending: a span is inside a longer one iff an earlier one reaches it.
-    for span in sorted(by_span, key=lambda s: (s[0], s[1], -s[2])):
-        name, _, end = span
-        if reach.get(name, -1) >= end:
-            continue
-        reach[name] = end
-        kept.extend((entity_id, span) for entity_id in sorted(set(by_span[span])))
-    return kept
 
 
 def _rule_hit(

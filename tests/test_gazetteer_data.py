@@ -19,6 +19,7 @@ import pytest
 import yaml
 
 GAZETTEER = Path(__file__).resolve().parent.parent / "rules" / "entities"
+BLOCKERS = GAZETTEER / "blockers.yaml"
 FILE_TYPES = {
     "countries.yaml": "country",
     "regions.yaml": "region",
@@ -145,6 +146,7 @@ def _documents() -> dict[str, Any]:
     return {
         path.name: yaml.safe_load(path.read_text(encoding="utf-8"))
         for path in sorted(GAZETTEER.glob("*.yaml"))
+        if path != BLOCKERS
     }
 
 
@@ -420,3 +422,54 @@ def _longest(spans: Iterable[tuple[int, int, str]]) -> set[str]:
 @pytest.mark.parametrize(("text", "expected"), CONTAINMENT_CASES)
 def test_longest_names_resolve_containment_traps(text: str, expected: set[str]) -> None:
     assert _longest(_spans(text)) == expected
+
+
+# --- blockers.yaml: ordinary words that straddle entity names (README.md here)
+
+
+@cache
+def _blocker_groups() -> tuple[dict[str, Any], ...]:
+    doc = yaml.safe_load(BLOCKERS.read_text(encoding="utf-8"))
+    assert isinstance(doc, dict) and list(doc) == ["blockers"], f"{BLOCKERS}: one key, blockers:"
+    assert isinstance(doc["blockers"], list), f"{BLOCKERS}: blockers is a list"
+    return tuple(doc["blockers"])
+
+
+def _all_names() -> set[str]:
+    return {
+        _key(term)
+        for entry in _entries()
+        for term in [entry.data["name"], *entry.terms(*LOOSE_KEYS, "exact", "zh")]
+    }
+
+
+def test_blocker_groups_have_a_name_words_and_texts() -> None:
+    for number, group in enumerate(_blocker_groups()):
+        where = f"rules/entities/blockers.yaml, group {number} ({group.get('hides')})"
+        assert set(group) <= {"hides", "words", "examples", "keeps"}, where
+        assert isinstance(group.get("hides"), str), f"{where}: needs hides"
+        assert _key(group["hides"]) in _all_names(), f"{where}: hides is not an entity name"
+        for key in ("words", "examples", "keeps"):
+            values = group.get(key, [])
+            assert isinstance(values, list), f"{where}: {key} must be a list"
+            assert all(isinstance(v, str) and v == v.strip() and v for v in values), where
+        assert group["words"], f"{where}: no words"
+        assert group.get("examples"), f"{where}: show the trap with an example"
+
+
+def test_blockers_are_ordinary_words_not_names() -> None:
+    names = _all_names()
+    words = [w for group in _blocker_groups() for w in group["words"]]
+    assert len(words) == len({_key(w) for w in words}), "a blocker word is listed twice"
+    for word in words:
+        assert _key(word) not in names, f"blockers.yaml: {word!r} is an entity name"
+        assert len(word) >= 2, f"blockers.yaml: {word!r} is too short"
+        assert word == unicodedata.normalize("NFKC", word), f"blockers.yaml: {word!r} is not NFKC"
+
+
+def test_blocker_examples_and_keeps_contain_the_name_they_test() -> None:
+    # tests/test_match.py runs them through the matcher; here they must at least be about
+    # the name: an example without it would pass without testing anything.
+    for group in _blocker_groups():
+        for text in [*group["examples"], *group.get("keeps", [])]:
+            assert _key(group["hides"]) in _key(text), f"blockers.yaml: {text!r}"

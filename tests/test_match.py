@@ -3,10 +3,11 @@
 from pathlib import Path
 
 import pytest
+import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from monitor.entities import load_gazetteer
+from monitor.entities import load_gazetteer, resolve_names
 from monitor.match import MatchResult, RuleSet, load_ruleset
 from monitor.rules import load_rules
 
@@ -252,3 +253,185 @@ def test_results_do_not_depend_on_rule_order(
     assert shuffled.version == ruleset.version
     for text in TEXTS:
         assert shuffled.match(text, text) == ruleset.match(text, text)
+
+
+# --- blockers: ordinary words that straddle entity names (rules/entities/blockers.yaml)
+
+BLOCKED_GAZETTEER = """\
+entities:
+  - id: country:fr
+    type: country
+    name: France
+    zh: [法国]
+  - id: country:za
+    type: country
+    name: South Africa
+    zh: [南非]
+  - id: country:br
+    type: country
+    name: Brazil
+    zh: [巴西]
+"""
+BLOCKERS = """\
+blockers:
+  - hides: 法国
+    words: [执法]
+  - hides: 南非
+    words: [河南, 西南]
+"""
+ENFORCEMENT_RULE = """\
+id: enforcement
+title: Law enforcement with France
+level: low
+detection:
+  enforcement:
+    keywords: [执法]
+  france:
+    entities: [country:fr]
+condition: enforcement or france
+"""
+
+
+@pytest.fixture(scope="module")
+def blocked(tmp_path_factory: pytest.TempPathFactory) -> RuleSet:
+    folder = tmp_path_factory.mktemp("blocked")
+    (folder / "entities").mkdir()
+    (folder / "entities" / "all.yaml").write_text(BLOCKED_GAZETTEER, encoding="utf-8")
+    (folder / "entities" / "blockers.yaml").write_text(BLOCKERS, encoding="utf-8")
+    (folder / "enforcement.yaml").write_text(ENFORCEMENT_RULE, encoding="utf-8")
+    return load_ruleset(folder)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("执法国际合作", []),  # the blocker starts first
+        ("中法执法合作 法国", ["country:fr"]),  # a name away from any blocker is kept
+        ("河南非法", []),
+        ("巴西南非", ["country:br", "country:za"]),  # 巴西 is found first: 西南 does not count
+        ("西南非", []),
+        ("執法國際合作", []),  # traditional script, converted first
+        ("河南非法 南非", ["country:za"]),
+    ],
+)
+def test_a_blocker_hides_the_names_it_overlaps_leftmost_longest(
+    blocked: RuleSet, text: str, expected: list[str]
+) -> None:
+    assert entity_ids(blocked.match(text, "")) == expected
+
+
+def test_blockers_never_hide_rule_keywords(blocked: RuleSet) -> None:
+    result = blocked.match("中方愿深化执法国际合作", "")
+    assert rule_ids(result) == ["enforcement"]
+    assert result.rules[0].terms == ("执法",)
+    assert entity_ids(result) == []
+
+
+def test_a_blocker_hides_names_in_its_own_field_only(blocked: RuleSet) -> None:
+    result = blocked.match("河南", "南非")
+    assert [(h.id, h.field) for h in result.entities] == [("country:za", "summary")]
+
+
+# --- the real gazetteer (rules/entities)
+
+RULES_DIR = Path(__file__).resolve().parents[1] / "rules"
+
+
+@pytest.fixture(scope="module")
+def real() -> RuleSet:
+    return load_ruleset(RULES_DIR)
+
+
+def found_ids(ruleset: RuleSet, text: str) -> set[str]:
+    return {hit.id for hit in ruleset.match(text, "").entities}
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("turkey and chad for dinner", set()),
+        ("a guinea pig study", set()),
+        ("jordan river rafting", set()),
+        ("Chad and Guinea sign a security pact", {"country:td", "country:gn"}),
+        ("Turkey and Chad", {"country:tr", "country:td"}),
+        ("Jordan River", {"country:jo"}),  # a real ambiguity with a capital letter: kept
+        ("Guinea pig study finds new gut bacteria", set()),  # a blocker, guinea pig
+    ],
+)
+def test_display_names_listed_in_exact_are_case_sensitive(
+    real: RuleSet, text: str, expected: set[str]
+) -> None:
+    assert found_ids(real, text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("河南非法集资案告破", set()),
+        ("河南非法集資案告破", set()),
+        ("云南非常重视边境管控", set()),
+        ("雲南非常重視邊境管控", set()),
+        ("今日本地新闻", set()),
+        ("今日本地新聞", set()),
+        ("中方愿深化执法国际合作", {"country:cn"}),
+        ("中方願深化執法國際合作", {"country:cn"}),
+        ("增加纳税人数", set()),
+        ("增加納稅人數", set()),
+        ("中东部地区迎来降雨", set()),
+        ("中東部地區迎來降雨", set()),
+        ("他也门儿清", set()),
+        ("他也門兒清", set()),
+        ("中国与南非签署警务合作协议", {"country:cn", "country:za"}),
+        ("如今日本经济面临挑战", {"country:jp"}),
+        ("美军在中东部署更多兵力", {"region:middle-east"}),
+        ("其他也門官員表示", {"country:ye"}),
+        ("中國與加納簽署警務合作協議", {"country:cn", "country:gh"}),
+    ],
+)
+def test_chinese_names_straddling_ordinary_words(
+    real: RuleSet, text: str, expected: set[str]
+) -> None:
+    assert found_ids(real, text) == expected
+
+
+def test_the_keyword_zhifa_still_matches_where_it_hides_france(real: RuleSet) -> None:
+    outcome = real.explain("security-cooperation", "中方愿深化执法国际合作", "")
+    assert "security_subject" in outcome.fired
+    assert "country:fr" not in found_ids(real, "中方愿深化执法国际合作")
+
+
+def _blocker_texts() -> list[tuple[str, str, bool]]:
+    data = yaml.safe_load((RULES_DIR / "entities" / "blockers.yaml").read_text(encoding="utf-8"))
+    return [
+        (group["hides"], text, keep)
+        for group in data["blockers"]
+        for keep, key in ((False, "examples"), (True, "keeps"))
+        for text in group.get(key, [])
+    ]
+
+
+@pytest.mark.parametrize(("hides", "text", "keep"), _blocker_texts())
+def test_blocker_file_examples_and_keeps(real: RuleSet, hides: str, text: str, keep: bool) -> None:
+    names = [hit.text.casefold() for hit in real.match(text, "").entities]
+    assert any(hides.casefold() in name for name in names) is keep, names
+
+
+spans_strategy = st.lists(
+    st.tuples(st.integers(0, 8), st.integers(1, 4)).map(lambda p: ("title", p[0], p[0] + p[1])),
+    max_size=6,
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(spans_strategy, spans_strategy)
+def test_blockers_only_remove_names_and_never_the_ones_they_do_not_overlap(
+    names: list[tuple[str, int, int]], blockers: list[tuple[str, int, int]]
+) -> None:
+    named = [(f"country:{chr(97 + i % 26)}{chr(97 + i // 26)}", s) for i, s in enumerate(names)]
+    without = resolve_names(named, [])
+    with_blockers = resolve_names(named, blockers)
+    assert set(with_blockers) <= set(without)
+    for name in without:
+        _, (_, start, end) = name
+        if not any(b_start < end and start < b_end for _, b_start, b_end in blockers):
+            assert name in with_blockers

@@ -171,6 +171,59 @@ def test_gazetteer_id_must_fit_the_type(tmp_path: Path) -> None:
         load_gazetteer(tmp_path / "entities")
 
 
+BLOCKERS = """\
+blockers:
+  - hides: 中国
+    words: [其中国, 中国家]
+"""
+
+
+def test_blockers_are_loaded_and_change_the_gazetteer_version(tmp_path: Path) -> None:
+    without = load_gazetteer(make_rules(tmp_path, {}) / "entities")
+    (tmp_path / "entities" / "blockers.yaml").write_text(BLOCKERS, encoding="utf-8")
+    gazetteer = load_gazetteer(tmp_path / "entities")
+    assert gazetteer.blockers == ("其中国", "中国家")
+    assert sorted(gazetteer.entities) == sorted(without.entities)
+    assert gazetteer.version != without.version
+
+
+def test_blocker_errors_name_file_line_and_field(tmp_path: Path) -> None:
+    bad = """\
+blockers:
+  - hides: 南非
+    words: [河南, 中国, 河, ""]
+  - words: [其他]
+"""
+    make_rules(tmp_path, {})
+    (tmp_path / "entities" / "blockers.yaml").write_text(bad, encoding="utf-8")
+    with pytest.raises(RulesError) as caught:
+        load_gazetteer(tmp_path / "entities")
+    lines = [
+        line.removeprefix(str(tmp_path / "entities") + "/")
+        for line in str(caught.value).splitlines()
+    ]
+    assert lines == [
+        "blockers.yaml:4: blockers[1].hides: required field is missing",
+    ]
+    (tmp_path / "entities" / "blockers.yaml").write_text(bad.replace("  - words: [其他]\n", ""))
+    with pytest.raises(RulesError) as caught:
+        load_gazetteer(tmp_path / "entities")
+    lines = [
+        line.removeprefix(str(tmp_path / "entities") + "/")
+        for line in str(caught.value).splitlines()
+    ]
+    assert lines == [
+        "blockers.yaml:2: blockers[0].hides: '南非' is not the name of an entity: "
+        "write the name the words hide",
+        "blockers.yaml:3: blockers[0].words[1]: '中国' names country:cn: "
+        "a blocker is an ordinary word, not a name",
+        "blockers.yaml:3: blockers[0].words[2]: '河' is too short: "
+        "a blocker is an ordinary word of at least 2 characters",
+        "blockers.yaml:3: blockers[0].words[3]: '' is too short: "
+        "a blocker is an ordinary word of at least 2 characters",
+    ]
+
+
 def test_version_ignores_comments_and_changes_with_content(tmp_path: Path) -> None:
     first = load_ruleset(make_rules(tmp_path, {"demo": RULE}))
     second = load_ruleset(make_rules(tmp_path, {"demo": "# a comment\n" + RULE}))
