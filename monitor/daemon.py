@@ -16,15 +16,14 @@ from dataclasses import dataclass
 from monitor import __version__, feeds, queries
 from monitor import events as ev
 from monitor.config import Settings
-from monitor.decide import Recipients, everyone
 from monitor.deliver import Dispatcher
 from monitor.fetch import Fetcher, FetchPolicy
-from monitor.match import MatchResult, RuleSet, load_ruleset
+from monitor.match import RuleSet, load_ruleset
+from monitor.outputs import Outputs, build_outputs, close_outputs, open_outputs
 from monitor.parse import ParserPool
 from monitor.pipeline import Pipeline, PollOutcome, PollPolicy
 from monitor.rulefiles import RulesError
 from monitor.scheduler import PollScheduler
-from monitor.sinks import ConsoleSink, Sink
 from monitor.store import Store
 
 log = logging.getLogger(__name__)
@@ -96,26 +95,13 @@ def poll_policy(settings: Settings, *, backlog: bool = True) -> PollPolicy:
     )
 
 
-def recipients_for(settings: Settings) -> Recipients:
-    if settings.console_alerts:
-        return everyone
-    return _nobody
-
-
-def _nobody(result: MatchResult) -> list[tuple[str, list[str]]]:
-    return []
-
-
-def sinks_for(settings: Settings, write: Callable[[str], None] | None = None) -> list[Sink]:
-    return [ConsoleSink(write)] if settings.console_alerts else []
-
-
 @dataclass
 class Running:
     store: Store
     rules: RulesHolder
     pipeline: Pipeline
     dispatcher: Dispatcher
+    outputs: Outputs
 
 
 @asynccontextmanager
@@ -138,19 +124,23 @@ async def assembled(
             Fetcher(fetch_policy(settings)) as fetcher,
             ParserPool(settings.parse_workers, settings.parse_timeout) as parser,
         ):
+            outputs = build_outputs(settings, store, rules, write)
             resend = settings.telegram_resend_uncertain
-            dispatcher = Dispatcher(store, sinks_for(settings, write), resend_uncertain=resend)
+            dispatcher = Dispatcher(store, outputs.sinks, resend_uncertain=resend)
             pipeline = Pipeline(
                 store,
                 fetcher,
                 parser,
                 rules,
-                recipients_for(settings),
+                outputs.recipients,
                 poll_policy(settings, backlog=backlog),
                 on_alerts=dispatcher.wake,
             )
             dispatcher.settle_in_flight()
-            yield Running(store, rules, pipeline, dispatcher)
+            try:
+                yield Running(store, rules, pipeline, dispatcher, outputs)
+            finally:
+                await close_outputs(outputs)
     finally:
         store.close()
 
@@ -175,17 +165,22 @@ async def run_once(
     settings: Settings, *, backlog: bool = True, write: Callable[[str], None] | None = None
 ) -> list[PollOutcome]:
     async with assembled(settings, backlog=backlog, write=write) as running:
+        await open_outputs(running.outputs, settings, asyncio.Event(), receive_updates=False)
         outcomes = await poll_all(running.pipeline)
         await running.dispatcher.deliver_due()
         return outcomes
 
 
-async def run(settings: Settings, stop: asyncio.Event | None = None) -> None:
+async def run(
+    settings: Settings, stop: asyncio.Event | None = None, *, install_signals: bool = True
+) -> None:
     """The daemon: runs until SIGTERM or SIGINT (or `stop` is set)."""
     stop = stop or asyncio.Event()
     async with assembled(settings) as running:
         scheduler = PollScheduler(running.pipeline, jitter=settings.jitter)
-        _install_signals(stop, running.rules)
+        if install_signals:
+            _install_signals(stop, running.rules)
+        await open_outputs(running.outputs, settings, stop, receive_updates=True)
         scheduler.start()
         log.info(
             "monitor %s running: %d feeds, %d rules, database %s",

@@ -37,24 +37,47 @@ the Reject for refused calls. `sent_messages` lists the params of every delivere
 sendMessage and editMessageText. A chat-specific fault is taken before one for every
 chat; `fail_next` faults are used up in order; `clear_faults` removes them all.
 `visible_text(html)` is the HTML check on its own: the text a reader would see.
+The fault records and builders (and `Call`) live in `fakes.telegram_faults`,
+`visible_text` in `fakes.telegram_html`; both are re-exported here.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import html
 import itertools
 import json
 import re
 import threading
 import time
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
 
 from aiohttp import web
+
+from fakes.telegram_faults import (
+    NOT_MODIFIED,
+    OLD_QUERY,
+    WEBHOOK_CONFLICT,
+    Call,
+    Drop,
+    Fault,
+    RefusedError,
+    Reject,
+    Slow,
+    bad_request,
+    cant_parse_entities,
+    drop,
+    error_body,
+    forbidden,
+    migrate,
+    retry_after,
+    server_error,
+    slow,
+)
+from fakes.telegram_html import visible_text
 
 __all__ = [
     "TOKEN", "Call", "Drop", "FakeTelegram", "Fault", "Reject", "Slow", "bad_request",
@@ -72,92 +95,11 @@ _TEXT_FIELDS = frozenset(
 _COMMAND = re.compile(r"[a-z0-9_]{1,32}")
 
 
-@dataclass(frozen=True)
-class Reject:
-    code: int
-    description: str
-    parameters: Mapping[str, Any] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class Slow:
-    seconds: float
-
-
-@dataclass(frozen=True)
-class Drop:
-    delivered: bool = False
-
-
-Fault = Reject | Slow | Drop
-
-
-def retry_after(seconds: int) -> Reject:
-    description = f"Too Many Requests: retry after {seconds}"
-    return Reject(429, description, {"retry_after": seconds})
-
-
-def migrate(to_chat_id: int) -> Reject:
-    description = "Bad Request: group chat was upgraded to a supergroup chat"
-    return Reject(400, description, {"migrate_to_chat_id": to_chat_id})
-
-
-def forbidden(description: str = "bot was blocked by the user") -> Reject:
-    return Reject(403, f"Forbidden: {description}")
-
-
-def bad_request(description: str) -> Reject:
-    return Reject(400, f"Bad Request: {description}")
-
-
-def cant_parse_entities(detail: str = 'Unsupported start tag "foo" at byte offset 0') -> Reject:
-    return bad_request(f"can't parse entities: {detail}")
-
-
-def server_error(code: int = 500, description: str = "Internal Server Error") -> Reject:
-    return Reject(code, description)
-
-
-def slow(seconds: float) -> Slow:
-    return Slow(seconds)
-
-
-def drop(*, delivered: bool = False) -> Drop:
-    return Drop(delivered)
-
-
-_WEBHOOK_CONFLICT = Reject(
-    409,
-    "Conflict: can't use getUpdates method while webhook is active; "
-    "use deleteWebhook to delete the webhook first",
-)
-_NOT_MODIFIED = bad_request(
-    "message is not modified: specified new message content and reply markup are exactly "
-    "the same as a content and reply markup of the current message"
-)
-_OLD_QUERY = bad_request("query is too old and response timeout expired or query ID is invalid")
-
-
-@dataclass(frozen=True)
-class Call:
-    method: str
-    params: Mapping[str, Any]
-    time: float
-    status: int  # 0: the connection was dropped
-    result: Any  # the Bot API result, or the Reject that answered
-
-
 @dataclass
 class _Scripted:
     fault: Fault
     chat_id: int | None
     times: int | None  # None: always
-
-
-class _RefusedError(Exception):
-    def __init__(self, reject: Reject) -> None:
-        super().__init__(reject.description)
-        self.reject = reject
 
 
 class FakeTelegram:
@@ -348,7 +290,7 @@ class FakeTelegram:
         with self._lock:
             self._calls.append(call)
         if isinstance(call.result, Reject):
-            return web.json_response(_error_body(call.result), status=call.status)
+            return web.json_response(error_body(call.result), status=call.status)
         return web.json_response({"ok": True, "result": call.result})
 
     async def _drop(self, request: web.Request, call: Call, fault: Drop) -> web.StreamResponse:
@@ -383,14 +325,14 @@ class FakeTelegram:
             if handler is None:
                 return 404, Reject(404, "Not Found")
             return 200, handler(params)
-        except _RefusedError as refused:
+        except RefusedError as refused:
             return refused.reject.code, refused.reject
 
     # ---- the methods ----
 
     async def _get_updates(self, params: dict[str, Any]) -> list[dict[str, Any]]:
         if self._webhook:
-            raise _RefusedError(_WEBHOOK_CONFLICT)
+            raise RefusedError(WEBHOOK_CONFLICT)
         offset, limit = int(params.get("offset", 0)), int(params.get("limit", 100))
         deadline = time.monotonic() + min(float(params.get("timeout", 0)), self.long_poll_cap)
         while not (updates := self._pending(offset, limit)):
@@ -424,9 +366,9 @@ class FakeTelegram:
         key = (_chat_id(params), int(params.get("message_id", 0)))
         with self._lock:
             if key not in self._bot_messages:
-                raise _RefusedError(bad_request("message to edit not found"))
+                raise RefusedError(bad_request("message to edit not found"))
             if self._bot_messages[key] == (text, markup):
-                raise _RefusedError(_NOT_MODIFIED)
+                raise RefusedError(NOT_MODIFIED)
             self._bot_messages[key] = (text, markup)
             self._delivered.append((key[0], params))
             return self._message(*key, text, markup) | {"edit_date": int(time.time())}
@@ -434,19 +376,19 @@ class FakeTelegram:
     def _answer_callback_query(self, params: dict[str, Any]) -> bool:
         with self._lock:
             if str(params.get("callback_query_id")) not in self._open_queries:
-                raise _RefusedError(_OLD_QUERY)
+                raise RefusedError(OLD_QUERY)
             self._open_queries.discard(str(params["callback_query_id"]))
         return True
 
     def _set_my_commands(self, params: dict[str, Any]) -> bool:
         commands = params.get("commands")
         if not isinstance(commands, list):
-            raise _RefusedError(bad_request('parameter "commands" is required'))
+            raise RefusedError(bad_request('parameter "commands" is required'))
         for command in commands:
             if not _COMMAND.fullmatch(str(command.get("command", ""))):
-                raise _RefusedError(bad_request("BOT_COMMAND_INVALID"))
+                raise RefusedError(bad_request("BOT_COMMAND_INVALID"))
             if not 1 <= len(str(command.get("description", ""))) <= 256:
-                raise _RefusedError(bad_request("BOT_COMMAND_DESCRIPTION_INVALID"))
+                raise RefusedError(bad_request("BOT_COMMAND_DESCRIPTION_INVALID"))
         with self._lock:
             self._commands[_command_key(params)] = commands
         return True
@@ -503,7 +445,7 @@ async def _close(runner: web.AppRunner) -> None:
 
 
 async def _not_found(request: web.Request) -> web.Response:
-    return web.json_response(_error_body(Reject(404, "Not Found")), status=404)
+    return web.json_response(error_body(Reject(404, "Not Found")), status=404)
 
 
 async def _read_params(request: web.Request) -> dict[str, Any]:
@@ -528,19 +470,14 @@ def _typed(name: str, value: str) -> Any:
         return value
 
 
-def _error_body(reject: Reject) -> dict[str, Any]:
-    body = {"ok": False, "error_code": reject.code, "description": reject.description}
-    return body | {"parameters": dict(reject.parameters)} if reject.parameters else body
-
-
 def _chat_id(params: dict[str, Any]) -> int:
     value = params.get("chat_id")
     if value in (None, ""):
-        raise _RefusedError(bad_request("chat_id is empty"))
+        raise RefusedError(bad_request("chat_id is empty"))
     try:
         return int(value)
     except (TypeError, ValueError):
-        raise _RefusedError(bad_request("chat not found")) from None
+        raise RefusedError(bad_request("chat not found")) from None
 
 
 def _text(params: dict[str, Any]) -> str:
@@ -550,11 +487,11 @@ def _text(params: dict[str, Any]) -> str:
         try:
             text = visible_text(text)
         except ValueError as error:
-            raise _RefusedError(bad_request(f"can't parse entities: {error}")) from None
+            raise RefusedError(bad_request(f"can't parse entities: {error}")) from None
     if not text.strip():
-        raise _RefusedError(bad_request("message text is empty"))
+        raise RefusedError(bad_request("message text is empty"))
     if len(text.encode("utf-16-le")) // 2 > MAX_TEXT_UNITS:
-        raise _RefusedError(bad_request("message is too long"))
+        raise RefusedError(bad_request("message is too long"))
     return text
 
 
@@ -579,61 +516,3 @@ def _default_chat(chat_id: int) -> dict[str, Any]:
     if chat_id > 0:
         return {"id": chat_id, "type": "private", "first_name": "Tester"}
     return {"id": chat_id, "type": "supergroup", "title": f"Group {chat_id}"}
-
-
-# ---- Telegram's HTML, checked the way its parser refuses it ----
-
-_HTML_TAGS = frozenset(
-    {"b", "strong", "i", "em", "u", "ins", "s", "strike", "del", "span", "tg-spoiler", "a",
-     "code", "pre", "blockquote", "tg-emoji"}
-)  # fmt: skip
-_TAG_NAME = re.compile(r"[^\s>]*")
-_ATTRIBUTE = re.compile(r"""([\w-]+)\s*=\s*("[^"]*"|'[^']*'|[^\s"'>]+)""")
-
-
-def visible_text(text: str) -> str:
-    """The text a reader sees; ValueError, worded like Telegram's, on markup it refuses."""
-    open_tags: list[str] = []
-    pieces: list[str] = []
-    position = 0
-    while (start := text.find("<", position)) != -1:
-        pieces.append(text[position:start])
-        end = text.find(">", start)
-        tag, offset = text[start + 1 : len(text) if end == -1 else end], _byte_offset(text, start)
-        if tag.startswith("/"):
-            _close_tag(open_tags, tag[1:].strip().lower(), offset, closed=end != -1)
-        else:
-            open_tags.append(_open_tag(tag, offset, closed=end != -1))
-        position = end + 1
-    if open_tags:
-        raise ValueError(f'Can\'t find end tag corresponding to start tag "{open_tags[-1]}"')
-    return html.unescape("".join([*pieces, text[position:]]))
-
-
-def _open_tag(tag: str, offset: int, *, closed: bool) -> str:
-    name = _TAG_NAME.match(tag).group().lower()  # type: ignore[union-attr]  # always matches
-    if name not in _HTML_TAGS:
-        raise ValueError(f'Unsupported start tag "{name}" at byte offset {offset}')
-    if not closed:
-        raise ValueError(f"Unclosed start tag at byte offset {offset}")
-    found = {key.lower(): value.strip("\"'") for key, value in _ATTRIBUTE.findall(tag)}
-    if name == "span" and found.get("class") != "tg-spoiler":
-        raise ValueError(f'Tag "span" must have class "tg-spoiler" at byte offset {offset}')
-    return name
-
-
-def _close_tag(open_tags: list[str], name: str, offset: int, *, closed: bool) -> None:
-    if not open_tags:
-        raise ValueError(f"Unexpected end tag at byte offset {offset}")
-    if not closed:
-        raise ValueError(f"Unclosed end tag at byte offset {offset}")
-    if name and name != open_tags[-1]:
-        raise ValueError(
-            f'Unmatched end tag at byte offset {offset}, expected "</{open_tags[-1]}>", '
-            f'found "</{name}>"'
-        )
-    open_tags.pop()
-
-
-def _byte_offset(text: str, index: int) -> int:
-    return len(text[:index].encode())

@@ -1,0 +1,410 @@
+"""The Telegram bot's commands as plain functions: a command or a button in, a Reply out.
+
+`monitor/telegram.py` turns updates into calls of `handle_command` and `handle_callback`.
+Every change is appended to the log as events on the chat's stream, keyed by and
+checked against the version the decision was made on, so two updates racing on one chat
+cannot both apply. Bad input never raises: the reply says what is wrong and what is allowed.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from collections.abc import Callable, Sequence
+from datetime import timedelta
+from urllib.parse import urlsplit
+
+from monitor import bot_views as views
+from monitor import events as ev
+from monitor.bot_views import BotContext, Button, Caller, ChatView, Reply
+from monitor.config import Settings, format_duration, parse_duration
+from monitor.feeds import FeedError, add_feed, remove_feed
+from monitor.http_rules import check_url, is_public_address
+from monitor.projections import iso
+from monitor.store import ConcurrencyError
+
+__all__ = [
+    "ADMIN_COMMANDS",
+    "COMMANDS",
+    "BotContext",
+    "Button",
+    "Caller",
+    "Reply",
+    "handle_callback",
+    "handle_command",
+]
+
+MAX_ARGS = 1000  # characters; longer arguments are refused, not cut
+MAX_RECENT = 20
+MAX_MUTE = timedelta(days=30)
+MAX_FEED_INTERVAL = 7 * 86400.0
+
+COMMANDS: tuple[tuple[str, str], ...] = (
+    ("start", "Register this chat and show the topics"),
+    ("help", "List the commands"),
+    ("topics", "The topics, each with a subscribe button"),
+    ("subscribe", "Follow topics: /subscribe <rule-id ...|all>"),
+    ("unsubscribe", "Stop following topics: /unsubscribe <rule-id ...|all>"),
+    ("mysubs", "The topics this chat follows"),
+    ("level", "Lowest alert level: /level <info|low|medium|high|critical>"),
+    ("mute", "Silent alerts for a while: /mute <30m|2h|1d>"),
+    ("unmute", "End the mute"),
+    ("recent", "Latest matches of this chat's topics: /recent [N]"),
+    ("search", "Full-text search of stored entries: /search <words>"),
+    ("why", "What the log knows about an entry: /why <url>"),
+)
+ADMIN_COMMANDS: tuple[tuple[str, str], ...] = (
+    ("addfeed", "Add a feed: /addfeed <url> [interval]"),
+    ("removefeed", "Remove a feed: /removefeed <feed-id>"),
+    ("feeds", "Every feed with its failures"),
+    ("status", "Feeds, failures, outbox depth, last errors"),
+)
+_OPEN_TO_ALL = frozenset({"start", "help"})
+_MUTE = re.compile(r"^(\d{1,6})\s*(m|min|h|d)$", re.IGNORECASE | re.ASCII)
+_MUTE_UNITS = {"m": 60, "min": 60, "h": 3600, "d": 86400}
+_RULE_SEPARATORS = re.compile(r"[\s,]+")
+
+Command = Callable[[BotContext, Caller, str], Reply]
+
+
+def handle_command(ctx: BotContext, caller: Caller, command: str, args: str) -> Reply:
+    """Run one command; the reply is never longer than Telegram allows."""
+    name = views.clean(command).strip().lstrip("/").partition("@")[0].lower()
+    if len(args) > MAX_ARGS:
+        return Reply(
+            f"That is {len(args)} characters of arguments; a command takes at most"
+            f" {MAX_ARGS}. Nothing was done."
+        )
+    handler = _COMMANDS.get(name) or _ADMIN.get(name)
+    if handler is None:
+        return _help(ctx, caller, "", unknown=name)
+    refusal = _refusal(ctx.settings, caller, name)
+    if refusal is not None:
+        return refusal
+    try:
+        return handler(ctx, caller, views.clean(args).strip())
+    except ConcurrencyError:
+        return Reply("This chat changed at the same moment; please send the command again.")
+
+
+def handle_callback(ctx: BotContext, caller: Caller, data: str) -> Reply:
+    """A button press; it acts on the caller's own chat, whatever the data says."""
+    action, _, rule_id = data.partition(":")
+    too_long = len(data.encode("utf-8", "replace")) > views.BUTTON_DATA_BYTES
+    if too_long or action not in ("sub", "unsub") or not rule_id:
+        return Reply("Unknown button. /topics shows the current ones.")
+    if not _allowed(ctx.settings, caller):
+        return _closed(caller)
+    try:
+        return _toggle(ctx, caller, rule_id, subscribe=action == "sub")
+    except ConcurrencyError:
+        return Reply("This chat changed at the same moment; please press the button again.")
+
+
+# --- access -------------------------------------------------------------------------
+
+
+def _is_admin(settings: Settings, caller: Caller) -> bool:
+    return caller.user_id is not None and caller.user_id in settings.telegram_admins
+
+
+def _allowed(settings: Settings, caller: Caller) -> bool:
+    return (
+        settings.telegram_open
+        or _is_admin(settings, caller)
+        or caller.chat_id in settings.telegram_allowed_chats
+    )
+
+
+def _closed(caller: Caller) -> Reply:
+    return Reply(
+        "Sorry, this bot is open only to chats its admins have allowed. To ask for access,"
+        f" send an admin this chat's id: <code>{caller.chat_id}</code>."
+    )
+
+
+def _refusal(settings: Settings, caller: Caller, name: str) -> Reply | None:
+    if name in _ADMIN and not _is_admin(settings, caller):
+        return Reply(f"/{name} is for the bot's admins only. /help lists what you can use.")
+    if name not in _OPEN_TO_ALL and not _allowed(settings, caller):
+        return _closed(caller)
+    return None
+
+
+# --- chat state ---------------------------------------------------------------------
+
+
+def _registration(caller: Caller, chat: ChatView) -> list[ev.NewEvent]:
+    """ChatStarted when the chat is new, renamed, or was blocked and now speaks again."""
+    title = views.clean(caller.chat_title)[:200]
+    if chat.known and (chat.title, chat.kind, chat.blocked) == (title, caller.chat_type, False):
+        return []
+    data = ev.ChatStarted(chat_id=caller.chat_id, title=title, kind=caller.chat_type)
+    return [ev.NewEvent(chat.stream, data, f"started@{chat.version}")]
+
+
+def _append(ctx: BotContext, chat: ChatView, events: Sequence[ev.NewEvent]) -> None:
+    if events:
+        ctx.store.append(events, expected={chat.stream: chat.version})
+
+
+def _change(ctx: BotContext, caller: Caller, data: ev.Payload, key: str) -> None:
+    """Register the chat if needed, then append one event keyed by the chat's version."""
+    chat = views.chat_view(ctx.store, caller.chat_id)
+    events = [*_registration(caller, chat), ev.NewEvent(chat.stream, data, f"{key}@{chat.version}")]
+    _append(ctx, chat, events)
+
+
+# --- everyone's commands ------------------------------------------------------------
+
+
+def _help(ctx: BotContext, caller: Caller, args: str, unknown: str | None = None) -> Reply:
+    lines = [f"Unknown command /{views.show(unknown, 32)}.\n"] if unknown is not None else []
+    lines.append("<b>Commands</b>")
+    lines += [f"/{name}: {views.show(text)}" for name, text in COMMANDS]
+    if _is_admin(ctx.settings, caller):
+        lines += ["\n<b>Admin commands</b>", *(f"/{n}: {views.show(t)}" for n, t in ADMIN_COMMANDS)]
+    return Reply("\n".join(lines))
+
+
+def _start(ctx: BotContext, caller: Caller, args: str) -> Reply:
+    intro = (
+        "<b>Announcement monitor</b>\nI watch official and news feeds, in English and"
+        " Chinese, for China training foreign police, China's security and policing"
+        " agreements, and the Global Security Initiative and its forums.\nFollow a topic"
+        " below and I alert this chat within minutes of a matching item. /help lists the"
+        " commands."
+    )
+    if not _allowed(ctx.settings, caller):
+        return Reply(f"{intro}\n\n{_closed(caller).text}")
+    chat = views.chat_view(ctx.store, caller.chat_id)
+    _append(ctx, chat, _registration(caller, chat))
+    return Reply(intro, views.topic_buttons(ctx.rules(), chat))
+
+
+def _topics(ctx: BotContext, caller: Caller, args: str) -> Reply:
+    return views.topics_reply(ctx.rules(), views.chat_view(ctx.store, caller.chat_id))
+
+
+def _rule_ids(args: str) -> list[str]:
+    return list(dict.fromkeys(w.lower() for w in _RULE_SEPARATORS.split(args) if w))
+
+
+def _subscribe(ctx: BotContext, caller: Caller, args: str) -> Reply:
+    valid = [rule.id for rule in ctx.rules().rules]
+    wanted = _rule_ids(args)
+    if not wanted:
+        return Reply(
+            f"Usage: /subscribe &lt;rule-id ...|all&gt;. Topic ids: {views.listing(valid)}."
+        )
+    return _subscriptions(ctx, caller, valid if "all" in wanted else wanted, valid, True)
+
+
+def _unsubscribe(ctx: BotContext, caller: Caller, args: str) -> Reply:
+    mine = views.chat_view(ctx.store, caller.chat_id).subscriptions
+    valid = list(dict.fromkeys([*(rule.id for rule in ctx.rules().rules), *mine]))
+    wanted = _rule_ids(args)
+    if not wanted:
+        return Reply(
+            f"Usage: /unsubscribe &lt;rule-id ...|all&gt;. You follow: {views.listing(mine)}."
+        )
+    return _subscriptions(ctx, caller, list(mine) if "all" in wanted else wanted, valid, False)
+
+
+def _subscriptions(
+    ctx: BotContext, caller: Caller, wanted: list[str], valid: list[str], subscribe: bool
+) -> Reply:
+    chat = views.chat_view(ctx.store, caller.chat_id)
+    known = [rule_id for rule_id in wanted if rule_id in valid]
+    changing = [r for r in known if (r in chat.subscriptions) != subscribe]
+    kind, verb = (ev.Subscribed, "subscribed") if subscribe else (ev.Unsubscribed, "unsubscribed")
+    events = _registration(caller, chat) + [
+        ev.NewEvent(chat.stream, kind(chat_id=chat.id, rule_id=r), f"{verb}:{r}@{chat.version}")
+        for r in changing
+    ]
+    _append(ctx, chat, events)
+    lines = [f"{verb.capitalize()}: {views.listing(changing)}."] if changing else []
+    unchanged = [r for r in known if r not in changing]
+    if unchanged:
+        lines.append(
+            f"Already {verb if subscribe else 'not following'}: {views.listing(unchanged)}."
+        )
+    unknown = [r for r in wanted if r not in valid]
+    if unknown:
+        lines.append(
+            f"Unknown topic ids: {views.listing(unknown)}. Valid ids: {views.listing(valid)}."
+        )
+    return Reply("\n".join(lines) or "Nothing to change: this chat follows no topics.")
+
+
+def _toggle(ctx: BotContext, caller: Caller, rule_id: str, subscribe: bool) -> Reply:
+    rules = {rule.id: rule for rule in ctx.rules().rules}
+    mine = views.chat_view(ctx.store, caller.chat_id).subscriptions
+    if rule_id not in rules and not (rule_id in mine and not subscribe):
+        return Reply("That topic is not offered any more. /topics shows the current ones.")
+    _subscriptions(ctx, caller, [rule_id], [rule_id], subscribe)
+    title = views.show(rules[rule_id].title, 80) if rule_id in rules else views.show(rule_id, 64)
+    return Reply(f"{'Subscribed to' if subscribe else 'Unsubscribed from'} {title}.")
+
+
+def _mysubs(ctx: BotContext, caller: Caller, args: str) -> Reply:
+    return views.mysubs_reply(ctx.rules(), views.chat_view(ctx.store, caller.chat_id), ctx.clock())
+
+
+def _level(ctx: BotContext, caller: Caller, args: str) -> Reply:
+    chat = views.chat_view(ctx.store, caller.chat_id)
+    allowed = "|".join(ev.LEVELS)
+    level = args.lower()
+    if level not in ev.LEVELS:
+        asked = f"{views.show(args, 40)} is not a level. " if args else ""
+        return Reply(f"{asked}Usage: /level &lt;{allowed}&gt;; now {chat.min_level}.")
+    if chat.known and chat.min_level == level:
+        return Reply(f"Alerts are already sent from level {level} up.")
+    _change(ctx, caller, ev.ChatLevelSet(chat_id=caller.chat_id, level=level), f"level:{level}")
+    return Reply(f"This chat now gets alerts of level {level} and above.")
+
+
+def _mute(ctx: BotContext, caller: Caller, args: str) -> Reply:
+    usage = "Usage: /mute &lt;duration&gt;, for example 30m, 2h or 1d (at most 30d)."
+    found = _MUTE.match(args)
+    if not found:
+        return Reply(f"{views.show(args, 40)} is not a duration. {usage}" if args else usage)
+    length = timedelta(seconds=int(found[1]) * _MUTE_UNITS[found[2].lower()])
+    if not timedelta(0) < length <= MAX_MUTE:
+        return Reply(f"A mute lasts from 1 minute to 30 days. {usage}")
+    until = ctx.clock() + length
+    _change(ctx, caller, ev.ChatMuted(chat_id=caller.chat_id, until=until), f"muted:{iso(until)}")
+    return Reply(
+        f"Muted until {views.minute(until)}: alerts still arrive, silently. /unmute ends it."
+    )
+
+
+def _unmute(ctx: BotContext, caller: Caller, args: str) -> Reply:
+    chat = views.chat_view(ctx.store, caller.chat_id)
+    if chat.muted_until is None or chat.muted_until <= ctx.clock():
+        return Reply("This chat is not muted.")
+    _change(ctx, caller, ev.ChatUnmuted(chat_id=caller.chat_id), "unmuted")
+    return Reply("Unmuted: alerts notify again.")
+
+
+def _recent(ctx: BotContext, caller: Caller, args: str) -> Reply:
+    if args and not (args.isascii() and args.isdigit() and 1 <= int(args) <= MAX_RECENT):
+        return Reply(f"Usage: /recent [N], N from 1 to {MAX_RECENT} (default 5).")
+    chat = views.chat_view(ctx.store, caller.chat_id)
+    return views.recent_reply(ctx.store.db, chat, int(args) if args else 5)
+
+
+def _search(ctx: BotContext, caller: Caller, args: str) -> Reply:
+    return views.search_reply(ctx.store.db, args)
+
+
+def _why(ctx: BotContext, caller: Caller, args: str) -> Reply:
+    url = args.split()[0] if args.split() else ""
+    if check_url(url) is not None:
+        return Reply("Usage: /why &lt;url&gt;, the http(s) link of an entry.")
+    # Other recipients are shown to an admin only in a private chat, never to a group.
+    everyone = _is_admin(ctx.settings, caller) and caller.chat_type == "private"
+    return views.why_reply(ctx.store.db, caller.chat_id, everyone, url)
+
+
+# --- admin commands -----------------------------------------------------------------
+
+
+def _addfeed(ctx: BotContext, caller: Caller, args: str) -> Reply:
+    usage = (
+        "Usage: /addfeed &lt;url&gt; [interval], for example /addfeed https://example.org/rss 15m"
+    )
+    parts = args.split()
+    if not 1 <= len(parts) <= 2:
+        return Reply(usage)
+    failure = check_url(parts[0])
+    problem = failure.detail if failure else _private_host(ctx.settings, parts[0])
+    if problem:
+        return Reply(f"{views.show(problem, 300)}\n{usage}")
+    interval = _feed_interval(ctx.settings, parts[1] if len(parts) == 2 else None)
+    if isinstance(interval, str):
+        return Reply(f"{interval}\n{usage}")
+    seconds, note = interval
+    try:
+        feed_id = add_feed(
+            ctx.store, parts[0], interval=seconds, origin=f"telegram:{caller.chat_id}"
+        )
+    except FeedError as error:
+        return Reply(views.show(str(error), 400))
+    every = format_duration(seconds or ctx.settings.poll_interval)
+    return Reply(f"Added feed <code>{feed_id}</code>, polled every {every}.{note}")
+
+
+def _private_host(settings: Settings, url: str) -> str | None:
+    """Refuse a private address written in the URL now; names are checked at every fetch."""
+    try:
+        address = ipaddress.ip_address(urlsplit(url).hostname or "")
+    except ValueError:
+        return None
+    if settings.allow_private_feeds or is_public_address(address):
+        return None
+    return f"{address} is not a public address; feeds added from Telegram must be public."
+
+
+def _feed_interval(settings: Settings, text: str | None) -> tuple[float | None, str] | str:
+    """(seconds or None for the default, a note) or the problem with `text`."""
+    if text is None:
+        return None, ""
+    try:
+        seconds = parse_duration(text)
+    except ValueError as error:
+        return views.show(str(error), 200)
+    if not 0 < seconds <= MAX_FEED_INTERVAL:
+        return "The interval must be more than 0 and at most 7d."
+    if seconds < settings.min_interval:
+        floor = format_duration(settings.min_interval)
+        return (
+            settings.min_interval,
+            f" ({views.show(text, 20)} is below the minimum, raised to {floor}.)",
+        )
+    return seconds, ""
+
+
+def _removefeed(ctx: BotContext, caller: Caller, args: str) -> Reply:
+    feed_id = args.strip()
+    if not feed_id or " " in feed_id or len(feed_id) > 64:
+        return Reply("Usage: /removefeed &lt;feed-id&gt;; /feeds lists the ids.")
+    if ctx.store.db.execute("SELECT 1 FROM feeds WHERE id = ?", (feed_id,)).fetchone() is None:
+        return Reply(
+            f"No feed has the id <code>{views.show(feed_id, 64)}</code>; /feeds lists them."
+        )
+    try:
+        url = remove_feed(ctx.store, feed_id, reason=f"removed from Telegram by {caller.user_id}")
+    except FeedError as error:
+        return Reply(views.show(str(error), 400))
+    return Reply(f"Removed feed <code>{views.show(feed_id, 64)}</code> ({views.show(url, 300)}).")
+
+
+def _feeds(ctx: BotContext, caller: Caller, args: str) -> Reply:
+    return views.feeds_reply(ctx.store.db)
+
+
+def _status(ctx: BotContext, caller: Caller, args: str) -> Reply:
+    return views.status_reply(ctx.store.db)
+
+
+_COMMANDS: dict[str, Command] = {
+    "start": _start,
+    "help": _help,
+    "topics": _topics,
+    "subscribe": _subscribe,
+    "unsubscribe": _unsubscribe,
+    "mysubs": _mysubs,
+    "level": _level,
+    "mute": _mute,
+    "unmute": _unmute,
+    "recent": _recent,
+    "search": _search,
+    "why": _why,
+}
+_ADMIN: dict[str, Command] = {
+    "addfeed": _addfeed,
+    "removefeed": _removefeed,
+    "feeds": _feeds,
+    "status": _status,
+}

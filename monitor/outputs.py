@@ -1,0 +1,114 @@
+"""Where alerts go, chosen from the settings: the console, or Telegram (bot and sink)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from monitor import telegram
+from monitor.bot_commands import BotContext
+from monitor.config import Settings
+from monitor.decide import Recipients, everyone
+from monitor.match import RuleSet
+from monitor.messages import AlertView
+from monitor.pacing import Pacer
+from monitor.queries import OutgoingAlert
+from monitor.recipients import telegram_recipients
+from monitor.sinks import ConsoleSink, Sink
+from monitor.store import Store
+
+log = logging.getLogger(__name__)
+
+HASHTAG_TYPES = ("country", "region", "organisation", "person", "initiative")
+MAX_HASHTAGS = 8
+
+
+@dataclass
+class Outputs:
+    sinks: list[Sink]
+    recipients: Recipients
+    app: Any = None  # the Telegram Application, when a token is set
+    sink: telegram.TelegramSink | None = None
+    tasks: list[asyncio.Task[None]] = field(default_factory=list)
+
+
+def build_outputs(
+    settings: Settings,
+    store: Store,
+    rules: Callable[[], RuleSet],
+    write: Callable[[str], None] | None = None,
+) -> Outputs:
+    if settings.telegram_token is None:
+        return Outputs([ConsoleSink(write)], everyone)
+    telegram.protect_token(settings.telegram_token.get_secret_value())
+    context = BotContext(store=store, rules=rules, settings=settings, clock=store.clock)
+    app = telegram.build_application(settings, context)
+    sink = telegram.TelegramSink(app.bot, Pacer(), alert_view(rules))
+    recipients = telegram_recipients(
+        store.db, settings.telegram_channel, settings.telegram_channel_level
+    )
+    return Outputs([sink], recipients, app, sink)
+
+
+async def open_outputs(
+    outputs: Outputs, settings: Settings, stop: asyncio.Event, *, receive_updates: bool
+) -> None:
+    """Start the bot in the background (it retries while Telegram is unreachable)."""
+    if outputs.app is None or outputs.sink is None:
+        return
+    sink, app = outputs.sink, outputs.app
+
+    async def start() -> None:
+        if receive_updates:
+            sink.enabled = await telegram.keep_bot_running(app, settings, stop)
+        else:
+            await app.initialize()
+            sink.enabled = True
+
+    if receive_updates:
+        outputs.tasks.append(asyncio.create_task(start()))
+    else:
+        try:
+            await start()
+        except Exception as error:  # unreachable or refused: alerts stay pending
+            log.error("telegram not reachable, alerts stay queued: %s", type(error).__name__)
+
+
+async def close_outputs(outputs: Outputs) -> None:
+    for task in outputs.tasks:
+        task.cancel()
+    if outputs.app is not None:
+        try:
+            await telegram.stop_bot(outputs.app)
+        except Exception as error:
+            log.warning("telegram bot did not stop cleanly: %s", type(error).__name__)
+
+
+def alert_view(rules: Callable[[], RuleSet]) -> Callable[[OutgoingAlert], AlertView]:
+    """Builds what a message shows from an alert and the rules and names in force."""
+
+    def view(alert: OutgoingAlert) -> AlertView:
+        ruleset = rules()
+        by_id = {rule.id: (rule.title, rule.level) for rule in ruleset.rules}
+        entities = ruleset.gazetteer.entities
+        names = [
+            entities[e].name
+            for e in alert.entities
+            if e in entities and entities[e].type in HASHTAG_TYPES
+        ]
+        return AlertView(
+            title=alert.entry_title,
+            link=alert.entry_link,
+            source=alert.feed_title or alert.feed_url,
+            published=alert.published,
+            rules=tuple((r, *by_id.get(r, (r, alert.level))) for r in alert.rules),
+            summary=alert.entry_summary,
+            spans=tuple(alert.spans),
+            terms=tuple(alert.terms),
+            hashtags=tuple(dict.fromkeys(names))[:MAX_HASHTAGS],
+        )
+
+    return view

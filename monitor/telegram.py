@@ -1,0 +1,339 @@
+"""Telegram: python-telegram-bot 22 inside the daemon's event loop, and the alert sink.
+
+The bot's commands are plain functions in `bot_commands`; this module only turns
+updates into calls of them and their replies into messages. The sink maps each
+Bot API error to an outcome the outbox understands: only errors that prove nothing
+was delivered are retried; timeouts after the request was sent are uncertain.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import time
+import warnings
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+import httpx
+from telegram import (
+    BotCommand,
+    BotCommandScopeChat,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    LinkPreviewOptions,
+    Update,
+)
+from telegram.constants import ParseMode
+from telegram.error import (
+    BadRequest,
+    ChatMigrated,
+    Forbidden,
+    InvalidToken,
+    NetworkError,
+    RetryAfter,
+    TelegramError,
+    TimedOut,
+)
+from telegram.ext import (
+    Application,
+    ApplicationBuilder,
+    CallbackQueryHandler,
+    ContextTypes,
+    MessageHandler,
+    filters,
+)
+
+from monitor import bot_commands
+from monitor.bot_commands import BotContext, Caller, Reply
+from monitor.config import Settings
+from monitor.messages import AlertView, render_html, render_plain
+from monitor.pacing import Pacer
+from monitor.queries import OutgoingAlert
+from monitor.sinks import Blocked, Deferred, Failed, Migrated, SendResult, Sent, Uncertain
+
+log = logging.getLogger(__name__)
+
+App = Application[Any, Any, Any, Any, Any, Any]
+PREFIX = "telegram:"
+NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
+NOT_STARTED_WAIT = 60.0  # longer than the dispatcher waits inline: it comes back later
+
+
+class RedactToken(logging.Filter):
+    """Replaces the bot token wherever it would appear in a log line (URLs, errors)."""
+
+    def __init__(self, token: str) -> None:
+        super().__init__()
+        self.token = token
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if self.token in message:
+            record.msg, record.args = message.replace(self.token, "<token>"), ()
+        return True
+
+
+def protect_token(token: str) -> None:
+    """Keep the token out of every log handler; httpx's per-request lines are not needed."""
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    guard = RedactToken(token)
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(guard)
+
+
+def build_application(settings: Settings, context: BotContext) -> App:
+    assert settings.telegram_token is not None
+    api = settings.telegram_api_url
+    app = (
+        ApplicationBuilder()
+        .token(settings.telegram_token.get_secret_value())
+        .base_url(api)
+        .base_file_url(api.removesuffix("/bot") + "/file/bot")
+        .connection_pool_size(64)
+        .pool_timeout(10)
+        .connect_timeout(10)
+        .read_timeout(settings.telegram_timeout)
+        .write_timeout(settings.telegram_timeout)
+        .build()
+    )
+    app.bot_data["context"] = context
+    app.add_handler(MessageHandler(filters.COMMAND, on_command))
+    app.add_handler(CallbackQueryHandler(on_callback))
+    app.add_error_handler(on_error)
+    return app
+
+
+async def start_bot(app: App, settings: Settings) -> None:
+    """Initialise, register the commands, and start receiving updates (polling or webhook)."""
+    await app.initialize()
+    await app.bot.set_my_commands([BotCommand(c, d) for c, d in bot_commands.COMMANDS])
+    for admin in settings.telegram_admins:
+        commands = bot_commands.COMMANDS + bot_commands.ADMIN_COMMANDS
+        try:
+            await app.bot.set_my_commands(
+                [BotCommand(c, d) for c, d in commands], scope=BotCommandScopeChat(admin)
+            )
+        except TelegramError as error:  # an admin who never talked to the bot
+            log.info("admin commands not registered for %s: %s", admin, error)
+    await app.start()
+    assert app.updater is not None
+    if settings.telegram_webhook_url:
+        await _start_webhook(app, settings)
+    else:
+        await app.updater.start_polling(timeout=30, drop_pending_updates=False)
+
+
+async def _start_webhook(app: App, settings: Settings) -> None:
+    assert app.updater is not None and settings.telegram_webhook_url is not None
+    host, _, port = settings.telegram_webhook_listen.rpartition(":")
+    secret = hashlib.sha256(b"webhook" + app.bot.token.encode()).hexdigest()[:32]
+    path = settings.telegram_webhook_url.split("://", 1)[1].partition("/")[2]
+    await app.updater.start_webhook(
+        listen=host,
+        port=int(port),
+        url_path=path,
+        webhook_url=settings.telegram_webhook_url,
+        secret_token=secret,
+        drop_pending_updates=False,
+    )
+
+
+async def stop_bot(app: App) -> None:
+    if app.updater is not None and app.updater.running:
+        await app.updater.stop()
+    if app.running:
+        await app.stop()
+    await app.shutdown()
+
+
+async def keep_bot_running(app: App, settings: Settings, stop: asyncio.Event) -> bool:
+    """Start the bot, retrying while Telegram is unreachable; a bad token is said once."""
+    delay = 5.0
+    while not stop.is_set():
+        try:
+            await start_bot(app, settings)
+            log.info(
+                "telegram bot started (%s)",
+                "webhook" if settings.telegram_webhook_url else "polling",
+            )
+            return True
+        except InvalidToken:
+            log.error("telegram refused the token (MONITOR_TELEGRAM_TOKEN); alerts stay queued")
+            return False
+        except (NetworkError, TimedOut) as error:
+            log.warning("telegram unreachable (%s); retrying in %.0fs", error, delay)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 300.0)
+    return False
+
+
+def caller_of(update: Update) -> Caller | None:
+    chat = update.effective_chat
+    if chat is None:
+        return None
+    user = update.effective_user
+    title = chat.title or chat.full_name or (user.full_name if user else "") or str(chat.id)
+    return Caller(chat.id, chat.type, title, user.id if user else None)
+
+
+def split_command(text: str) -> tuple[str, str]:
+    """'/subscribe@MyBot a b' -> ('subscribe', 'a b')."""
+    head, _, rest = text.strip().partition(" ")
+    return head.lstrip("/").split("@", 1)[0].lower(), rest.strip()
+
+
+def keyboard(reply: Reply) -> InlineKeyboardMarkup | None:
+    if not reply.buttons:
+        return None
+    rows = [
+        [InlineKeyboardButton(b.text, callback_data=b.data) for b in row] for row in reply.buttons
+    ]
+    return InlineKeyboardMarkup(rows)
+
+
+async def on_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Any /command: run it and answer in the same chat."""
+    message, caller = update.effective_message, caller_of(update)
+    if message is None or message.text is None or caller is None:
+        return
+    command, args = split_command(message.text)
+    reply = bot_commands.handle_command(context.bot_data["context"], caller, command, args)
+    await context.bot.send_message(
+        caller.chat_id,
+        reply.text,
+        parse_mode=ParseMode.HTML,
+        reply_markup=keyboard(reply),
+        link_preview_options=NO_PREVIEW,
+    )
+
+
+async def on_callback(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """A button: act for the chat the button was pressed in, whatever its data says."""
+    query, caller = update.callback_query, caller_of(update)
+    if query is None or caller is None:
+        return
+    reply = bot_commands.handle_callback(context.bot_data["context"], caller, query.data or "")
+    await query.answer()
+    await context.bot.send_message(
+        caller.chat_id,
+        reply.text,
+        parse_mode=ParseMode.HTML,
+        reply_markup=keyboard(reply),
+        link_preview_options=NO_PREVIEW,
+    )
+
+
+async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Log a failed update in one line; the bot goes on."""
+    log.error("telegram update failed: %s: %s", type(context.error).__name__, context.error)
+
+
+def chat_ref(recipient: str) -> int | str:
+    """'telegram:-100123' -> -100123; 'telegram:@channel' -> '@channel'."""
+    ref = recipient.removeprefix(PREFIX)
+    return int(ref) if ref.lstrip("-").isdigit() else ref
+
+
+def pacing_key(recipient: str) -> int:
+    ref = chat_ref(recipient)
+    if isinstance(ref, int):
+        return ref
+    # A @channel: paced like a group (groups and channels have negative ids).
+    return -int.from_bytes(hashlib.sha256(ref.encode()).digest()[:6], "big") - 1
+
+
+class TelegramSink:
+    """Delivers alerts as HTML messages, paced per chat and overall."""
+
+    def __init__(
+        self,
+        bot: Any,
+        pacer: Pacer,
+        view: Callable[[OutgoingAlert], AlertView],
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.bot, self.pacer, self.view, self.clock = bot, pacer, view, clock
+        self.enabled = False  # until the bot is initialised: alerts wait, nothing is tried
+
+    def accepts(self, recipient: str) -> bool:
+        return recipient.startswith(PREFIX)
+
+    def ready_in(self, recipient: str, now: float) -> float:
+        if not self.enabled:
+            return NOT_STARTED_WAIT
+        return self.pacer.wait_for(pacing_key(recipient), now)
+
+    def reserve(self, recipient: str, now: float) -> None:
+        self.pacer.record(pacing_key(recipient), now)
+
+    async def send(self, alert: OutgoingAlert) -> SendResult:
+        view = self.view(alert)
+        try:
+            return await self._send(alert, render_html(view), ParseMode.HTML)
+        except BadRequest as error:
+            if "can't parse entities" not in error.message.lower():
+                return _outcome(error, alert.recipient)
+        # Our escaping failed somewhere: the plain text says the same thing, once.
+        try:
+            return await self._send(alert, render_plain(view), None)
+        except TelegramError as error:
+            return self._outcome_paused(error, alert.recipient)
+
+    async def _send(self, alert: OutgoingAlert, text: str, mode: str | None) -> SendResult:
+        try:
+            message = await self.bot.send_message(
+                chat_ref(alert.recipient),
+                text,
+                parse_mode=mode,
+                link_preview_options=NO_PREVIEW,
+                disable_notification=alert.silent,
+            )
+        except BadRequest:
+            raise
+        except TelegramError as error:
+            return self._outcome_paused(error, alert.recipient)
+        return Sent(str(message.message_id))
+
+    def _outcome_paused(self, error: TelegramError, recipient: str) -> SendResult:
+        if isinstance(error, RetryAfter):
+            seconds = _retry_seconds(error)
+            self.pacer.pause(pacing_key(recipient), self.clock() + seconds)
+        return _outcome(error, recipient)
+
+
+def _retry_seconds(error: RetryAfter) -> float:
+    # PTB 22 warns that retry_after becomes a timedelta; accept either.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        value: object = error.retry_after
+    return value.total_seconds() if isinstance(value, timedelta) else float(str(value))
+
+
+def _outcome(error: TelegramError, recipient: str) -> SendResult:
+    """What a Bot API error proves about delivery."""
+    ref = chat_ref(recipient)
+    chat_id = ref if isinstance(ref, int) else 0
+    if isinstance(error, RetryAfter):
+        seconds = _retry_seconds(error)
+        return Deferred(f"rate limited: retry after {seconds:g} s", seconds)
+    if isinstance(error, ChatMigrated) and chat_id:
+        return Migrated(chat_id, error.new_chat_id)
+    if isinstance(error, Forbidden) and chat_id:
+        return Blocked(chat_id, error.message)
+    if isinstance(error, BadRequest):  # a subclass of NetworkError, yet a clear refusal
+        return Failed(f"BadRequest: {error.message}")
+    if isinstance(error, TimedOut | NetworkError):
+        return _network_outcome(error)
+    return Failed(f"{type(error).__name__}: {error.message}")
+
+
+def _network_outcome(error: NetworkError) -> SendResult:
+    cause = error.__cause__
+    if isinstance(cause, httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout) or (
+        isinstance(error, TimedOut) and "Pool timeout" in error.message
+    ):
+        return Deferred(f"not sent: {type(cause).__name__ if cause else error.message}")
+    return Uncertain(f"{type(error).__name__}: {error.message or type(cause).__name__}")

@@ -1,0 +1,198 @@
+"""End to end: chats subscribe through the fake Bot API, entries appear on the loopback feed
+server, each subscriber gets each alert exactly once; a SIGKILLed daemon loses and repeats none."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import random
+import signal
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+from collections import Counter
+from pathlib import Path
+
+from fakes.feed_server import FeedServer
+from fakes.telegram import FakeTelegram, visible_text
+from helpers import rss, settings_for
+
+from monitor import daemon, feeds
+from monitor.store import Store
+
+PLAIN = ("p0", "Markets close higher", "Trade news.")
+
+
+def matching(n: int) -> tuple[str, str, str]:
+    return (
+        f"m{n}",
+        f"China will train police officers, batch {n:03d}",
+        "Courses for foreign officers.",
+    )
+
+
+def telegram_settings(tmp_path: Path, telegram: FakeTelegram, **extra: object):
+    return settings_for(
+        tmp_path, telegram_token=telegram.token, telegram_api_url=telegram.base_url,
+        poll_interval=1, jitter=0, **extra,
+    )  # fmt: skip
+
+
+def wait_until(predicate, timeout: float = 20.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.1)
+    return False
+
+
+def query(db: Path, sql: str) -> list[tuple]:
+    with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
+        return conn.execute(sql).fetchall()
+
+
+def alert_texts(telegram: FakeTelegram, chat: int) -> list[str]:
+    """The alerts a chat received, as the reader sees them (tags removed)."""
+    texts = [
+        visible_text(m["text"]) if m.get("parse_mode") == "HTML" else m["text"]
+        for m in telegram.sent_messages(chat)
+    ]
+    return [text for text in texts if "batch" in text]
+
+
+def test_each_subscriber_gets_each_alert_exactly_once(
+    tmp_path: Path, feed_server: FeedServer
+) -> None:
+    with FakeTelegram() as telegram:
+        settings = telegram_settings(tmp_path, telegram)
+        url = feed_server.serve("/news.xml", rss([PLAIN]))
+        with Store(settings.db) as store:
+            feeds.add_feed(store, url)
+        stop = asyncio.Event()
+        loop = asyncio.new_event_loop()
+        runner = threading.Thread(target=loop.run_until_complete, args=(_run(settings, stop),))
+        runner.start()
+        try:
+            telegram.user_message(101, "/start")
+            telegram.user_message(101, "/subscribe police-test")
+            telegram.user_message(102, "/subscribe all")
+            telegram.user_message(103, "/start")
+            assert wait_until(lambda: len(query(settings.db, "SELECT * FROM subscriptions")) == 2)
+            assert wait_until(lambda: feed_server.hits("/news.xml") >= 2)
+            feed_server.serve("/news.xml", rss([matching(1), PLAIN]))
+            assert wait_until(lambda: alert_texts(telegram, 101) and alert_texts(telegram, 102))
+            hits = feed_server.hits("/news.xml")
+            assert wait_until(lambda: feed_server.hits("/news.xml") >= hits + 2)
+        finally:
+            loop.call_soon_threadsafe(stop.set)
+            runner.join(timeout=15)
+        assert len(alert_texts(telegram, 101)) == 1
+        assert len(alert_texts(telegram, 102)) == 1
+        assert alert_texts(telegram, 103) == []
+        assert "batch 001" in alert_texts(telegram, 101)[0]
+        assert telegram.calls_to("setMyCommands")
+        with Store(settings.db) as store:
+            assert store.replay(write=False).identical
+
+
+async def _run(settings, stop: asyncio.Event) -> None:
+    await daemon.run(settings, stop, install_signals=False)
+
+
+class Feeder(threading.Thread):
+    """Adds a matching entry to the feed every few hundred milliseconds."""
+
+    def __init__(self, server: FeedServer, count: int) -> None:
+        super().__init__(daemon=True)
+        self.server, self.count, self.done = server, count, threading.Event()
+
+    def run(self) -> None:
+        items = [PLAIN]
+        for n in range(1, self.count + 1):
+            items.insert(0, matching(n))
+            self.server.serve("/burst.xml", rss(items[:60]))
+            time.sleep(0.3)
+        self.done.set()
+
+
+def start_daemon(settings, cwd: Path) -> subprocess.Popen[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MONITOR_")}
+    env.update({
+        "MONITOR_DB": str(settings.db), "MONITOR_RULES": str(settings.rules), "MONITOR_FEEDS": "",
+        "MONITOR_POLL_INTERVAL": "1s", "MONITOR_MIN_INTERVAL": "1s", "MONITOR_JITTER": "0s",
+        "MONITOR_PARSE_WORKERS": "1", "MONITOR_TELEGRAM_API_URL": settings.telegram_api_url,
+        "MONITOR_TELEGRAM_TOKEN": settings.telegram_token.get_secret_value(),
+    })  # fmt: skip
+    return subprocess.Popen(
+        [sys.executable, "-m", "monitor", "run"], env=env, cwd=cwd,
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, text=True,
+    )  # fmt: skip
+
+
+def test_sigkill_mid_burst_loses_nothing_and_repeats_only_uncertain(
+    tmp_path: Path, feed_server: FeedServer
+) -> None:
+    chats = (201, 202, 203)  # private chats: 1 message/s each (a group would take 3 s each)
+    rng = random.Random(4)
+    with FakeTelegram() as telegram:
+        settings = telegram_settings(tmp_path, telegram)
+        url = feed_server.serve("/burst.xml", rss([PLAIN]))
+        with Store(settings.db) as store:
+            feeds.add_feed(store, url)
+        for chat in chats:
+            kind = "private" if chat > 0 else "supergroup"
+            telegram.user_message(chat, "/subscribe all", chat_type=kind, title="Group")
+        process = start_daemon(settings, tmp_path)
+        try:
+            assert wait_until(lambda: len(query(settings.db, "SELECT * FROM subscriptions")) == 3)
+            assert wait_until(lambda: feed_server.hits("/burst.xml") >= 2)
+            feeder = Feeder(feed_server, count=24)
+            feeder.start()
+            for _ in range(6):
+                time.sleep(rng.uniform(0.3, 1.5))
+                process.send_signal(signal.SIGKILL)
+                process.wait(timeout=10)
+                process = start_daemon(settings, tmp_path)
+            feeder.done.wait(timeout=30)
+            settled = "SELECT COUNT(*) FROM alerts WHERE status IN ('pending', 'in_flight')"
+            assert wait_until(
+                lambda: (
+                    feed_server.hits("/burst.xml") > 0
+                    and query(settings.db, "SELECT COUNT(*) FROM entries")[0][0] == 25
+                ),
+                40,
+            )
+            assert wait_until(lambda: query(settings.db, settled)[0][0] == 0, 60)
+        finally:
+            process.send_signal(signal.SIGTERM)
+            process.wait(timeout=15)
+        assert query(settings.db, "PRAGMA integrity_check") == [("ok",)]
+        rows = query(
+            settings.db,
+            "SELECT a.recipient, e.title, a.status FROM alerts a"
+            " JOIN entries e ON e.id = a.entry_id",
+        )
+        assert len(rows) == 24 * len(chats)
+        received = Counter(
+            (chat, line)
+            for chat in chats
+            for text in alert_texts(telegram, chat)
+            for line in text.splitlines()
+            if "batch" in line
+        )
+        for recipient, title, status in rows:
+            chat = int(recipient.split(":")[1])
+            copies = sum(n for (c, line), n in received.items() if c == chat and title in line)
+            if status == "sent":
+                assert copies == 1, (recipient, title)
+            else:
+                assert status == "uncertain" and copies <= 1, (recipient, title, status)
+        duplicated = query(
+            settings.db, "SELECT event_id FROM events GROUP BY event_id HAVING COUNT(*) > 1"
+        )
+        assert duplicated == []
+        with Store(settings.db) as store:
+            assert store.replay(write=False).identical
