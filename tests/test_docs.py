@@ -5,7 +5,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-import click
+from typing import Any
+
 import typer.main
 
 from monitor.cli import app
@@ -14,19 +15,26 @@ from monitor.config import setting_names
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def all_commands() -> list[tuple[str, click.Command]]:
+def all_commands() -> list[tuple[str, Any]]:
     root = typer.main.get_command(app)
-    found: list[tuple[str, click.Command]] = []
+    found: list[tuple[str, Any]] = []
 
-    def walk(prefix: str, command: click.Command) -> None:
-        if isinstance(command, click.Group):
-            for name, sub in command.commands.items():
+    def walk(prefix: str, command: Any) -> None:
+        # typer may bring its own click: look for subcommands, not for click.Group
+        subcommands = getattr(command, "commands", None)
+        if subcommands:
+            for name, sub in subcommands.items():
                 walk(f"{prefix} {name}".strip(), sub)
         else:
             found.append((prefix, command))
 
     walk("", root)
     return found
+
+
+def test_the_command_walk_finds_the_commands() -> None:
+    names = {name for name, _ in all_commands()}
+    assert {"run", "feeds add", "rules check", "backtest"} <= names
 
 
 def test_every_setting_is_documented_and_every_documented_setting_exists() -> None:
