@@ -196,3 +196,81 @@ def test_sigkill_mid_burst_loses_nothing_and_repeats_only_uncertain(
         assert duplicated == []
         with Store(settings.db) as store:
             assert store.replay(write=False).identical
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def test_webhook_mode_registers_the_hook_and_answers_updates(tmp_path: Path) -> None:
+    import hashlib
+    import json
+    import urllib.error
+    import urllib.request
+
+    port = free_port()
+    with FakeTelegram() as telegram:
+        settings = telegram_settings(
+            tmp_path, telegram, telegram_webhook_url="https://monitor.example.org/tg-hook",
+            telegram_webhook_listen=f"127.0.0.1:{port}",
+        )  # fmt: skip
+        stop = asyncio.Event()
+        loop = asyncio.new_event_loop()
+        runner = threading.Thread(target=loop.run_until_complete, args=(_run(settings, stop),))
+        runner.start()
+        try:
+            assert wait_until(lambda: telegram.calls_to("setWebhook"))
+            [hook] = telegram.calls_to("setWebhook")
+            assert hook.params["url"] == "https://monitor.example.org/tg-hook"
+            secret = hashlib.sha256(b"webhook" + telegram.token.encode()).hexdigest()[:32]
+            update = {"update_id": 1, "message": {
+                "message_id": 1, "date": int(time.time()), "text": "/start",
+                "chat": {"id": 301, "type": "private", "first_name": "T"},
+                "from": {"id": 301, "is_bot": False, "first_name": "T"},
+                "entities": [{"type": "bot_command", "offset": 0, "length": 6}],
+            }}  # fmt: skip
+
+            def post(headers: dict[str, str]) -> int:
+                request = urllib.request.Request(
+                    f"http://127.0.0.1:{port}/tg-hook", data=json.dumps(update).encode(),
+                    headers={"Content-Type": "application/json", **headers},
+                )  # fmt: skip
+                try:
+                    with urllib.request.urlopen(request, timeout=5) as answer:
+                        return int(answer.status)
+                except urllib.error.HTTPError as error:
+                    return int(error.code)
+
+            assert post({}) == 403  # no secret token: refused
+            assert telegram.sent_messages(301) == []
+            assert post({"X-Telegram-Bot-Api-Secret-Token": secret}) == 200
+            assert wait_until(lambda: telegram.sent_messages(301))
+        finally:
+            loop.call_soon_threadsafe(stop.set)
+            runner.join(timeout=15)
+
+
+def test_the_token_never_reaches_the_logs(tmp_path: Path, feed_server: FeedServer) -> None:
+    with FakeTelegram() as telegram:
+        settings = telegram_settings(tmp_path, telegram)
+        with Store(settings.db) as store:
+            feeds.add_feed(store, feed_server.serve("/news.xml", rss([PLAIN])))
+        env = {k: v for k, v in os.environ.items() if not k.startswith("MONITOR_")}
+        env.update({
+            "MONITOR_DB": str(settings.db), "MONITOR_RULES": str(settings.rules),
+            "MONITOR_FEEDS": "", "MONITOR_LOG_LEVEL": "DEBUG",
+            "MONITOR_TELEGRAM_TOKEN": telegram.token, "MONITOR_TELEGRAM_API_URL": telegram.base_url,
+        })  # fmt: skip
+        done = subprocess.run(
+            [sys.executable, "-m", "monitor", "run", "--once"],
+            env=env, cwd=tmp_path, capture_output=True, text=True, timeout=60,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        assert telegram.calls_to("getMe")
+        assert "DEBUG" in done.stderr
+        secret = telegram.token.split(":")[1]
+        assert secret not in done.stderr and secret not in done.stdout
