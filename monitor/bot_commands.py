@@ -1,6 +1,7 @@
 """The Telegram bot's commands as plain functions: a command or a button in, a Reply out.
 
-`monitor/telegram.py` turns updates into calls of `handle_command` and `handle_callback`.
+`monitor/telegram.py` turns updates into calls of `handle_command` and `handle_callback`;
+the admin commands live in `bot_admin` and are reached only through the access check here.
 Every change is appended to the log as events on the chat's stream, keyed by and
 checked against the version the decision was made on, so two updates racing on one chat
 cannot both apply. Bad input never raises: the reply says what is wrong and what is allowed.
@@ -8,18 +9,17 @@ cannot both apply. Bad input never raises: the reply says what is wrong and what
 
 from __future__ import annotations
 
-import ipaddress
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from datetime import timedelta
-from urllib.parse import urlsplit
 
 from monitor import bot_views as views
+from monitor import bot_why as why
 from monitor import events as ev
-from monitor.bot_views import BotContext, Button, Caller, ChatView, Reply
-from monitor.config import Settings, format_duration, parse_duration
-from monitor.feeds import FeedError, add_feed, remove_feed
-from monitor.http_rules import check_url, is_public_address
+from monitor.bot_admin import ADMIN_COMMANDS, ADMIN_HANDLERS
+from monitor.bot_views import BotContext, Button, Caller, ChatView, Command, Reply
+from monitor.config import Settings
+from monitor.http_rules import check_url
 from monitor.projections import iso
 from monitor.store import ConcurrencyError
 
@@ -37,7 +37,6 @@ __all__ = [
 MAX_ARGS = 1000  # characters; longer arguments are refused, not cut
 MAX_RECENT = 20
 MAX_MUTE = timedelta(days=30)
-MAX_FEED_INTERVAL = 7 * 86400.0
 
 COMMANDS: tuple[tuple[str, str], ...] = (
     ("start", "Register this chat and show the topics"),
@@ -53,18 +52,10 @@ COMMANDS: tuple[tuple[str, str], ...] = (
     ("search", "Full-text search of stored entries: /search <words>"),
     ("why", "What the log knows about an entry: /why <url>"),
 )
-ADMIN_COMMANDS: tuple[tuple[str, str], ...] = (
-    ("addfeed", "Add a feed: /addfeed <url> [interval]"),
-    ("removefeed", "Remove a feed: /removefeed <feed-id>"),
-    ("feeds", "Every feed with its failures"),
-    ("status", "Feeds, failures, outbox depth, last errors"),
-)
 _OPEN_TO_ALL = frozenset({"start", "help"})
 _MUTE = re.compile(r"^(\d{1,6})\s*(m|min|h|d)$", re.IGNORECASE | re.ASCII)
 _MUTE_UNITS = {"m": 60, "min": 60, "h": 3600, "d": 86400}
 _RULE_SEPARATORS = re.compile(r"[\s,]+")
-
-Command = Callable[[BotContext, Caller, str], Reply]
 
 
 def handle_command(ctx: BotContext, caller: Caller, command: str, args: str) -> Reply:
@@ -75,7 +66,7 @@ def handle_command(ctx: BotContext, caller: Caller, command: str, args: str) -> 
             f"That is {len(args)} characters of arguments; a command takes at most"
             f" {MAX_ARGS}. Nothing was done."
         )
-    handler = _COMMANDS.get(name) or _ADMIN.get(name)
+    handler = _COMMANDS.get(name) or ADMIN_HANDLERS.get(name)
     if handler is None:
         return _help(ctx, caller, "", unknown=name)
     refusal = _refusal(ctx.settings, caller, name)
@@ -124,7 +115,7 @@ def _closed(caller: Caller) -> Reply:
 
 
 def _refusal(settings: Settings, caller: Caller, name: str) -> Reply | None:
-    if name in _ADMIN and not _is_admin(settings, caller):
+    if name in ADMIN_HANDLERS and not _is_admin(settings, caller):
         return Reply(f"/{name} is for the bot's admins only. /help lists what you can use.")
     if name not in _OPEN_TO_ALL and not _allowed(settings, caller):
         return _closed(caller)
@@ -304,88 +295,7 @@ def _why(ctx: BotContext, caller: Caller, args: str) -> Reply:
         return Reply("Usage: /why &lt;url&gt;, the http(s) link of an entry.")
     # Other recipients are shown to an admin only in a private chat, never to a group.
     everyone = _is_admin(ctx.settings, caller) and caller.chat_type == "private"
-    return views.why_reply(ctx.store.db, caller.chat_id, everyone, url)
-
-
-# --- admin commands -----------------------------------------------------------------
-
-
-def _addfeed(ctx: BotContext, caller: Caller, args: str) -> Reply:
-    usage = (
-        "Usage: /addfeed &lt;url&gt; [interval], for example /addfeed https://example.org/rss 15m"
-    )
-    parts = args.split()
-    if not 1 <= len(parts) <= 2:
-        return Reply(usage)
-    failure = check_url(parts[0])
-    problem = failure.detail if failure else _private_host(ctx.settings, parts[0])
-    if problem:
-        return Reply(f"{views.show(problem, 300)}\n{usage}")
-    interval = _feed_interval(ctx.settings, parts[1] if len(parts) == 2 else None)
-    if isinstance(interval, str):
-        return Reply(f"{interval}\n{usage}")
-    seconds, note = interval
-    try:
-        feed_id = add_feed(
-            ctx.store, parts[0], interval=seconds, origin=f"telegram:{caller.chat_id}"
-        )
-    except FeedError as error:
-        return Reply(views.show(str(error), 400))
-    every = format_duration(seconds or ctx.settings.poll_interval)
-    return Reply(f"Added feed <code>{feed_id}</code>, polled every {every}.{note}")
-
-
-def _private_host(settings: Settings, url: str) -> str | None:
-    """Refuse a private address written in the URL now; names are checked at every fetch."""
-    try:
-        address = ipaddress.ip_address(urlsplit(url).hostname or "")
-    except ValueError:
-        return None
-    if settings.allow_private_feeds or is_public_address(address):
-        return None
-    return f"{address} is not a public address; feeds added from Telegram must be public."
-
-
-def _feed_interval(settings: Settings, text: str | None) -> tuple[float | None, str] | str:
-    """(seconds or None for the default, a note) or the problem with `text`."""
-    if text is None:
-        return None, ""
-    try:
-        seconds = parse_duration(text)
-    except ValueError as error:
-        return views.show(str(error), 200)
-    if not 0 < seconds <= MAX_FEED_INTERVAL:
-        return "The interval must be more than 0 and at most 7d."
-    if seconds < settings.min_interval:
-        floor = format_duration(settings.min_interval)
-        return (
-            settings.min_interval,
-            f" ({views.show(text, 20)} is below the minimum, raised to {floor}.)",
-        )
-    return seconds, ""
-
-
-def _removefeed(ctx: BotContext, caller: Caller, args: str) -> Reply:
-    feed_id = args.strip()
-    if not feed_id or " " in feed_id or len(feed_id) > 64:
-        return Reply("Usage: /removefeed &lt;feed-id&gt;; /feeds lists the ids.")
-    if ctx.store.db.execute("SELECT 1 FROM feeds WHERE id = ?", (feed_id,)).fetchone() is None:
-        return Reply(
-            f"No feed has the id <code>{views.show(feed_id, 64)}</code>; /feeds lists them."
-        )
-    try:
-        url = remove_feed(ctx.store, feed_id, reason=f"removed from Telegram by {caller.user_id}")
-    except FeedError as error:
-        return Reply(views.show(str(error), 400))
-    return Reply(f"Removed feed <code>{views.show(feed_id, 64)}</code> ({views.show(url, 300)}).")
-
-
-def _feeds(ctx: BotContext, caller: Caller, args: str) -> Reply:
-    return views.feeds_reply(ctx.store.db)
-
-
-def _status(ctx: BotContext, caller: Caller, args: str) -> Reply:
-    return views.status_reply(ctx.store.db)
+    return why.why_reply(ctx.store.db, caller.chat_id, everyone, url)
 
 
 _COMMANDS: dict[str, Command] = {
@@ -401,10 +311,4 @@ _COMMANDS: dict[str, Command] = {
     "recent": _recent,
     "search": _search,
     "why": _why,
-}
-_ADMIN: dict[str, Command] = {
-    "addfeed": _addfeed,
-    "removefeed": _removefeed,
-    "feeds": _feeds,
-    "status": _status,
 }

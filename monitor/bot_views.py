@@ -3,26 +3,23 @@
 No Telegram library here. Every stored or user-supplied text is cleaned of control and
 format characters, cut, then HTML-escaped; a reply is cut at whole blocks so it stays
 within Telegram's 4096 UTF-16 units and its HTML is never cut inside a tag.
+The admin views are in `bot_admin`, the /why view in `bot_why`.
 """
 
 from __future__ import annotations
 
 import html
-import json
 import sqlite3
 import unicodedata
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from monitor import events as ev
 from monitor.config import Settings
 from monitor.match import RuleSet
 from monitor.messages import TELEGRAM_LIMIT, safe_link
-from monitor.reports import feed_rows, status_summary
-from monitor.store import Store, read_events
+from monitor.store import Store
 from monitor.text import is_cjk
-from monitor.textclean import canonical_link
 from monitor.textcut import cut_utf16, utf16_len
 
 BUTTON_DATA_BYTES = 64  # Telegram's limit on callback data
@@ -58,6 +55,9 @@ class BotContext:
     rules: Callable[[], RuleSet]  # the rules in force (reloadable)
     settings: Settings
     clock: Callable[[], datetime]
+
+
+Command = Callable[[BotContext, Caller, str], Reply]  # a command's handler: args are cleaned
 
 
 @dataclass(frozen=True)
@@ -198,7 +198,7 @@ def mysubs_reply(rules: RuleSet, chat: ChatView, now: datetime) -> Reply:
 
 # --- entries ------------------------------------------------------------------------
 
-_ENTRY_COLUMNS = (
+ENTRY_COLUMNS = (
     "e.id, e.title, e.link, e.published, e.seen_at, e.feed_id, e.backlog,"
     " f.title AS feed_title, f.url AS feed_url"
 )
@@ -220,7 +220,7 @@ def recent_reply(db: sqlite3.Connection, chat: ChatView, count: int) -> Reply:
     if not chat.subscriptions:
         return Reply("This chat follows no topics yet, so there is nothing recent. /topics")
     rows = db.execute(
-        f"SELECT {_ENTRY_COLUMNS}, group_concat(m.rule_id) AS rules, MAX(m.seq) AS last"
+        f"SELECT {ENTRY_COLUMNS}, group_concat(m.rule_id) AS rules, MAX(m.seq) AS last"
         " FROM matches m JOIN subscriptions s ON s.rule_id = m.rule_id AND s.chat_id = ?"
         " JOIN entries e ON e.id = m.entry_id LEFT JOIN feeds f ON f.id = e.feed_id"
         " GROUP BY e.id ORDER BY last DESC LIMIT ?",
@@ -263,7 +263,7 @@ def search_entries(db: sqlite3.Connection, words: Sequence[str], limit: int) -> 
         clauses.append("(e.title LIKE ? ESCAPE '\\' OR e.summary LIKE ? ESCAPE '\\')")
         params += [_like(word), _like(word)]
     sql = (
-        f"SELECT {_ENTRY_COLUMNS} FROM entries e LEFT JOIN feeds f ON f.id = e.feed_id"
+        f"SELECT {ENTRY_COLUMNS} FROM entries e LEFT JOIN feeds f ON f.id = e.feed_id"
         f" WHERE {' AND '.join(clauses)} ORDER BY e.seq DESC LIMIT ?"
     )
     return db.execute(sql, [*params, limit]).fetchall()
@@ -284,118 +284,3 @@ def search_reply(db: sqlite3.Connection, text: str) -> Reply:
     blocks = [f"<b>Entries with {show(asked, 300)}</b>{more}"]
     blocks += [f"\n{entry_line(row)}\n{source(row)}" for row in rows[:SEARCH_HITS]]
     return fit(blocks)
-
-
-# --- admin views --------------------------------------------------------------------
-
-
-def feeds_reply(db: sqlite3.Connection) -> Reply:
-    rows = feed_rows(db)
-    if not rows:
-        return Reply("No feeds yet. /addfeed &lt;url&gt; adds one.")
-    blocks = [f"<b>{len(rows)} feeds</b> (id · title · failures)"]
-    for row in rows:
-        failing = f" · ⚠️ {row['failures']} failures" if row["failures"] else ""
-        blocks.append(
-            f"<code>{row['id']}</code> · {link(row['title'] or row['url'], row['url'])}{failing}"
-        )
-    return fit(blocks)
-
-
-def status_reply(db: sqlite3.Connection) -> Reply:
-    s = status_summary(db)
-    blocks = [
-        "<b>Status</b>",
-        f"Feeds: {s['feeds']} ({s['failing']} failing) · entries: {s['entries']}"
-        f" · matches: {s['matches']} · events: {s['events']}",
-        f"Alerts: {s['alerts_pending']} pending, {s['alerts_in_flight']} in flight,"
-        f" {s['alerts_sent']} sent, {s['alerts_failed']} failed, {s['alerts_uncertain']} uncertain",
-        f"Last check: {minute(s['last_check'])}",
-    ]
-    for row in (r for r in feed_rows(db) if r["failures"]):
-        blocks.append(
-            f"⚠️ <code>{row['id']}</code> {show(row['title'] or row['url'], 80)}: {row['failures']}"
-            f" failures; {show(row['last_error_kind'], 40)}: {show(row['last_error'], 300)}"
-        )
-    return fit(blocks)
-
-
-# --- /why ---------------------------------------------------------------------------
-
-
-def link_forms(url: str) -> list[str]:
-    """The forms a stored link may take: as given, canonical, with and without a final slash."""
-    url = url.strip()
-    canonical = canonical_link(url, url)
-    forms = [url, canonical or url]
-    forms += [f.rstrip("/") for f in forms] + [f.rstrip("/") + "/" for f in forms]
-    return list(dict.fromkeys(forms))
-
-
-def why_reply(db: sqlite3.Connection, chat_id: int, admin: bool, url: str) -> Reply:
-    forms = link_forms(url)
-    rows = db.execute(
-        f"SELECT {_ENTRY_COLUMNS} FROM entries e LEFT JOIN feeds f ON f.id = e.feed_id"
-        f" WHERE e.link IN ({', '.join('?' * len(forms))}) ORDER BY e.seq LIMIT 3",
-        forms,
-    ).fetchall()
-    if not rows:
-        return Reply(
-            f"The log has no entry with the link {show(url, 300)}. Links are compared as"
-            " stored (tracking parameters removed); /search &lt;words&gt; finds entries by words."
-        )
-    blocks: list[str] = []
-    for row in rows:
-        blocks += _entry_story(db, row, chat_id, admin)
-    return fit(blocks)
-
-
-def _entry_story(db: sqlite3.Connection, row: sqlite3.Row, chat_id: int, admin: bool) -> list[str]:
-    backlog = " on the feed's first poll (backlog: recorded, not alerted)" if row["backlog"] else ""
-    blocks = [
-        f"<b>{link(row['title'], row['link'])}</b>",
-        f"Seen {minute(row['seen_at'])} in {source(row)}{backlog}; published"
-        f" {minute(row['published'])}.",
-    ]
-    matches = db.execute(
-        "SELECT rule_id, level, terms FROM matches WHERE entry_id = ? ORDER BY seq", (row["id"],)
-    ).fetchall()
-    for match in matches:
-        terms = ", ".join(show(t, 64) for t in json.loads(match["terms"])[:12]) or "entities only"
-        blocks.append(f"Matched <b>{show(match['rule_id'], 64)}</b> ({match['level']}) on: {terms}")
-    if not matches:
-        blocks.append("No rule matched it.")
-    return blocks + _alert_story(db, row["id"], f"telegram:{chat_id}", admin)
-
-
-def _alert_story(db: sqlite3.Connection, entry_id: str, mine: str, admin: bool) -> list[str]:
-    alerts = db.execute(
-        "SELECT id, recipient, status FROM alerts WHERE entry_id = ? ORDER BY seq", (entry_id,)
-    ).fetchall()
-    shown = [a for a in alerts if admin or a["recipient"] == mine]
-    blocks = []
-    for alert in shown:
-        who = "this chat" if alert["recipient"] == mine else show(alert["recipient"], 64)
-        blocks.append(f"Alert to {who}: <b>{alert['status']}</b>")
-        blocks += [_attempt(e) for e in read_events(db, stream=f"alert:{alert['id']}", limit=20)]
-    others = len(alerts) - len(shown)
-    if others:
-        blocks.append(f"{others} alert(s) to other recipients.")
-    if not alerts:
-        blocks.append("No alert was queued for it.")
-    return blocks
-
-
-def _attempt(event: ev.StoredEvent) -> str:
-    match event.data:
-        case ev.AlertDispatched(attempt=attempt):
-            detail = f"attempt {attempt}"
-        case ev.AlertSent(message_id=message_id):
-            detail = f"sent, message {show(message_id, 32)}"
-        case ev.AlertDeferred(reason=reason, not_before=not_before):
-            detail = f"deferred to {minute(not_before)}: {show(reason)}"
-        case ev.AlertFailed(reason=reason) | ev.AlertUncertain(reason=reason):
-            detail = f"{event.type.removeprefix('Alert').lower()}: {show(reason)}"
-        case _:
-            detail = event.type.removeprefix("Alert").lower()
-    return f"  · {minute(event.recorded_at)} {detail}"

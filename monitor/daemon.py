@@ -12,6 +12,7 @@ import signal
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from pathlib import Path
 
 from monitor import __version__, feeds, queries
 from monitor import events as ev
@@ -19,7 +20,7 @@ from monitor.config import Settings
 from monitor.deliver import Dispatcher
 from monitor.fetch import Fetcher, FetchPolicy
 from monitor.match import RuleSet, load_ruleset
-from monitor.outputs import Outputs, build_outputs, close_outputs, open_outputs
+from monitor.outputs import Outputs, build_outputs, close_outputs, open_outputs, stop_receiving
 from monitor.parse import ParserPool
 from monitor.pipeline import Pipeline, PollOutcome, PollPolicy
 from monitor.rulefiles import RulesError
@@ -29,6 +30,7 @@ from monitor.store import Store
 log = logging.getLogger(__name__)
 
 RULES_STREAM = "rules:active"
+SETTLE_SECONDS = 6.0  # with the rest of shutdown (at most ~2 s), inside our 10 s promise
 
 
 class RulesHolder:
@@ -189,13 +191,48 @@ async def run(
             len(running.rules().rules),
             settings.db,
         )
-        delivery = asyncio.create_task(running.dispatcher.run(stop))
+        background = [
+            asyncio.create_task(running.dispatcher.run(stop)),
+            asyncio.create_task(watch_rules(running.rules, stop)),
+        ]
         await stop.wait()
-        log.info("stopping: no new polls; settling deliveries")
-        scheduler.shutdown()
-        running.dispatcher.stopping = True
-        with contextlib.suppress(asyncio.CancelledError):
-            await asyncio.wait_for(delivery, timeout=8)
+        await _shut_down(running, scheduler, background)
+
+
+async def _shut_down(
+    running: Running, scheduler: PollScheduler, tasks: list[asyncio.Task[None]]
+) -> None:
+    """No new polls or sends; sends under way get SETTLE_SECONDS, then are marked uncertain."""
+    log.info("stopping: no new polls; settling deliveries")
+    running.dispatcher.stopping = True
+    await asyncio.gather(scheduler.shutdown(), stop_receiving(running.outputs))
+    _, unfinished = await asyncio.wait(tasks, timeout=SETTLE_SECONDS)
+    for task in unfinished:
+        task.cancel()
+    await asyncio.gather(*unfinished, return_exceptions=True)
+
+
+def rules_fingerprint(folder: Path) -> tuple[tuple[str, int, int], ...]:
+    """Names, sizes and modification times of the rule and gazetteer files."""
+    files = sorted([*folder.glob("*.yaml"), *folder.glob("entities/*.yaml")])
+    stats = [(str(p), p.stat()) for p in files if p.is_file()]
+    return tuple((name, st.st_size, st.st_mtime_ns) for name, st in stats)
+
+
+async def watch_rules(rules: RulesHolder, stop: asyncio.Event, every: float = 5.0) -> None:
+    """Reload the rules when their files change (SIGHUP does the same at once)."""
+    seen = rules_fingerprint(rules.settings.rules)
+    while not stop.is_set():
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), every)
+        try:
+            current = rules_fingerprint(rules.settings.rules)
+        except OSError as error:
+            log.warning("rules folder unreadable: %s", error)
+            continue
+        if current != seen:
+            seen = current
+            rules.reload()
 
 
 def _install_signals(stop: asyncio.Event, rules: RulesHolder) -> None:

@@ -169,7 +169,12 @@ class Dispatcher:
         if sink is None:
             result: SendResult = Failed(f"no sink delivers to {alert.recipient!r}")
         else:
-            result = await _send_safely(sink, alert)
+            try:
+                result = await _send_safely(sink, alert)
+            except asyncio.CancelledError:
+                # Stopped mid-send: it may have gone out. Say so now rather than at next start.
+                self._record(alert, attempt, Uncertain("the daemon stopped while sending"))
+                raise
         self._record(alert, attempt, result)
 
     def _record(self, alert: OutgoingAlert, attempt: int, result: SendResult) -> None:

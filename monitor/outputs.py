@@ -77,14 +77,25 @@ async def open_outputs(
             log.error("telegram not reachable, alerts stay queued: %s", type(error).__name__)
 
 
-async def close_outputs(outputs: Outputs) -> None:
+async def stop_receiving(outputs: Outputs) -> None:
+    """No more updates from Telegram (the first step of a shutdown)."""
     for task in outputs.tasks:
         task.cancel()
     if outputs.app is not None:
-        try:
-            await telegram.stop_bot(outputs.app)
-        except Exception as error:
-            log.warning("telegram bot did not stop cleanly: %s", type(error).__name__)
+        await telegram.stop_updates(outputs.app)
+
+
+async def close_outputs(outputs: Outputs, grace: float = 2.0) -> None:
+    for task in outputs.tasks:
+        task.cancel()
+    if outputs.app is None:
+        return
+    try:
+        await asyncio.wait_for(telegram.stop_bot(outputs.app), grace)
+    except TimeoutError:
+        log.warning("telegram bot did not stop within %.0fs; leaving it", grace)
+    except Exception as error:
+        log.warning("telegram bot did not stop cleanly: %s", type(error).__name__)
 
 
 def alert_view(rules: Callable[[], RuleSet]) -> Callable[[OutgoingAlert], AlertView]:

@@ -6,6 +6,7 @@ with a failing feed's first run placed at its `next_poll_at`.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import random
@@ -26,6 +27,7 @@ class PollScheduler:
         self.pipeline = pipeline
         self.jitter = jitter
         self.scheduler = AsyncIOScheduler(timezone=UTC)
+        self._polls: set[asyncio.Task[object]] = set()
 
     @property
     def running(self) -> bool:
@@ -37,9 +39,13 @@ class PollScheduler:
         self.scheduler.add_job(self.sync_jobs, "interval", seconds=resync_every, id="sync-feeds")
         self.scheduler.start()
 
-    def shutdown(self) -> None:
+    async def shutdown(self) -> None:
+        """Take no new jobs; stop the polls under way (a poll's append is never cut in half)."""
         if self.scheduler.running:
             self.scheduler.shutdown(wait=False)
+        for task in list(self._polls):
+            task.cancel()
+        await asyncio.gather(*self._polls, return_exceptions=True)
 
     def sync_jobs(self) -> None:
         """Add a job for each feed without one; drop jobs of feeds that are gone."""
@@ -89,11 +95,20 @@ class PollScheduler:
         if not is_due(feed, now):
             self._postpone(feed_id, feed.next_poll_at)
             return
+        task = asyncio.current_task()
+        assert task is not None  # jobs run as tasks on the scheduler's loop
+        self._polls.add(task)
         try:
             await self.pipeline.poll(feed)
+        except asyncio.CancelledError:
+            # Shutdown: the poll appended nothing yet (appends are never cut in half).
+            log.info("feed=%s poll stopped by the shutdown", feed_id)
+            return
         except Exception:
             log.exception("feed=%s poll crashed; it will be tried again", feed_id)
             return
+        finally:
+            self._polls.discard(task)
         after = queries.feed_state(self.pipeline.store.db, feed_id)
         if after is not None and after.next_poll_at and after.next_poll_at > now:
             self._postpone(feed_id, after.next_poll_at)

@@ -141,9 +141,13 @@ async def _start_webhook(app: App, settings: Settings) -> None:
     )
 
 
-async def stop_bot(app: App) -> None:
+async def stop_updates(app: App) -> None:
     if app.updater is not None and app.updater.running:
         await app.updater.stop()
+
+
+async def stop_bot(app: App) -> None:
+    await stop_updates(app)
     if app.running:
         await app.stop()
     await app.shutdown()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -51,6 +52,20 @@ class Daemon:
         return False
 
 
+def rows(db: Path, sql: str) -> int:
+    with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
+        return int(conn.execute(sql).fetchone()[0])
+
+
+def wait_until(predicate, timeout: float = 20) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.1)
+    return False
+
+
 def daemon_env(settings) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("MONITOR_")}
     env.update(
@@ -83,13 +98,23 @@ def test_daemon_polls_alerts_reloads_and_stops_on_sigterm(
         feed_server.serve("/news.xml", rss([NEW, PLAIN]))
         assert daemon.wait_for(NEW[1], daemon.out), "".join(daemon.err)
 
+        loads = "SELECT COUNT(*) FROM events WHERE type = 'RulesLoaded'"
+        assert rows(settings.db, loads) == 1
+        edited = (
+            (settings.rules / "police-test.yaml")
+            .read_text()
+            .replace("level: high", "level: critical")
+        )
+        (settings.rules / "police-test.yaml").write_text(edited)
+        assert wait_until(lambda: rows(settings.db, loads) == 2, 15), "".join(daemon.err)
+
         (settings.rules / "broken.yaml").write_text("id: broken\nlevel: loud\n")
         daemon.process.send_signal(signal.SIGHUP)
         assert daemon.wait_for("previous rules stay in force", daemon.err), "".join(daemon.err)
         assert daemon.process.poll() is None
 
         started = time.monotonic()
-        daemon.process.send_signal(signal.SIGTERM)
+        daemon.process.send_signal(signal.SIGINT)
         assert daemon.process.wait(timeout=10) == 0
         assert time.monotonic() - started < 10
     finally:

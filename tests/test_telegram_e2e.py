@@ -16,7 +16,7 @@ from collections import Counter
 from pathlib import Path
 
 from fakes.feed_server import FeedServer
-from fakes.telegram import FakeTelegram, visible_text
+from fakes.telegram import FakeTelegram, slow, visible_text
 from helpers import rss, settings_for
 
 from monitor import daemon, feeds
@@ -274,3 +274,31 @@ def test_the_token_never_reaches_the_logs(tmp_path: Path, feed_server: FeedServe
         assert "DEBUG" in done.stderr
         secret = telegram.token.split(":")[1]
         assert secret not in done.stderr and secret not in done.stdout
+
+
+def test_sigterm_mid_send_exits_within_10s_and_marks_the_send_uncertain(
+    tmp_path: Path, feed_server: FeedServer
+) -> None:
+    with FakeTelegram() as telegram:
+        settings = telegram_settings(tmp_path, telegram)
+        url = feed_server.serve("/news.xml", rss([PLAIN]))
+        with Store(settings.db) as store:
+            feeds.add_feed(store, url)
+        telegram.user_message(401, "/subscribe all")
+        telegram.fail_always("sendMessage", slow(60), chat_id=401)
+        process = start_daemon(settings, tmp_path)
+        try:
+            assert wait_until(lambda: len(query(settings.db, "SELECT * FROM subscriptions")) == 1)
+            assert wait_until(lambda: feed_server.hits("/news.xml") >= 2)
+            feed_server.serve("/news.xml", rss([matching(1), PLAIN]))
+            in_flight = "SELECT COUNT(*) FROM alerts WHERE status = 'in_flight'"
+            assert wait_until(lambda: query(settings.db, in_flight)[0][0] == 1)
+            started = time.monotonic()
+            process.send_signal(signal.SIGTERM)
+            assert process.wait(timeout=12) == 0
+            assert time.monotonic() - started < 10
+        finally:
+            if process.poll() is None:
+                process.kill()
+        rows = query(settings.db, "SELECT status, last_error FROM alerts")
+        assert rows == [("uncertain", "the daemon stopped while sending")]
