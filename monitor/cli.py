@@ -58,7 +58,7 @@ def settings_from(ctx: typer.Context) -> Settings:
 
 def open_store(settings: Settings) -> Store:
     try:
-        return Store(settings.db)
+        return Store(settings.db, busy_timeout=settings.db_busy_timeout)
     except StoreError as error:
         err.print(str(error), highlight=False)
         raise typer.Exit(1) from None

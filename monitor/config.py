@@ -102,6 +102,7 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, frozen=True, extra="forbid")
 
     db: Path = Path("state/monitor.db")
+    db_busy_timeout: Seconds = 10.0
     rules: Path = Path("rules")
     feeds: OptionalPath = Path("seeds/feeds.opml")
     poll_interval: Seconds = 600.0

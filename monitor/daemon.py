@@ -25,7 +25,7 @@ from monitor.parse import ParserPool
 from monitor.pipeline import Pipeline, PollOutcome, PollPolicy
 from monitor.rulefiles import RulesError
 from monitor.scheduler import PollScheduler
-from monitor.store import Store
+from monitor.store import Store, StoreError
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +52,10 @@ class RulesHolder:
             log.error("rules not reloaded; the previous rules stay in force:\n%s", error)
             return False
         self.current = fresh
-        record_rules(self.store, fresh)
+        try:
+            record_rules(self.store, fresh)
+        except StoreError as error:  # in force already; recorded at the next load
+            log.error("rules reloaded but RulesLoaded not recorded: %s", error)
         log.info("rules reloaded: version %s, %d rules", fresh.version, len(fresh.rules))
         return True
 
@@ -111,7 +114,7 @@ async def assembled(
     settings: Settings, *, backlog: bool = True, write: Callable[[str], None] | None = None
 ) -> AsyncIterator[Running]:
     """Open everything the daemon needs, sync the feed list, and close it all afterwards."""
-    store = Store(settings.db)
+    store = Store(settings.db, busy_timeout=settings.db_busy_timeout)
     try:
         rules = RulesHolder(settings, store)
         if settings.feeds is not None:

@@ -20,7 +20,7 @@ from monitor import events as ev
 from monitor import queries
 from monitor.queries import OutgoingAlert
 from monitor.sinks import Blocked, Deferred, Failed, Migrated, SendResult, Sent, Sink, Uncertain
-from monitor.store import Store
+from monitor.store import Store, StoreError
 
 log = logging.getLogger(__name__)
 
@@ -130,6 +130,8 @@ class Dispatcher:
         while not stop.is_set():
             try:
                 await self.deliver_due()
+            except StoreError as error:
+                log.error("delivery paused, retrying shortly: %s", error)
             except Exception:
                 log.exception("delivery round failed; retrying shortly")
             self._wake.clear()

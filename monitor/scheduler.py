@@ -18,6 +18,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from monitor import queries
 from monitor.decide import FeedState
 from monitor.pipeline import Pipeline, is_due
+from monitor.store import StoreError
 
 log = logging.getLogger(__name__)
 
@@ -103,6 +104,9 @@ class PollScheduler:
         except asyncio.CancelledError:
             # Shutdown: the poll appended nothing yet (appends are never cut in half).
             log.info("feed=%s poll stopped by the shutdown", feed_id)
+            return
+        except StoreError as error:
+            log.error("feed=%s poll not recorded, retried next time: %s", feed_id, error)
             return
         except Exception:
             log.exception("feed=%s poll crashed; it will be tried again", feed_id)

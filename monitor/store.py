@@ -71,20 +71,22 @@ class ReplayReport:
         return not any(self.differences.values())
 
 
-def connect(path: Path, *, readonly: bool = False) -> sqlite3.Connection:
+def connect(
+    path: Path, *, readonly: bool = False, busy_timeout: float = 10.0
+) -> sqlite3.Connection:
     """A connection with the project's pragmas; readers use readonly=True."""
-    if not readonly:
-        path.parent.mkdir(parents=True, exist_ok=True)
-    uri = f"file:{path}?mode=ro" if readonly else f"file:{path}"
     try:
+        if not readonly:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        uri = f"file:{path}?mode=ro" if readonly else f"file:{path}"
         db = sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False)
-        db.execute("PRAGMA busy_timeout = 10000")
+        db.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")
         if not readonly:
             db.execute("PRAGMA journal_mode = WAL")
             db.execute("PRAGMA synchronous = FULL")
         db.execute("PRAGMA foreign_keys = ON")
-    except sqlite3.Error as error:
-        raise StoreError(f"{path}: cannot open the database: {error}") from None
+    except (sqlite3.Error, OSError) as error:
+        raise StoreError(f"{path}: cannot open the database: {error}{_hint(str(error))}") from None
     db.row_factory = sqlite3.Row
     return db
 
@@ -92,11 +94,15 @@ def connect(path: Path, *, readonly: bool = False) -> sqlite3.Connection:
 class Store:
     """The single writer. Appends are idempotent (by event id) and checked per stream."""
 
-    def __init__(self, path: Path, clock: Clock = utc_now) -> None:
+    def __init__(self, path: Path, clock: Clock = utc_now, busy_timeout: float = 10.0) -> None:
         self.path = path
         self.clock = clock
-        self.db = connect(path)
-        migrate(self.db)
+        self.db = connect(path, busy_timeout=busy_timeout)
+        try:
+            migrate(self.db)
+        except sqlite3.OperationalError as error:
+            self.db.close()
+            raise write_error(path, error) from None
 
     def close(self) -> None:
         self.db.close()
@@ -109,13 +115,20 @@ class Store:
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
-        self.db.execute("BEGIN IMMEDIATE")
+        """BEGIN IMMEDIATE ... COMMIT; a refused write (full, read-only, locked) is a StoreError."""
+        try:
+            self.db.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as error:
+            raise write_error(self.path, error) from None
         try:
             yield self.db
-        except BaseException:
-            self.db.execute("ROLLBACK")
+            self.db.execute("COMMIT")
+        except BaseException as error:
+            if self.db.in_transaction:
+                self.db.execute("ROLLBACK")
+            if isinstance(error, sqlite3.OperationalError):
+                raise write_error(self.path, error) from None
             raise
-        self.db.execute("COMMIT")
 
     def append(
         self, new_events: Sequence[ev.NewEvent], expected: Mapping[str, int] | None = None
@@ -147,6 +160,28 @@ class Store:
     def replay(self, *, write: bool = True) -> ReplayReport:
         """Rebuild every projection from `events` alone and compare with the live tables."""
         return replay(self.db, write=write)
+
+
+def write_error(path: Path, error: sqlite3.Error) -> StoreError:
+    return StoreError(
+        f"{path}: the write was refused and nothing of it was stored: {error}{_hint(str(error))}"
+    )
+
+
+def _hint(message: str) -> str:
+    """What to do about the usual refusals."""
+    text = message.lower()
+    if "full" in text:
+        return " (free disk space; the write is retried on the next poll)"
+    if "readonly" in text or "read-only" in text or "permission" in text:
+        return " (the database file, its -wal/-shm files and its folder must be writable)"
+    if "locked" in text or "busy" in text:
+        return (
+            " (another process holds the write lock; MONITOR_DB_BUSY_TIMEOUT sets how long to wait)"
+        )
+    if "i/o" in text:
+        return " (the disk reported an I/O error)"
+    return ""
 
 
 def migrate(db: sqlite3.Connection) -> None:

@@ -1,0 +1,141 @@
+"""Storage faults: a full disk, a read-only database, a lock held by another writer.
+Each is a clear error naming the file and what to do; nothing is half-written or lost,
+and the next poll stores what the refused one could not."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from fakes.feed_server import FeedServer
+from helpers import rss, settings_for
+
+from monitor import daemon, decide, feeds, queries
+from monitor.fetch import Fetcher
+from monitor.match import load_ruleset
+from monitor.parse import ParserPool
+from monitor.pipeline import Pipeline
+from monitor.store import Store, StoreError
+
+ITEMS = [("a", "China to train police officers", "x"), ("b", "Weather", "y")]
+
+
+async def poll_once(store: Store, rules_dir: Path) -> None:
+    rules = load_ruleset(rules_dir)
+    policy = daemon.fetch_policy(settings_for(store.path.parent))
+    async with Fetcher(policy) as fetcher, ParserPool(1, 10) as parser:
+        pipeline = Pipeline(store, fetcher, parser, lambda: rules, decide.everyone)
+        for feed in queries.feed_states(store.db):
+            await pipeline.poll(feed)
+
+
+def entries(store: Store) -> int:
+    return int(store.db.execute("SELECT COUNT(*) FROM entries").fetchone()[0])
+
+
+@pytest.fixture
+def store_with_feed(tmp_path: Path, feed_server: FeedServer) -> Store:
+    settings = settings_for(tmp_path)
+    store = Store(settings.db, busy_timeout=0.2)
+    feeds.add_feed(store, feed_server.serve("/news.xml", rss(ITEMS)))
+    return store
+
+
+def test_a_full_disk_refuses_the_whole_poll_then_recovers(
+    store_with_feed: Store, tmp_path: Path, feed_server: FeedServer
+) -> None:
+    store = store_with_feed
+    many = [(f"k{n}", f"Story {n} about police training", "words " * 400) for n in range(50)]
+    feed_server.serve("/news.xml", rss(many))
+    pages = store.db.execute("PRAGMA page_count").fetchone()[0]
+    store.db.execute(f"PRAGMA max_page_count = {pages}")  # SQLite's own "database or disk is full"
+    with pytest.raises(StoreError, match=r"full.*free disk space") as caught:
+        asyncio.run(poll_once(store, tmp_path / "rules"))
+    assert str(store.path) in str(caught.value)
+    assert entries(store) == 0
+    assert store.db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    store.db.execute("PRAGMA max_page_count = 1073741823")
+    asyncio.run(poll_once(store, tmp_path / "rules"))
+    assert entries(store) == 50
+    assert store.replay(write=False).identical
+
+
+def test_a_read_only_database_is_a_clear_error(store_with_feed: Store, tmp_path: Path) -> None:
+    store = store_with_feed
+    store.db.execute("PRAGMA query_only = 1")  # what SQLite answers for a read-only file
+    with pytest.raises(StoreError, match="must be writable"):
+        asyncio.run(poll_once(store, tmp_path / "rules"))
+    store.db.execute("PRAGMA query_only = 0")
+    asyncio.run(poll_once(store, tmp_path / "rules"))
+    assert entries(store) == 2
+
+
+def test_a_lock_held_by_another_writer_is_waited_for_then_refused(
+    store_with_feed: Store, tmp_path: Path
+) -> None:
+    store = store_with_feed
+    other = sqlite3.connect(store.path, isolation_level=None)
+    other.execute("BEGIN EXCLUSIVE")
+    try:
+        with pytest.raises(StoreError, match="another process holds the write lock"):
+            asyncio.run(poll_once(store, tmp_path / "rules"))
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+    asyncio.run(poll_once(store, tmp_path / "rules"))
+    assert entries(store) == 2
+
+
+def test_an_unwritable_place_stops_the_start_with_a_clear_message(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    with pytest.raises(StoreError, match="cannot open the database"):
+        Store(blocker / "monitor.db")
+
+
+def test_the_daemon_survives_a_locked_database_and_catches_up(
+    tmp_path: Path, feed_server: FeedServer
+) -> None:
+    settings = settings_for(tmp_path)
+    with Store(settings.db) as store:
+        feeds.add_feed(store, feed_server.serve("/news.xml", rss(ITEMS[1:])))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MONITOR_")}
+    env.update({
+        "MONITOR_DB": str(settings.db), "MONITOR_RULES": str(settings.rules), "MONITOR_FEEDS": "",
+        "MONITOR_POLL_INTERVAL": "1s", "MONITOR_MIN_INTERVAL": "1s", "MONITOR_JITTER": "0s",
+        "MONITOR_PARSE_WORKERS": "1", "MONITOR_DB_BUSY_TIMEOUT": "0.2s",
+    })  # fmt: skip
+    log = tmp_path / "daemon.log"
+    with log.open("w") as sink:
+        process = subprocess.Popen([sys.executable, "-m", "monitor", "run"], env=env,
+                                   cwd=tmp_path, stdout=sink, stderr=sink)  # fmt: skip
+        try:
+            time.sleep(3)
+            other = sqlite3.connect(settings.db, isolation_level=None)
+            other.execute("BEGIN EXCLUSIVE")
+            feed_server.serve("/news.xml", rss(ITEMS))
+            time.sleep(3)
+            other.execute("ROLLBACK")
+            other.close()
+            deadline = time.monotonic() + 15
+            while time.monotonic() < deadline and _count(settings.db) < 2:
+                time.sleep(0.2)
+            assert process.poll() is None
+        finally:
+            process.terminate()
+            process.wait(timeout=15)
+    text = log.read_text()
+    assert "poll not recorded, retried next time" in text and "write lock" in text
+    assert "Traceback" not in text
+    assert _count(settings.db) == 2
+
+
+def _count(db: Path) -> int:
+    with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
+        return int(conn.execute("SELECT COUNT(*) FROM entries").fetchone()[0])
