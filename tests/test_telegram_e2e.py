@@ -132,6 +132,9 @@ def start_daemon(settings, cwd: Path) -> subprocess.Popen[str]:
     )  # fmt: skip
 
 
+KILLS = 20
+
+
 def test_sigkill_mid_burst_loses_nothing_and_repeats_only_uncertain(
     tmp_path: Path, feed_server: FeedServer
 ) -> None:
@@ -151,8 +154,8 @@ def test_sigkill_mid_burst_loses_nothing_and_repeats_only_uncertain(
             assert wait_until(lambda: feed_server.hits("/burst.xml") >= 2)
             feeder = Feeder(feed_server, count=24)
             feeder.start()
-            for _ in range(6):
-                time.sleep(rng.uniform(0.3, 1.5))
+            for _ in range(KILLS):
+                time.sleep(rng.uniform(0.2, 1.2))
                 process.send_signal(signal.SIGKILL)
                 process.wait(timeout=10)
                 process = start_daemon(settings, tmp_path)
@@ -190,6 +193,9 @@ def test_sigkill_mid_burst_loses_nothing_and_repeats_only_uncertain(
                 assert copies == 1, (recipient, title)
             else:
                 assert status == "uncertain" and copies <= 1, (recipient, title, status)
+        print(
+            f"after {KILLS} SIGKILLs:", dict(Counter(status for *_, status in rows))
+        )  # -s shows it
         duplicated = query(
             settings.db, "SELECT event_id FROM events GROUP BY event_id HAVING COUNT(*) > 1"
         )
