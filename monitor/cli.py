@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import logging
 import sys
 from datetime import timedelta
 from pathlib import Path
@@ -13,12 +12,14 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
-from monitor import __version__, feeds, reports
+from monitor import __version__, feeds, logs, reports
 from monitor.config import ConfigError, Settings, load_settings, parse_duration
+from monitor.http_server import HttpServerError
 from monitor.opml import OpmlError, write_opml
 from monitor.rulefiles import RulesError
 from monitor.rules_cli import match_command, rules_app
 from monitor.store import Store, StoreError, read_events
+from monitor.views_cli import register as register_views
 
 app = typer.Typer(
     help="Announcement monitor: polls news feeds, matches rules, keeps an event log, sends alerts."
@@ -32,8 +33,9 @@ feeds_app = typer.Typer(
 app.add_typer(feeds_app, name="feeds")
 app.add_typer(rules_app, name="rules")
 
-out = Console(soft_wrap=True)
-err = Console(stderr=True, soft_wrap=True)
+# No markup: what we print quotes feed titles, URLs and errors, which may contain "[/]".
+out = Console(soft_wrap=True, markup=False)
+err = Console(stderr=True, soft_wrap=True, markup=False)
 
 ConfigOption = Annotated[
     Path | None,
@@ -50,7 +52,8 @@ def settings_from(ctx: typer.Context) -> Settings:
     try:
         settings = load_settings(config)
     except ConfigError as error:
-        err.print(f"[bold red]configuration error[/]\n{error}", highlight=False)
+        err.print("configuration error", style="bold red")
+        err.print(str(error), highlight=False)
         raise typer.Exit(2) from None
     ctx.obj = settings
     return settings
@@ -65,16 +68,13 @@ def open_store(settings: Settings) -> Store:
 
 
 def fail(message: str, code: int = 1) -> typer.Exit:
-    err.print(f"[red]error:[/] {message}", highlight=False)
+    err.print("error:", style="red", end=" ")
+    err.print(message, highlight=False)
     return typer.Exit(code)
 
 
 def configure_logging(settings: Settings) -> None:
-    logging.basicConfig(
-        level=settings.log_level,
-        stream=sys.stderr,
-        format="%(asctime)s level=%(levelname)s logger=%(name)s %(message)s",
-    )
+    logs.configure_logging(settings.log_level, settings.log_format)
 
 
 @app.callback()
@@ -109,7 +109,7 @@ def run(
             reports.print_cycle(err, outcomes)
         else:
             asyncio.run(daemon.run(settings))
-    except (StoreError, OpmlError, feeds.FeedError) as error:
+    except (StoreError, OpmlError, feeds.FeedError, HttpServerError) as error:
         raise fail(str(error)) from None
     except RulesError as error:
         raise fail(f"the rules cannot be loaded:\n{error}") from None
@@ -358,6 +358,9 @@ def backtest(
             candidate, ruleset, entries, bt.current_matches(store.db, candidate.id), samples
         )
     reports.print_backtest(out, result, as_json)
+
+
+register_views(app)
 
 
 def main() -> Any:

@@ -19,7 +19,9 @@ from monitor import events as ev
 from monitor.config import Settings
 from monitor.deliver import Dispatcher
 from monitor.fetch import Fetcher, FetchPolicy
+from monitor.http_server import HttpServer, daemon_health, start_http
 from monitor.match import RuleSet, load_ruleset
+from monitor.metrics import LogMetrics, PollCounters
 from monitor.outputs import Outputs, build_outputs, close_outputs, open_outputs, stop_receiving
 from monitor.parse import ParserPool
 from monitor.pipeline import Pipeline, PollOutcome, PollPolicy
@@ -107,6 +109,7 @@ class Running:
     pipeline: Pipeline
     dispatcher: Dispatcher
     outputs: Outputs
+    polls: PollCounters
 
 
 @asynccontextmanager
@@ -130,6 +133,7 @@ async def assembled(
             ParserPool(settings.parse_workers, settings.parse_timeout) as parser,
         ):
             outputs = build_outputs(settings, store, rules, write)
+            polls = PollCounters()
             resend = settings.telegram_resend_uncertain
             dispatcher = Dispatcher(store, outputs.sinks, resend_uncertain=resend)
             pipeline = Pipeline(
@@ -140,10 +144,11 @@ async def assembled(
                 outputs.recipients,
                 poll_policy(settings, backlog=backlog),
                 on_alerts=dispatcher.wake,
+                on_outcome=polls,
             )
             dispatcher.settle_in_flight()
             try:
-                yield Running(store, rules, pipeline, dispatcher, outputs)
+                yield Running(store, rules, pipeline, dispatcher, outputs, polls)
             finally:
                 await close_outputs(outputs)
     finally:
@@ -198,8 +203,27 @@ async def run(
             asyncio.create_task(running.dispatcher.run(stop)),
             asyncio.create_task(watch_rules(running.rules, stop)),
         ]
-        await stop.wait()
-        await _shut_down(running, scheduler, background)
+        metrics = LogMetrics(settings.db, polls=running.polls)
+        server = await _start_http(settings, scheduler, metrics)
+        try:
+            await stop.wait()
+            await _shut_down(running, scheduler, background)
+        finally:
+            if server is not None:
+                await server.stop()
+            metrics.close()
+
+
+async def _start_http(
+    settings: Settings, scheduler: PollScheduler, metrics: LogMetrics
+) -> HttpServer | None:
+    """/metrics and /healthz, unless MONITOR_HTTP_PORT is 0."""
+    if not settings.http_port:
+        return None
+    health = daemon_health(settings.db, lambda: scheduler.running)
+    return await start_http(
+        settings.http_host, settings.http_port, health=health, metrics=metrics.render
+    )
 
 
 async def _shut_down(

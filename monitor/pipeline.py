@@ -48,6 +48,7 @@ class Pipeline:
     recipients: Recipients
     policy: PollPolicy = field(default_factory=PollPolicy)
     on_alerts: Callable[[], None] = lambda: None
+    on_outcome: Callable[[PollOutcome], None] = lambda outcome: None
 
     @property
     def clock(self) -> Clock:
@@ -55,6 +56,11 @@ class Pipeline:
 
     async def poll(self, feed: FeedState) -> PollOutcome:
         """Poll once; every outcome, failures included, ends as events (or none for a plain 304)."""
+        outcome = await self._poll(feed)
+        self.on_outcome(outcome)
+        return outcome
+
+    async def _poll(self, feed: FeedState) -> PollOutcome:
         validators = Validators(feed.etag, feed.last_modified)
         result = await self.fetcher.fetch(feed.url, validators, guarded=is_untrusted(feed))
         if isinstance(result, FetchFailed):
