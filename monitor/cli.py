@@ -298,6 +298,7 @@ def status(ctx: typer.Context, as_json: JsonOption = False) -> None:
                 "failures",
                 "last_error_kind",
                 "last_error",
+                "gone_since",
                 "next_poll_at",
             ],
         )

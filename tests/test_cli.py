@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -10,7 +11,10 @@ from fakes.feed_server import FeedServer
 from helpers import rss, write_rules
 from typer.testing import CliRunner
 
+from monitor import events as ev
+from monitor import feeds
 from monitor.cli import app
+from monitor.store import Store
 
 runner = CliRunner()
 
@@ -117,6 +121,60 @@ def test_run_once_events_status_and_replay(env: Path, feed_server: FeedServer) -
     assert status["feeds"][0]["outcome"] == "new"
     code, output = invoke("replay")
     assert code == 0 and "identical" in output
+
+
+def _days_ago(days: float) -> datetime:
+    return datetime.now(UTC) - timedelta(days=days)
+
+
+def _append_at(store: Store, feed_id: str, data: ev.Payload, days_ago: float) -> None:
+    """Append one event to a feed's stream, recorded `days_ago` days ago by the store's clock."""
+    store.clock = lambda: _days_ago(days_ago)
+    stream = f"feed:{feed_id}"
+    version = store.version(stream)
+    store.append([ev.NewEvent(stream, data, f"{data.__class__.__name__}@{version}")])
+
+
+def _failed(store: Store, feed_id: str, kind: str, days_ago: float) -> None:
+    [failures] = store.db.execute("SELECT failures FROM feeds WHERE id = ?", (feed_id,)).fetchone()
+    data = ev.FeedFailed(
+        kind=kind,
+        detail=f"http://127.0.0.1/{feed_id} answered as {kind}",
+        status=410 if kind == "gone" else 503,
+        failures=failures + 1,
+        next_poll_at=_days_ago(days_ago) + timedelta(hours=6),
+    )
+    _append_at(store, feed_id, data, days_ago)
+
+
+def _near(text: str | None, days_ago: float) -> bool:
+    assert text is not None
+    return abs(datetime.fromisoformat(text) - _days_ago(days_ago)) < timedelta(minutes=5)
+
+
+def test_status_reports_feeds_gone_for_30_days(env: Path) -> None:
+    with Store(env / "log.db", clock=lambda: _days_ago(50)) as store:
+        gone, recent, after_503, healed = (
+            feeds.add_feed(store, f"http://127.0.0.1/{name}.xml")
+            for name in ("gone", "recent", "after-503", "healed")
+        )
+        _failed(store, gone, "gone", days_ago=31)
+        _failed(store, gone, "gone", days_ago=1)
+        _failed(store, recent, "gone", days_ago=5)
+        _failed(store, after_503, "server-error", days_ago=35)
+        _failed(store, after_503, "gone", days_ago=20)
+        _failed(store, healed, "gone", days_ago=40)
+        _append_at(store, healed, ev.FeedRecovered(failures=1), days_ago=2)
+    code, output = invoke("status", "--json")
+    assert code == 0, output
+    status = json.loads(output)
+    assert status["summary"]["gone_30d"] == 1
+    assert status["summary"]["failing"] == 3
+    since = {row["id"]: row["gone_since"] for row in status["feeds"]}
+    assert _near(since[gone], 31) and _near(since[recent], 5) and _near(since[after_503], 20)
+    assert since[healed] is None
+    code, output = invoke("status")  # the table view (its columns wrap at 80 characters)
+    assert code == 0, output
 
 
 def test_bad_setting_stops_before_anything_runs(env: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -5,16 +5,18 @@ re-exports the records and builders, so tests import them from there.
 `Reply` (any status, body and headers; `status`, `page`, `gzip_bomb` build them),
 `Redirect`, `Drip` (one byte every `every` seconds), `Hang` (accept, never answer),
 `Huge` (a body of `size` bytes generated while sending), `DropMidBody` (half the body,
-then the connection is cut).
+then the connection is cut). `server_tls` builds the TLS context of an https FeedServer.
 """
 
 from __future__ import annotations
 
 import asyncio
 import functools
+import ssl
 import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from aiohttp import web
 
@@ -95,6 +97,13 @@ def drop_mid_body(body: bytes = SMALL_FEED) -> DropMidBody:
 def gzip_bomb(inflated_size: int = 100 * 1024 * 1024) -> Reply:
     """A small gzip body that inflates to `inflated_size` zero bytes."""
     return Reply(_gzipped_zeros(inflated_size), 200, RSS, {"Content-Encoding": "gzip"})
+
+
+def server_tls(cert: Path, key: Path) -> ssl.SSLContext:
+    """A server-side TLS context from a PEM certificate and key (self-signed is fine)."""
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert, key)
+    return context
 
 
 @functools.lru_cache(maxsize=8)

@@ -24,7 +24,7 @@ paths at once.
 `default_latency` (seconds) is added before every response; `serve(latency=...)` adds
 more for one path. Paths match on the URL path only (the query string is ignored).
 Unknown paths answer 404. `requests` lists RecordedRequest(method, path, headers, time)
-with `time` from time.monotonic().
+with `time` from time.monotonic(). `FeedServer(tls=server_tls(cert, key))` serves https.
 """
 
 from __future__ import annotations
@@ -32,6 +32,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import itertools
+import ssl
 import threading
 import time
 from collections.abc import Mapping
@@ -61,13 +62,14 @@ from fakes.faults import (
     page,
     play,
     redirect,
+    server_tls,
     status,
 )
 
 __all__ = [
     "CONTENT_TYPES", "RSS", "SMALL_FEED", "Drip", "DropMidBody", "FeedServer", "Hang", "Huge",
     "RecordedRequest", "Redirect", "Reply", "Response", "drip", "drop_mid_body", "gzip_bomb",
-    "hang", "huge_body", "page", "redirect", "status",
+    "hang", "huge_body", "page", "redirect", "server_tls", "status",
 ]  # fmt: skip
 
 CONTENT_TYPES = {
@@ -116,8 +118,9 @@ class _Script:
 class FeedServer:
     """See the module docstring. Use as a context manager, or call start() and stop()."""
 
-    def __init__(self, default_latency: float = 0.0) -> None:
+    def __init__(self, default_latency: float = 0.0, *, tls: ssl.SSLContext | None = None) -> None:
         self.default_latency = default_latency
+        self.tls = tls
         self._routes: dict[str, _Static | _Script] = {}
         self._requests: list[RecordedRequest] = []
         self._lock = threading.Lock()
@@ -128,7 +131,7 @@ class FeedServer:
 
     @property
     def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"{'https' if self.tls else 'http'}://127.0.0.1:{self.port}"
 
     def url(self, path: str) -> str:
         return self.base_url + _slash(path)
@@ -171,7 +174,7 @@ class FeedServer:
         # A short shutdown grace, so stop() does not wait on hanging or dripping handlers.
         self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.2)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0, backlog=1024)
+        site = web.TCPSite(self._runner, "127.0.0.1", 0, backlog=1024, ssl_context=self.tls)
         await site.start()
         port: int = self._runner.addresses[0][1]
         return port
