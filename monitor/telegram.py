@@ -205,13 +205,7 @@ async def on_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
         return
     command, args = split_command(message.text)
     reply = bot_commands.handle_command(context.bot_data["context"], caller, command, args)
-    await context.bot.send_message(
-        caller.chat_id,
-        reply.text,
-        parse_mode=ParseMode.HTML,
-        reply_markup=keyboard(reply),
-        link_preview_options=NO_PREVIEW,
-    )
+    await _answer(context, caller, reply)
 
 
 async def on_callback(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -221,6 +215,10 @@ async def on_callback(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
         return
     reply = bot_commands.handle_callback(context.bot_data["context"], caller, query.data or "")
     await query.answer()
+    await _answer(context, caller, reply)
+
+
+async def _answer(context: ContextTypes.DEFAULT_TYPE, caller: Caller, reply: Reply) -> None:
     await context.bot.send_message(
         caller.chat_id,
         reply.text,

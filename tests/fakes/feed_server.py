@@ -39,7 +39,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from email.utils import formatdate, parsedate_to_datetime
 from pathlib import Path
-from types import TracebackType
 from typing import Any
 
 from aiohttp import web
@@ -65,6 +64,7 @@ from fakes.faults import (
     server_tls,
     status,
 )
+from fakes.loopback import LoopbackServer
 
 __all__ = [
     "CONTENT_TYPES", "RSS", "SMALL_FEED", "Drip", "DropMidBody", "FeedServer", "Hang", "Huge",
@@ -115,69 +115,29 @@ class _Script:
             return response
 
 
-class FeedServer:
+class FeedServer(LoopbackServer):
     """See the module docstring. Use as a context manager, or call start() and stop()."""
 
+    name = "feed-server"
+
     def __init__(self, default_latency: float = 0.0, *, tls: ssl.SSLContext | None = None) -> None:
+        super().__init__(tls=tls)
         self.default_latency = default_latency
-        self.tls = tls
         self._routes: dict[str, _Static | _Script] = {}
         self._requests: list[RecordedRequest] = []
         self._lock = threading.Lock()
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._thread: threading.Thread | None = None
-        self._runner: web.AppRunner | None = None
-        self.port = 0
 
     @property
     def base_url(self) -> str:
-        return f"{'https' if self.tls else 'http'}://127.0.0.1:{self.port}"
+        return self.origin
 
     def url(self, path: str) -> str:
         return self.base_url + _slash(path)
 
-    def __enter__(self) -> FeedServer:
-        self.start()
-        return self
-
-    def __exit__(self, *exc: type[BaseException] | BaseException | TracebackType | None) -> None:
-        self.stop()
-
-    def start(self) -> None:
-        self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._loop.run_forever, name="feed-server")
-        self._thread.daemon = True
-        self._thread.start()
-        self.port = asyncio.run_coroutine_threadsafe(self._open(), self._loop).result(10)
-
-    def stop(self) -> None:
-        if self._loop is None or self._thread is None or self._runner is None:
-            return
-        asyncio.run_coroutine_threadsafe(self._close(self._runner), self._loop).result(30)
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(10)
-        self._loop.close()
-        self._loop = self._thread = self._runner = None
-
-    @staticmethod
-    async def _close(runner: web.AppRunner) -> None:
-        await runner.cleanup()
-        # Handlers whose client went away (hang, drip) are still waiting: end them here.
-        others = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
-        for task in others:
-            task.cancel()
-        await asyncio.gather(*others, return_exceptions=True)
-
-    async def _open(self) -> int:
+    def _app(self) -> web.Application:
         app = web.Application()
         app.router.add_route("*", "/{tail:.*}", self._handle)
-        # A short shutdown grace, so stop() does not wait on hanging or dripping handlers.
-        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.2)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0, backlog=1024, ssl_context=self.tls)
-        await site.start()
-        port: int = self._runner.addresses[0][1]
-        return port
+        return app
 
     # ---- what to serve ----
 

@@ -52,11 +52,11 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from types import TracebackType
 from typing import Any
 
 from aiohttp import web
 
+from fakes.loopback import LoopbackServer
 from fakes.telegram_faults import (
     NOT_MODIFIED,
     OLD_QUERY,
@@ -102,11 +102,14 @@ class _Scripted:
     times: int | None  # None: always
 
 
-class FakeTelegram:
+class FakeTelegram(LoopbackServer):
     """See the module docstring. Use as a context manager, or call start() and stop()."""
 
+    name = "fake-telegram"
+
     def __init__(self, token: str = TOKEN, *, long_poll_cap: float = 1.0) -> None:
-        self.token, self.long_poll_cap, self.port = token, long_poll_cap, 0
+        super().__init__()
+        self.token, self.long_poll_cap = token, long_poll_cap
         bot_id = int(token.split(":")[0]) if token.split(":")[0].isdigit() else 123456
         self.bot_user: dict[str, Any] = {
             "id": bot_id, "is_bot": True, "first_name": "Announcement Monitor",
@@ -135,54 +138,21 @@ class FakeTelegram:
             "deletemycommands": self._delete_my_commands,
             "close": lambda _: True, "logout": lambda _: True,
         }  # fmt: skip
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._thread: threading.Thread | None = None
-        self._runner: web.AppRunner | None = None
         self._pushed = asyncio.Event()  # replaced on each push: waiters on the old one wake
 
     @property
     def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/bot"
+        return f"{self.origin}/bot"
 
     @property
     def file_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/file/bot"
+        return f"{self.origin}/file/bot"
 
-    # ---- running ----
-
-    def __enter__(self) -> FakeTelegram:
-        self.start()
-        return self
-
-    def __exit__(self, *exc: type[BaseException] | BaseException | TracebackType | None) -> None:
-        self.stop()
-
-    def start(self) -> None:
-        self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._loop.run_forever, name="fake-telegram")
-        self._thread.daemon = True
-        self._thread.start()
-        self.port = asyncio.run_coroutine_threadsafe(self._open(), self._loop).result(10)
-
-    def stop(self) -> None:
-        if self._loop is None or self._thread is None or self._runner is None:
-            return
-        asyncio.run_coroutine_threadsafe(_close(self._runner), self._loop).result(30)
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(10)
-        self._loop.close()
-        self._loop = self._thread = self._runner = None
-
-    async def _open(self) -> int:
+    def _app(self) -> web.Application:
         app = web.Application()
         app.router.add_route("*", "/bot{token}/{method}", self._handle)
         app.router.add_route("*", "/{tail:.*}", _not_found)
-        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.2)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0, backlog=1024)
-        await site.start()
-        port: int = self._runner.addresses[0][1]
-        return port
+        return app
 
     # ---- scripting ----
 
@@ -433,15 +403,6 @@ class FakeTelegram:
         if isinstance(markup, dict) and "inline_keyboard" in markup:
             message["reply_markup"] = markup
         return message
-
-
-async def _close(runner: web.AppRunner) -> None:
-    await runner.cleanup()
-    # Slow handlers whose client gave up are still sleeping: end them here.
-    others = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
-    for task in others:
-        task.cancel()
-    await asyncio.gather(*others, return_exceptions=True)
 
 
 async def _not_found(request: web.Request) -> web.Response:
