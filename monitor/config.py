@@ -114,7 +114,7 @@ class Settings(BaseSettings):
     max_redirects: Annotated[int, Field(ge=0, le=20)] = 5
     max_connections: Annotated[int, Field(ge=1, le=1000)] = 50
     max_per_host: Annotated[int, Field(ge=1, le=100)] = 2
-    parse_timeout: Seconds = 20.0
+    parse_timeout: Seconds = 60.0
     parse_workers: Annotated[int, Field(ge=1, le=64)] = 2
     user_agent: str = ""
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
