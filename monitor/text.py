@@ -91,18 +91,19 @@ def normalise(text: str) -> NormalisedText:
     flat = text.translate(_PUNCTUATION)
     if unicodedata.is_normalized("NFKC", flat):
         # Every remaining step maps one character to one: the offsets stay as they are.
-        cased = "".join(map(simplify_char, flat))
-        return NormalisedText(text, cased, "".join(map(fold_char, cased)))
+        cased = _simplify(flat)
+        return NormalisedText(text, cased, _fold(cased))
     cased, starts, ends = _normalise_round(text, list(range(len(text))), _ends_of(text))
     for _ in range(_MAX_ROUNDS):
         # Some NFKC results compose with their neighbours only once produced
         # (half-width voiced marks): repeat until nothing changes.
+        if unicodedata.is_normalized("NFKC", cased):
+            break  # t2s and the punctuation map are already at their fixpoint per character
         again, starts_again, ends_again = _normalise_round(cased, starts, ends)
         if again == cased:
             break
         cased, starts, ends = again, starts_again, ends_again
-    folded = "".join(fold_char(c) for c in cased)
-    return NormalisedText(text, cased, folded, tuple(starts), tuple(ends))
+    return NormalisedText(text, cased, _fold(cased), tuple(starts), tuple(ends))
 
 
 def normalise_term(term: str) -> tuple[str, str]:
@@ -128,23 +129,86 @@ def _ends_of(text: str) -> list[int]:
 def _normalise_round(
     text: str, starts: list[int], ends: list[int]
 ) -> tuple[str, list[int], list[int]]:
-    """One pass of NFKC and t2s over clusters of a base character and its combining marks."""
+    """One pass of NFKC and t2s over clusters of a base character and its combining marks.
+
+    Only the clusters NFKC changes need the per-cluster work; the stretches between
+    them map one to one and are copied whole (most of a real text).
+    """
     out: list[str] = []
     new_starts: list[int] = []
     new_ends: list[int] = []
-    for first, last in _clusters(text):
-        cluster = unicodedata.normalize("NFKC", text[first:last]).translate(_PUNCTUATION)
-        converted = "".join(simplify_char(c) for c in cluster)
+    done = 0
+    for first, last in _changing_clusters(text):
+        out.append(_simplify(text[done:first].translate(_PUNCTUATION)))
+        new_starts.extend(starts[done:first])
+        new_ends.extend(ends[done:first])
+        converted = _convert(text[first:last])
         out.append(converted)
         new_starts.extend([starts[first]] * len(converted))
         new_ends.extend([ends[last - 1]] * len(converted))
+        done = last
+    out.append(_simplify(text[done:].translate(_PUNCTUATION)))
+    new_starts.extend(starts[done:])
+    new_ends.extend(ends[done:])
     return "".join(out), new_starts, new_ends
 
 
-def _clusters(text: str) -> list[tuple[int, int]]:
-    """Spans of a character and the combining marks after it."""
-    bounds = [i for i, c in enumerate(text) if i == 0 or not unicodedata.combining(c)]
-    return list(zip(bounds, [*bounds[1:], len(text)], strict=True))
+@lru_cache(maxsize=65536)
+def _convert(cluster: str) -> str:
+    """NFKC, ASCII punctuation and t2s for one cluster (most are one full-width character)."""
+    return _simplify(unicodedata.normalize("NFKC", cluster).translate(_PUNCTUATION))
+
+
+def _simplify(text: str) -> str:
+    return "".join(map(simplify_char, text)) if _CJK_CHAR.search(text) else text
+
+
+def _fold(text: str) -> str:
+    folded = text.casefold()
+    # casefold never shortens a character, so the same length means one to one.
+    return folded if len(folded) == len(text) else "".join(map(fold_char, text))
+
+
+def _changes(char: str) -> bool:
+    """NFKC rewrites the character, or it is a mark that composes with its base."""
+    return bool(unicodedata.combining(char)) or unicodedata.normalize("NFKC", char) != char
+
+
+@lru_cache(maxsize=1)
+def _changing_pattern() -> re.Pattern[str]:
+    """Every BMP character `_changes` holds for, and all astral ones (checked one by one)."""
+    ranges: list[str] = []
+    start = None
+    for code in range(0x10000):
+        hit = 0xD800 <= code <= 0xDFFF or _changes(chr(code))
+        if hit and start is None:
+            start = code
+        elif not hit and start is not None:
+            ranges.append(_range(start, code - 1))
+            start = None
+    return re.compile("[" + "".join(ranges) + "\U00010000-\U0010ffff]")
+
+
+def _range(first: int, last: int) -> str:
+    return re.escape(chr(first)) + ("-" + re.escape(chr(last)) if last > first else "")
+
+
+def _changing_clusters(text: str) -> list[tuple[int, int]]:
+    """Spans (base character and its combining marks) that NFKC may change, in order."""
+    spans: list[tuple[int, int]] = []
+    candidates = (m.start() for m in _changing_pattern().finditer(text))
+    for position in (i for i in candidates if _changes(text[i])):
+        first = position
+        while first > 0 and unicodedata.combining(text[first]):
+            first -= 1
+        last = position + 1
+        while last < len(text) and unicodedata.combining(text[last]):
+            last += 1
+        if spans and first < spans[-1][1]:
+            spans[-1] = (spans[-1][0], max(last, spans[-1][1]))
+        else:
+            spans.append((first, last))
+    return spans
 
 
 def _fixpoint(step: Callable[[str], str], char: str) -> str:
