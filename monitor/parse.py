@@ -9,10 +9,12 @@ a document takes too long.
 from __future__ import annotations
 
 import calendar
+import hashlib
 import io
 import zlib
+from collections import Counter
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -223,7 +225,25 @@ def _entries(
             warnings.append(f"entry {number} has no id, link, title or text: skipped")
         else:
             entries.append(entry)
-    return tuple(entries)
+    return tuple(_split_shared_links(entries))
+
+
+def _split_shared_links(entries: list[EntryData]) -> list[EntryData]:
+    """A link that several id-less entries share identifies none of them: add their text.
+
+    (A page listing every announcement under one URL, or links differing only by
+    #fragment, would otherwise collapse into one entry and lose the rest.)
+    """
+    shared = Counter(e.key for e in entries if e.key == e.link)
+    return [
+        replace(e, key=f"{e.link}#{_text_digest(e)}") if shared[e.key] > 1 else e for e in entries
+    ]
+
+
+def _text_digest(entry: EntryData) -> str:
+    when = entry.published.isoformat() if entry.published else ""
+    text = f"{entry.title}\n{when}\n{entry.summary[:500]}"
+    return hashlib.sha1(text.encode(), usedforsecurity=False).hexdigest()[:16]
 
 
 def _entry_fields(raw: Any, base: str, feed_lang: str | None) -> EntryFields:

@@ -549,3 +549,22 @@ def test_description_only_rss_items_are_kept_with_a_stable_key() -> None:
     [entry] = _feed(body).entries
     assert entry.key.startswith("sha1:") and entry.title == ""
     assert entry.key == _feed(body).entries[0].key
+
+
+def test_entries_sharing_one_link_without_ids_are_all_kept_with_stable_keys() -> None:
+    items = "".join(
+        f"<item><title>Notice {n}</title><link>http://example.org/news#{n}</link>"
+        f"<pubDate>Mon, 0{n} Jun 2026 08:00:00 GMT</pubDate></item>"
+        for n in range(1, 4)
+    )
+    body = (
+        '<rss version="2.0"><channel><title>t</title><link>http://example.org/</link>'
+        f"{items}<item><title>Alone</title><link>http://example.org/alone</link></item>"
+        "</channel></rss>"
+    ).encode()
+    entries = _feed(body).entries
+    keys = [e.key for e in entries]
+    assert len(set(keys)) == 4
+    assert keys[3] == "http://example.org/alone"  # a link of its own stays the key
+    assert all(k.startswith("http://example.org/news#") for k in keys[:3])
+    assert keys == [e.key for e in _feed(body).entries]
