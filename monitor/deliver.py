@@ -115,16 +115,27 @@ class Dispatcher:
         """Send what is due now (waiting out short pacing gaps); returns how many were tried."""
         attempted = 0
         while not self.stopping:
-            batch = queries.due_alerts(self.store.db, self.store.clock())
-            ready, wait = self._ready(batch)
-            if ready:
-                await asyncio.gather(*(self._deliver(alert, sink) for alert, sink in ready))
-                attempted += len(ready)
+            now = self.store.clock()
+            chosen, wait = self._ready(queries.due_heads(self.store.db, now))
+            if chosen:
+                alerts = queries.outgoing(self.store.db, [head for head, _ in chosen], now)
+                sinks = {head.seq: sink for head, sink in chosen}
+                self._mark_in_flight(alerts)
+                await asyncio.gather(*(self._deliver(a, sinks[s]) for a, s in _by_seq(alerts)))
+                attempted += len(alerts)
             elif wait is not None and wait <= max_wait:
                 await asyncio.sleep(wait)
             else:
                 break
         return attempted
+
+    def _mark_in_flight(self, alerts: list[OutgoingAlert]) -> None:
+        """One transaction for the round: every alert is in flight before any is sent."""
+        self.store.append([
+            ev.NewEvent(f"alert:{a.id}", ev.AlertDispatched(attempt=a.attempts + 1),
+                        f"try@{a.attempts + 1}")
+            for a in alerts
+        ])  # fmt: skip
 
     async def run(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
@@ -145,10 +156,10 @@ class Dispatcher:
         return min(self.idle_wait, max((due - self.store.clock()).total_seconds(), 0.05))
 
     def _ready(
-        self, batch: list[OutgoingAlert]
-    ) -> tuple[list[tuple[OutgoingAlert, Sink | None]], float | None]:
+        self, batch: list[queries.DueHead]
+    ) -> tuple[list[tuple[queries.DueHead, Sink | None]], float | None]:
         """Alerts whose recipient can take a message now, and the wait for the next one."""
-        ready: list[tuple[OutgoingAlert, Sink | None]] = []
+        ready: list[tuple[queries.DueHead, Sink | None]] = []
         wait: float | None = None
         for alert in batch:
             if len(ready) >= self.max_parallel:
@@ -166,8 +177,6 @@ class Dispatcher:
 
     async def _deliver(self, alert: OutgoingAlert, sink: Sink | None) -> None:
         attempt = alert.attempts + 1
-        dispatched = ev.AlertDispatched(attempt=attempt)
-        self.store.append([ev.NewEvent(f"alert:{alert.id}", dispatched, f"try@{attempt}")])
         if sink is None:
             result: SendResult = Failed(f"no sink delivers to {alert.recipient!r}")
         else:
@@ -190,6 +199,10 @@ class Dispatcher:
         for alert_id in queries.pending_alert_ids(self.store.db, recipient):
             failed = ev.NewEvent(f"alert:{alert_id}", ev.AlertFailed(reason=reason), "failed")
             self.store.append([failed])
+
+
+def _by_seq(alerts: list[OutgoingAlert]) -> list[tuple[OutgoingAlert, int]]:
+    return [(alert, alert.seq) for alert in alerts]
 
 
 def _stub(alert_id: str) -> OutgoingAlert:

@@ -81,6 +81,7 @@ CREATE TABLE IF NOT EXISTS alerts (
     seq INTEGER NOT NULL
 );
 CREATE INDEX IF NOT EXISTS alerts_status ON alerts (status, not_before, seq);
+CREATE INDEX IF NOT EXISTS alerts_outbox ON alerts (status, recipient, seq);
 CREATE TABLE IF NOT EXISTS chats (
     id INTEGER PRIMARY KEY,
     title TEXT NOT NULL,

@@ -84,9 +84,16 @@ class OutgoingAlert:
     spans: list[tuple[str, int, int]] = field(default_factory=list)
     entities: list[str] = field(default_factory=list)
     silent: bool = False  # the chat is muted: deliver without a notification
+    seq: int = 0  # the alert's position in the outbox
 
 
-_DUE = """
+_HEADS = """
+SELECT MIN(seq) AS seq, recipient FROM alerts
+WHERE status = 'pending' AND (not_before IS NULL OR not_before <= :now)
+GROUP BY recipient ORDER BY seq LIMIT :limit
+"""
+
+_DETAILS = """
 SELECT a.*, e.title AS entry_title, e.link AS entry_link, e.summary AS entry_summary,
     e.published, COALESCE(f.title, '') AS feed_title, COALESCE(f.url, '') AS feed_url,
     (SELECT json_group_array(t.value) FROM matches m, json_each(m.terms) t
@@ -97,19 +104,34 @@ SELECT a.*, e.title AS entry_title, e.link AS entry_link, e.summary AS entry_sum
     (SELECT c.muted_until > :now FROM chats c
         WHERE 'telegram:' || c.id = a.recipient) AS silent
 FROM alerts a JOIN entries e ON e.id = a.entry_id LEFT JOIN feeds f ON f.id = e.feed_id
-WHERE a.seq IN (
-    SELECT MIN(seq) FROM alerts
-    WHERE status = 'pending' AND (not_before IS NULL OR not_before <= :now)
-    GROUP BY recipient
-)
-ORDER BY a.seq LIMIT :limit
+WHERE a.seq IN (SELECT value FROM json_each(:seqs))
+ORDER BY a.seq
 """
 
 
+@dataclass(frozen=True)
+class DueHead:
+    """The oldest due alert of one recipient: enough to ask whether it may be sent now."""
+
+    seq: int
+    recipient: str
+
+
+def due_heads(db: sqlite3.Connection, now: datetime, limit: int = 2000) -> list[DueHead]:
+    """Oldest due alert of each recipient, oldest first: one slow chat holds back no other."""
+    rows = db.execute(_HEADS, {"now": iso(now), "limit": limit})
+    return [DueHead(int(r["seq"]), str(r["recipient"])) for r in rows]
+
+
+def outgoing(db: sqlite3.Connection, heads: list[DueHead], now: datetime) -> list[OutgoingAlert]:
+    """Everything the sinks need for the chosen alerts."""
+    seqs = json.dumps([head.seq for head in heads])
+    return [_outgoing(row) for row in db.execute(_DETAILS, {"now": iso(now), "seqs": seqs})]
+
+
 def due_alerts(db: sqlite3.Connection, now: datetime, limit: int = 500) -> list[OutgoingAlert]:
-    """The oldest due alert of each recipient, oldest first: one slow chat holds back no other."""
-    rows = db.execute(_DUE, {"now": iso(now), "limit": limit})
-    return [_outgoing(row) for row in rows]
+    """The oldest due alert of each recipient, with its details."""
+    return outgoing(db, due_heads(db, now, limit), now)
 
 
 def _outgoing(row: sqlite3.Row) -> OutgoingAlert:
@@ -130,6 +152,7 @@ def _outgoing(row: sqlite3.Row) -> OutgoingAlert:
         spans=sorted({(f, a, b) for f, a, b in json.loads(row["spans"] or "[]")}),
         entities=json.loads(row["entities"] or "[]"),
         silent=bool(row["silent"]),
+        seq=int(row["seq"]),
     )
 
 
