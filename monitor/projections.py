@@ -278,7 +278,9 @@ def _alert_dispatched(db: sqlite3.Connection, event: ev.StoredEvent) -> None:
 
 
 def _alert_sent(db: sqlite3.Connection, event: ev.StoredEvent) -> None:
-    _alert_status(db, event, "sent", message_id=_as(event, ev.AlertSent).message_id)
+    _alert_status(
+        db, event, "sent", message_id=_as(event, ev.AlertSent).message_id, last_error=None
+    )
 
 
 def _alert_deferred(db: sqlite3.Connection, event: ev.StoredEvent) -> None:

@@ -18,6 +18,7 @@ import sqlite_utils
 
 from monitor import events as ev
 from monitor import projections
+from monitor.views import VIEWS, create_views
 
 Clock = Callable[[], datetime]
 
@@ -198,6 +199,10 @@ def migrate(db: sqlite3.Connection) -> None:
             db.execute("ROLLBACK")
             raise
         db.execute("COMMIT")
+    # Views are derived SQL, not data: recreated whenever the code's differ from the file's.
+    stored = dict(db.execute("SELECT name, sql FROM sqlite_master WHERE type = 'view'").fetchall())
+    if any(stored.get(name) != sql.strip() for name, sql in VIEWS.items()):
+        create_views(db)
 
 
 def _statements(script: str) -> list[str]:
