@@ -9,6 +9,7 @@ a document takes too long.
 from __future__ import annotations
 
 import calendar
+import codecs
 import hashlib
 import io
 import zlib
@@ -145,6 +146,8 @@ def _parse_xml(body: bytes, url: str, content_type: str | None, warnings: list[s
     wide_codec = bomless_utf16_or_32(body)
     if wide_codec:  # feedparser cannot tell UTF-16/32 without a BOM unless it is declared
         body, content_type = body.decode(wide_codec).encode(), "application/xml; charset=utf-8"
+    elif body.startswith(_BOMS):
+        content_type = "application/xml"  # a byte-order mark overrides the HTTP charset
     raw = _run_feedparser(body, url, content_type)
     charset = _better_charset(raw, body)
     if charset:
@@ -167,6 +170,10 @@ def _parse_xml(body: bytes, url: str, content_type: str | None, warnings: list[s
         entries=_entries(raw.get("entries", []), url, feed_lang, warnings),
         warnings=tuple(warnings),
     )
+
+
+_BOMS = (codecs.BOM_UTF8, codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE, codecs.BOM_UTF16_LE,
+         codecs.BOM_UTF16_BE)  # fmt: skip
 
 
 def _run_feedparser(body: bytes, url: str, content_type: str | None) -> Any:
