@@ -1,10 +1,11 @@
 """The Telegram bot's commands as plain functions: a command or a button in, a Reply out.
 
 `monitor/telegram.py` turns updates into calls of `handle_command` and `handle_callback`;
-the admin commands live in `bot_admin` and are reached only through the access check here.
-Every change is appended to the log as events on the chat's stream, keyed by and
-checked against the version the decision was made on, so two updates racing on one chat
-cannot both apply. Bad input never raises: the reply says what is wrong and what is allowed.
+the admin commands live in `bot_admin` and are reached only through the access check here
+(the rules are in `bot_access`). Every change is appended to the log as events on the
+chat's stream, keyed by and checked against the version the decision was made on, so two
+updates racing on one chat cannot both apply. Bad input never raises: the reply says what
+is wrong and what is allowed.
 """
 
 from __future__ import annotations
@@ -13,12 +14,12 @@ import re
 from collections.abc import Sequence
 from datetime import timedelta
 
+from monitor import bot_access as access
 from monitor import bot_views as views
 from monitor import bot_why as why
 from monitor import events as ev
 from monitor.bot_admin import ADMIN_COMMANDS, ADMIN_HANDLERS
 from monitor.bot_views import BotContext, Button, Caller, ChatView, Command, Reply
-from monitor.config import Settings
 from monitor.http_rules import check_url
 from monitor.projections import iso
 from monitor.store import ConcurrencyError
@@ -52,7 +53,6 @@ COMMANDS: tuple[tuple[str, str], ...] = (
     ("search", "Full-text search of stored entries: /search <words>"),
     ("why", "What the log knows about an entry: /why <url>"),
 )
-_OPEN_TO_ALL = frozenset({"start", "help"})
 _MUTE = re.compile(r"^(\d{1,6})\s*(m|min|h|d)$", re.IGNORECASE | re.ASCII)
 _MUTE_UNITS = {"m": 60, "min": 60, "h": 3600, "d": 86400}
 _RULE_SEPARATORS = re.compile(r"[\s,]+")
@@ -69,7 +69,7 @@ def handle_command(ctx: BotContext, caller: Caller, command: str, args: str) -> 
     handler = _COMMANDS.get(name) or ADMIN_HANDLERS.get(name)
     if handler is None:
         return _help(ctx, caller, "", unknown=name)
-    refusal = _refusal(ctx.settings, caller, name)
+    refusal = access.refusal(ctx.settings, caller, name)
     if refusal is not None:
         return refusal
     try:
@@ -84,42 +84,12 @@ def handle_callback(ctx: BotContext, caller: Caller, data: str) -> Reply:
     too_long = len(data.encode("utf-8", "replace")) > views.BUTTON_DATA_BYTES
     if too_long or action not in ("sub", "unsub") or not rule_id:
         return Reply("Unknown button. /topics shows the current ones.")
-    if not _allowed(ctx.settings, caller):
-        return _closed(caller)
+    if not access.allowed(ctx.settings, caller):
+        return access.closed(caller)
     try:
         return _toggle(ctx, caller, rule_id, subscribe=action == "sub")
     except ConcurrencyError:
         return Reply("This chat changed at the same moment; please press the button again.")
-
-
-# --- access -------------------------------------------------------------------------
-
-
-def _is_admin(settings: Settings, caller: Caller) -> bool:
-    return caller.user_id is not None and caller.user_id in settings.telegram_admins
-
-
-def _allowed(settings: Settings, caller: Caller) -> bool:
-    return (
-        settings.telegram_open
-        or _is_admin(settings, caller)
-        or caller.chat_id in settings.telegram_allowed_chats
-    )
-
-
-def _closed(caller: Caller) -> Reply:
-    return Reply(
-        "Sorry, this bot is open only to chats its admins have allowed. To ask for access,"
-        f" send an admin this chat's id: <code>{caller.chat_id}</code>."
-    )
-
-
-def _refusal(settings: Settings, caller: Caller, name: str) -> Reply | None:
-    if name in ADMIN_HANDLERS and not _is_admin(settings, caller):
-        return Reply(f"/{name} is for the bot's admins only. /help lists what you can use.")
-    if name not in _OPEN_TO_ALL and not _allowed(settings, caller):
-        return _closed(caller)
-    return None
 
 
 # --- chat state ---------------------------------------------------------------------
@@ -153,7 +123,7 @@ def _help(ctx: BotContext, caller: Caller, args: str, unknown: str | None = None
     lines = [f"Unknown command /{views.show(unknown, 32)}.\n"] if unknown is not None else []
     lines.append("<b>Commands</b>")
     lines += [f"/{name}: {views.show(text)}" for name, text in COMMANDS]
-    if _is_admin(ctx.settings, caller):
+    if access.is_admin(ctx.settings, caller):
         lines += ["\n<b>Admin commands</b>", *(f"/{n}: {views.show(t)}" for n, t in ADMIN_COMMANDS)]
     return Reply("\n".join(lines))
 
@@ -166,8 +136,8 @@ def _start(ctx: BotContext, caller: Caller, args: str) -> Reply:
         " below and I alert this chat within minutes of a matching item. /help lists the"
         " commands."
     )
-    if not _allowed(ctx.settings, caller):
-        return Reply(f"{intro}\n\n{_closed(caller).text}")
+    if not access.allowed(ctx.settings, caller):
+        return Reply(f"{intro}\n\n{access.closed(caller).text}")
     chat = views.chat_view(ctx.store, caller.chat_id)
     _append(ctx, chat, _registration(caller, chat))
     return Reply(intro, views.topic_buttons(ctx.rules(), chat))
@@ -294,7 +264,7 @@ def _why(ctx: BotContext, caller: Caller, args: str) -> Reply:
     if check_url(url) is not None:
         return Reply("Usage: /why &lt;url&gt;, the http(s) link of an entry.")
     # Other recipients are shown to an admin only in a private chat, never to a group.
-    everyone = _is_admin(ctx.settings, caller) and caller.chat_type == "private"
+    everyone = access.is_admin(ctx.settings, caller) and caller.chat_type == "private"
     return why.why_reply(ctx.store.db, caller.chat_id, everyone, url)
 
 

@@ -1,4 +1,8 @@
-"""The `monitor` command: a thin layer over the library functions."""
+"""The `monitor` command: a thin layer over the library functions.
+
+Sub-commands live in cli_feeds (`feeds`), rules_cli (`rules`), views_cli and views_why;
+what they share (consoles, settings, the store, errors) is in cli_common.
+"""
 
 from __future__ import annotations
 
@@ -10,15 +14,24 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 
 from monitor import __version__, feeds, logs, reports
-from monitor.config import ConfigError, Settings, load_settings, parse_duration
+from monitor.cli_common import (
+    JsonOption,
+    err,
+    fail,
+    interval_seconds,
+    open_store,
+    out,
+    settings_from,
+)
+from monitor.cli_feeds import feeds_app
+from monitor.config import Settings
 from monitor.http_server import HttpServerError
-from monitor.opml import OpmlError, write_opml
+from monitor.opml import OpmlError
 from monitor.rulefiles import RulesError
 from monitor.rules_cli import match_command, rules_app
-from monitor.store import Store, StoreError, read_events
+from monitor.store import StoreError, read_events
 from monitor.views_cli import register as register_views
 
 app = typer.Typer(
@@ -27,50 +40,13 @@ app = typer.Typer(
     no_args_is_help=True,
     rich_markup_mode=None,
 )
-feeds_app = typer.Typer(
-    help="Add, list, remove, import and export the monitored feeds.", no_args_is_help=True
-)
 app.add_typer(feeds_app, name="feeds")
 app.add_typer(rules_app, name="rules")
-
-# No markup: what we print quotes feed titles, URLs and errors, which may contain "[/]".
-out = Console(soft_wrap=True, markup=False)
-err = Console(stderr=True, soft_wrap=True, markup=False)
 
 ConfigOption = Annotated[
     Path | None,
     typer.Option("--config", help="TOML settings file (default monitor.toml, or MONITOR_CONFIG)."),
 ]
-JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
-
-
-def settings_from(ctx: typer.Context) -> Settings:
-    """Settings are loaded once per command, on first use; a bad value stops here."""
-    if isinstance(ctx.obj, Settings):
-        return ctx.obj
-    config = ctx.find_root().params.get("config")
-    try:
-        settings = load_settings(config)
-    except ConfigError as error:
-        err.print("configuration error", style="bold red")
-        err.print(str(error), highlight=False)
-        raise typer.Exit(2) from None
-    ctx.obj = settings
-    return settings
-
-
-def open_store(settings: Settings) -> Store:
-    try:
-        return Store(settings.db, busy_timeout=settings.db_busy_timeout)
-    except StoreError as error:
-        err.print(str(error), highlight=False)
-        raise typer.Exit(1) from None
-
-
-def fail(message: str, code: int = 1) -> typer.Exit:
-    err.print("error:", style="red", end=" ")
-    err.print(message, highlight=False)
-    return typer.Exit(code)
 
 
 def configure_logging(settings: Settings) -> None:
@@ -113,114 +89,6 @@ def run(
         raise fail(str(error)) from None
     except RulesError as error:
         raise fail(f"the rules cannot be loaded:\n{error}") from None
-
-
-@feeds_app.command("add")
-def feeds_add(
-    ctx: typer.Context,
-    url: str,
-    name: Annotated[str, typer.Option("--name", help="A display name.")] = "",
-    interval: Annotated[
-        str | None, typer.Option("--interval", help="Poll interval, e.g. 5m.")
-    ] = None,
-) -> None:
-    """Add a feed by URL.
-
-    Example: monitor feeds add https://example.org/rss.xml --name "Example" --interval 15m
-    """
-    seconds = _interval(interval)
-    with open_store(settings_from(ctx)) as store:
-        try:
-            feed_id = feeds.add_feed(store, url, title=name, interval=seconds)
-        except feeds.FeedError as error:
-            raise fail(str(error)) from None
-    out.print(f"added feed {feed_id}: {url.strip()}")
-
-
-def _interval(text: str | None) -> float | None:
-    if text is None:
-        return None
-    try:
-        return parse_duration(text)
-    except ValueError as error:
-        raise fail(f"--interval: {error}", 2) from None
-
-
-@feeds_app.command("list")
-def feeds_list(ctx: typer.Context, as_json: JsonOption = False) -> None:
-    """List the monitored feeds with their state.
-
-    Example: monitor feeds list --json
-    """
-    with open_store(settings_from(ctx)) as store:
-        rows = reports.feed_rows(store.db)
-    if as_json:
-        out.print_json(data=rows)
-        return
-    out.print(
-        reports.table(
-            "Feeds",
-            rows,
-            [
-                "id",
-                "title",
-                "url",
-                "interval",
-                "entries",
-                "last_check",
-                "failures",
-                "last_error_kind",
-            ],
-        )
-    )
-
-
-@feeds_app.command("remove")
-def feeds_remove(ctx: typer.Context, feed_id: str) -> None:
-    """Stop monitoring a feed (its entries stay in the log).
-
-    Example: monitor feeds remove 3f2a9c01de
-    """
-    with open_store(settings_from(ctx)) as store:
-        try:
-            url = feeds.remove_feed(store, feed_id, reason="removed with the CLI")
-        except feeds.FeedError as error:
-            raise fail(str(error)) from None
-    out.print(f"removed feed {feed_id}: {url}")
-
-
-@feeds_app.command("import")
-def feeds_import(ctx: typer.Context, file: Path) -> None:
-    """Add every feed of an OPML file that is not monitored yet.
-
-    Example: monitor feeds import subscriptions.opml
-    """
-    with open_store(settings_from(ctx)) as store:
-        try:
-            report = feeds.import_opml(store, file)
-        except OpmlError as error:
-            raise fail(str(error)) from None
-    out.print(f"imported {len(report.added)} new feeds from {file}")
-
-
-@feeds_app.command("export")
-def feeds_export(
-    ctx: typer.Context,
-    output: Annotated[
-        Path | None, typer.Option("--out", help="Write to a file, not stdout.")
-    ] = None,
-) -> None:
-    """Write the monitored feeds as OPML 2.0.
-
-    Example: monitor feeds export --out feeds.opml
-    """
-    with open_store(settings_from(ctx)) as store:
-        text = write_opml(feeds.export_outlines(store))
-    if output is None:
-        sys.stdout.write(text)
-    else:
-        output.write_text(text, encoding="utf-8")
-        out.print(f"wrote {output}")
 
 
 @app.command()
@@ -347,7 +215,7 @@ def backtest(
     from monitor import backtest as bt
 
     settings = settings_from(ctx)
-    window = _interval(since) or 0.0
+    window = interval_seconds(since) or 0.0
     try:
         candidate, ruleset = bt.candidate(rule, settings.rules)
     except (RulesError, LookupError) as error:

@@ -3,20 +3,22 @@
 Read from `rules/entities/*.yaml` (format in docs/rules.md). Region membership is
 expanded transitively, so a rule that names `region:africa` also matches Somalia.
 `rules/entities/blockers.yaml` lists ordinary words that straddle entity names
-(河南 in 河南非法, which is not 南非); `resolve_names` decides which name hits count.
+(河南 in 河南非法, which is not 南非); monitor.blockers reads it and holds `resolve_names`
+(re-exported here), which decides which name hits count.
 """
 
 from __future__ import annotations
 
 import re
-from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator, model_validator
 
+from monitor.blockers import BLOCKERS_FILE, collect_blockers
+from monitor.blockers import resolve_names as resolve_names  # match.py imports it from here
 from monitor.rulefiles import (
     Problem,
     RulesError,
@@ -37,8 +39,6 @@ _ID_PREFIX = {
     "initiative": "initiative",
 }
 _ID = re.compile(r"^[a-z]+:[a-z0-9][a-z0-9-]*$")
-BLOCKERS_FILE = "blockers.yaml"
-NameSpan = tuple[str, tuple[str, int, int]]  # (entity id, (field, start, end))
 
 
 class EntityEntry(BaseModel):
@@ -77,23 +77,6 @@ class EntityFile(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     entities: list[EntityEntry]
-
-
-class BlockerGroup(BaseModel):
-    """Ordinary words that straddle or contain one entity name, with texts that show it."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    hides: str  # the entity name the words overlap
-    words: list[str]
-    examples: list[str] = []  # texts in which `hides` must not be found (tests read these)
-    keeps: list[str] = []  # texts in which it still must be
-
-
-class BlockerFile(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    blockers: list[BlockerGroup]
 
 
 @dataclass(frozen=True)
@@ -146,7 +129,7 @@ def load_gazetteer(directory: Path) -> Gazetteer:
     blockers: list[str] = []
     for doc in docs:
         if doc.path.name == BLOCKERS_FILE:
-            problems.extend(_collect_blockers(doc, _names_of(entries), blockers))
+            problems.extend(collect_blockers(doc, _names_of(entries), blockers))
     if problems:
         raise RulesError(problems)
     members = {key: _expand(key, entries) for key in entries}
@@ -185,36 +168,6 @@ def _names_of(entries: Mapping[str, tuple[EntityEntry, YamlDocument, int]]) -> d
     return names
 
 
-def _collect_blockers(
-    doc: YamlDocument, names: Mapping[str, str], found: list[str]
-) -> list[Problem]:
-    try:
-        parsed = BlockerFile.model_validate(doc.data)
-    except ValidationError as exc:
-        return validation_problems(doc, exc)
-    problems = []
-    for index, group in enumerate(parsed.blockers):
-        if normalise_term(group.hides.strip())[1] not in names:
-            message = f"{group.hides!r} is not the name of an entity: write the name the words hide"
-            problems.append(doc.problem(["blockers", index, "hides"], message))
-        for position, word in enumerate(group.words):
-            problem = _blocker_problem(word.strip(), names)
-            if problem:
-                problems.append(doc.problem(["blockers", index, "words", position], problem))
-            else:
-                found.append(word.strip())
-    return problems
-
-
-def _blocker_problem(word: str, names: Mapping[str, str]) -> str:
-    folded = normalise_term(word)[1] if word else ""
-    if len(folded) < 2:
-        return f"{word!r} is too short: a blocker is an ordinary word of at least 2 characters"
-    if folded in names:
-        return f"{word!r} names {names[folded]}: a blocker is an ordinary word, not a name"
-    return ""
-
-
 def _member_problems(entries: Mapping[str, tuple[EntityEntry, YamlDocument, int]]) -> list[Problem]:
     problems = []
     for entry, doc, index in entries.values():
@@ -248,55 +201,3 @@ def _entity(entry: EntityEntry, members: frozenset[str]) -> Entity:
     terms = tuple(dict.fromkeys(t.strip() for t in loose if t.strip()))
     exact = tuple(dict.fromkeys(t.strip() for t in entry.exact if t.strip()))
     return Entity(entry.id, entry.type, entry.name, terms, exact, members)
-
-
-def resolve_names(
-    names: Sequence[NameSpan], blockers: Sequence[tuple[str, int, int]]
-) -> list[NameSpan]:
-    """The entity name hits that count, given every name hit and every blocker hit.
-
-    A name inside a longer name is dropped (马里 inside 索马里). Then names and blockers
-    are read leftmost-longest: a blocker that starts before an overlapping name, or at the
-    same place and is longer, suppresses it (河南 in 河南非法 hides 南非); a blocker that
-    overlaps a name kept before it does not count (巴西 in 巴西南非 keeps 西南 from hiding 南非).
-    """
-    longest = _longest(names)
-    if not blockers:
-        return longest
-    order = sorted(
-        [(span, False, entity_id) for entity_id, span in longest]
-        + [(span, True, "") for span in blockers],
-        key=lambda item: (item[0][0], item[0][1], -item[0][2], item[1]),
-    )
-    reach: dict[str, int] = defaultdict(int)  # end of the last name or blocker kept, per field
-    blocked: dict[str, int] = defaultdict(int)  # end of the last blocker kept, per field
-    kept: list[NameSpan] = []
-    for (field_name, start, end), is_blocker, entity_id in order:
-        if is_blocker and start >= reach[field_name]:
-            blocked[field_name] = reach[field_name] = end
-        elif not is_blocker and start >= blocked[field_name]:
-            kept.append((entity_id, (field_name, start, end)))
-            reach[field_name] = max(reach[field_name], end)
-    return kept
-
-
-def _longest(spans: Sequence[NameSpan]) -> list[NameSpan]:
-    """Drop entity names that sit inside a longer name (马里 inside 索马里).
-
-    Two entities with the very same name at the same place are both kept.
-    """
-    if len(spans) < 2:
-        return list(spans)
-    by_span: dict[tuple[str, int, int], list[str]] = defaultdict(list)
-    for entity_id, span in spans:
-        by_span[span].append(entity_id)
-    kept: list[NameSpan] = []
-    reach: dict[str, int] = {}
-    # Start ascending, end descending: a span is inside a longer one iff an earlier one reaches it.
-    for span in sorted(by_span, key=lambda s: (s[0], s[1], -s[2])):
-        name, _, end = span
-        if reach.get(name, -1) >= end:
-            continue
-        reach[name] = end
-        kept.extend((entity_id, span) for entity_id in sorted(set(by_span[span])))
-    return kept

@@ -2,8 +2,8 @@
 
 RSS, Atom and RDF go through feedparser (imported here and nowhere else); JSON Feed is read
 by monitor.jsonfeed; text and link clean-up is monitor.textclean. parse_feed is pure and
-in-process; ParserPool runs it in worker processes (monitor.workerpool) that are killed when
-a document takes too long.
+in-process; ParserPool (monitor.parse_pool, re-exported here) runs it in worker processes
+that are killed when a document takes too long.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from typing import Any
 
 import feedparser
 
+from monitor.parse_pool import ParserPool  # re-exported (__all__): imported from here
 from monitor.textclean import (
     bomless_utf16_or_32,
     canonical_link,
@@ -33,7 +34,6 @@ from monitor.textclean import (
     looks_like_html,
     normalise_lang,
 )
-from monitor.workerpool import TimedOut, WorkerFailed, WorkerPool
 
 __all__ = [
     "EntryData",
@@ -306,30 +306,3 @@ def _entry_lang(raw: Any) -> str | None:
         if lang:
             return lang
     return None
-
-
-class ParserPool:
-    """parse_feed in worker processes: a document that takes too long costs one worker."""
-
-    def __init__(self, workers: int = 1, timeout_s: float = 20.0) -> None:
-        self._pool = WorkerPool(parse_feed, workers, timeout_s)
-
-    async def __aenter__(self) -> ParserPool:
-        return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        await self.close()
-
-    async def parse(self, body: bytes, url: str, content_type: str | None = None) -> ParseResult:
-        """Like parse_feed; "parse-timeout" or "parse-crash" when the worker hangs or dies."""
-        outcome = await self._pool.call(body, url, content_type)
-        if isinstance(outcome, TimedOut):
-            detail = f"{url}: parsing took longer than {outcome.seconds:g} s; worker stopped"
-            return ParseFailed("parse-timeout", detail)
-        if isinstance(outcome, WorkerFailed):
-            return ParseFailed("parse-crash", f"{url}: parser {outcome.detail}")
-        return outcome
-
-    async def close(self) -> None:
-        """Stop the workers; parses still running end as "parse-crash"."""
-        await self._pool.close()

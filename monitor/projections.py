@@ -1,7 +1,8 @@
 """Projections: plain tables derived from events, updated in the append's transaction.
 
-Each handler takes the writer connection and one stored event. Handlers only use
-the event (never the clock), so replaying the log gives the same tables.
+Each handler takes the writer connection and one stored event (the tables are in
+monitor.schema). Handlers only use the event (never the clock), so replaying the log
+gives the same tables.
 """
 
 from __future__ import annotations
@@ -14,111 +15,6 @@ from datetime import UTC, datetime
 from typing import TypeVar
 
 from monitor import events as ev
-
-PROJECTION_SCHEMA = """
-CREATE TABLE IF NOT EXISTS feeds (
-    id TEXT PRIMARY KEY,
-    url TEXT NOT NULL,
-    title TEXT NOT NULL DEFAULT '',
-    origin TEXT NOT NULL,
-    interval REAL,
-    added_at TEXT NOT NULL,
-    etag TEXT,
-    last_modified TEXT,
-    content_hash TEXT,
-    polled INTEGER NOT NULL DEFAULT 0,
-    last_changed_at TEXT,
-    failures INTEGER NOT NULL DEFAULT 0,
-    failing_since TEXT,
-    last_error_kind TEXT,
-    last_error TEXT,
-    last_status INTEGER,
-    next_poll_at TEXT
-);
-CREATE TABLE IF NOT EXISTS entries (
-    id TEXT PRIMARY KEY,
-    feed_id TEXT NOT NULL,
-    key TEXT NOT NULL,
-    link TEXT,
-    title TEXT NOT NULL,
-    summary TEXT NOT NULL,
-    published TEXT,
-    author TEXT,
-    lang TEXT,
-    backlog INTEGER NOT NULL,
-    future_date INTEGER NOT NULL,
-    seen_at TEXT NOT NULL,
-    seq INTEGER NOT NULL
-);
-CREATE INDEX IF NOT EXISTS entries_feed ON entries (feed_id, seq);
-CREATE INDEX IF NOT EXISTS entries_link ON entries (link);
-CREATE TABLE IF NOT EXISTS matches (
-    entry_id TEXT NOT NULL,
-    rule_id TEXT NOT NULL,
-    rule_version TEXT NOT NULL,
-    level TEXT NOT NULL,
-    terms TEXT NOT NULL,
-    spans TEXT NOT NULL,
-    entities TEXT NOT NULL,
-    matched_at TEXT NOT NULL,
-    seq INTEGER NOT NULL,
-    PRIMARY KEY (entry_id, rule_id)
-);
-CREATE INDEX IF NOT EXISTS matches_rule ON matches (rule_id, seq);
-CREATE TABLE IF NOT EXISTS alerts (
-    id TEXT PRIMARY KEY,
-    entry_id TEXT NOT NULL,
-    recipient TEXT NOT NULL,
-    rules TEXT NOT NULL,
-    level TEXT NOT NULL,
-    status TEXT NOT NULL,
-    attempts INTEGER NOT NULL DEFAULT 0,
-    not_before TEXT,
-    queued_at TEXT NOT NULL,
-    updated_at TEXT NOT NULL,
-    message_id TEXT,
-    last_error TEXT,
-    seq INTEGER NOT NULL
-);
-CREATE INDEX IF NOT EXISTS alerts_status ON alerts (status, not_before, seq);
-CREATE INDEX IF NOT EXISTS alerts_outbox ON alerts (status, recipient, seq);
-CREATE TABLE IF NOT EXISTS chats (
-    id INTEGER PRIMARY KEY,
-    title TEXT NOT NULL,
-    kind TEXT NOT NULL,
-    started_at TEXT NOT NULL,
-    blocked INTEGER NOT NULL DEFAULT 0,
-    blocked_reason TEXT,
-    min_level TEXT NOT NULL DEFAULT 'info',
-    muted_until TEXT,
-    migrated_to INTEGER
-);
-CREATE TABLE IF NOT EXISTS subscriptions (
-    chat_id INTEGER NOT NULL,
-    rule_id TEXT NOT NULL,
-    since TEXT NOT NULL,
-    PRIMARY KEY (chat_id, rule_id)
-);
-CREATE TABLE IF NOT EXISTS rules (
-    id TEXT PRIMARY KEY,
-    version TEXT NOT NULL,
-    level TEXT NOT NULL,
-    title TEXT NOT NULL,
-    ruleset_version TEXT NOT NULL,
-    loaded_at TEXT NOT NULL
-);
-"""
-
-# Table name -> the columns that order it, for replay comparison.
-PROJECTION_TABLES: dict[str, str] = {
-    "feeds": "id",
-    "entries": "id",
-    "matches": "entry_id, rule_id",
-    "alerts": "id",
-    "chats": "id",
-    "subscriptions": "chat_id, rule_id",
-    "rules": "id",
-}
 
 P = TypeVar("P", bound=ev.Payload)
 Handler = Callable[[sqlite3.Connection, ev.StoredEvent], None]

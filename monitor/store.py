@@ -7,47 +7,26 @@ events and updates the projections together, so a crash leaves either both or ne
 from __future__ import annotations
 
 import sqlite3
-import tempfile
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import sqlite_utils
 
 from monitor import events as ev
 from monitor import projections
+from monitor.schema import EVENTS_SCHEMA, PROJECTION_SCHEMA, split_statements
 from monitor.views import VIEWS, create_views
+
+if TYPE_CHECKING:
+    from monitor.replay import ReplayReport
 
 Clock = Callable[[], datetime]
 
-EVENTS_SCHEMA = """
-CREATE TABLE events (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT,
-    stream TEXT NOT NULL,
-    version INTEGER NOT NULL,
-    event_id TEXT NOT NULL UNIQUE,
-    type TEXT NOT NULL,
-    data TEXT NOT NULL CHECK (json_valid(data)),
-    recorded_at TEXT NOT NULL,
-    UNIQUE (stream, version)
-);
-CREATE INDEX events_type ON events (type, seq);
-CREATE TRIGGER events_no_update BEFORE UPDATE ON events
-BEGIN SELECT RAISE(ABORT, 'events are append-only: UPDATE refused'); END;
-CREATE TRIGGER events_no_delete BEFORE DELETE ON events
-BEGIN SELECT RAISE(ABORT, 'events are append-only: DELETE refused'); END;
--- Not a projection: when each feed was last polled (a 304 appends no event).
-CREATE TABLE feed_checks (
-    feed_id TEXT PRIMARY KEY,
-    checked_at TEXT NOT NULL,
-    outcome TEXT NOT NULL
-);
-"""
-
 # Each migration runs once, in order; PRAGMA user_version counts the ones applied.
-MIGRATIONS: tuple[str, ...] = (EVENTS_SCHEMA + projections.PROJECTION_SCHEMA,)
+MIGRATIONS: tuple[str, ...] = (EVENTS_SCHEMA + PROJECTION_SCHEMA,)
 
 
 class ConcurrencyError(Exception):
@@ -60,16 +39,6 @@ class StoreError(Exception):
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
-
-
-@dataclass(frozen=True)
-class ReplayReport:
-    differences: dict[str, int]  # table -> rows found on one side only (a changed row counts 2)
-    events: int
-
-    @property
-    def identical(self) -> bool:
-        return not any(self.differences.values())
 
 
 def connect(
@@ -160,6 +129,9 @@ class Store:
 
     def replay(self, *, write: bool = True) -> ReplayReport:
         """Rebuild every projection from `events` alone and compare with the live tables."""
+        # Imported here, not at the top: monitor.replay imports this module (read_events).
+        from monitor.replay import replay
+
         return replay(self.db, write=write)
 
 
@@ -190,7 +162,7 @@ def migrate(db: sqlite3.Connection) -> None:
     for number, script in enumerate(MIGRATIONS[current:], start=current + 1):
         db.execute("BEGIN IMMEDIATE")
         try:
-            for statement in _statements(script):
+            for statement in split_statements(script):
                 db.execute(statement)
             if number == 1:
                 _enable_search(db)
@@ -203,17 +175,6 @@ def migrate(db: sqlite3.Connection) -> None:
     stored = dict(db.execute("SELECT name, sql FROM sqlite_master WHERE type = 'view'").fetchall())
     if any(stored.get(name) != sql.strip() for name, sql in VIEWS.items()):
         create_views(db)
-
-
-def _statements(script: str) -> list[str]:
-    """Split a schema script on complete statements (triggers contain inner semicolons)."""
-    statements, buffer = [], ""
-    for line in script.splitlines(keepends=True):
-        buffer += line
-        if sqlite3.complete_statement(buffer):
-            statements.append(buffer.strip())
-            buffer = ""
-    return [s for s in statements if s]
 
 
 def _enable_search(db: sqlite3.Connection) -> None:
@@ -319,64 +280,3 @@ def _row_to_event(row: sqlite3.Row) -> ev.StoredEvent:
         data=ev.decode(row["type"], row["data"]),
         recorded_at=datetime.fromisoformat(row["recorded_at"]),
     )
-
-
-def replay(db: sqlite3.Connection, *, write: bool = True) -> ReplayReport:
-    """Rebuild projections in a scratch database, compare, and (if `write`) replace live ones."""
-    with tempfile.TemporaryDirectory(prefix="monitor-replay-") as folder:
-        scratch_path = Path(folder) / "scratch.db"
-        count = _build_scratch(db, scratch_path)
-        db.execute("ATTACH DATABASE ? AS scratch", (str(scratch_path),))
-        try:
-            differences = {table: _diff(db, table) for table in projections.PROJECTION_TABLES}
-            report = ReplayReport(differences=differences, events=count)
-            if write and not report.identical:
-                _copy_scratch(db)
-        finally:
-            db.execute("DETACH DATABASE scratch")
-    return report
-
-
-def _build_scratch(db: sqlite3.Connection, scratch_path: Path) -> int:
-    scratch = sqlite3.connect(scratch_path, isolation_level=None)
-    try:
-        scratch.execute("PRAGMA journal_mode = OFF")
-        scratch.execute("BEGIN")
-        for statement in _statements(projections.PROJECTION_SCHEMA):
-            scratch.execute(statement)
-        count = 0
-        for event in _iter_events(db):
-            projections.apply(scratch, event)
-            count += 1
-        scratch.execute("COMMIT")
-        return count
-    finally:
-        scratch.close()
-
-
-def _iter_events(db: sqlite3.Connection, batch: int = 5000) -> Iterator[ev.StoredEvent]:
-    after = 0
-    while page := read_events(db, after=after, limit=batch):
-        yield from page
-        after = page[-1].seq
-
-
-def _diff(db: sqlite3.Connection, table: str) -> int:
-    live, rebuilt = f"SELECT * FROM main.{table}", f"SELECT * FROM scratch.{table}"
-    sql = (
-        f"SELECT (SELECT COUNT(*) FROM ({live} EXCEPT {rebuilt}))"
-        f" + (SELECT COUNT(*) FROM ({rebuilt} EXCEPT {live}))"
-    )
-    return int(db.execute(sql).fetchone()[0])
-
-
-def _copy_scratch(db: sqlite3.Connection) -> None:
-    db.execute("BEGIN IMMEDIATE")
-    try:
-        for table in projections.PROJECTION_TABLES:
-            db.execute(f"DELETE FROM main.{table}")
-            db.execute(f"INSERT INTO main.{table} SELECT * FROM scratch.{table}")
-        db.execute("COMMIT")
-    except BaseException:
-        db.execute("ROLLBACK")
-        raise

@@ -1,0 +1,149 @@
+"""The database's tables as SQL: the event log, and the projections derived from it.
+
+monitor.store creates them in its first migration; monitor.replay rebuilds the
+projections in a scratch database from the events and compares them with the live ones.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+
+EVENTS_SCHEMA = """
+CREATE TABLE events (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    stream TEXT NOT NULL,
+    version INTEGER NOT NULL,
+    event_id TEXT NOT NULL UNIQUE,
+    type TEXT NOT NULL,
+    data TEXT NOT NULL CHECK (json_valid(data)),
+    recorded_at TEXT NOT NULL,
+    UNIQUE (stream, version)
+);
+CREATE INDEX events_type ON events (type, seq);
+CREATE TRIGGER events_no_update BEFORE UPDATE ON events
+BEGIN SELECT RAISE(ABORT, 'events are append-only: UPDATE refused'); END;
+CREATE TRIGGER events_no_delete BEFORE DELETE ON events
+BEGIN SELECT RAISE(ABORT, 'events are append-only: DELETE refused'); END;
+-- Not a projection: when each feed was last polled (a 304 appends no event).
+CREATE TABLE feed_checks (
+    feed_id TEXT PRIMARY KEY,
+    checked_at TEXT NOT NULL,
+    outcome TEXT NOT NULL
+);
+"""
+
+PROJECTION_SCHEMA = """
+CREATE TABLE IF NOT EXISTS feeds (
+    id TEXT PRIMARY KEY,
+    url TEXT NOT NULL,
+    title TEXT NOT NULL DEFAULT '',
+    origin TEXT NOT NULL,
+    interval REAL,
+    added_at TEXT NOT NULL,
+    etag TEXT,
+    last_modified TEXT,
+    content_hash TEXT,
+    polled INTEGER NOT NULL DEFAULT 0,
+    last_changed_at TEXT,
+    failures INTEGER NOT NULL DEFAULT 0,
+    failing_since TEXT,
+    last_error_kind TEXT,
+    last_error TEXT,
+    last_status INTEGER,
+    next_poll_at TEXT
+);
+CREATE TABLE IF NOT EXISTS entries (
+    id TEXT PRIMARY KEY,
+    feed_id TEXT NOT NULL,
+    key TEXT NOT NULL,
+    link TEXT,
+    title TEXT NOT NULL,
+    summary TEXT NOT NULL,
+    published TEXT,
+    author TEXT,
+    lang TEXT,
+    backlog INTEGER NOT NULL,
+    future_date INTEGER NOT NULL,
+    seen_at TEXT NOT NULL,
+    seq INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS entries_feed ON entries (feed_id, seq);
+CREATE INDEX IF NOT EXISTS entries_link ON entries (link);
+CREATE TABLE IF NOT EXISTS matches (
+    entry_id TEXT NOT NULL,
+    rule_id TEXT NOT NULL,
+    rule_version TEXT NOT NULL,
+    level TEXT NOT NULL,
+    terms TEXT NOT NULL,
+    spans TEXT NOT NULL,
+    entities TEXT NOT NULL,
+    matched_at TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    PRIMARY KEY (entry_id, rule_id)
+);
+CREATE INDEX IF NOT EXISTS matches_rule ON matches (rule_id, seq);
+CREATE TABLE IF NOT EXISTS alerts (
+    id TEXT PRIMARY KEY,
+    entry_id TEXT NOT NULL,
+    recipient TEXT NOT NULL,
+    rules TEXT NOT NULL,
+    level TEXT NOT NULL,
+    status TEXT NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    not_before TEXT,
+    queued_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    message_id TEXT,
+    last_error TEXT,
+    seq INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS alerts_status ON alerts (status, not_before, seq);
+CREATE INDEX IF NOT EXISTS alerts_outbox ON alerts (status, recipient, seq);
+CREATE TABLE IF NOT EXISTS chats (
+    id INTEGER PRIMARY KEY,
+    title TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    started_at TEXT NOT NULL,
+    blocked INTEGER NOT NULL DEFAULT 0,
+    blocked_reason TEXT,
+    min_level TEXT NOT NULL DEFAULT 'info',
+    muted_until TEXT,
+    migrated_to INTEGER
+);
+CREATE TABLE IF NOT EXISTS subscriptions (
+    chat_id INTEGER NOT NULL,
+    rule_id TEXT NOT NULL,
+    since TEXT NOT NULL,
+    PRIMARY KEY (chat_id, rule_id)
+);
+CREATE TABLE IF NOT EXISTS rules (
+    id TEXT PRIMARY KEY,
+    version TEXT NOT NULL,
+    level TEXT NOT NULL,
+    title TEXT NOT NULL,
+    ruleset_version TEXT NOT NULL,
+    loaded_at TEXT NOT NULL
+);
+"""
+
+# Table name -> the columns that order it, for replay comparison.
+PROJECTION_TABLES: dict[str, str] = {
+    "feeds": "id",
+    "entries": "id",
+    "matches": "entry_id, rule_id",
+    "alerts": "id",
+    "chats": "id",
+    "subscriptions": "chat_id, rule_id",
+    "rules": "id",
+}
+
+
+def split_statements(script: str) -> list[str]:
+    """Split a schema script on complete statements (triggers contain inner semicolons)."""
+    statements, buffer = [], ""
+    for line in script.splitlines(keepends=True):
+        buffer += line
+        if sqlite3.complete_statement(buffer):
+            statements.append(buffer.strip())
+            buffer = ""
+    return [s for s in statements if s]
