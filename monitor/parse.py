@@ -180,7 +180,11 @@ def _run_feedparser(body: bytes, url: str, content_type: str | None) -> Any:
     # A file object, never bytes or str: feedparser fetches a str that looks like a URL and
     # tries bytes as a file name before reading them as a document.
     headers = {"content-location": url, "content-type": content_type or "application/xml"}
-    return feedparser.parse(io.BytesIO(body), response_headers=headers)
+    # We keep plain text only (tags stripped, then escaped where shown), so feedparser's
+    # HTML sanitising and its rewriting of links inside HTML are work for nothing.
+    return feedparser.parse(
+        io.BytesIO(body), response_headers=headers, sanitize_html=False, resolve_relative_uris=False
+    )
 
 
 def _better_charset(raw: Any, body: bytes) -> str | None:

@@ -195,26 +195,47 @@ def append_in(
     expected: Mapping[str, int],
     now: datetime,
 ) -> list[ev.StoredEvent]:
-    versions: dict[str, int] = {}
-    stored: list[ev.StoredEvent] = []
+    seen = _existing_ids(db, [event.event_id for event in new_events])
+    fresh = []
     for event in new_events:
-        if _exists(db, event.event_id):
-            continue
-        if event.stream not in versions:
-            versions[event.stream] = stream_version(db, event.stream)
-            _check_expected(event.stream, versions[event.stream], expected)
+        if event.event_id not in seen:  # stored before, or twice in this batch
+            seen.add(event.event_id)
+            fresh.append(event)
+    versions = _stream_versions(db, {event.stream for event in fresh})
+    for stream, current in versions.items():
+        _check_expected(stream, current, expected)
+    stored: list[ev.StoredEvent] = []
+    for event in fresh:
         versions[event.stream] += 1
         stored.append(_insert(db, event, versions[event.stream], now))
     return stored
 
 
+def _existing_ids(db: sqlite3.Connection, ids: list[str]) -> set[str]:
+    found: set[str] = set()
+    for chunk in _chunks(ids):
+        marks = ", ".join("?" * len(chunk))
+        rows = db.execute(f"SELECT event_id FROM events WHERE event_id IN ({marks})", chunk)
+        found.update(row[0] for row in rows)
+    return found
+
+
+def _stream_versions(db: sqlite3.Connection, streams: set[str]) -> dict[str, int]:
+    versions = dict.fromkeys(streams, 0)
+    for chunk in _chunks(sorted(streams)):
+        marks = ", ".join("?" * len(chunk))
+        sql = f"SELECT stream, MAX(version) FROM events WHERE stream IN ({marks}) GROUP BY stream"
+        versions.update((row[0], int(row[1])) for row in db.execute(sql, chunk))
+    return versions
+
+
+def _chunks(items: list[str], size: int = 500) -> list[list[str]]:
+    return [items[start : start + size] for start in range(0, len(items), size)]
+
+
 def _check_expected(stream: str, current: int, expected: Mapping[str, int]) -> None:
     if stream in expected and expected[stream] != current:
         raise ConcurrencyError(f"{stream}: expected version {expected[stream]}, found {current}")
-
-
-def _exists(db: sqlite3.Connection, event_id: str) -> bool:
-    return db.execute("SELECT 1 FROM events WHERE event_id = ?", (event_id,)).fetchone() is not None
 
 
 def _insert(

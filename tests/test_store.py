@@ -260,3 +260,10 @@ def test_replay_equals_incremental_projections(
     assert report.identical, report.differences
     assert report.events == len(read_events(store.db))
     store.close()
+
+
+@given(st.text())
+def test_event_ids_are_the_standard_uuid5(name: str) -> None:
+    import uuid
+
+    assert ev.uuid5(name) == str(uuid.uuid5(ev._NAMESPACE, name))
