@@ -39,10 +39,12 @@ from telegram.request import HTTPXRequest  # noqa: E402
 
 from monitor import events as ev  # noqa: E402
 from monitor import queries  # noqa: E402
+from monitor.decide import FeedState, NewEntry, entry_events  # noqa: E402
 from monitor.deliver import Dispatcher  # noqa: E402
 from monitor.match import MatchResult, RuleSet, load_ruleset  # noqa: E402
 from monitor.outputs import alert_view  # noqa: E402
 from monitor.pacing import GROUP_WINDOW, OVERALL_WINDOW, Pacer, PacingRules  # noqa: E402
+from monitor.parse import EntryData  # noqa: E402
 from monitor.store import Store  # noqa: E402
 from monitor.telegram import TelegramSink  # noqa: E402
 
@@ -55,6 +57,7 @@ SUMMARY = (
     "training courses run by the Ministry of Public Security under the Global Security "
     "Initiative."
 )
+PUBLISHED = datetime(2026, 11, 30, 8, 0, tzinfo=UTC)
 MARKER = re.compile(r"\(item (\d+)\)")  # appended to each title: which alert a message is
 GROUP_EVERY = 10  # every tenth chat is a group (negative id), the rest private chats
 APPEND_BATCH = 500  # alerts per append transaction while queueing
@@ -105,40 +108,14 @@ def queue_alerts(store: Store, rules: RuleSet, alerts: int, chats: int) -> dict[
 
 
 def alert_events(feed_id: str, n: int, chat: int, result: MatchResult) -> list[ev.NewEvent]:
-    """EntrySeen, a RuleMatched per rule and an AlertQueued for item n."""
+    """EntrySeen, a RuleMatched per rule and an AlertQueued for item n, as a poll makes them."""
     key = f"https://news.example.org/{n}"
-    entry_id = ev.entry_id_for(feed_id, key)
-    stream = f"entry:{entry_id}"
     # The marker goes after the title, so the match spans into the title stay right.
-    seen = ev.EntrySeen(
-        feed_id=feed_id,
-        key=key,
-        link=key,
-        title=f"{TITLE} (item {n})",
-        summary=SUMMARY,
-        published=datetime(2026, 11, 30, 8, 0, tzinfo=UTC),
-    )
-    out = [ev.NewEvent(stream, seen, "seen")]
-    entities = sorted({hit.id for hit in result.entities})
-    for hit in result.rules:
-        matched = ev.RuleMatched(
-            rule_id=hit.rule_id,
-            rule_version=hit.version,
-            level=hit.level,
-            terms=list(hit.terms),
-            spans=list(hit.spans),
-            entities=entities,
-        )
-        out.append(ev.NewEvent(stream, matched, f"{hit.rule_id}@{hit.version}"))
-    recipient = f"telegram:{chat}"
-    queued = ev.AlertQueued(
-        entry_id=entry_id,
-        recipient=recipient,
-        rules=[hit.rule_id for hit in result.rules],
-        level=result.level or "info",
-    )
-    out.append(ev.NewEvent(f"alert:{ev.alert_id_for(entry_id, recipient)}", queued, "queued"))
-    return out
+    entry = EntryData(key, key, f"{TITLE} (item {n})", SUMMARY, PUBLISHED, None, "en")
+    feed = FeedState(feed_id, "", "", "cli", None, None, None, None, True, 0, None, 1)
+    new = NewEntry(ev.entry_id_for(feed_id, key), entry, future_date=False)
+    to_chat = lambda found: [(f"telegram:{chat}", [hit.rule_id for hit in found.rules])]  # noqa: E731
+    return entry_events(feed, new, result, to_chat, backlog=False)
 
 
 def serve(pipe: Connection) -> None:

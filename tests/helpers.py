@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import csv
 import html
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from monitor.config import Settings
+
+# The shared real-world feed corpus, beside the checkout (absent: the tests skip).
+CORPUS = Path(__file__).resolve().parents[2] / "shared" / "feeds-corpus"
 
 BASE_TIME = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
 
@@ -59,3 +63,11 @@ def settings_for(tmp_path: Path, **overrides: object) -> Settings:
     }
     values.update(overrides)
     return Settings(**values)  # type: ignore[arg-type]
+
+
+def corpus_rows() -> list[dict[str, str]]:
+    """The corpus MANIFEST.tsv rows, or none when the corpus is absent."""
+    if not CORPUS.is_dir():
+        return []
+    with (CORPUS / "MANIFEST.tsv").open(encoding="utf-8", newline="") as handle:
+        return list(csv.DictReader(handle, delimiter="\t", quoting=csv.QUOTE_NONE))

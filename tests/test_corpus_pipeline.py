@@ -11,7 +11,6 @@ results to feedparser's own in MANIFEST.tsv, and docs/compatibility.md explains 
 from __future__ import annotations
 
 import asyncio
-import csv
 import multiprocessing
 import re
 from collections.abc import Iterator
@@ -21,7 +20,7 @@ from pathlib import Path
 
 import pytest
 from fakes.feed_server import CONTENT_TYPES, FeedServer
-from helpers import settings_for
+from helpers import CORPUS, corpus_rows, settings_for
 
 from monitor import daemon, feeds
 from monitor import events as ev
@@ -32,7 +31,6 @@ from monitor.parse import FeedData, ParseFailed, ParseResult, parse_feed
 from monitor.pipeline import PollOutcome
 from monitor.store import Store, read_events
 
-CORPUS = Path(__file__).resolve().parents[2] / "shared" / "feeds-corpus"
 KNOWN_KINDS = PARSE_FAILURE_KINDS | FETCH_FAILURE_KINDS
 # "gbk (declared)", "UTF-8 declared; bytes invalid", "UTF-16BE (no BOM), declared u16", ...
 DECLARED_CHARSET = re.compile(r"^(\S+) \(?declared|declared (\S+)$")
@@ -41,14 +39,7 @@ MOJIBAKE = re.compile("â€|Ã|Â|\ufffd")
 NON_ASCII_RUN = re.compile(r"[^\x00-\x7f]+")
 
 
-def _manifest() -> list[dict[str, str]]:
-    if not CORPUS.is_dir():
-        return []
-    with (CORPUS / "MANIFEST.tsv").open(encoding="utf-8", newline="") as handle:
-        return list(csv.DictReader(handle, delimiter="\t", quoting=csv.QUOTE_NONE))
-
-
-ROWS = _manifest()
+ROWS = corpus_rows()
 pytestmark = pytest.mark.skipif(not ROWS, reason=f"feeds corpus not found at {CORPUS}")
 
 

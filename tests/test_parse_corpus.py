@@ -7,14 +7,10 @@ reason; entries we skip (no id, link or title) are counted through their warning
 
 from __future__ import annotations
 
-import csv
-from pathlib import Path
-
 import pytest
+from helpers import CORPUS, corpus_rows
 
 from monitor.parse import FAILURE_KINDS, FeedData, ParseFailed, parse_feed
-
-CORPUS = Path(__file__).resolve().parents[2] / "shared" / "feeds-corpus"
 
 # path -> (entries we give, why feedparser on the raw bytes gives a different number)
 EXPECTED_DIFFERENCES = {
@@ -41,14 +37,7 @@ EXPECTED_FAILURES = {
 }
 
 
-def _manifest() -> list[dict[str, str]]:
-    if not CORPUS.is_dir():
-        return []
-    with (CORPUS / "MANIFEST.tsv").open(encoding="utf-8", newline="") as handle:
-        return list(csv.DictReader(handle, delimiter="\t", quoting=csv.QUOTE_NONE))
-
-
-ROWS = _manifest()
+ROWS = corpus_rows()
 pytestmark = pytest.mark.skipif(not ROWS, reason=f"feeds corpus not found at {CORPUS}")
 
 
