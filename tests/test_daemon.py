@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 from fakes.feed_server import FeedServer
-from helpers import rss, settings_for
+from helpers import rss, settings_for, wait_until
 
 from monitor import feeds
 from monitor.store import Store
@@ -55,15 +55,6 @@ class Daemon:
 def rows(db: Path, sql: str) -> int:
     with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
         return int(conn.execute(sql).fetchone()[0])
-
-
-def wait_until(predicate, timeout: float = 20) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.1)
-    return False
 
 
 def daemon_env(settings) -> dict[str, str]:

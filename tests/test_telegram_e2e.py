@@ -17,7 +17,7 @@ from pathlib import Path
 
 from fakes.feed_server import FeedServer
 from fakes.telegram import FakeTelegram, slow, visible_text
-from helpers import rss, settings_for
+from helpers import rss, settings_for, wait_until
 
 from monitor import daemon, feeds
 from monitor.store import Store
@@ -38,15 +38,6 @@ def telegram_settings(tmp_path: Path, telegram: FakeTelegram, **extra: object):
         tmp_path, telegram_token=telegram.token, telegram_api_url=telegram.base_url,
         poll_interval=1, jitter=0, **extra,
     )  # fmt: skip
-
-
-def wait_until(predicate, timeout: float = 20.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.1)
-    return False
 
 
 def query(db: Path, sql: str) -> list[tuple]:
