@@ -53,15 +53,23 @@ def configure_logging(settings: Settings) -> None:
     logs.configure_logging(settings.log_level, settings.log_format)
 
 
+def _print_version(wanted: bool) -> None:
+    if wanted:
+        out.print(__version__)
+        raise typer.Exit()
+
+
 @app.callback()
 def main_options(
     config: ConfigOption = None,
-    version: Annotated[bool, typer.Option("--version", help="Print the version and exit.")] = False,
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_print_version, is_eager=True, help="Print the version and exit."
+        ),
+    ] = False,
 ) -> None:
     """Announcement monitor. Example: monitor run --once"""
-    if version:
-        out.print(__version__)
-        raise typer.Exit()
 
 
 @app.command()

@@ -193,3 +193,11 @@ def test_demo_shows_alerts_from_the_sample_feeds(
     assert code == 0, output
     assert output.count("ALERT") >= 3
     assert "sqlite-utils tables" in output
+
+
+def test_version() -> None:
+    from monitor import __version__
+
+    result = runner.invoke(app, ["--version"])
+    assert result.exit_code == 0
+    assert result.output.strip() == __version__
