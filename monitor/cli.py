@@ -191,7 +191,10 @@ def demo(ctx: typer.Context) -> None:
 
     settings = settings_from(ctx)
     configure_logging(settings.model_copy(update={"log_level": "WARNING"}))
-    run_demo(settings, out)
+    try:
+        run_demo(settings, out)
+    except RulesError as error:
+        raise fail(f"the rules cannot be loaded:\n{error}") from None
 
 
 @app.command("match")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import sys
 import tempfile
 import threading
 from collections.abc import Iterator
@@ -20,10 +21,10 @@ from monitor.store import Store
 SAMPLE_FEEDS = ("sample-rss.xml", "sample-atom.xml")
 
 
-def seeds_folder() -> Path:
-    """The project's seeds/ (next to the package in a checkout), else ./seeds."""
-    beside_package = Path(__file__).resolve().parent.parent / "seeds"
-    return beside_package if beside_package.is_dir() else Path("seeds")
+def project_folder(name: str) -> Path:
+    """The project's seeds/ or rules/ (next to the package in a checkout), else ./name."""
+    beside_package = Path(__file__).resolve().parent.parent / name
+    return beside_package if beside_package.is_dir() else Path(name)
 
 
 class _QuietHandler(SimpleHTTPRequestHandler):
@@ -48,11 +49,15 @@ def serve_folder(folder: Path) -> Iterator[str]:
 def run_demo(settings: Settings, console: Console) -> Path:
     """One cycle over the sample feeds into a fresh database; returns the database path."""
     folder = Path(tempfile.mkdtemp(prefix="monitor-demo-"))
-    demo_settings = settings.model_copy(update={"db": folder / "demo.db", "feeds": None})
-    with serve_folder(seeds_folder()) as base_url:
+    # The configured rules if they exist here, else the project's: the demo runs anywhere.
+    rules = settings.rules if settings.rules.is_dir() else project_folder("rules")
+    demo_settings = settings.model_copy(
+        update={"db": folder / "demo.db", "feeds": None, "rules": rules}
+    )
+    with serve_folder(project_folder("seeds")) as base_url:
         with Store(demo_settings.db) as store:
             for name in SAMPLE_FEEDS:
-                feeds.add_feed(store, f"{base_url}/{name}", title=name, origin="demo")
+                feeds.add_feed(store, f"{base_url}/{name}", origin="demo")  # titled by its feed
         console.print(f"serving the sample feeds on {base_url}; polling them once...\n")
         outcomes = asyncio.run(
             daemon.run_once(
@@ -72,8 +77,11 @@ def run_demo(settings: Settings, console: Console) -> Path:
 
 
 def _sqlite_utils_commands(db: Path) -> list[str]:
+    # The one installed beside this Python (the project's .venv), so it runs as printed.
+    beside = Path(sys.executable).parent / "sqlite-utils"
+    tool = str(beside) if beside.exists() else "sqlite-utils"
     return [
-        f"sqlite-utils tables {db} --counts",
-        f'sqlite-utils {db} "select rule_id, count(*) as n from matches group by rule_id"',
-        f'sqlite-utils search {db} entries "police" --limit 5',
+        f"{tool} tables {db} --counts",
+        f'{tool} {db} "select rule_id, count(*) as n from matches_view group by rule_id"',
+        f'{tool} search {db} entries "police" --limit 5',
     ]
