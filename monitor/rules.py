@@ -96,7 +96,7 @@ def rule_files(rules_dir: Path) -> list[Path]:
 def load_rules(rules_dir: Path, gazetteer: Gazetteer) -> list[Rule]:
     """Load and check every rule file; raises RulesError listing every problem found."""
     if not rules_dir.is_dir():
-        message = "rules directory not found; pass --rules DIR or create it"
+        message = "rules folder not found: set MONITOR_RULES (or pass --rules DIR) or create it"
         raise RulesError([Problem(str(rules_dir), 1, "", message)])
     rules: list[Rule] = []
     problems: list[Problem] = []
