@@ -13,6 +13,7 @@ import typer
 from rich.console import Console
 from rich.table import Column, Table
 
+from monitor.cli_common import settings_from
 from monitor.evaluate import Span
 from monitor.match import MatchResult, RuleSet, load_ruleset
 from monitor.rulecheck import check_rules
@@ -25,17 +26,26 @@ rules_app = typer.Typer(
 )
 
 RulesOption = Annotated[
-    Path, typer.Option("--rules", help="Folder of rule files, with the gazetteer in entities/.")
+    Path | None,
+    typer.Option(
+        "--rules",
+        help="Folder of rule files, with the gazetteer in entities/ (default: MONITOR_RULES).",
+    ),
 ]
 
 
+def rules_folder(ctx: typer.Context, rules: Path | None) -> Path:
+    """--rules if given, else the configured MONITOR_RULES (default rules/)."""
+    return rules if rules is not None else settings_from(ctx).rules
+
+
 @rules_app.command("list")
-def list_rules(rules: RulesOption = Path("rules")) -> None:
+def list_rules(ctx: typer.Context, rules: RulesOption = None) -> None:
     """List the rules: id, level, title, tags and file.
 
     Example: monitor rules list --rules rules
     """
-    ruleset = _load(rules)
+    ruleset = _load(rules_folder(ctx, rules))
     # Ids are what users subscribe by: never wrap them.
     table = Table(Column("id", no_wrap=True), "level", "title", "tags", "file")
     for rule in ruleset.rules:
@@ -44,12 +54,12 @@ def list_rules(rules: RulesOption = Path("rules")) -> None:
 
 
 @rules_app.command("check")
-def check(rules: RulesOption = Path("rules")) -> None:
+def check(ctx: typer.Context, rules: RulesOption = None) -> None:
     """Check every rule: schema, references, lint and inline tests; exit 1 on any problem.
 
     Example: monitor rules check --rules rules
     """
-    report = check_rules(rules)
+    report = check_rules(rules_folder(ctx, rules))
     for problem in report.problems:
         typer.echo(str(problem), err=True)
     summary = (
@@ -63,15 +73,17 @@ def check(rules: RulesOption = Path("rules")) -> None:
 
 @rules_app.command("explain")
 def explain(
+    ctx: typer.Context,
     rule_id: Annotated[str, typer.Argument(metavar="RULE", help="The id of the rule.")],
     text: Annotated[str, typer.Option("--text", help="The text to try (as a title).")],
     summary: Annotated[str, typer.Option("--summary", help="An optional summary.")] = "",
-    rules: RulesOption = Path("rules"),
+    rules: RulesOption = None,
 ) -> None:
     """Show which blocks of a rule fire on a text, on which words, and whether it matches.
 
     Example: monitor rules explain police-training --text "China to train Somali police"
     """
+    rules = rules_folder(ctx, rules)
     ruleset = _load(rules)
     rule = next((r for r in ruleset.rules if r.id == rule_id), None)
     if rule is None:

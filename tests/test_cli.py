@@ -201,3 +201,11 @@ def test_version() -> None:
     result = runner.invoke(app, ["--version"])
     assert result.exit_code == 0
     assert result.output.strip() == __version__
+
+
+def test_rules_commands_use_the_configured_rules_folder(env: Path) -> None:
+    code, output = invoke("rules", "list")
+    assert code == 0, output
+    assert "police-test" in output
+    code, output = invoke("rules", "check")
+    assert "1 rule(s)" in output
