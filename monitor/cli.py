@@ -161,7 +161,8 @@ def status(ctx: typer.Context, as_json: JsonOption = False) -> None:
     if as_json:
         out.print_json(data={"summary": summary, "feeds": rows})
         return
-    out.print(reports.table("Log", [summary], list(summary)))
+    counts = [{"": name, "value": value} for name, value in summary.items()]
+    out.print(reports.table("Log", counts, ["", "value"]))
     out.print(
         reports.table(
             "Feeds",
