@@ -121,7 +121,7 @@ class Dispatcher:
                 alerts = queries.outgoing(self.store.db, [head for head, _ in chosen], now)
                 sinks = {head.seq: sink for head, sink in chosen}
                 self._mark_in_flight(alerts)
-                await asyncio.gather(*(self._deliver(a, sinks[s]) for a, s in _by_seq(alerts)))
+                await asyncio.gather(*(self._deliver(a, sinks[a.seq]) for a in alerts))
                 attempted += len(alerts)
             elif wait is not None and wait <= max_wait:
                 await asyncio.sleep(wait)
@@ -199,10 +199,6 @@ class Dispatcher:
         for alert_id in queries.pending_alert_ids(self.store.db, recipient):
             failed = ev.NewEvent(f"alert:{alert_id}", ev.AlertFailed(reason=reason), "failed")
             self.store.append([failed])
-
-
-def _by_seq(alerts: list[OutgoingAlert]) -> list[tuple[OutgoingAlert, int]]:
-    return [(alert, alert.seq) for alert in alerts]
 
 
 def _stub(alert_id: str) -> OutgoingAlert:

@@ -73,7 +73,7 @@ def remove_feed(store: Store, feed_id: str, reason: str = "") -> str:
 def sync_opml(store: Store, path: Path) -> SyncReport:
     """Make the feeds that came from `path` equal its outlines; other feeds are untouched."""
     origin = f"opml:{path}"
-    outlines = {_normal(o.url): o for o in _valid_outlines(path)}
+    outlines = {o.url.strip(): o for o in _valid_outlines(path)}
     mine = {f.url: f for f in queries.feed_states(store.db) if f.origin == origin}
     added, removed = [], []
     for url, outline in outlines.items():
@@ -91,7 +91,7 @@ def import_opml(store: Store, path: Path, origin: str = "cli") -> SyncReport:
     """Add every outline not yet monitored; nothing is removed."""
     added = []
     for outline in _valid_outlines(path):
-        url = _normal(outline.url)
+        url = outline.url.strip()
         if not _feed_by_url(store, url):
             add_feed(store, url, title=outline.title, origin=origin)
             added.append(url)
@@ -112,10 +112,6 @@ def _valid_outlines(path: Path) -> list[Outline]:
             continue
         valid.append(outline)
     return valid
-
-
-def _normal(url: str) -> str:
-    return url.strip()
 
 
 def _feed_by_url(store: Store, url: str) -> str | None:

@@ -129,11 +129,6 @@ def outgoing(db: sqlite3.Connection, heads: list[DueHead], now: datetime) -> lis
     return [_outgoing(row) for row in db.execute(_DETAILS, {"now": iso(now), "seqs": seqs})]
 
 
-def due_alerts(db: sqlite3.Connection, now: datetime, limit: int = 500) -> list[OutgoingAlert]:
-    """The oldest due alert of each recipient, with its details."""
-    return outgoing(db, due_heads(db, now, limit), now)
-
-
 def _outgoing(row: sqlite3.Row) -> OutgoingAlert:
     return OutgoingAlert(
         id=row["id"],
