@@ -76,6 +76,11 @@ def _migration_events(alert: OutgoingAlert, chat_id: int, new_chat_id: int) -> l
     ]
 
 
+def dispatched_event(alert: OutgoingAlert) -> ev.NewEvent:
+    attempt = alert.attempts + 1
+    return ev.NewEvent(f"alert:{alert.id}", ev.AlertDispatched(attempt=attempt), f"try@{attempt}")
+
+
 class Dispatcher:
     """Sends due alerts through the first sink that accepts each recipient."""
 
@@ -95,6 +100,8 @@ class Dispatcher:
         self.resend_uncertain = resend_uncertain
         self.stopping = False
         self._wake = asyncio.Event()
+        # (alert, attempts) whose claim found the log ahead of the alerts table
+        self._held: set[tuple[str, int]] = set()
 
     def wake(self) -> None:
         self._wake.set()
@@ -120,22 +127,33 @@ class Dispatcher:
             if chosen:
                 alerts = queries.outgoing(self.store.db, [head for head, _ in chosen], now)
                 sinks = {head.seq: sink for head, sink in chosen}
-                self._mark_in_flight(alerts)
-                await asyncio.gather(*(self._deliver(a, sinks[a.seq]) for a in alerts))
-                attempted += len(alerts)
+                claimed = self._mark_in_flight(alerts)
+                await asyncio.gather(*(self._deliver(a, sinks[a.seq]) for a in claimed))
+                attempted += len(claimed)
             elif wait is not None and wait <= max_wait:
                 await asyncio.sleep(wait)
             else:
                 break
         return attempted
 
-    def _mark_in_flight(self, alerts: list[OutgoingAlert]) -> None:
-        """One transaction for the round: every alert is in flight before any is sent."""
-        self.store.append([
-            ev.NewEvent(f"alert:{a.id}", ev.AlertDispatched(attempt=a.attempts + 1),
-                        f"try@{a.attempts + 1}")
-            for a in alerts
-        ])  # fmt: skip
+    def _mark_in_flight(self, alerts: list[OutgoingAlert]) -> list[OutgoingAlert]:
+        """One transaction for the round: every alert is in flight before any is sent.
+
+        Only the alerts whose AlertDispatched this call stored are returned for sending.
+        One that was already stored means another writer took this attempt, or the
+        projection lags the log: sending it could repeat a delivery, so it is held back.
+        """
+        stored = self.store.append([dispatched_event(a) for a in alerts])
+        claimed = {event.stream for event in stored}
+        for alert in alerts:
+            if f"alert:{alert.id}" not in claimed:
+                self._held.add((alert.id, alert.attempts))
+                log.error(
+                    "alert=%s to=%s not sent: attempt %d is already in the log; the alerts"
+                    " table lags the events (`monitor replay` repairs it)",
+                    alert.id, alert.recipient, alert.attempts + 1,
+                )  # fmt: skip
+        return [alert for alert in alerts if f"alert:{alert.id}" in claimed]
 
     async def run(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
@@ -164,6 +182,8 @@ class Dispatcher:
         for alert in batch:
             if len(ready) >= self.max_parallel:
                 break
+            if (alert.id, alert.attempts) in self._held:
+                continue
             sink = next((s for s in self.sinks if s.accepts(alert.recipient)), None)
             now = time.monotonic()
             gap = sink.ready_in(alert.recipient, now) if sink else 0.0

@@ -88,7 +88,7 @@ class OutgoingAlert:
 
 
 _HEADS = """
-SELECT MIN(seq) AS seq, recipient FROM alerts
+SELECT MIN(seq) AS seq, id, recipient, attempts FROM alerts
 WHERE status = 'pending' AND (not_before IS NULL OR not_before <= :now)
 GROUP BY recipient ORDER BY seq LIMIT :limit
 """
@@ -114,13 +114,15 @@ class DueHead:
     """The oldest due alert of one recipient: enough to ask whether it may be sent now."""
 
     seq: int
+    id: str
     recipient: str
+    attempts: int
 
 
 def due_heads(db: sqlite3.Connection, now: datetime, limit: int = 2000) -> list[DueHead]:
     """Oldest due alert of each recipient, oldest first: one slow chat holds back no other."""
     rows = db.execute(_HEADS, {"now": iso(now), "limit": limit})
-    return [DueHead(int(r["seq"]), str(r["recipient"])) for r in rows]
+    return [DueHead(r["seq"], r["id"], r["recipient"], r["attempts"]) for r in rows]
 
 
 def outgoing(db: sqlite3.Connection, heads: list[DueHead], now: datetime) -> list[OutgoingAlert]:

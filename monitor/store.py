@@ -67,6 +67,7 @@ class Store:
     def __init__(self, path: Path, clock: Clock = utc_now, busy_timeout: float = 10.0) -> None:
         self.path = path
         self.clock = clock
+        self.busy_timeout = busy_timeout
         self.db = connect(path, busy_timeout=busy_timeout)
         try:
             migrate(self.db)
@@ -132,7 +133,7 @@ class Store:
         # Imported here, not at the top: monitor.replay imports this module (read_events).
         from monitor.replay import replay
 
-        return replay(self.db, write=write)
+        return replay(self.path, write=write, busy_timeout=self.busy_timeout)
 
 
 def write_error(path: Path, error: sqlite3.Error) -> StoreError:

@@ -161,3 +161,24 @@ def test_console_line_without_date_or_link() -> None:
         "id", "e", "console", ["r"], "low", 0, "  Title\nsplit ", None, "", None, "", "http://f", []
     )
     assert console_line(alert) == "ALERT (no date) [low] r | Title split | http://f | -"
+
+
+def test_an_attempt_already_in_the_log_is_never_sent(tmp_path: Path) -> None:
+    """The alerts table lags the log (as a replay racing a writer left it): no send."""
+    with Store(tmp_path / "m.db", clock=Clock()) as store:
+        alert_id = queue_alert(store)
+        other = queue_alert(store, recipient="test:2", key="k2")
+        # Another writer took attempt 1; the projection row was then put back to pending.
+        store.append([ev.NewEvent(f"alert:{alert_id}", ev.AlertDispatched(attempt=1), "try@1")])
+        store.db.execute("UPDATE alerts SET status = 'pending', attempts = 0 WHERE id = ?",
+                         (alert_id,))  # fmt: skip
+        sink = RecordingSink([Sent("m2")])
+        dispatcher = Dispatcher(store, [sink])
+        assert asyncio.run(dispatcher.deliver_due()) == 1
+        assert sink.sent == [other]  # the other chat is not held back
+        assert asyncio.run(dispatcher.deliver_due()) == 0  # held, and no busy loop
+        types = [e.type for e in read_events(store.db, stream=f"alert:{alert_id}")]
+        assert types == ["AlertQueued", "AlertDispatched"]
+        store.replay()
+        status = store.db.execute("SELECT status FROM alerts WHERE id = ?", (alert_id,))
+        assert status.fetchone()[0] == "in_flight"
