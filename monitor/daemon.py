@@ -17,6 +17,7 @@ from pathlib import Path
 from monitor import __version__, feeds, queries
 from monitor import events as ev
 from monitor.config import Settings
+from monitor.daemonlock import daemon_lock
 from monitor.deliver import Dispatcher
 from monitor.fetch import Fetcher, FetchPolicy
 from monitor.http_server import HttpServer, daemon_health, start_http
@@ -116,7 +117,17 @@ class Running:
 async def assembled(
     settings: Settings, *, backlog: bool = True, write: Callable[[str], None] | None = None
 ) -> AsyncIterator[Running]:
-    """Open everything the daemon needs, sync the feed list, and close it all afterwards."""
+    """Take the log's daemon lock, open everything the daemon needs, sync the feed list,
+    and close it all afterwards."""
+    with daemon_lock(settings.db):
+        async with _assembled(settings, backlog=backlog, write=write) as running:
+            yield running
+
+
+@asynccontextmanager
+async def _assembled(
+    settings: Settings, *, backlog: bool, write: Callable[[str], None] | None
+) -> AsyncIterator[Running]:
     store = Store(settings.db, busy_timeout=settings.db_busy_timeout)
     try:
         rules = RulesHolder(settings, store)
