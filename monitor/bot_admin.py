@@ -6,14 +6,13 @@ of the bot's admins, and turns a ConcurrencyError into a reply; nothing here che
 
 from __future__ import annotations
 
-import ipaddress
 import sqlite3
-from urllib.parse import urlsplit
 
 from monitor.bot_views import BotContext, Caller, Command, Reply, fit, link, minute, show
 from monitor.config import Settings, format_duration, parse_duration
 from monitor.feeds import FeedError, add_feed, remove_feed
-from monitor.http_rules import check_url, is_public_address
+from monitor.fetch import address_refusal
+from monitor.http_rules import check_url
 from monitor.reports import feed_rows, status_summary
 
 MAX_FEED_INTERVAL = 7 * 86400.0
@@ -55,14 +54,12 @@ def _addfeed(ctx: BotContext, caller: Caller, args: str) -> Reply:
 
 
 def _private_host(settings: Settings, url: str) -> str | None:
-    """Refuse a private address written in the URL now; names are checked at every fetch."""
-    try:
-        address = ipaddress.ip_address(urlsplit(url).hostname or "")
-    except ValueError:
+    """Refuse a private address written in the URL now (the host read as the fetcher reads
+    it); names are checked at every fetch."""
+    refusal = None if settings.allow_private_feeds else address_refusal(url)
+    if refusal is None:
         return None
-    if settings.allow_private_feeds or is_public_address(address):
-        return None
-    return f"{address} is not a public address; feeds added from Telegram must be public."
+    return f"{refusal.detail}; feeds added from Telegram must be public."
 
 
 def _feed_interval(settings: Settings, text: str | None) -> tuple[float | None, str] | str:

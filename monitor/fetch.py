@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
 import aiohttp
+import yarl
 from aiohttp.abc import AbstractResolver, ResolveResult
 
 from monitor.http_rules import (
@@ -45,6 +46,7 @@ from monitor.http_rules import (
     check_url,
     failed,
     is_public_address,
+    literal_address,
     parse_retry_after,
 )
 
@@ -60,6 +62,7 @@ __all__ = [
     "IPAddress",
     "NotModified",
     "Validators",
+    "address_refusal",
     "check_url",
     "failed",
     "is_public_address",
@@ -219,10 +222,7 @@ class Fetcher:
         refusal = check_url(url)
         if refusal is not None or not guarded or self._policy.allow_private:
             return refusal
-        ip = _parse_ip(urlsplit(url).hostname or "")
-        if ip is not None and not self._address_allowed(ip):
-            return failed("blocked-address", f"{url} points at {ip}, not a public address")
-        return None
+        return address_refusal(url, self._address_allowed)
 
     async def _hop(
         self, session: aiohttp.ClientSession, url: str, validators: Validators
@@ -270,6 +270,29 @@ class Fetcher:
         if not inflater.finished:
             return failed("protocol", f"{url} sent a {encoding} body that ends early")
         return bytes(body)
+
+
+def address_refusal(
+    url: str, allowed: Callable[[IPAddress], bool] = is_public_address
+) -> FetchFailed | None:
+    """Refuse a URL whose host, read exactly as aiohttp will read it, is a disallowed address.
+
+    yarl maps full-width digits, ideographic full stops and other IDNA forms onto ASCII
+    (full-width 127.0.0.1 is 127.0.0.1), and aiohttp connects to an IP literal without asking
+    the resolver, so the check must see yarl's host, not urlsplit's. A numeric host that
+    is not a plain address is refused: it cannot be checked the way it will be read.
+    Names pass here; the GuardedResolver checks what they resolve to at every connect.
+    """
+    try:
+        host = yarl.URL(url).raw_host or ""
+    except (ValueError, UnicodeError) as exc:
+        return failed("bad-url", f"cannot read the host of {url!r}: {exc}")
+    address = literal_address(host)
+    if isinstance(address, str):
+        return failed("blocked-address", f"refused {url}: {address}")
+    if address is not None and not allowed(address):
+        return failed("blocked-address", f"{url} points at {address}, not a public address")
+    return None
 
 
 def _classify(exc: BaseException, url: str) -> FetchFailed:

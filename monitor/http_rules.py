@@ -7,6 +7,7 @@ library only, so `fetch.py` stays the one module that imports aiohttp.
 from __future__ import annotations
 
 import ipaddress
+import re
 import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
@@ -69,13 +70,41 @@ def failed(kind: str, detail: str, status: int | None = None) -> FetchFailed:
     return FetchFailed(kind, " ".join(detail.split()), status)
 
 
+NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
+
+
 def is_public_address(ip: IPAddress) -> bool:
     """True for addresses a guarded fetch may connect to: globally routed unicast only."""
     if isinstance(ip, ipaddress.IPv6Address):
         embedded = ip.ipv4_mapped or ip.sixtofour
+        if embedded is None and ip in NAT64:
+            embedded = ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
         if embedded is not None:
             return is_public_address(embedded)
     return ip.is_global and not (ip.is_multicast or ip.is_reserved or ip.is_unspecified)
+
+
+def literal_address(host: str) -> IPAddress | str | None:
+    """What a URL host (as the HTTP client will connect to it) says about its address.
+
+    An address for an IP literal; None for a name (checked when it is resolved); a
+    reason (str) for a numeric host that is not a plain address, such as 2130706433,
+    0177.0.0.1, 127.1 or 0x7f.1, which resolvers read as addresses in ways that differ.
+    """
+    host = host.strip("[]")
+    if ":" in host:
+        address = host.split("%", 1)[0]  # an IPv6 zone (fe80::1%eth0) names no other host
+        return _parse_ip(address) or f"{host!r} is not a valid IPv6 address"
+    labels = host.removesuffix(".").split(".")
+    if not all(_NUMERIC_LABEL.fullmatch(label) for label in labels):
+        return None
+    return _parse_ip(host) or (
+        f"the numeric host {host!r} is not a plain dotted IPv4 address (a.b.c.d);"
+        " write the address in that form"
+    )
+
+
+_NUMERIC_LABEL = re.compile(r"0[xX][0-9a-fA-F]*|[0-9]+")
 
 
 def parse_retry_after(value: str | None, now: datetime) -> float | None:
