@@ -245,4 +245,9 @@ register_views(app)
 
 
 def main() -> Any:
-    return app()
+    """The console script: a refused database write anywhere is one line, never a traceback."""
+    try:
+        return app()
+    except StoreError as error:
+        err.print(f"error: {error}", highlight=False)
+        raise SystemExit(1) from None

@@ -16,6 +16,7 @@ from pathlib import Path
 from aiohttp import web
 
 from monitor.metrics import CONTENT_TYPE
+from monitor.store import database_uri
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +42,7 @@ def database_writable(path: Path, timeout: float = 0.5) -> Health:
     state are never touched, and a lock held elsewhere costs at most `timeout`.
     """
     try:
-        db = sqlite3.connect(f"file:{path}?mode=rw", uri=True, timeout=timeout)
+        db = sqlite3.connect(database_uri(path, "rw"), uri=True, timeout=timeout)
         try:
             db.isolation_level = None
             db.execute("BEGIN IMMEDIATE")

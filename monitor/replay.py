@@ -19,7 +19,7 @@ from pathlib import Path
 from monitor import events as ev
 from monitor import projections
 from monitor.schema import PROJECTION_SCHEMA, PROJECTION_TABLES, split_statements
-from monitor.store import read_events
+from monitor.store import database_uri, read_events, write_error
 
 
 @dataclass(frozen=True)
@@ -35,17 +35,24 @@ class ReplayReport:
 def replay(live_path: Path, *, write: bool = True, busy_timeout: float = 10.0) -> ReplayReport:
     """Rebuild projections in a scratch database, compare, and (if `write`) replace live ones."""
     with tempfile.TemporaryDirectory(prefix="monitor-replay-") as folder:
-        db = _scratch_with_live(Path(folder) / "scratch.db", live_path, busy_timeout)
         try:
-            with _one_transaction(db, write=write):
-                count = _build_scratch(db)
-                differences = {table: _diff(db, table) for table in PROJECTION_TABLES}
-                report = ReplayReport(differences=differences, events=count)
-                if write and not report.identical:
-                    _copy_scratch(db)
-        finally:
-            db.close()
-    return report
+            return _replay(Path(folder) / "scratch.db", live_path, write, busy_timeout)
+        except sqlite3.OperationalError as error:
+            raise write_error(live_path, error) from None
+
+
+def _replay(scratch: Path, live_path: Path, write: bool, busy_timeout: float) -> ReplayReport:
+    db = _scratch_with_live(scratch, live_path, busy_timeout)
+    try:
+        with _one_transaction(db, write=write):
+            count = _build_scratch(db)
+            differences = {table: _diff(db, table) for table in PROJECTION_TABLES}
+            report = ReplayReport(differences=differences, events=count)
+            if write and not report.identical:
+                _copy_scratch(db)
+        return report
+    finally:
+        db.close()
 
 
 def _scratch_with_live(
@@ -56,13 +63,13 @@ def _scratch_with_live(
     Unqualified table names resolve to the scratch tables first, so `projections.apply`
     rebuilds there; `events` exists only in the live file, so reads of it reach the log.
     """
-    db = sqlite3.connect(scratch_path, isolation_level=None)
+    db = sqlite3.connect(scratch_path, isolation_level=None, uri=True)
     db.row_factory = sqlite3.Row
     db.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")
     db.execute("PRAGMA journal_mode = OFF")
     for statement in split_statements(PROJECTION_SCHEMA):
         db.execute(statement)
-    db.execute("ATTACH DATABASE ? AS live", (str(live_path),))
+    db.execute("ATTACH DATABASE ? AS live", (database_uri(live_path, "rw"),))
     db.execute("PRAGMA live.synchronous = FULL")
     return db
 

@@ -48,7 +48,7 @@ def connect(
     try:
         if not readonly:
             path.parent.mkdir(parents=True, exist_ok=True)
-        uri = f"file:{path}?mode=ro" if readonly else f"file:{path}"
+        uri = database_uri(path, "ro" if readonly else "rwc")
         db = sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False)
         db.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")
         if not readonly:
@@ -59,6 +59,11 @@ def connect(
         raise StoreError(f"{path}: cannot open the database: {error}{_hint(str(error))}") from None
     db.row_factory = sqlite3.Row
     return db
+
+
+def database_uri(path: Path, mode: str) -> str:
+    """A `file:` URI for `path`, percent-encoded: `#`, `?` and `%` in a name stay in the name."""
+    return f"{path.absolute().as_uri()}?mode={mode}"
 
 
 class Store:

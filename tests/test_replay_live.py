@@ -1,5 +1,6 @@
-"""`monitor replay` while the daemon runs: the daemon's appends wait for the rebuild, no
-projection row is wiped, and every alert goes out exactly once."""
+"""`monitor replay` (and `replay --check`) while the daemon runs: the daemon's appends wait
+for the rebuild, no projection row is wiped, every check compares one snapshot, and
+every alert goes out exactly once."""
 
 from __future__ import annotations
 
@@ -59,7 +60,8 @@ class ReplayLoop(threading.Thread):
 
     def run(self) -> None:
         while not self.stop.is_set():
-            self.runs.append(replay_once(self.env, self.cwd))
+            check = ("--check",) if len(self.runs) % 2 else ()  # and one snapshot compared
+            self.runs.append(replay_once(self.env, self.cwd, *check))
 
 
 def test_replay_in_a_loop_beside_a_live_daemon_loses_and_repeats_no_alert(
