@@ -31,8 +31,7 @@ def settings_from(ctx: typer.Context) -> Settings:
     try:
         settings = load_settings(config)
     except ConfigError as error:
-        err.print("configuration error", style="bold red")
-        err.print(str(error), highlight=False)
+        err.print(str(error), highlight=False)  # one line per bad key, each naming it
         raise typer.Exit(2) from None
     ctx.obj = settings
     return settings

@@ -185,6 +185,19 @@ def test_bad_setting_stops_before_anything_runs(env: Path, monkeypatch: pytest.M
     assert not (env / "log.db").exists()
 
 
+def test_bad_settings_print_one_line_per_key_and_nothing_else(
+    env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MONITOR_POLL_INTERVAL", "often")
+    monkeypatch.setenv("MONITOR_MAX_PER_HOST", "0")
+    code, output = invoke("feeds", "list")
+    assert code == 2
+    assert [line.split(" (")[0] for line in output.splitlines()] == [
+        "MONITOR_POLL_INTERVAL",
+        "MONITOR_MAX_PER_HOST",
+    ]
+
+
 def test_demo_shows_alerts_from_the_sample_feeds(
     env: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
