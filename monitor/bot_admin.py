@@ -11,7 +11,8 @@ import sqlite3
 from urllib.parse import urlsplit
 
 from monitor.bot_views import BotContext, Caller, Command, Reply, fit, link, minute, show
-from monitor.config import Settings, format_duration, parse_duration
+from monitor.config import Settings
+from monitor.durations import format_duration, parse_duration
 from monitor.feeds import FeedError, add_feed, remove_feed
 from monitor.http_rules import check_url, is_public_address
 from monitor.reports import feed_rows, status_summary

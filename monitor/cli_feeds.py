@@ -12,7 +12,8 @@ from typing import Annotated
 import typer
 
 from monitor import feeds, reports
-from monitor.cli_common import JsonOption, fail, interval_seconds, open_store, out, settings_from
+from monitor.cli_common import JsonOption, duration_option, fail, open_store, out, settings_from
+from monitor.durations import MAX_INTERVAL
 from monitor.opml import OpmlError, write_opml
 
 feeds_app = typer.Typer(
@@ -26,15 +27,20 @@ def feeds_add(
     url: str,
     name: Annotated[str, typer.Option("--name", help="A display name.")] = "",
     interval: Annotated[
-        str | None, typer.Option("--interval", help="Poll interval, e.g. 5m.")
+        str | None,
+        typer.Option(
+            "--interval",
+            help="Poll interval, e.g. 15m or 1h30m: at most 30d.",
+        ),
     ] = None,
 ) -> None:
     """Add a feed by URL.
 
     Example: monitor feeds add https://example.org/rss.xml --name "Example" --interval 15m
     """
-    seconds = interval_seconds(interval)
-    with open_store(settings_from(ctx)) as store:
+    settings = settings_from(ctx)
+    seconds = None if interval is None else duration_option("--interval", interval, MAX_INTERVAL)
+    with open_store(settings) as store:
         try:
             feed_id = feeds.add_feed(store, url, title=name, interval=seconds)
         except feeds.FeedError as error:
