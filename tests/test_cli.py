@@ -84,6 +84,18 @@ def test_bad_interval_names_the_option(env: Path) -> None:
 FEED = "https://example.org/rss.xml"
 
 
+def test_feeds_add_refuses_an_interval_below_the_minimum(
+    env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MONITOR_MIN_INTERVAL", "1m")
+    code, output = invoke("feeds", "add", FEED, "--interval", "10s")
+    assert code == 2
+    assert output.splitlines() == [
+        "error: --interval 10s: shorter than the minimum 1m (MONITOR_MIN_INTERVAL); use 1m or more"
+    ]
+    assert invoke("events", "--json")[1].strip() == ""
+
+
 def test_feeds_add_refuses_an_interval_over_30_days(env: Path) -> None:
     code, output = invoke("feeds", "add", FEED, "--interval", "99999999999d")
     assert code == 2
