@@ -161,3 +161,13 @@ def test_console_line_without_date_or_link() -> None:
         "id", "e", "console", ["r"], "low", 0, "  Title\nsplit ", None, "", None, "", "http://f", []
     )
     assert console_line(alert) == "ALERT (no date) [low] r | Title split | http://f | -"
+
+
+def test_console_sink_drops_bidi_and_zero_width_characters() -> None:
+    alert = OutgoingAlert(
+        "id", "e", "console", ["r"], "low", 0, "Police \u202etxt.exe\u202c \u200btraining\ufeff",
+        None, "", None, "Feed\u2066\u2069\nALERT forged", "http://f", [],
+    )  # fmt: skip
+    lines: list[str] = []
+    assert isinstance(asyncio.run(ConsoleSink(lines.append).send(alert)), Sent)
+    assert lines == ["ALERT (no date) [low] r | Police txt.exe training | Feed ALERT forged | -"]
