@@ -9,7 +9,8 @@ from __future__ import annotations
 import sqlite3
 
 from monitor.bot_views import BotContext, Caller, Command, Reply, fit, link, minute, show
-from monitor.config import Settings, format_duration, parse_duration
+from monitor.config import Settings
+from monitor.durations import format_duration, parse_duration
 from monitor.feeds import FeedError, add_feed, remove_feed
 from monitor.fetch import address_refusal
 from monitor.http_rules import check_url

@@ -20,6 +20,7 @@ from monitor import bot_why as why
 from monitor import events as ev
 from monitor.bot_admin import ADMIN_COMMANDS, ADMIN_HANDLERS
 from monitor.bot_views import BotContext, Button, Caller, ChatView, Command, Reply
+from monitor.durations import parse_duration
 from monitor.http_rules import check_url
 from monitor.projections import iso
 from monitor.store import ConcurrencyError
@@ -37,6 +38,7 @@ __all__ = [
 
 MAX_ARGS = 1000  # characters; longer arguments are refused, not cut
 MAX_RECENT = 20
+MIN_MUTE = timedelta(minutes=1)
 MAX_MUTE = timedelta(days=30)
 
 COMMANDS: tuple[tuple[str, str], ...] = (
@@ -53,8 +55,6 @@ COMMANDS: tuple[tuple[str, str], ...] = (
     ("search", "Full-text search of stored entries: /search <words>"),
     ("why", "What the log knows about an entry: /why <url>"),
 )
-_MUTE = re.compile(r"^(\d{1,6})\s*(m|min|h|d)$", re.IGNORECASE | re.ASCII)
-_MUTE_UNITS = {"m": 60, "min": 60, "h": 3600, "d": 86400}
 _RULE_SEPARATORS = re.compile(r"[\s,]+")
 
 
@@ -226,13 +226,15 @@ def _level(ctx: BotContext, caller: Caller, args: str) -> Reply:
 
 
 def _mute(ctx: BotContext, caller: Caller, args: str) -> Reply:
-    usage = "Usage: /mute &lt;duration&gt;, for example 30m, 2h or 1d (at most 30d)."
-    found = _MUTE.match(args)
-    if not found:
-        return Reply(f"{views.show(args, 40)} is not a duration. {usage}" if args else usage)
-    length = timedelta(seconds=int(found[1]) * _MUTE_UNITS[found[2].lower()])
-    if not timedelta(0) < length <= MAX_MUTE:
-        return Reply(f"A mute lasts from 1 minute to 30 days. {usage}")
+    usage = "Usage: /mute &lt;duration&gt;, for example 30m, 2h or 1d, or 1h30m; from 1m to 30d."
+    if not args:
+        return Reply(usage)
+    try:
+        length = timedelta(seconds=parse_duration(args, MAX_MUTE.total_seconds()))
+    except ValueError as error:
+        return Reply(f"{views.show(str(error), 200)}\n{usage}")
+    if length < MIN_MUTE:
+        return Reply(f"A mute lasts at least 1 minute. {usage}")
     until = ctx.clock() + length
     _change(ctx, caller, ev.ChatMuted(chat_id=caller.chat_id, until=until), f"muted:{iso(until)}")
     return Reply(

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import html
 import sqlite3
-import unicodedata
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -20,13 +19,13 @@ from monitor.match import RuleSet
 from monitor.messages import TELEGRAM_LIMIT, safe_link
 from monitor.store import Store
 from monitor.text import is_cjk
+from monitor.textclean import visible_text
 from monitor.textcut import cut_utf16, utf16_len
 
 BUTTON_DATA_BYTES = 64  # Telegram's limit on callback data
 MAX_SEARCH_WORDS = 8
 MAX_WORD_CHARS = 64
 SEARCH_HITS = 10
-_DROPPED_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Co", "Cn"})
 
 
 @dataclass(frozen=True)
@@ -100,13 +99,9 @@ def chat_view(store: Store, chat_id: int) -> ChatView:
 # --- text ---------------------------------------------------------------------------
 
 
-def clean(text: str) -> str:
-    """Without control, zero-width, bidi and lone surrogate characters; newlines become spaces."""
-    return "".join(
-        " " if char in "\t\n\r" else char
-        for char in text
-        if char in "\t\n\r" or unicodedata.category(char) not in _DROPPED_CATEGORIES
-    )
+# Without control, zero-width, bidi and lone surrogate characters; newlines become spaces.
+# The bot's modules call it views.clean; alerts use the same function (monitor.textclean).
+clean = visible_text
 
 
 def show(text: str | None, limit: int = 200) -> str:

@@ -18,9 +18,9 @@ import typer
 from monitor import __version__, feeds, logs, reports
 from monitor.cli_common import (
     JsonOption,
+    duration_option,
     err,
     fail,
-    interval_seconds,
     open_store,
     out,
     settings_from,
@@ -227,7 +227,7 @@ def backtest(
     from monitor import backtest as bt
 
     settings = settings_from(ctx)
-    window = interval_seconds(since) or 0.0
+    window = duration_option("--since", since)
     try:
         candidate, ruleset = bt.candidate(rule, settings.rules)
     except (RulesError, LookupError) as error:

@@ -13,7 +13,8 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
-from monitor.config import ConfigError, Settings, load_settings, parse_duration
+from monitor.config import ConfigError, Settings, load_settings
+from monitor.durations import MAX_DURATION, parse_duration
 from monitor.store import Store, StoreError
 
 # No markup: what we print quotes feed titles, URLs and errors, which may contain "[/]".
@@ -31,8 +32,7 @@ def settings_from(ctx: typer.Context) -> Settings:
     try:
         settings = load_settings(config)
     except ConfigError as error:
-        err.print("configuration error", style="bold red")
-        err.print(str(error), highlight=False)
+        err.print(str(error), highlight=False)  # one line per bad key, each naming it
         raise typer.Exit(2) from None
     ctx.obj = settings
     return settings
@@ -52,13 +52,12 @@ def fail(message: str, code: int = 1) -> typer.Exit:
     return typer.Exit(code)
 
 
-def interval_seconds(text: str | None) -> float | None:
-    if text is None:
-        return None
+def duration_option(option: str, text: str, most: float = MAX_DURATION) -> float:
+    """The seconds of a duration option, at most `most`, or one line naming the option."""
     try:
-        return parse_duration(text)
+        return parse_duration(text, most)
     except ValueError as error:
-        raise fail(f"--interval: {error}", 2) from None
+        raise fail(f"{option}: {error}", 2) from None
 
 
 # --- the view commands (views_cli, views_why): plain text, never styled ------------------

@@ -12,7 +12,9 @@ from typing import Annotated
 import typer
 
 from monitor import feeds, reports
-from monitor.cli_common import JsonOption, fail, interval_seconds, open_store, out, settings_from
+from monitor.cli_common import JsonOption, duration_option, fail, open_store, out, settings_from
+from monitor.config import Settings
+from monitor.durations import MAX_INTERVAL, format_duration
 from monitor.opml import OpmlError, write_opml
 
 feeds_app = typer.Typer(
@@ -26,20 +28,38 @@ def feeds_add(
     url: str,
     name: Annotated[str, typer.Option("--name", help="A display name.")] = "",
     interval: Annotated[
-        str | None, typer.Option("--interval", help="Poll interval, e.g. 5m.")
+        str | None,
+        typer.Option(
+            "--interval",
+            help="Poll interval, e.g. 15m or 1h30m: from MONITOR_MIN_INTERVAL to 30d.",
+        ),
     ] = None,
 ) -> None:
     """Add a feed by URL.
 
     Example: monitor feeds add https://example.org/rss.xml --name "Example" --interval 15m
     """
-    seconds = interval_seconds(interval)
-    with open_store(settings_from(ctx)) as store:
+    settings = settings_from(ctx)
+    seconds = None if interval is None else _feed_interval(settings, interval)
+    with open_store(settings) as store:
         try:
             feed_id = feeds.add_feed(store, url, title=name, interval=seconds)
         except feeds.FeedError as error:
             raise fail(str(error)) from None
     out.print(f"added feed {feed_id}: {url.strip()}")
+
+
+def _feed_interval(settings: Settings, text: str) -> float:
+    """Refused below the minimum now, rather than raised to it with a warning at each start."""
+    seconds = duration_option("--interval", text, MAX_INTERVAL)
+    if seconds < settings.min_interval:
+        floor = format_duration(settings.min_interval)
+        raise fail(
+            f"--interval {text}: shorter than the minimum {floor} (MONITOR_MIN_INTERVAL);"
+            f" use {floor} or more",
+            2,
+        )
+    return seconds
 
 
 @feeds_app.command("list")

@@ -16,11 +16,11 @@ from typing import Annotated, Any, Literal
 from pydantic import BeforeValidator, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, PydanticBaseSettingsSource, SettingsConfigDict
 
+from monitor.durations import MAX_INTERVAL, MAX_JITTER, MAX_TIMEOUT, parse_duration
+
 ENV_PREFIX = "MONITOR_"
 DEFAULT_CONFIG_FILE = Path("monitor.toml")
 
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$", re.IGNORECASE)
-_DURATION_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(b|kb|kib|mb|mib|gb|gib)?\s*$", re.IGNORECASE)
 _SIZE_UNITS = {
     "b": 1,
@@ -37,19 +37,6 @@ class ConfigError(Exception):
     """A setting is missing, malformed or out of range; the message says which and why."""
 
 
-def parse_duration(value: object) -> float:
-    """'30s', '5m', '1h', '2d', '250ms' or a bare number of seconds -> seconds."""
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return float(value)
-    match = _DURATION.match(str(value))
-    if not match:
-        raise ValueError(
-            f"{value!r} is not a duration: use a number with s, m, h or d (30s, 5m, 1h)"
-        )
-    number, unit = match.groups()
-    return float(number) * _DURATION_UNITS[(unit or "s").lower()]
-
-
 def parse_size(value: object) -> int:
     """'10MiB', '500kB', '1048576' -> bytes."""
     if isinstance(value, int) and not isinstance(value, bool):
@@ -61,12 +48,13 @@ def parse_size(value: object) -> int:
     return int(float(number) * _SIZE_UNITS[(unit or "b").lower()])
 
 
-def format_duration(seconds: float) -> str:
-    """The shortest exact form: 600 -> '10m', 90 -> '90s'."""
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
-        if seconds >= size and seconds % size == 0:
-            return f"{int(seconds // size)}{unit}"
-    return f"{seconds:g}s"
+def _duration_up_to(most: float) -> BeforeValidator:
+    """Validation of a duration setting that may be at most `most` seconds."""
+
+    def parse(value: object) -> float:
+        return parse_duration(value, most)
+
+    return BeforeValidator(parse)
 
 
 def _optional_path(value: object) -> object:
@@ -89,7 +77,8 @@ def _optional_text(value: object) -> object:
     return None if value == "" else value
 
 
-Seconds = Annotated[float, BeforeValidator(parse_duration), Field(gt=0)]
+Interval = Annotated[float, _duration_up_to(MAX_INTERVAL), Field(gt=0)]
+Timeout = Annotated[float, _duration_up_to(MAX_TIMEOUT), Field(gt=0)]
 Bytes = Annotated[int, BeforeValidator(parse_size), Field(gt=0)]
 OptionalPath = Annotated[Path | None, BeforeValidator(_optional_path)]
 IdList = Annotated[tuple[int, ...], NoDecode, BeforeValidator(_id_list)]
@@ -102,19 +91,19 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, frozen=True, extra="forbid")
 
     db: Path = Path("state/monitor.db")
-    db_busy_timeout: Seconds = 10.0
+    db_busy_timeout: Timeout = 10.0
     rules: Path = Path("rules")
     feeds: OptionalPath = Path("seeds/feeds.opml")
-    poll_interval: Seconds = 600.0
-    min_interval: Seconds = 60.0
-    max_backoff: Seconds = 6 * 3600.0
-    jitter: Annotated[float, BeforeValidator(parse_duration), Field(ge=0)] = 30.0
-    fetch_timeout: Seconds = 30.0
+    poll_interval: Interval = 600.0
+    min_interval: Interval = 60.0
+    max_backoff: Interval = 6 * 3600.0
+    jitter: Annotated[float, _duration_up_to(MAX_JITTER)] = 30.0
+    fetch_timeout: Timeout = 30.0
     max_body: Bytes = 10 * 1024 * 1024
     max_redirects: Annotated[int, Field(ge=0, le=20)] = 5
     max_connections: Annotated[int, Field(ge=1, le=1000)] = 50
     max_per_host: Annotated[int, Field(ge=1, le=100)] = 2
-    parse_timeout: Seconds = 60.0
+    parse_timeout: Timeout = 60.0
     parse_workers: Annotated[int, Field(ge=1, le=64)] = 2
     user_agent: str = ""
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
@@ -131,7 +120,7 @@ class Settings(BaseSettings):
     telegram_open: bool = True
     telegram_allowed_chats: IdList = ()
     telegram_resend_uncertain: bool = False
-    telegram_timeout: Seconds = 20.0
+    telegram_timeout: Timeout = 20.0
     allow_private_feeds: bool = False
 
     @field_validator("telegram_token", "telegram_webhook_url", "telegram_channel", mode="before")

@@ -13,7 +13,7 @@ from rich.table import Table
 from rich.text import Text
 
 from monitor.backtest import Backtest
-from monitor.config import format_duration
+from monitor.durations import format_duration
 from monitor.events import StoredEvent
 from monitor.pipeline import PollOutcome
 from monitor.projections import iso

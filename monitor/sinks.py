@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from monitor.queries import OutgoingAlert
+from monitor.textclean import visible_text
 
 
 @dataclass(frozen=True)
@@ -71,10 +72,16 @@ class Sink(Protocol):
 def console_line(alert: OutgoingAlert) -> str:
     """One readable line: time, level, rules, title, source, link."""
     when = alert.published.strftime("%Y-%m-%d %H:%MZ") if alert.published else "(no date)"
-    source = alert.feed_title or alert.feed_url
-    title = " ".join(alert.entry_title.split()) or "(untitled)"
+    source = _shown(alert.feed_title or alert.feed_url)
+    title = _shown(alert.entry_title) or "(untitled)"
+    link = _shown(alert.entry_link or "-")
     rules = ",".join(alert.rules)
-    return f"ALERT {when} [{alert.level}] {rules} | {title} | {source} | {alert.entry_link or '-'}"
+    return f"ALERT {when} [{alert.level}] {rules} | {title} | {source} | {link}"
+
+
+def _shown(text: str) -> str:
+    """Feed text on one line, as it reads: no newlines, bidi overrides or zero-width characters."""
+    return " ".join(visible_text(text).split())
 
 
 class ConsoleSink:

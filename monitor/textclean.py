@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import unicodedata
 from html.parser import HTMLParser
 from urllib.parse import unquote, urljoin, urlsplit, urlunsplit
 
@@ -59,6 +60,13 @@ _HTML_STARTS = ("<!doctype html", "<html", "<head", "<body", "<title", "<meta", 
 _CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 
 
+# Control, format (zero-width, bidi embeddings, overrides and isolates, BOM), surrogate,
+# private-use and unassigned characters: shown, they can make a title read differently
+# from what it says, or hide part of it.
+_HIDDEN_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Co", "Cn"})
+_ZWJ = "\u200d"
+
+
 class _TextCollector(HTMLParser):
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
@@ -89,6 +97,39 @@ class _TextCollector(HTMLParser):
 def collapse_whitespace(text: str) -> str:
     """Drop control characters and turn every run of whitespace into one space."""
     return " ".join(_CONTROL_CHARS.sub("", text).split())
+
+
+def is_hidden_at(text: str, index: int) -> bool:
+    """Whether text[index] is a control, format, surrogate, private-use or unassigned character.
+
+    A zero-width joiner between two emoji is not hidden: it makes one emoji of them (👮‍♂️).
+    """
+    char = text[index]
+    if char == _ZWJ and 0 < index < len(text) - 1:
+        return not (_ends_emoji(text[index - 1]) and unicodedata.category(text[index + 1]) == "So")
+    return unicodedata.category(char) in _HIDDEN_CATEGORIES
+
+
+def _ends_emoji(char: str) -> bool:
+    """An emoji, or what may end one: the emoji presentation selector or a skin tone."""
+    return (
+        unicodedata.category(char) == "So"
+        or char == "\ufe0f"
+        or "\U0001f3fb" <= char <= "\U0001f3ff"
+    )
+
+
+def visible_text(text: str) -> str:
+    """`text` without hidden characters (is_hidden_at); tab, newline and return become spaces.
+
+    Everything shown to a person goes through this or `textcut.tidy`, which uses
+    is_hidden_at: bot replies, Telegram alerts and console alert lines.
+    """
+    return "".join(
+        " " if char in "\t\n\r" else char
+        for index, char in enumerate(text)
+        if char in "\t\n\r" or not is_hidden_at(text, index)
+    )
 
 
 def html_to_text(markup: str) -> str:

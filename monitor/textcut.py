@@ -14,6 +14,8 @@ import unicodedata
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
+from monitor.textclean import is_hidden_at
+
 __all__ = [
     "HTML", "NO_MARKS", "PLAIN", "Style", "cut", "cut_utf16", "extends_grapheme", "tidy",
     "utf16_len",
@@ -146,7 +148,8 @@ def _emit(text: str, start: int, end: int, marks: bytes, style: Style) -> str:
 
 
 def tidy(text: str, spans: Iterable[tuple[int, int]] = ()) -> tuple[str, bytes]:
-    """Whitespace runs become one space; control characters and lone surrogates go.
+    """Whitespace runs become one space; hidden characters go (textclean.is_hidden_at: controls,
+    zero-width and bidi characters, lone surrogates), so text shows what it says.
 
     Returns the text and a mask of which of its characters lie inside `spans` (offsets
     into the original), so spans stay right whatever was removed before them.
@@ -158,12 +161,12 @@ def tidy(text: str, spans: Iterable[tuple[int, int]] = ()) -> tuple[str, bytes]:
         inside[start:end] = b"\x01" * (end - start)
     chars: list[str] = []
     marks = bytearray()
-    for char, mark in zip(text, inside, strict=True):
+    for index, (char, mark) in enumerate(zip(text, inside, strict=True)):
         if char.isspace():
             if chars and chars[-1] != " ":
                 chars.append(" ")
                 marks.append(mark)
-        elif unicodedata.category(char) not in ("Cc", "Cs"):
+        elif not is_hidden_at(text, index):
             chars.append(char)
             marks.append(mark)
     if chars and chars[-1] == " ":

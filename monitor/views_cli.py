@@ -26,7 +26,7 @@ from monitor.cli_common import (
     view_store,
     warn,
 )
-from monitor.config import parse_duration
+from monitor.durations import parse_duration
 from monitor.entities import load_gazetteer
 from monitor.events import LEVELS
 from monitor.projections import iso

@@ -235,12 +235,26 @@ def test_mute_and_unmute(ctx: BotContext) -> None:
 
 
 @pytest.mark.parametrize(
-    "duration", ["", "soon", "0m", "31d", "721h", "-5m", "1.5h", "99999999d", "5", "1w", "٣m"]
+    "duration",
+    ["", "soon", "0m", "31d", "721h", "-5m", "99999999d", "5", "59s", "1w", "٣m", "1h30"],
 )
 def test_mute_refuses_bad_durations(ctx: BotContext, duration: str) -> None:
     reply = run(ctx, ALICE, "mute", duration)
     assert "30m, 2h or 1d" in reply.text
     assert events_of(ctx.store, "ChatMuted") == []
+
+
+@pytest.mark.parametrize(
+    ("duration", "until"),
+    [
+        ("1h30m", "2026-11-30 10:30"),
+        ("1.5h", "2026-11-30 10:30"),
+        ("90min", "2026-11-30 10:30"),
+        ("1d12h", "2026-12-01 21:00"),
+    ],
+)
+def test_mute_takes_compound_durations(ctx: BotContext, duration: str, until: str) -> None:
+    assert f"Muted until {until} UTC" in run(ctx, ALICE, "mute", duration).text
 
 
 # --- /recent, /search, /why ---------------------------------------------------------

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -76,6 +79,44 @@ def test_duplicate_feed_is_refused(env: Path) -> None:
 def test_bad_interval_names_the_option(env: Path) -> None:
     code, output = invoke("feeds", "add", "https://example.org/rss.xml", "--interval", "soon")
     assert code == 2 and "--interval" in output
+
+
+FEED = "https://example.org/rss.xml"
+
+
+def test_feeds_add_refuses_an_interval_below_the_minimum(
+    env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MONITOR_MIN_INTERVAL", "1m")
+    code, output = invoke("feeds", "add", FEED, "--interval", "10s")
+    assert code == 2
+    assert output.splitlines() == [
+        "error: --interval 10s: shorter than the minimum 1m (MONITOR_MIN_INTERVAL); use 1m or more"
+    ]
+    assert invoke("events", "--json")[1].strip() == ""
+
+
+def test_feeds_add_refuses_an_interval_over_30_days(env: Path) -> None:
+    code, output = invoke("feeds", "add", FEED, "--interval", "99999999999d")
+    assert code == 2
+    assert output.splitlines() == ["error: --interval: '99999999999d' is too long: at most 30d"]
+    assert invoke("events", "--json")[1].strip() == ""
+
+
+@pytest.mark.parametrize(
+    ("interval", "shown"), [("1h30m", "1h30m"), ("90m", "1h30m"), ("2d12h", "2d12h"), ("120", "2m")]
+)
+def test_feeds_add_accepts_compound_intervals(env: Path, interval: str, shown: str) -> None:
+    code, output = invoke("feeds", "add", FEED, "--interval", interval)
+    assert code == 0, output
+    [row] = json.loads(invoke("feeds", "list", "--json")[1])
+    assert row["interval"] == shown
+
+
+def test_backtest_refuses_a_huge_window_naming_since(env: Path) -> None:
+    code, output = invoke("backtest", "police-test", "--since", "99999999999d")
+    assert code == 2
+    assert output.splitlines() == ["error: --since: '99999999999d' is too long: at most 36500d"]
 
 
 def test_remove_unknown_feed(env: Path) -> None:
@@ -183,6 +224,38 @@ def test_bad_setting_stops_before_anything_runs(env: Path, monkeypatch: pytest.M
     assert code == 2
     assert "MONITOR_POLL_INTERVAL" in output
     assert not (env / "log.db").exists()
+
+
+def test_bad_settings_print_one_line_per_key_and_nothing_else(
+    env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MONITOR_POLL_INTERVAL", "often")
+    monkeypatch.setenv("MONITOR_MAX_PER_HOST", "0")
+    code, output = invoke("feeds", "list")
+    assert code == 2
+    assert [line.split(" (")[0] for line in output.splitlines()] == [
+        "MONITOR_POLL_INTERVAL",
+        "MONITOR_MAX_PER_HOST",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("name", "most"), [("POLL_INTERVAL", "30d"), ("MIN_INTERVAL", "30d"), ("JITTER", "1d")]
+)
+def test_a_huge_duration_stops_the_daemon_with_one_line(env: Path, name: str, most: str) -> None:
+    assert invoke("feeds", "add", "http://127.0.0.1:9/rss.xml")[0] == 0  # never fetched
+    environ = {**os.environ, f"MONITOR_{name}": "99999999999d", "MONITOR_HTTP_PORT": "0"}
+    done = subprocess.run(
+        [sys.executable, "-m", "monitor", "run"],
+        env=environ,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=env,
+    )
+    assert done.returncode == 2, done.stderr
+    key = f"MONITOR_{name} ({name.lower()} in monitor.toml)"
+    assert done.stderr.splitlines() == [f"{key}: '99999999999d' is too long: at most {most}"]
 
 
 def test_demo_shows_alerts_from_the_sample_feeds(

@@ -182,3 +182,13 @@ def test_an_attempt_already_in_the_log_is_never_sent(tmp_path: Path) -> None:
         store.replay()
         status = store.db.execute("SELECT status FROM alerts WHERE id = ?", (alert_id,))
         assert status.fetchone()[0] == "in_flight"
+
+
+def test_console_sink_drops_bidi_and_zero_width_characters() -> None:
+    alert = OutgoingAlert(
+        "id", "e", "console", ["r"], "low", 0, "Police \u202etxt.exe\u202c \u200btraining\ufeff",
+        None, "", None, "Feed\u2066\u2069\nALERT forged", "http://f", [],
+    )  # fmt: skip
+    lines: list[str] = []
+    assert isinstance(asyncio.run(ConsoleSink(lines.append).send(alert)), Sent)
+    assert lines == ["ALERT (no date) [low] r | Police txt.exe training | Feed ALERT forged | -"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 import re
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
 from html.parser import HTMLParser
@@ -22,6 +23,7 @@ from monitor.messages import (
     safe_link,
     utf16_len,
 )
+from monitor.textclean import visible_text
 
 ALLOWED_TAGS = {"b", "i", "u", "s", "a", "code", "pre", "blockquote"}
 NASTY = "<script>&amp;\"'</b>"
@@ -173,6 +175,49 @@ def test_bold_spans_are_placed_right_after_cjk_and_emoji() -> None:
     assert problems(message) == []
     assert ">👮\u200d♂️🇨🇳 中国公安部 <b>trains</b> police</a>" in message
     assert "将培训 <b>所罗门群岛</b> police" in message
+
+
+# Bidi embeddings, overrides and isolates, marks, zero-width characters, the BOM.
+HIDDEN = (
+    "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
+    "\u200b\u200c\u200d\u200e\u200f\u2060\ufeff\u061c\u00ad"
+)
+
+
+@pytest.mark.parametrize(("render", "bold"), [(render_html, "<b>{}</b>"), (render_plain, "{}")])
+def test_bidi_and_zero_width_characters_never_reach_an_alert(
+    render: Callable[[AlertView], str], bold: str
+) -> None:
+    title = "China \u202etrains\u202c police \u2066gnp\u2069 \u200bfree\u200d\u2060"
+    summary = f"Officers{HIDDEN} from Fiji \u202ewill\u202c train."
+    message = render(
+        view(
+            title=title,
+            summary=summary,
+            source=f"Ministry{HIDDEN}",
+            rules=(("r1", "Rule\u202e title", "high"),),
+            terms=("tr\u200bain",),
+            spans=(span("title", title, "police"), span("summary", summary, "Fiji")),
+        )
+    )
+    assert not any(char in message for char in HIDDEN)
+    assert f"China trains {bold.format('police')} gnp free" in message
+    assert f"Officers from {bold.format('Fiji')} will train." in message
+    assert "Ministry ·" in message and "· Rule title" in message and "Matched: train" in message
+
+
+@pytest.mark.parametrize(
+    ("text", "shown"),
+    [
+        ("a\u202eb\u2066c\u2069d\u200be\ufeff", "abcde"),
+        ("line\nbreak\ttab\x07bell", "line break tabbell"),
+        ("\U0001f46e\u200d\u2642\ufe0f officer", "\U0001f46e\u200d\u2642\ufe0f officer"),
+        ("\U0001f3f3\ufe0f\u200d\U0001f308 flag", "\U0001f3f3\ufe0f\u200d\U0001f308 flag"),
+        ("a\u200db \u200d\U0001f308 \U0001f308\u200d", "ab \U0001f308 \U0001f308"),
+    ],
+)
+def test_visible_text_keeps_only_what_shows(text: str, shown: str) -> None:
+    assert visible_text(text) == shown
 
 
 def test_overlapping_and_out_of_range_spans_are_harmless() -> None:

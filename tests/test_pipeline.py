@@ -69,6 +69,26 @@ def test_first_poll_is_backlog_then_new_entries_alert_once(
     assert types(settings).count("AlertSent") == 1
 
 
+HIDDEN = "\u202e\u2066\u2069\u200b\u200f\u2060\ufeff"
+
+
+def test_console_alerts_show_no_bidi_or_zero_width_characters(
+    tmp_path: Path, feed_server: FeedServer
+) -> None:
+    settings = settings_for(tmp_path)
+    feed_title = f"Feed\u202e{HIDDEN}\nALERT forged"
+    add(settings, feed_server.serve("/news.xml", rss([PLAIN], title=feed_title)))
+    run_once(settings)
+    guid, title, summary = LATER
+    hostile = (guid, f"{title} \u202etxt.exe\u202c\u2066 \u200bfree\u2060\ufeff", summary)
+    feed_server.serve("/news.xml", rss([hostile, PLAIN], title=feed_title))
+    lines: list[str] = []
+    run_once(settings, lines)
+    [line] = lines
+    assert f"| {title} txt.exe free | Feed ALERT forged |" in line
+    assert not any(char in line for char in HIDDEN + "\u202c\n")
+
+
 def test_entry_records_are_stored_with_backlog_flag(
     tmp_path: Path, feed_server: FeedServer
 ) -> None:

@@ -86,6 +86,14 @@ def test_an_alert_is_one_escaped_html_message(telegram: FakeTelegram) -> None:
     assert "#China" in message["text"]
 
 
+def test_bidi_and_zero_width_characters_never_reach_the_chat(telegram: FakeTelegram) -> None:
+    hidden = "\u202e\u2066\u2069\u200b\u200f\u2060\ufeff"
+    send(telegram, alert(title=f"China \u202etrains\u202c police{hidden} \u200bmore"))
+    [message] = telegram.sent_messages(CHAT)
+    assert ">China trains police more</a>" in message["text"]
+    assert not any(char in message["text"] for char in hidden + "\u202c")
+
+
 def test_muted_chat_gets_the_alert_silently(telegram: FakeTelegram) -> None:
     from dataclasses import replace
 

@@ -54,6 +54,14 @@ def test_every_command_has_help_with_an_example(command: str) -> None:
     assert "Example:" in result.output
 
 
+def test_a_huge_window_is_one_line_naming_since(log: Settings) -> None:
+    result = invoke(log, "matches", "--since", "99999999999d")
+    assert result.exit_code == 2
+    assert result.output.splitlines() == [
+        "error: --since: '99999999999d' is too long: at most 36500d"
+    ]
+
+
 def test_matches_in_the_last_week_newest_first(log: Settings) -> None:
     rows = as_json(invoke(log, "matches", "--json"))
     assert isinstance(rows, list)
