@@ -18,6 +18,7 @@ import typer
 from monitor import __version__, feeds, logs, reports
 from monitor.cli_common import (
     JsonOption,
+    WideOption,
     err,
     fail,
     interval_seconds,
@@ -110,8 +111,9 @@ def events(
     ] = None,
     limit: Annotated[int, typer.Option("--limit", help="How many, newest first.")] = 20,
     as_json: JsonOption = False,
+    wide: WideOption = False,
 ) -> None:
-    """Show the newest events of the log.
+    """Show the newest events of the log (--wide adds the time each was recorded).
 
     Example: monitor events --type FeedFailed --limit 5
     """
@@ -124,7 +126,8 @@ def events(
         for row in rows:
             sys.stdout.write(json.dumps(row, ensure_ascii=False) + "\n")
         return
-    out.print(reports.table("Events", rows, ["seq", "recorded_at", "type", "stream", "summary"]))
+    columns = reports.EVENT_COLUMNS if wide else ("seq", "type", "stream", "summary")
+    out.print(reports.table("Events", rows, columns, wide=wide))
 
 
 @app.command()
@@ -150,8 +153,8 @@ def replay(
 
 
 @app.command()
-def status(ctx: typer.Context, as_json: JsonOption = False) -> None:
-    """Feeds, last polls, failures, counts and the outbox.
+def status(ctx: typer.Context, as_json: JsonOption = False, wide: WideOption = False) -> None:
+    """Feeds, last polls, failures, counts and the outbox (--wide: every feed column).
 
     Example: monitor status
     """
@@ -162,24 +165,9 @@ def status(ctx: typer.Context, as_json: JsonOption = False) -> None:
         out.print_json(data={"summary": summary, "feeds": rows})
         return
     counts = [{"": name, "value": value} for name, value in summary.items()]
-    out.print(reports.table("Log", counts, ["", "value"]))
-    out.print(
-        reports.table(
-            "Feeds",
-            rows,
-            [
-                "id",
-                "title",
-                "last_check",
-                "outcome",
-                "failures",
-                "last_error_kind",
-                "last_error",
-                "gone_since",
-                "next_poll_at",
-            ],
-        )
-    )
+    out.print(reports.table("Log", counts, ["", "value"], wide=wide))
+    columns = ("id", "title", "last_check", "outcome", "failures")
+    out.print(reports.table("Feeds", rows, reports.FEED_COLUMNS if wide else columns, wide=wide))
 
 
 @app.command()

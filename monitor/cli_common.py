@@ -64,6 +64,12 @@ def interval_seconds(text: str | None) -> float | None:
 # --- the view commands (views_cli, views_why): plain text, never styled ------------------
 
 ViewJsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")]
+WideOption = Annotated[
+    bool,
+    typer.Option(
+        "--wide", help="Every column, cells whole (lines may pass the terminal's edge: less -S)."
+    ),
+]
 
 
 def view_store(ctx: typer.Context) -> Store:
