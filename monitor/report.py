@@ -22,6 +22,9 @@ from monitor.projections import iso
 from monitor.report_chart import Weekly, chart_svg, text
 
 WHEN = "COALESCE(e.published, e.seen_at)"
+# Each status of an entry's alerts, once: "sent", "pending,failed", or NULL for no alert.
+ALERT_STATUSES = "SELECT group_concat(DISTINCT a.status) FROM alerts a WHERE a.entry_id = e.id"
+STATUS_ORDER = ("sent", "in_flight", "pending", "uncertain", "failed")
 SOURCE = "COALESCE(NULLIF(f.title, ''), f.url, 'feed ' || e.feed_id || ' (removed)')"
 PLACE_KINDS = ("country:", "region:")
 HIGH_LEVELS = ("high", "critical")
@@ -40,6 +43,7 @@ class MatchRow:
     terms: list[str]
     entities: list[str]
     alerted: bool  # an alert was queued (backlog entries are matched, never alerted)
+    alert: str  # the statuses of its alerts ("sent", "pending, failed"), or "none"
 
 
 @dataclass(frozen=True)
@@ -128,7 +132,7 @@ def match_rows(
         params += rules
     rows = db.execute(
         f"SELECT m.*, e.title, e.link, e.feed_id, {WHEN} AS at, {SOURCE} AS source,"
-        " EXISTS (SELECT 1 FROM alerts a WHERE a.entry_id = e.id) AS alerted"
+        f" ({ALERT_STATUSES}) AS alerts"
         " FROM matches m JOIN entries e ON e.id = m.entry_id LEFT JOIN feeds f ON f.id = e.feed_id"
         f" WHERE {' AND '.join(clauses)} ORDER BY at DESC, m.seq DESC LIMIT ?",
         [*params, limit],
@@ -137,11 +141,13 @@ def match_rows(
 
 
 def _match_row(row: sqlite3.Row) -> MatchRow:
+    statuses = set((row["alerts"] or "").split(",")) - {""}
     return MatchRow(
         at=row["at"], rule_id=row["rule_id"], level=row["level"], title=row["title"],
         link=row["link"], source=row["source"], feed_id=row["feed_id"],
         entry_id=row["entry_id"], terms=json.loads(row["terms"]),
-        entities=json.loads(row["entities"]), alerted=bool(row["alerted"]),
+        entities=json.loads(row["entities"]), alerted=bool(statuses),
+        alert=", ".join(s for s in STATUS_ORDER if s in statuses) or "none",
     )  # fmt: skip
 
 
@@ -239,7 +245,7 @@ def _latest_html(data: ReportData) -> str:
     rows = "".join(
         f"<tr><td>{text(m.at.replace('T', ' ').replace('Z', ' UTC'))}</td>"
         f"<td>{text(m.rule_id)} ({text(m.level)})</td><td>{title_link(m.title, m.link)}</td>"
-        f"<td>{text(m.source)}</td><td>{'queued' if m.alerted else 'none'}</td></tr>"
+        f"<td>{text(m.source)}</td><td>{text(m.alert)}</td></tr>"
         for m in data.latest_high
     )
     return (
@@ -264,6 +270,7 @@ def render(data: ReportData) -> str:
         f"<h2>Top sources per topic</h2>{_sources_html(data)}"
         f"<h2>Countries and regions most mentioned</h2>{_places_html(data)}"
         "<h2>Latest high-level alerts</h2><p class='muted'>Matches of level high or critical."
-        " Alert 'none': nobody follows the topic, or the entry came with a feed's first poll.</p>"
+        " Alert: the state of the entry's alerts ('pending' until sent); 'none': nobody follows"
+        " the topic, or the entry came with a feed's first poll.</p>"
         f"{_latest_html(data)}</body></html>\n"
     )
