@@ -3,7 +3,8 @@
 The file is self-contained: inline CSS, an inline SVG chart drawn here, no script, and a
 Content-Security-Policy that forbids every load, so it opens the same with no network.
 Every stored text is escaped; the only URLs in it are the entries' own http(s) links.
-An entry is dated by its publication time, or by when it was seen when it has none.
+An entry is dated by its publication time, or by when it was seen when it has none;
+`monitor matches` and `stats` date entries by when they were seen unless told `--by published`.
 """
 
 from __future__ import annotations
@@ -22,6 +23,9 @@ from monitor.projections import iso
 from monitor.report_chart import Weekly, chart_svg, text
 
 WHEN = "COALESCE(e.published, e.seen_at)"
+# What `--by` names: when the monitor first saw an entry (a feed's backlog is seen at its
+# first poll, however old), or the entry's own date.
+DATED_BY = {"seen": "e.seen_at", "published": WHEN}
 # Each status of an entry's alerts, once: "sent", "pending,failed", or NULL for no alert.
 ALERT_STATUSES = "SELECT group_concat(DISTINCT a.status) FROM alerts a WHERE a.entry_id = e.id"
 STATUS_ORDER = ("sent", "in_flight", "pending", "uncertain", "failed")
@@ -33,6 +37,7 @@ HIGH_LEVELS = ("high", "critical")
 @dataclass(frozen=True)
 class MatchRow:
     at: str  # the entry's date, ISO 8601 UTC
+    seen_at: str  # when the monitor first saw the entry
     rule_id: str
     level: str
     title: str
@@ -88,22 +93,28 @@ def weekly(rows: Sequence[tuple[str, str, int]], start: datetime, end: datetime)
 
 
 # Counted per day in SQL, so that months of entries come to Python as a few rows per day.
-def matches_per_week(db: sqlite3.Connection, start: datetime, end: datetime) -> Weekly:
+def matches_per_week(
+    db: sqlite3.Connection, start: datetime, end: datetime, by: str = "published"
+) -> Weekly:
+    when = DATED_BY[by]
     rows = db.execute(
-        f"SELECT m.rule_id, substr({WHEN}, 1, 10) AS day, COUNT(*) FROM matches m"
-        f" JOIN entries e ON e.id = m.entry_id WHERE {WHEN} BETWEEN ? AND ?"
+        f"SELECT m.rule_id, substr({when}, 1, 10) AS day, COUNT(*) FROM matches m"
+        f" JOIN entries e ON e.id = m.entry_id WHERE {when} BETWEEN ? AND ?"
         " GROUP BY m.rule_id, day ORDER BY m.rule_id",
         (iso(start), iso(end)),
     )
     return weekly([(r[0], r[1], r[2]) for r in rows], start, end)
 
 
-def feed_weeks(db: sqlite3.Connection, start: datetime, end: datetime) -> dict[str, Weekly]:
+def feed_weeks(
+    db: sqlite3.Connection, start: datetime, end: datetime, by: str = "published"
+) -> dict[str, Weekly]:
     """Per feed source: 'entries' seen and 'matched' entries, per week."""
+    when = DATED_BY[by]
     rows = db.execute(
-        f"SELECT {SOURCE} AS source, substr({WHEN}, 1, 10) AS day, COUNT(*) AS entries,"
+        f"SELECT {SOURCE} AS source, substr({when}, 1, 10) AS day, COUNT(*) AS entries,"
         " SUM(EXISTS (SELECT 1 FROM matches m WHERE m.entry_id = e.id)) AS matched"
-        f" FROM entries e LEFT JOIN feeds f ON f.id = e.feed_id WHERE {WHEN} BETWEEN ? AND ?"
+        f" FROM entries e LEFT JOIN feeds f ON f.id = e.feed_id WHERE {when} BETWEEN ? AND ?"
         " GROUP BY source, day ORDER BY source",
         (iso(start), iso(end)),
     )
@@ -123,28 +134,36 @@ def match_rows(
     rules: Sequence[str] = (),
     levels: Sequence[str] = LEVELS,
     limit: int = 50,
+    by: str = "published",
 ) -> list[MatchRow]:
-    """Matches of entries dated from `start`, newest first."""
-    clauses = [f"{WHEN} >= ?", f"m.level IN ({', '.join('?' * len(levels))})"]
-    params: list[object] = [iso(start), *levels]
+    """Matches of entries dated (`by`) from `start`, newest first."""
+    when = DATED_BY[by]
+    where, params = match_filter(rules, levels)
+    rows = db.execute(
+        f"SELECT m.*, e.title, e.link, e.feed_id, e.seen_at, {WHEN} AS at, {SOURCE} AS source,"
+        f" ({ALERT_STATUSES}) AS alerts FROM matches m JOIN entries e ON e.id = m.entry_id"
+        f" LEFT JOIN feeds f ON f.id = e.feed_id WHERE {when} >= ? AND {where}"
+        f" ORDER BY {when} DESC, m.seq DESC LIMIT ?",
+        [iso(start), *params, limit],
+    )
+    return [_match_row(row) for row in rows]
+
+
+def match_filter(rules: Sequence[str], levels: Sequence[str]) -> tuple[str, list[object]]:
+    """SQL over `matches m` keeping these levels and, if any are given, these rules."""
+    clauses = [f"m.level IN ({', '.join('?' * len(levels))})"]
+    params: list[object] = [*levels]
     if rules:
         clauses.append(f"m.rule_id IN ({', '.join('?' * len(rules))})")
         params += rules
-    rows = db.execute(
-        f"SELECT m.*, e.title, e.link, e.feed_id, {WHEN} AS at, {SOURCE} AS source,"
-        f" ({ALERT_STATUSES}) AS alerts"
-        " FROM matches m JOIN entries e ON e.id = m.entry_id LEFT JOIN feeds f ON f.id = e.feed_id"
-        f" WHERE {' AND '.join(clauses)} ORDER BY at DESC, m.seq DESC LIMIT ?",
-        [*params, limit],
-    )
-    return [_match_row(row) for row in rows]
+    return " AND ".join(clauses), params
 
 
 def _match_row(row: sqlite3.Row) -> MatchRow:
     statuses = set((row["alerts"] or "").split(",")) - {""}
     return MatchRow(
-        at=row["at"], rule_id=row["rule_id"], level=row["level"], title=row["title"],
-        link=row["link"], source=row["source"], feed_id=row["feed_id"],
+        at=row["at"], seen_at=row["seen_at"], rule_id=row["rule_id"], level=row["level"],
+        title=row["title"], link=row["link"], source=row["source"], feed_id=row["feed_id"],
         entry_id=row["entry_id"], terms=json.loads(row["terms"]),
         entities=json.loads(row["entities"]), alerted=bool(statuses),
         alert=", ".join(s for s in STATUS_ORDER if s in statuses) or "none",
