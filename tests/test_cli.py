@@ -272,3 +272,61 @@ def test_wide_shows_every_column_whole(crowded_log: list[str]) -> None:
     assert "recorded_at" in events and "answered as server-error" in events
     rules = runner.invoke(app, ["rules", "list", "--wide"], env={"COLUMNS": "80"}).stdout
     assert f"{LONG_RULE}.yaml" in rules and LONG_TITLE.strip() in rules
+
+
+# --- events: --type and --stream ------------------------------------------------------------
+
+
+def test_events_refuse_an_unknown_type_naming_the_valid_ones(env: Path) -> None:
+    code, output = invoke("events", "--type", "NoSuchType")
+    assert code == 2
+    assert "--type: NoSuchType is not an event type" in output
+    assert all(name in output for name in ev.EVENT_TYPES)
+    assert len(output.strip().splitlines()) == 1
+    code, output = invoke("events", "--type", "feedadded", "--json")  # any case is understood
+    assert code == 0 and output == ""
+
+
+def test_events_stream_takes_a_bare_feed_entry_alert_or_chat_id(
+    env: Path, feed_server: FeedServer
+) -> None:
+    old = ("a", "Rain expected", "x")
+    url = feed_server.serve("/f.xml", rss([old]))
+    invoke("feeds", "add", url)
+    assert invoke("run", "--once")[0] == 0  # the backlog
+    feed_server.serve(
+        "/f.xml", rss([("b", "Police training course for foreign officers", "x"), old])
+    )
+    assert invoke("run", "--once")[0] == 0  # a new entry, matched and alerted
+    with Store(env / "log.db") as store:
+        store.append([ev.NewEvent("chat:-1001", ev.ChatStarted(chat_id=-1001, title="Desk"), "s")])
+        entry_id, alert_id = store.db.execute("SELECT entry_id, id FROM alerts").fetchone()
+    feed_id = ev.feed_id_for(url)
+    expected = {
+        feed_id: f"feed:{feed_id}",
+        entry_id: f"entry:{entry_id}",
+        alert_id: f"alert:{alert_id}",
+        "-1001": "chat:-1001",
+    }
+    for bare, stream in expected.items():
+        code, output = invoke("events", "--stream", bare, "--json")
+        assert code == 0, output
+        streams = {json.loads(line)["stream"] for line in output.splitlines()}
+        assert streams == {stream}
+    code, output = invoke("events", "--stream", "0123456789")
+    assert code == 2 and "no feed, entry, alert or chat has the id '0123456789'" in output
+
+
+def test_events_stream_says_when_an_id_names_two_streams(env: Path) -> None:
+    with Store(env / "log.db") as store:
+        store.append(
+            [
+                ev.NewEvent("feed:1234567890", ev.FeedAdded(url="https://a.example/rss"), "a"),
+                ev.NewEvent("chat:1234567890", ev.ChatStarted(chat_id=1234567890), "s"),
+            ]
+        )
+    code, output = invoke("events", "--stream", "1234567890")
+    assert code == 2
+    assert "'1234567890' is ambiguous: give one of feed:1234567890, chat:1234567890" in output
+    code, output = invoke("events", "--stream", "chat:1234567890", "--json")
+    assert code == 0 and json.loads(output)["type"] == "ChatStarted"
