@@ -91,7 +91,7 @@ def matches(
     as_json: ViewJsonOption = False,
     wide: WideOption = False,
 ) -> None:
-    """List matched entries seen in the last 7 days (--since), newest first, with the words
+    """List matched entries seen in the last 7 days (--since, --by), newest first, with the words
     and entities that matched (--wide: the source, words, entities, link and alert too).
 
     Example: monitor matches --rule police-training --since 30d --level high
@@ -106,13 +106,17 @@ def matches(
             store.db, now - back, rules=rule or (), levels=levels, limit=limit, by=by
         )
         known = _rule_ids(store.db)
-        empty = found or views_empty.no_matches(
-            store.db, now, back, since=since, by=by, rules=rule or (), levels=levels
+        why_empty = (
+            ""
+            if found
+            else views_empty.no_matches(
+                store.db, now, back, since=since, by=by, rules=rule or (), levels=levels
+            )
         )
     for name in (r for r in rule or () if r not in known):
         warn(f"note: no rule {name!r} in the log; known: {', '.join(sorted(known)) or 'none'}")
-    if isinstance(empty, str):
-        warn(empty)
+    if why_empty:
+        warn(why_empty)
     if as_json:
         print_json([asdict(row) for row in found])
     elif found:
