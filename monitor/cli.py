@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sqlite3
 import sys
 from datetime import timedelta
 from pathlib import Path
@@ -15,9 +16,10 @@ from typing import Annotated, Any
 
 import typer
 
-from monitor import __version__, feeds, logs, reports
+from monitor import __version__, feeds, logs, queries, reports
 from monitor.cli_common import (
     JsonOption,
+    WideOption,
     duration_option,
     err,
     fail,
@@ -27,6 +29,7 @@ from monitor.cli_common import (
 )
 from monitor.cli_feeds import feeds_app
 from monitor.config import Settings
+from monitor.events import EVENT_TYPES
 from monitor.http_server import HttpServerError
 from monitor.opml import OpmlError
 from monitor.rulefiles import RulesError
@@ -103,28 +106,68 @@ def run(
 def events(
     ctx: typer.Context,
     type_: Annotated[
-        list[str] | None, typer.Option("--type", help="Only this type (repeatable).")
+        list[str] | None,
+        typer.Option("--type", help="Only this type, e.g. FeedFailed (repeatable)."),
     ] = None,
     stream: Annotated[
-        str | None, typer.Option("--stream", help="Only this stream, e.g. feed:ID.")
+        str | None,
+        typer.Option(
+            "--stream", help="Only this stream: feed:ID, entry:ID, alert:ID, chat:ID, or the ID."
+        ),
     ] = None,
     limit: Annotated[int, typer.Option("--limit", help="How many, newest first.")] = 20,
     as_json: JsonOption = False,
+    wide: WideOption = False,
 ) -> None:
-    """Show the newest events of the log.
+    """Show the newest events of the log (--wide adds the time each was recorded).
 
     Example: monitor events --type FeedFailed --limit 5
     """
+    types = _event_types(type_ or [])
     with open_store(settings_from(ctx)) as store:
         found = read_events(
-            store.db, types=type_ or (), stream=stream, limit=limit, newest_first=True
+            store.db,
+            types=types,
+            stream=_stream(store.db, stream),
+            limit=limit,
+            newest_first=True,
         )
     rows = [reports.event_row(event) for event in found]
     if as_json:
         for row in rows:
             sys.stdout.write(json.dumps(row, ensure_ascii=False) + "\n")
         return
-    out.print(reports.table("Events", rows, ["seq", "recorded_at", "type", "stream", "summary"]))
+    columns = reports.EVENT_COLUMNS if wide else ("seq", "type", "stream", "summary")
+    out.print(reports.table("Events", rows, columns, wide=wide))
+
+
+def _event_types(given: list[str]) -> list[str]:
+    """--type values as the log spells them; an unknown one stops here, naming every type."""
+    by_lower = {name.lower(): name for name in EVENT_TYPES}
+    unknown = [name for name in given if name.lower() not in by_lower]
+    if unknown:
+        raise fail(
+            f"--type: {', '.join(unknown)} is not an event type; the types are:"
+            f" {', '.join(EVENT_TYPES)}",
+            2,
+        )
+    return [by_lower[name.lower()] for name in given]
+
+
+def _stream(db: sqlite3.Connection, given: str | None) -> str | None:
+    """--stream as given when it says its kind (feed:ID); a bare id is looked up in the log."""
+    if given is None or ":" in given:
+        return given
+    found = queries.streams_named(db, given)
+    if not found:
+        raise fail(
+            f"--stream: no feed, entry, alert or chat has the id {given!r}; streams look like"
+            " feed:ID (`monitor feeds list` shows the feed ids)",
+            2,
+        )
+    if len(found) > 1:
+        raise fail(f"--stream: {given!r} is ambiguous: give one of {', '.join(found)}", 2)
+    return found[0]
 
 
 @app.command()
@@ -150,8 +193,8 @@ def replay(
 
 
 @app.command()
-def status(ctx: typer.Context, as_json: JsonOption = False) -> None:
-    """Feeds, last polls, failures, counts and the outbox.
+def status(ctx: typer.Context, as_json: JsonOption = False, wide: WideOption = False) -> None:
+    """Feeds, last polls, failures, counts and the outbox (--wide: every feed column).
 
     Example: monitor status
     """
@@ -162,24 +205,9 @@ def status(ctx: typer.Context, as_json: JsonOption = False) -> None:
         out.print_json(data={"summary": summary, "feeds": rows})
         return
     counts = [{"": name, "value": value} for name, value in summary.items()]
-    out.print(reports.table("Log", counts, ["", "value"]))
-    out.print(
-        reports.table(
-            "Feeds",
-            rows,
-            [
-                "id",
-                "title",
-                "last_check",
-                "outcome",
-                "failures",
-                "last_error_kind",
-                "last_error",
-                "gone_since",
-                "next_poll_at",
-            ],
-        )
-    )
+    out.print(reports.table("Log", counts, ["", "value"], wide=wide))
+    columns = ("id", "title", "last_check", "outcome", "failures")
+    out.print(reports.table("Feeds", rows, reports.FEED_COLUMNS if wide else columns, wide=wide))
 
 
 @app.command()

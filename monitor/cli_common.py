@@ -63,6 +63,12 @@ def duration_option(option: str, text: str, most: float = MAX_DURATION) -> float
 # --- the view commands (views_cli, views_why): plain text, never styled ------------------
 
 ViewJsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")]
+WideOption = Annotated[
+    bool,
+    typer.Option(
+        "--wide", help="Every column, cells whole (lines may pass the terminal's edge: less -S)."
+    ),
+]
 
 
 def view_store(ctx: typer.Context) -> Store:

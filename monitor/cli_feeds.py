@@ -12,7 +12,15 @@ from typing import Annotated
 import typer
 
 from monitor import feeds, reports
-from monitor.cli_common import JsonOption, duration_option, fail, open_store, out, settings_from
+from monitor.cli_common import (
+    JsonOption,
+    WideOption,
+    duration_option,
+    fail,
+    open_store,
+    out,
+    settings_from,
+)
 from monitor.config import Settings
 from monitor.durations import MAX_INTERVAL, format_duration
 from monitor.opml import OpmlError, write_opml
@@ -63,8 +71,8 @@ def _feed_interval(settings: Settings, text: str) -> float:
 
 
 @feeds_app.command("list")
-def feeds_list(ctx: typer.Context, as_json: JsonOption = False) -> None:
-    """List the monitored feeds with their state.
+def feeds_list(ctx: typer.Context, as_json: JsonOption = False, wide: WideOption = False) -> None:
+    """List the monitored feeds with their state (--wide: every column).
 
     Example: monitor feeds list --json
     """
@@ -73,22 +81,8 @@ def feeds_list(ctx: typer.Context, as_json: JsonOption = False) -> None:
     if as_json:
         out.print_json(data=rows)
         return
-    out.print(
-        reports.table(
-            "Feeds",
-            rows,
-            [
-                "id",
-                "title",
-                "url",
-                "interval",
-                "entries",
-                "last_check",
-                "failures",
-                "last_error_kind",
-            ],
-        )
-    )
+    columns = ("id", "title", "url", "entries", "failures")
+    out.print(reports.table("Feeds", rows, reports.FEED_COLUMNS if wide else columns, wide=wide))
 
 
 @feeds_app.command("remove")

@@ -177,3 +177,14 @@ def next_due_time(db: sqlite3.Connection) -> datetime | None:
         "SELECT MIN(not_before) FROM alerts WHERE status = 'pending' AND not_before IS NOT NULL"
     ).fetchone()
     return _time(row[0])
+
+
+# The kinds of stream named by an id: `feed:ID`, `entry:ID`, `alert:ID`, `chat:ID`.
+ID_STREAM_KINDS = ("feed", "entry", "alert", "chat")
+
+
+def streams_named(db: sqlite3.Connection, bare_id: str) -> list[str]:
+    """The streams `KIND:bare_id` that have events (a removed feed's too), in kind order."""
+    candidates = [f"{kind}:{bare_id}" for kind in ID_STREAM_KINDS]
+    has_events = "SELECT 1 FROM events WHERE stream = ? LIMIT 1"
+    return [stream for stream in candidates if db.execute(has_events, (stream,)).fetchone()]

@@ -3,7 +3,8 @@
 The file is self-contained: inline CSS, an inline SVG chart drawn here, no script, and a
 Content-Security-Policy that forbids every load, so it opens the same with no network.
 Every stored text is escaped; the only URLs in it are the entries' own http(s) links.
-An entry is dated by its publication time, or by when it was seen when it has none.
+An entry is dated by its publication time, or by when it was seen when it has none;
+`monitor matches` and `stats` date entries by when they were seen unless told `--by published`.
 """
 
 from __future__ import annotations
@@ -22,6 +23,12 @@ from monitor.projections import iso
 from monitor.report_chart import Weekly, chart_svg, text
 
 WHEN = "COALESCE(e.published, e.seen_at)"
+# What `--by` names: when the monitor first saw an entry (a feed's backlog is seen at its
+# first poll, however old), or the entry's own date.
+DATED_BY = {"seen": "e.seen_at", "published": WHEN}
+# Each status of an entry's alerts, once: "sent", "pending,failed", or NULL for no alert.
+ALERT_STATUSES = "SELECT group_concat(DISTINCT a.status) FROM alerts a WHERE a.entry_id = e.id"
+STATUS_ORDER = ("sent", "in_flight", "pending", "uncertain", "failed")
 SOURCE = "COALESCE(NULLIF(f.title, ''), f.url, 'feed ' || e.feed_id || ' (removed)')"
 PLACE_KINDS = ("country:", "region:")
 HIGH_LEVELS = ("high", "critical")
@@ -30,6 +37,7 @@ HIGH_LEVELS = ("high", "critical")
 @dataclass(frozen=True)
 class MatchRow:
     at: str  # the entry's date, ISO 8601 UTC
+    seen_at: str  # when the monitor first saw the entry
     rule_id: str
     level: str
     title: str
@@ -40,6 +48,7 @@ class MatchRow:
     terms: list[str]
     entities: list[str]
     alerted: bool  # an alert was queued (backlog entries are matched, never alerted)
+    alert: str  # the statuses of its alerts ("sent", "pending, failed"), or "none"
 
 
 @dataclass(frozen=True)
@@ -84,22 +93,28 @@ def weekly(rows: Sequence[tuple[str, str, int]], start: datetime, end: datetime)
 
 
 # Counted per day in SQL, so that months of entries come to Python as a few rows per day.
-def matches_per_week(db: sqlite3.Connection, start: datetime, end: datetime) -> Weekly:
+def matches_per_week(
+    db: sqlite3.Connection, start: datetime, end: datetime, by: str = "published"
+) -> Weekly:
+    when = DATED_BY[by]
     rows = db.execute(
-        f"SELECT m.rule_id, substr({WHEN}, 1, 10) AS day, COUNT(*) FROM matches m"
-        f" JOIN entries e ON e.id = m.entry_id WHERE {WHEN} BETWEEN ? AND ?"
+        f"SELECT m.rule_id, substr({when}, 1, 10) AS day, COUNT(*) FROM matches m"
+        f" JOIN entries e ON e.id = m.entry_id WHERE {when} BETWEEN ? AND ?"
         " GROUP BY m.rule_id, day ORDER BY m.rule_id",
         (iso(start), iso(end)),
     )
     return weekly([(r[0], r[1], r[2]) for r in rows], start, end)
 
 
-def feed_weeks(db: sqlite3.Connection, start: datetime, end: datetime) -> dict[str, Weekly]:
+def feed_weeks(
+    db: sqlite3.Connection, start: datetime, end: datetime, by: str = "published"
+) -> dict[str, Weekly]:
     """Per feed source: 'entries' seen and 'matched' entries, per week."""
+    when = DATED_BY[by]
     rows = db.execute(
-        f"SELECT {SOURCE} AS source, substr({WHEN}, 1, 10) AS day, COUNT(*) AS entries,"
+        f"SELECT {SOURCE} AS source, substr({when}, 1, 10) AS day, COUNT(*) AS entries,"
         " SUM(EXISTS (SELECT 1 FROM matches m WHERE m.entry_id = e.id)) AS matched"
-        f" FROM entries e LEFT JOIN feeds f ON f.id = e.feed_id WHERE {WHEN} BETWEEN ? AND ?"
+        f" FROM entries e LEFT JOIN feeds f ON f.id = e.feed_id WHERE {when} BETWEEN ? AND ?"
         " GROUP BY source, day ORDER BY source",
         (iso(start), iso(end)),
     )
@@ -119,29 +134,39 @@ def match_rows(
     rules: Sequence[str] = (),
     levels: Sequence[str] = LEVELS,
     limit: int = 50,
+    by: str = "published",
 ) -> list[MatchRow]:
-    """Matches of entries dated from `start`, newest first."""
-    clauses = [f"{WHEN} >= ?", f"m.level IN ({', '.join('?' * len(levels))})"]
-    params: list[object] = [iso(start), *levels]
-    if rules:
-        clauses.append(f"m.rule_id IN ({', '.join('?' * len(rules))})")
-        params += rules
+    """Matches of entries dated (`by`) from `start`, newest first."""
+    when = DATED_BY[by]
+    where, params = match_filter(rules, levels)
     rows = db.execute(
-        f"SELECT m.*, e.title, e.link, e.feed_id, {WHEN} AS at, {SOURCE} AS source,"
-        " EXISTS (SELECT 1 FROM alerts a WHERE a.entry_id = e.id) AS alerted"
-        " FROM matches m JOIN entries e ON e.id = m.entry_id LEFT JOIN feeds f ON f.id = e.feed_id"
-        f" WHERE {' AND '.join(clauses)} ORDER BY at DESC, m.seq DESC LIMIT ?",
-        [*params, limit],
+        f"SELECT m.*, e.title, e.link, e.feed_id, e.seen_at, {WHEN} AS at, {SOURCE} AS source,"
+        f" ({ALERT_STATUSES}) AS alerts FROM matches m JOIN entries e ON e.id = m.entry_id"
+        f" LEFT JOIN feeds f ON f.id = e.feed_id WHERE {when} >= ? AND {where}"
+        f" ORDER BY {when} DESC, m.seq DESC LIMIT ?",
+        [iso(start), *params, limit],
     )
     return [_match_row(row) for row in rows]
 
 
+def match_filter(rules: Sequence[str], levels: Sequence[str]) -> tuple[str, list[object]]:
+    """SQL over `matches m` keeping these levels and, if any are given, these rules."""
+    clauses = [f"m.level IN ({', '.join('?' * len(levels))})"]
+    params: list[object] = [*levels]
+    if rules:
+        clauses.append(f"m.rule_id IN ({', '.join('?' * len(rules))})")
+        params += rules
+    return " AND ".join(clauses), params
+
+
 def _match_row(row: sqlite3.Row) -> MatchRow:
+    statuses = set((row["alerts"] or "").split(",")) - {""}
     return MatchRow(
-        at=row["at"], rule_id=row["rule_id"], level=row["level"], title=row["title"],
-        link=row["link"], source=row["source"], feed_id=row["feed_id"],
+        at=row["at"], seen_at=row["seen_at"], rule_id=row["rule_id"], level=row["level"],
+        title=row["title"], link=row["link"], source=row["source"], feed_id=row["feed_id"],
         entry_id=row["entry_id"], terms=json.loads(row["terms"]),
-        entities=json.loads(row["entities"]), alerted=bool(row["alerted"]),
+        entities=json.loads(row["entities"]), alerted=bool(statuses),
+        alert=", ".join(s for s in STATUS_ORDER if s in statuses) or "none",
     )  # fmt: skip
 
 
@@ -239,7 +264,7 @@ def _latest_html(data: ReportData) -> str:
     rows = "".join(
         f"<tr><td>{text(m.at.replace('T', ' ').replace('Z', ' UTC'))}</td>"
         f"<td>{text(m.rule_id)} ({text(m.level)})</td><td>{title_link(m.title, m.link)}</td>"
-        f"<td>{text(m.source)}</td><td>{'queued' if m.alerted else 'none'}</td></tr>"
+        f"<td>{text(m.source)}</td><td>{text(m.alert)}</td></tr>"
         for m in data.latest_high
     )
     return (
@@ -264,6 +289,7 @@ def render(data: ReportData) -> str:
         f"<h2>Top sources per topic</h2>{_sources_html(data)}"
         f"<h2>Countries and regions most mentioned</h2>{_places_html(data)}"
         "<h2>Latest high-level alerts</h2><p class='muted'>Matches of level high or critical."
-        " Alert 'none': nobody follows the topic, or the entry came with a feed's first poll.</p>"
+        " Alert: the state of the entry's alerts ('pending' until sent); 'none': nobody follows"
+        " the topic, or the entry came with a feed's first poll.</p>"
         f"{_latest_html(data)}</body></html>\n"
     )

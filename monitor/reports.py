@@ -38,14 +38,45 @@ CASE WHEN f.last_error_kind = 'gone' AND f.failures > 0 THEN (
 ) END"""
 
 
-def table(title: str, rows: Sequence[Row], columns: Sequence[str]) -> Table:
+def table(title: str, rows: Sequence[Row], columns: Sequence[str], *, wide: bool = False) -> Table:
+    """A table with one line per row. It fits the terminal: long cells are cut with '…', the
+    widest columns first, and short ones (ids, times, counts) are left whole while a longer
+    one can give way. `wide`: every cell whole, the table as wide as they need."""
+    cells = [[_cell(row.get(c)) for c in columns] for row in rows]
     view = Table(title=title, show_lines=False)
-    for column in columns:
-        view.add_column(column, overflow="fold")
-    for row in rows:
-        # Text, not markup: stored titles and errors may contain "[/]" and the like.
-        view.add_row(*(Text("" if row.get(c) is None else str(row.get(c))) for c in columns))
+    for n, column in enumerate(columns):
+        longest = max((c.cell_len for c in [_cell(column), *(r[n] for r in cells)]), default=0)
+        # no_wrap keeps Rich from shrinking a column before the long ones (it never wraps here)
+        view.add_column(
+            _cell(column), no_wrap=longest <= SHORT_CELL, max_width=None if wide else MAX_CELL
+        )
+    for row_cells in cells:
+        view.add_row(*row_cells)
+    if wide:
+        view.width = Console(width=WIDE_LIMIT).measure(view).maximum
     return view
+
+
+# A cell's widest in a table fitted to the terminal; `--wide` shows it whole.
+MAX_CELL = 100
+# Cells up to this width (ids, UTC times, counts, levels) are cut last.
+SHORT_CELL = 20
+WIDE_LIMIT = 100_000
+
+
+def _cell(value: object) -> Text:
+    """Text, not markup (stored titles and errors may contain "[/]"), on one line."""
+    shown = "" if value is None else " ".join(str(value).split())
+    return Text(shown, no_wrap=True, overflow="ellipsis")
+
+
+# The columns of feed_rows: all of them with --wide, the first few a user scans by default.
+FEED_COLUMNS = (
+    "id", "title", "url", "origin", "interval", "entries", "last_check", "outcome", "failures",
+    "failing_since", "last_error_kind", "last_error", "gone_since", "next_poll_at",
+    "last_changed_at",
+)  # fmt: skip
+EVENT_COLUMNS = ("seq", "recorded_at", "type", "stream", "summary")
 
 
 def feed_rows(db: sqlite3.Connection) -> list[Row]:

@@ -10,10 +10,9 @@ from pathlib import Path
 from typing import Annotated, Any, TextIO
 
 import typer
-from rich.console import Console
-from rich.table import Column, Table
 
-from monitor.cli_common import settings_from
+from monitor import reports
+from monitor.cli_common import WideOption, out, settings_from
 from monitor.evaluate import Span
 from monitor.match import MatchResult, RuleSet, load_ruleset
 from monitor.rulecheck import check_rules
@@ -40,17 +39,18 @@ def rules_folder(ctx: typer.Context, rules: Path | None) -> Path:
 
 
 @rules_app.command("list")
-def list_rules(ctx: typer.Context, rules: RulesOption = None) -> None:
-    """List the rules: id, level, title, tags and file.
+def list_rules(ctx: typer.Context, rules: RulesOption = None, wide: WideOption = False) -> None:
+    """List the rules: id, level and title (--wide adds tags and file).
 
     Example: monitor rules list --rules rules
     """
     ruleset = _load(rules_folder(ctx, rules))
-    # Ids are what users subscribe by: never wrap them.
-    table = Table(Column("id", no_wrap=True), "level", "title", "tags", "file")
-    for rule in ruleset.rules:
-        table.add_row(rule.id, rule.level, rule.title, ", ".join(rule.tags), str(rule.path))
-    Console().print(table)
+    rows = [
+        {"id": r.id, "level": r.level, "title": r.title, "tags": ", ".join(r.tags), "file": r.path}
+        for r in ruleset.rules
+    ]
+    columns = ("id", "level", "title", "tags", "file") if wide else ("id", "level", "title")
+    out.print(reports.table("Rules", rows, columns, wide=wide))
 
 
 @rules_app.command("check")

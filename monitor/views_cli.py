@@ -1,8 +1,9 @@
 """CLI views over the log: `matches`, `search`, `stats` and the HTML `report`.
 
-`register(app)` adds them, and `why` (monitor.views_why), to the `monitor` app. Entries
-are dated by their publication time, or by when they were first seen when they have none;
-`--since` counts back from now. Settings, the store and output come from monitor.cli_common.
+`register(app)` adds them, and `why` (monitor.views_why), to the `monitor` app. `matches`
+and `stats` date entries by when the monitor first saw them (`--by published`: by their
+publication time, or when seen if they have none); the report by publication. `--since`
+counts back from now. Settings, the store and output come from monitor.cli_common.
 """
 
 from __future__ import annotations
@@ -15,10 +16,11 @@ from typing import Annotated, Any
 
 import typer
 
-from monitor import report, reports
+from monitor import report, reports, views_empty
 from monitor.bot_views import search_entries, search_words
 from monitor.cli_common import (
     ViewJsonOption,
+    WideOption,
     print_json,
     settings_from,
     show,
@@ -47,6 +49,26 @@ def register(app: typer.Typer) -> None:
     app.command("report")(write_report)
 
 
+SinceOption = Annotated[
+    str,
+    typer.Option("--since", help="How far back from now, by when the entry was seen (see --by)."),
+]
+ByOption = Annotated[
+    str,
+    typer.Option(
+        "--by",
+        help="seen: when the monitor first saw the entry (a feed's first poll sees its whole"
+        " backlog); published: the entry's own date, or when seen if it has none.",
+    ),
+]
+
+
+def _dated_by(by: str) -> str:
+    if by not in report.DATED_BY:
+        raise view_fail(f"--by: {by!r} is not one of: {', '.join(report.DATED_BY)}", 2)
+    return by
+
+
 def _window(option: str, text: str) -> timedelta:
     try:
         return timedelta(seconds=parse_duration(text))
@@ -62,33 +84,53 @@ def matches(
     rule: Annotated[
         list[str] | None, typer.Option("--rule", help="Only this rule id (repeatable).")
     ] = None,
-    since: Annotated[str, typer.Option("--since", help="How far back, e.g. 7d, 12h.")] = "7d",
+    since: SinceOption = "7d",
+    by: ByOption = "seen",
     level: Annotated[str, typer.Option("--level", help="This level and above.")] = "info",
     limit: Annotated[int, typer.Option("--limit", help="How many, newest first.")] = 50,
     as_json: ViewJsonOption = False,
+    wide: WideOption = False,
 ) -> None:
-    """List matched entries, newest first, with the words and entities that matched.
+    """List matched entries seen in the last 7 days (--since, --by), newest first, with the words
+    and entities that matched (--wide: the source, words, entities, link and alert too).
 
     Example: monitor matches --rule police-training --since 30d --level high
     """
     if level not in LEVELS:
         raise view_fail(f"--level: {level!r} is not one of: {', '.join(LEVELS)}", 2)
-    start_back = _window("--since", since)
+    back, by = _window("--since", since), _dated_by(by)
+    levels = LEVELS[LEVELS.index(level) :]
     with view_store(ctx) as store:
-        start = store.clock() - start_back
-        levels = LEVELS[LEVELS.index(level) :]
-        found = report.match_rows(store.db, start, rules=rule or (), levels=levels, limit=limit)
+        now = store.clock()
+        found = report.match_rows(
+            store.db, now - back, rules=rule or (), levels=levels, limit=limit, by=by
+        )
         known = _rule_ids(store.db)
+        why_empty = (
+            ""
+            if found
+            else views_empty.no_matches(
+                store.db, now, back, since=since, by=by, rules=rule or (), levels=levels
+            )
+        )
     for name in (r for r in rule or () if r not in known):
         warn(f"note: no rule {name!r} in the log; known: {', '.join(sorted(known)) or 'none'}")
+    if why_empty:
+        warn(why_empty)
     if as_json:
         print_json([asdict(row) for row in found])
-        return
+    elif found:
+        _show_matches(found, f"Matches {by} since {iso(now - back)}", by, wide)
+
+
+def _show_matches(found: list[report.MatchRow], title: str, by: str, wide: bool) -> None:
     rows = [
         {**asdict(r), "terms": ", ".join(r.terms), "entities": ", ".join(r.entities)} for r in found
     ]
-    columns = ["at", "rule_id", "level", "title", "source", "terms", "entities", "link"]
-    show(reports.table(f"Matches since {iso(start)}", rows, columns))
+    when = "seen_at" if by == "seen" else "at"
+    every = ["at", "seen_at", "rule_id", "level", "title", "source", "terms", "entities", "link"]
+    columns = [*every, "alert"] if wide else [when, "rule_id", "level", "title"]
+    show(reports.table(title, rows, columns, wide=wide))
 
 
 def _rule_ids(db: sqlite3.Connection) -> set[str]:
@@ -104,8 +146,10 @@ def search(
     words: Annotated[list[str], typer.Argument(help="Words the entries must all contain.")],
     limit: Annotated[int, typer.Option("--limit", help="How many, newest first.")] = 20,
     as_json: ViewJsonOption = False,
+    wide: WideOption = False,
 ) -> None:
-    """Find stored entries (matched or not) that contain every word; Chinese words too.
+    """Find stored entries (matched or not) that contain every word; Chinese words too
+    (--wide adds the link and entry id).
 
     Example: monitor search police training Serbia --limit 10
     """
@@ -120,8 +164,8 @@ def search(
     if as_json:
         print_json(found)
         return
-    columns = ["at", "title", "source", "rules", "link"]
-    show(reports.table(f"Entries with: {' '.join(cleaned)}", found, columns))
+    columns = ["at", "title", "source", "rules", *(["link", "entry_id"] if wide else [])]
+    show(reports.table(f"Entries with: {' '.join(cleaned)}", found, columns, wide=wide))
 
 
 def _search_row(db: sqlite3.Connection, row: sqlite3.Row) -> Row:
@@ -143,25 +187,36 @@ def _search_row(db: sqlite3.Connection, row: sqlite3.Row) -> Row:
 
 def stats(
     ctx: typer.Context,
-    since: Annotated[str, typer.Option("--since", help="How far back, e.g. 90d.")] = "90d",
+    since: SinceOption = "90d",
+    by: ByOption = "seen",
     as_json: ViewJsonOption = False,
+    wide: WideOption = False,
 ) -> None:
-    """Matches per rule per week, and entries and matches per feed per week.
+    """Matches per rule per week, and entries and matches per feed per week, over the
+    entries seen in the last 90 days (--since, --by).
 
     Example: monitor stats --since 180d --json
     """
-    back = _window("--since", since)
+    back, by = _window("--since", since), _dated_by(by)
     with view_store(ctx) as store:
         now = store.clock()
-        per_rule = report.matches_per_week(store.db, now - back, now)
-        per_feed = report.feed_weeks(store.db, now - back, now)
+        per_rule = report.matches_per_week(store.db, now - back, now, by)
+        per_feed = report.feed_weeks(store.db, now - back, now, by)
+        if not per_feed:
+            warn(views_empty.no_entries(store.db, now, back, since=since, by=by))
+        elif not per_rule.series:
+            warn(views_empty.no_matches(store.db, now, back, since=since, by=by))
     weeks = [f"{w:%Y-%m-%d}" for w in per_rule.weeks]
     if as_json:
         feeds = {name: dict(data.series) for name, data in per_feed.items()}
         print_json({"weeks": weeks, "rules": dict(per_rule.series), "feeds": feeds})
         return
-    show(reports.table("Matches per week (Monday, UTC), by rule", *_rule_table(weeks, per_rule)))
-    show(reports.table("Per feed: matched entries each week", *_feed_table(per_feed)))
+    if per_rule.series:
+        by_rule = _rule_table(weeks, per_rule)
+        show(reports.table("Matches per week (Monday, UTC), by rule", *by_rule, wide=wide))
+    if per_feed:
+        by_feed = _feed_table(per_feed)
+        show(reports.table("Per feed: matched entries each week", *by_feed, wide=wide))
 
 
 def _rule_table(weeks: list[str], per_rule: Weekly) -> tuple[list[Row], list[str]]:

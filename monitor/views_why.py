@@ -15,7 +15,14 @@ import typer
 from monitor import reports
 from monitor.bot_views import ENTRY_COLUMNS
 from monitor.bot_why import link_forms
-from monitor.cli_common import ViewJsonOption, print_json, show, view_fail, view_store
+from monitor.cli_common import (
+    ViewJsonOption,
+    WideOption,
+    print_json,
+    show,
+    view_fail,
+    view_store,
+)
 from monitor.store import read_events
 
 Row = dict[str, Any]
@@ -25,8 +32,10 @@ def why(
     ctx: typer.Context,
     url: Annotated[str, typer.Argument(help="The entry's link, as in the feed or an alert.")],
     as_json: ViewJsonOption = False,
+    wide: WideOption = False,
 ) -> None:
-    """Everything the log knows about one entry: when seen, what matched, each alert attempt.
+    """Everything the log knows about one entry: when seen, what matched, each alert attempt
+    (--wide: long cells whole).
 
     Example: monitor why https://example.org/news/police-training-course
     """
@@ -41,7 +50,7 @@ def why(
         print_json(stories)
         return
     for story in stories:
-        _print_story(story)
+        _print_story(story, wide)
 
 
 def entries_by_link(db: sqlite3.Connection, url: str) -> list[sqlite3.Row]:
@@ -82,7 +91,7 @@ def _alert_history(db: sqlite3.Connection, alert_id: str) -> list[Row]:
     ]
 
 
-def _print_story(story: Row) -> None:
+def _print_story(story: Row, wide: bool) -> None:
     entry = story["entry"]
     backlog = " (backlog: the feed's first poll, not alerted)" if entry["backlog"] else ""
     show(f"{entry['title']}\n{entry['link'] or '(no link)'}")
@@ -91,10 +100,12 @@ def _print_story(story: Row) -> None:
         f" {entry['published'] or 'no date'}; seen {entry['seen_at']}{backlog}"
     )
     rows = [{**m, "terms": ", ".join(m["terms"])} for m in story["matches"]]
-    show(reports.table("Matches", rows, ["rule_id", "level", "terms", "matched_at"]))
+    show(reports.table("Matches", rows, ["rule_id", "level", "terms", "matched_at"], wide=wide))
     if not rows:
         show("No rule matched it.")
     alerts = story["alerts"]
-    show(reports.table("Alerts", alerts, ["recipient", "status", "attempts", "last_error"]))
+    columns = ["recipient", "status", "attempts", "last_error"]
+    show(reports.table("Alerts", alerts, columns, wide=wide))
     history = [{"alert": a["recipient"], **h} for a in alerts for h in a["history"]]
-    show(reports.table("Alert history", history, ["alert", "recorded_at", "type", "summary"]))
+    columns = ["alert", "recorded_at", "type", "summary"]
+    show(reports.table("Alert history", history, columns, wide=wide))

@@ -11,11 +11,12 @@ from pathlib import Path
 
 import pytest
 from fakes.feed_server import FeedServer
-from helpers import rss, write_rules
+from helpers import TEST_RULE, rss, write_rules
+from rich.cells import cell_len
 from typer.testing import CliRunner
 
 from monitor import events as ev
-from monitor import feeds
+from monitor import feeds, reports
 from monitor.cli import app
 from monitor.store import Store
 
@@ -214,7 +215,7 @@ def test_status_reports_feeds_gone_for_30_days(env: Path) -> None:
     since = {row["id"]: row["gone_since"] for row in status["feeds"]}
     assert _near(since[gone], 31) and _near(since[recent], 5) and _near(since[after_503], 20)
     assert since[healed] is None
-    code, output = invoke("status")  # the table view (its columns wrap at 80 characters)
+    code, output = invoke("status")  # the table view
     assert code == 0, output
 
 
@@ -282,3 +283,123 @@ def test_rules_commands_use_the_configured_rules_folder(env: Path) -> None:
     assert "police-test" in output
     code, output = invoke("rules", "check")
     assert "1 rule(s)" in output
+
+
+# --- tables fit an 80-column terminal ------------------------------------------------------
+
+LONG_RULE = "a-rule-with-a-rather-long-identifier"
+LONG_TITLE = "Ministry of Public Security: " + "international law-enforcement cooperation " * 4
+
+
+def narrow(*args: str) -> list[str]:
+    """The command's stdout lines in an 80-column terminal; every one must fit."""
+    result = runner.invoke(app, list(args), env={"COLUMNS": "80"})
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    too_wide = [line for line in lines if cell_len(line) > 80]
+    assert not too_wide, "\n".join(too_wide)
+    return lines
+
+
+def table_rows(lines: list[str]) -> int:
+    return sum(line.startswith("│") for line in lines)  # header lines start with ┃
+
+
+@pytest.fixture
+def crowded_log(env: Path) -> list[str]:
+    """Three feeds with long titles, URLs and errors, one failing; a rule with a long title."""
+    rule = TEST_RULE.replace("police-test", LONG_RULE).replace(
+        "Police training (test rule)", f"'{LONG_TITLE.strip()}'"
+    )
+    (env / "rules" / f"{LONG_RULE}.yaml").write_text(rule, encoding="utf-8")
+    with Store(env / "log.db") as store:
+        ids = [
+            feeds.add_feed(
+                store, f"https://news.example.org/{'section/' * 8}{n}.xml", title=LONG_TITLE
+            )
+            for n in range(3)
+        ]
+        for days in (3, 2, 1):
+            _failed(store, ids[0], "server-error", days_ago=days)
+    return ids
+
+
+def test_status_feeds_events_and_rules_fit_80_columns(crowded_log: list[str]) -> None:
+    lines = narrow("status")
+    assert table_rows(lines) == 12 + 3  # the log's figures, then one line per feed
+    assert any(crowded_log[0] in line and "failed" not in line for line in lines)
+    assert table_rows(narrow("feeds", "list")) == 3
+    assert table_rows(narrow("events", "--limit", "6")) == 6
+    assert table_rows(narrow("rules", "list")) == 2
+    assert any("…" in line for line in narrow("feeds", "list"))  # cut, not folded
+
+
+def test_wide_shows_every_column_whole(crowded_log: list[str]) -> None:
+    result = runner.invoke(app, ["status", "--wide"], env={"COLUMNS": "80"})
+    assert result.exit_code == 0, result.output
+    header = next(line for line in result.stdout.splitlines() if "last_error_kind" in line)
+    for column in reports.FEED_COLUMNS:
+        assert f" {column} " in header
+    assert LONG_TITLE.strip() in result.stdout and "…" not in result.stdout
+    events = runner.invoke(app, ["events", "--wide"], env={"COLUMNS": "80"}).stdout
+    assert "recorded_at" in events and "answered as server-error" in events
+    rules = runner.invoke(app, ["rules", "list", "--wide"], env={"COLUMNS": "80"}).stdout
+    assert f"{LONG_RULE}.yaml" in rules and LONG_TITLE.strip() in rules
+
+
+# --- events: --type and --stream ------------------------------------------------------------
+
+
+def test_events_refuse_an_unknown_type_naming_the_valid_ones(env: Path) -> None:
+    code, output = invoke("events", "--type", "NoSuchType")
+    assert code == 2
+    assert "--type: NoSuchType is not an event type" in output
+    assert all(name in output for name in ev.EVENT_TYPES)
+    assert len(output.strip().splitlines()) == 1
+    code, output = invoke("events", "--type", "feedadded", "--json")  # any case is understood
+    assert code == 0 and output == ""
+
+
+def test_events_stream_takes_a_bare_feed_entry_alert_or_chat_id(
+    env: Path, feed_server: FeedServer
+) -> None:
+    old = ("a", "Rain expected", "x")
+    url = feed_server.serve("/f.xml", rss([old]))
+    invoke("feeds", "add", url)
+    assert invoke("run", "--once")[0] == 0  # the backlog
+    feed_server.serve(
+        "/f.xml", rss([("b", "Police training course for foreign officers", "x"), old])
+    )
+    assert invoke("run", "--once")[0] == 0  # a new entry, matched and alerted
+    with Store(env / "log.db") as store:
+        store.append([ev.NewEvent("chat:-1001", ev.ChatStarted(chat_id=-1001, title="Desk"), "s")])
+        entry_id, alert_id = store.db.execute("SELECT entry_id, id FROM alerts").fetchone()
+    feed_id = ev.feed_id_for(url)
+    expected = {
+        feed_id: f"feed:{feed_id}",
+        entry_id: f"entry:{entry_id}",
+        alert_id: f"alert:{alert_id}",
+        "-1001": "chat:-1001",
+    }
+    for bare, stream in expected.items():
+        code, output = invoke("events", "--stream", bare, "--json")
+        assert code == 0, output
+        streams = {json.loads(line)["stream"] for line in output.splitlines()}
+        assert streams == {stream}
+    code, output = invoke("events", "--stream", "0123456789")
+    assert code == 2 and "no feed, entry, alert or chat has the id '0123456789'" in output
+
+
+def test_events_stream_says_when_an_id_names_two_streams(env: Path) -> None:
+    with Store(env / "log.db") as store:
+        store.append(
+            [
+                ev.NewEvent("feed:1234567890", ev.FeedAdded(url="https://a.example/rss"), "a"),
+                ev.NewEvent("chat:1234567890", ev.ChatStarted(chat_id=1234567890), "s"),
+            ]
+        )
+    code, output = invoke("events", "--stream", "1234567890")
+    assert code == 2
+    assert "'1234567890' is ambiguous: give one of feed:1234567890, chat:1234567890" in output
+    code, output = invoke("events", "--stream", "chat:1234567890", "--json")
+    assert code == 0 and json.loads(output)["type"] == "ChatStarted"

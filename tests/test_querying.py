@@ -34,7 +34,9 @@ from monitor.views import VIEWS, create_views
 
 ROOT = Path(__file__).resolve().parents[1]
 QUERYING = ROOT / "docs" / "querying.md"
-SQLITE_UTILS = Path(sys.executable).parent / "sqlite-utils"
+VENV_BIN = Path(sys.executable).parent  # what `make` installs into .venv/bin
+SQLITE_UTILS = VENV_BIN / "sqlite-utils"
+DOC_SQLITE_UTILS = ".venv/bin/sqlite-utils"  # as the docs write it, runnable after `make`
 DOC_DB = "state/monitor.db"
 CHAT_ID = 1001
 
@@ -201,7 +203,7 @@ def sqlite_utils_args(recipe: Recipe, db_path: Path) -> list[str]:
     """The command line of an `sh` recipe, run on the test log instead of state/monitor.db."""
     lines = [x for x in recipe.text.splitlines() if not x.lstrip().startswith("#")]
     words = shlex.split(" ".join(lines).replace("\\ ", " "))
-    assert words[0] == "sqlite-utils", f"{recipe}: an sh recipe is one sqlite-utils command"
+    assert words[0] == DOC_SQLITE_UTILS, f"{recipe}: an sh recipe is one sqlite-utils command"
     assert DOC_DB in words, f"{recipe}: the command should read {DOC_DB}"
     return [str(db_path) if word == DOC_DB else word for word in words[1:]]
 
@@ -245,6 +247,36 @@ def test_every_recipe_runs_and_finds_rows(
         run_sql(recipe, reader)
     else:
         run_sh(recipe, log_path)
+
+
+def shell_commands(markdown: str) -> list[str]:
+    """The command lines of the ```sh blocks and of the indented code blocks."""
+    fenced = re.findall(r"^```sh\n(.*?)^```", markdown, re.MULTILINE | re.DOTALL)
+    prose = re.sub(r"^```.*?^```", "", markdown, flags=re.MULTILINE | re.DOTALL)
+    indented = re.findall(r"^    (\S.*)$", prose, re.MULTILINE)
+    joined = "\n".join([*fenced, *indented]).replace("\\\n", " ")
+    return [line for line in joined.splitlines() if line.strip() and not line.startswith("#")]
+
+
+@pytest.mark.parametrize("doc", ["README.md", "docs/querying.md"])
+def test_every_command_in_the_docs_runs_as_written_after_make(doc: str) -> None:
+    """`make run` or `make test` installs into .venv; a bare `sqlite-utils` is not on PATH."""
+    for line in shell_commands((ROOT / doc).read_text(encoding="utf-8")):
+        words = [w for w in shlex.split(line, comments=True) if not re.match(r"^\w+=", w)]
+        program = words[0]
+        assert program == "make" or program.startswith(".venv/bin/"), f"{doc}: {line}"
+        if program != "make":
+            assert (VENV_BIN / program.removeprefix(".venv/bin/")).exists(), f"{doc}: {line}"
+
+
+def test_the_readme_sqlite_utils_commands_find_rows(log_path: Path) -> None:
+    readme = shell_commands((ROOT / "README.md").read_text(encoding="utf-8"))
+    commands = [shlex.split(line) for line in readme if line.startswith(DOC_SQLITE_UTILS)]
+    assert len(commands) == 3
+    for words in commands:
+        result = run_sqlite_utils([str(log_path) if w == DOC_DB else w for w in words[1:]])
+        assert result.returncode == 0, result.stderr
+        assert json.loads(result.stdout), words
 
 
 def test_sqlite_utils_search_finds_police_training(log_path: Path) -> None:

@@ -18,6 +18,7 @@ from fakes.feed_server import FeedServer
 from helpers import settings_for
 
 from monitor import daemon, feeds, report
+from monitor import events as ev
 from monitor.config import Settings
 from monitor.report_chart import COLOURS, nice_step
 from monitor.store import Store
@@ -129,6 +130,38 @@ def test_gathered_sources_places_and_latest_high(log: Settings) -> None:
     assert [m.rule_id for m in latest] == ["police-test"] * 5
     assert {m.title for m in latest[:2]} == {HOSTILE_TITLE, "Police training, link unsafe"}
     assert [m.alerted for m in latest] == [True, True, False, False, False]
+    assert [m.alert for m in latest] == ["sent", "sent", "none", "none", "none"]
+
+
+def alert_cells(page: str) -> list[str]:
+    """The Alert column of the latest high-level matches (each row's last cell)."""
+    return re.findall(r"<td>([a-z_, ]+)</td></tr>", page)
+
+
+def test_the_alert_column_says_sent_for_alerts_that_were_sent(log: Settings) -> None:
+    with Store(log.db) as store:
+        statuses = [r[0] for r in store.db.execute("SELECT status FROM alerts")]
+    assert statuses == ["sent", "sent"]  # a5 and a6, delivered by the console sink
+    page = report.render(gathered(log))
+    assert alert_cells(page) == ["sent", "sent", "none", "none", "none"]
+    assert "queued" not in page
+
+
+def test_the_alert_column_names_each_state_of_an_entrys_alerts(log: Settings) -> None:
+    with Store(log.db) as store:
+        sql = "SELECT id FROM entries WHERE title = ?"
+        entry_id = store.db.execute(sql, (HOSTILE_TITLE,)).fetchone()[0]
+        recipient = "telegram:1001"
+        queued = ev.AlertQueued(
+            entry_id=entry_id, recipient=recipient, rules=["police-test"], level="high"
+        )
+        stream = f"alert:{ev.alert_id_for(entry_id, recipient)}"
+        store.append([ev.NewEvent(stream, queued, "queued")])
+    latest = gathered(log).latest_high
+    assert {m.title: m.alert for m in latest[:2]} == {
+        HOSTILE_TITLE: "sent, pending",
+        "Police training, link unsafe": "sent",
+    }
 
 
 def test_report_escapes_text_and_links_only_to_entries(log: Settings, tmp_path: Path) -> None:

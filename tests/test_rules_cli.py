@@ -61,7 +61,9 @@ def match_app() -> typer.Typer:
 
 
 def test_list_shows_a_table(rules_dir: Path) -> None:
-    result = runner.invoke(rules_app, ["list", "--rules", str(rules_dir)], terminal_width=200)
+    result = runner.invoke(
+        rules_app, ["list", "--rules", str(rules_dir), "--wide"], terminal_width=200
+    )
     assert result.exit_code == 0, result.output
     assert "demo" in result.output
     assert "Demo rule" in result.output
