@@ -96,7 +96,7 @@ def run(
     except (StoreError, OpmlError, feeds.FeedError, HttpServerError) as error:
         raise fail(str(error)) from None
     except RulesError as error:
-        raise fail(f"the rules cannot be loaded:\n{error}") from None
+        raise fail(error.summary("the rules cannot be loaded")) from None
 
 
 @app.command()

@@ -48,10 +48,14 @@ class RulesHolder:
         return self.current
 
     def reload(self) -> bool:
+        """Load the rules again; never raises (the file watcher and SIGHUP call it)."""
         try:
             fresh = load_ruleset(self.settings.rules)
         except RulesError as error:
-            log.error("rules not reloaded; the previous rules stay in force:\n%s", error)
+            log.error("%s", error.summary("rules not reloaded; the previous rules stay in force"))
+            return False
+        except Exception as error:  # a bug must not end the watcher: say it, keep the rules
+            log.error("rules not reloaded (%r); the previous rules stay in force", error)
             return False
         self.current = fresh
         try:
@@ -247,8 +251,14 @@ def rules_fingerprint(folder: Path) -> tuple[tuple[str, int, int], ...]:
 
 
 async def watch_rules(rules: RulesHolder, stop: asyncio.Event, every: float = 5.0) -> None:
-    """Reload the rules when their files change (SIGHUP does the same at once)."""
-    seen = rules_fingerprint(rules.settings.rules)
+    """Reload the rules when their files change (SIGHUP does the same at once).
+
+    Runs until `stop`: nothing in the folder may end it, or later edits would go unseen.
+    A failed reload is reported once; the next change to the files is tried again.
+    """
+    seen: tuple[tuple[str, int, int], ...] | None = None
+    with contextlib.suppress(OSError):
+        seen = rules_fingerprint(rules.settings.rules)
     while not stop.is_set():
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), every)
@@ -257,9 +267,12 @@ async def watch_rules(rules: RulesHolder, stop: asyncio.Event, every: float = 5.
         except OSError as error:
             log.warning("rules folder unreadable: %s", error)
             continue
-        if current != seen:
+        if current != seen and not stop.is_set():
             seen = current
-            rules.reload()
+            try:
+                rules.reload()
+            except Exception as error:  # reload says why it failed; this is the last guard
+                log.error("rules not reloaded (%r); the previous rules stay in force", error)
 
 
 def _install_signals(stop: asyncio.Event, rules: RulesHolder) -> None:

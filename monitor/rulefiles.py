@@ -17,6 +17,8 @@ from typing import Any, NamedTuple
 import yaml
 from pydantic import ValidationError
 
+MAX_YAML_DEPTH = 50  # levels of nested lists and mappings; a rule file uses about six
+
 
 class Problem(NamedTuple):
     """One thing wrong with a rule or gazetteer file: (file, line, field, message)."""
@@ -37,6 +39,12 @@ class RulesError(Exception):
     def __init__(self, problems: Sequence[Problem]) -> None:
         self.problems = list(problems)
         super().__init__("\n".join(str(p) for p in self.problems))
+
+    def summary(self, what: str) -> str:
+        """`what: file:line: ...` on one line for one problem; else a count, one problem a line."""
+        if len(self.problems) == 1:
+            return f"{what}: {self.problems[0]}"
+        return f"{what} ({len(self.problems)} problems):\n{self}"
 
 
 @dataclass(frozen=True)
@@ -67,15 +75,52 @@ def read_yaml(path: Path) -> YamlDocument:
     """Parse one YAML file; raises RulesError naming the file and line if it is not YAML."""
     try:
         source = path.read_text(encoding="utf-8")
-        root = yaml.compose(source, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(source)
+        loader = _BoundedLoader(source)
+        try:
+            root = loader.get_single_node()
+            data = None if root is None else loader.construct_document(root)
+        finally:
+            loader.dispose()
     except (OSError, UnicodeDecodeError) as exc:
         raise RulesError([Problem(str(path), 1, "", f"cannot read the file: {exc}")]) from exc
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = mark.line + 1 if mark is not None else 1
-        raise RulesError([Problem(str(path), line, "", f"not valid YAML: {exc}")]) from exc
+        raise RulesError([_yaml_problem(path, exc)]) from exc
     return YamlDocument(path, data, root)
+
+
+class _BoundedLoader(yaml.SafeLoader):
+    """PyYAML composes recursively: refuse deep nesting before it ends in RecursionError."""
+
+    depth = 0
+
+    def compose_node(self, parent: yaml.Node | None, index: int) -> yaml.Node | None:
+        if self.depth >= MAX_YAML_DEPTH:
+            message = f"nested deeper than {MAX_YAML_DEPTH} levels"
+            raise _TooDeep(None, None, message, self.get_mark())
+        self.depth += 1
+        try:
+            node = super().compose_node(parent, index)
+        finally:
+            self.depth -= 1
+        return node
+
+
+class _TooDeep(yaml.MarkedYAMLError):
+    pass
+
+
+def _yaml_problem(path: Path, error: yaml.YAMLError) -> Problem:
+    """One line for a YAML syntax error (PyYAML's own text spans several)."""
+    if not isinstance(error, yaml.MarkedYAMLError):
+        return Problem(str(path), 1, "", f"not valid YAML: {error}")
+    mark = error.problem_mark or error.context_mark
+    line = mark.line + 1 if mark else 1
+    if isinstance(error, _TooDeep):
+        message = f"{error.problem} of lists and mappings; look for [ or {{ left open"
+        return Problem(str(path), line, "", message)
+    what = " ".join(part for part in (error.context, error.problem) if part)
+    hint = "check the indentation, and quote text that holds ': ', ' #' or starts with [ { * &"
+    return Problem(str(path), line, "", f"not valid YAML ({what}); {hint}")
 
 
 def validation_problems(doc: YamlDocument, error: ValidationError) -> list[Problem]:

@@ -139,7 +139,7 @@ def _load(rules: Path) -> RuleSet:
     try:
         return load_ruleset(rules)
     except RulesError as exc:
-        typer.echo(f"error: the rules in {rules} cannot be loaded:\n{exc}", err=True)
+        typer.echo(f"error: {exc.summary(f'the rules in {rules} cannot be loaded')}", err=True)
         raise typer.Exit(code=1) from None
 
 

@@ -305,3 +305,36 @@ def test_a_condition_holds_only_if_a_necessary_block_fired(
     necessary = necessary_names(node, cost)
     if necessary is not None and evaluate(node, fired):
         assert necessary & fired
+
+
+DEEP = "(" * 3000 + "training" + ")" * 3000
+
+
+@pytest.mark.parametrize(
+    "condition", [f'"{DEEP}"', "not " * 3000 + "training", "(" * 51 + "training" + ")" * 51]
+)
+def test_a_condition_nested_too_deep_is_one_line_with_file_and_line(
+    tmp_path: Path, condition: str
+) -> None:
+    lines = problems_of(tmp_path, RULE.replace("training and china", condition))
+    assert lines == [
+        f"{tmp_path / 'demo.yaml'}:9: condition: nested deeper than 50 levels of '(' and "
+        "'not'; write it flatter ('a and b and c' needs no parentheses)"
+    ]
+
+
+def test_fifty_levels_of_nesting_are_allowed(tmp_path: Path) -> None:
+    condition = "(" * 25 + "not " * 24 + "(training and china)" + ")" * 25  # 25 + 24 + 1
+    ruleset = load_ruleset(
+        make_rules(tmp_path, {"demo": RULE.replace("training and china", f'"{condition}"')})
+    )
+    assert ruleset.rules[0].condition_text == condition
+
+
+def test_yaml_nested_too_deep_is_one_line(tmp_path: Path) -> None:
+    deep = "[" * 3000 + "]" * 3000
+    lines = problems_of(tmp_path, RULE.replace("[country:cn]", deep))
+    assert lines == [
+        f"{tmp_path / 'demo.yaml'}:8: nested deeper than 50 levels of lists and mappings; "
+        "look for [ or { left open"
+    ]

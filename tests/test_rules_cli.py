@@ -166,3 +166,14 @@ def test_match_with_bad_rules_says_why(rules_dir: Path) -> None:
     result = runner.invoke(match_app(), ["--text", "x", "--rules", str(rules_dir)])
     assert result.exit_code == 1
     assert "unknown entity 'country:xx'" in result.stderr
+
+
+def test_check_a_deeply_nested_condition_is_one_line_not_a_traceback(rules_dir: Path) -> None:
+    deep = "(" * 3000 + "training" + ")" * 3000
+    (rules_dir / "demo.yaml").write_text(RULE.replace("training and police and china", deep))
+    result = runner.invoke(rules_app, ["check", "--rules", str(rules_dir)])
+    assert result.exit_code == 1, result.exception
+    assert result.stderr.splitlines() == [
+        f"{rules_dir / 'demo.yaml'}:12: condition: nested deeper than 50 levels of '(' and "
+        "'not'; write it flatter ('a and b and c' needs no parentheses)"
+    ]
