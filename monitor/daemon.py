@@ -36,12 +36,16 @@ SETTLE_SECONDS = 6.0  # with the rest of shutdown (at most ~2 s), inside our 10 
 
 
 class RulesHolder:
-    """The rules in force: a failed reload keeps the last good set and says why."""
+    """The rules in force: a failed reload keeps the last good set and says why.
+
+    Without a rule nothing can ever match, so an empty rules folder is refused (at start
+    and on reload) unless MONITOR_ALLOW_NO_RULES says it is wanted.
+    """
 
     def __init__(self, settings: Settings, store: Store) -> None:
         self.settings = settings
         self.store = store
-        self.current = load_ruleset(settings.rules)
+        self.current = load_ruleset(settings.rules, allow_empty=settings.allow_no_rules)
         record_rules(store, self.current)
 
     def __call__(self) -> RuleSet:
@@ -50,7 +54,7 @@ class RulesHolder:
     def reload(self) -> bool:
         """Load the rules again; never raises (the file watcher and SIGHUP call it)."""
         try:
-            fresh = load_ruleset(self.settings.rules)
+            fresh = load_ruleset(self.settings.rules, allow_empty=self.settings.allow_no_rules)
         except RulesError as error:
             log.error("%s", error.summary("rules not reloaded; the previous rules stay in force"))
             return False

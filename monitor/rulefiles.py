@@ -30,7 +30,8 @@ class Problem(NamedTuple):
 
     def __str__(self) -> str:
         where = f"{self.field}: " if self.field else ""
-        return f"{self.file}:{self.line}: {where}{self.message}"
+        line = f":{self.line}" if self.line else ""  # 0: about a whole folder or file
+        return f"{self.file}{line}: {where}{self.message}"
 
 
 class RulesError(Exception):

@@ -93,11 +93,27 @@ def rule_files(rules_dir: Path) -> list[Path]:
     return sorted(p for p in rules_dir.glob("*.yaml") if p.is_file())
 
 
-def load_rules(rules_dir: Path, gazetteer: Gazetteer) -> list[Rule]:
-    """Load and check every rule file; raises RulesError listing every problem found."""
+def check_folder(rules_dir: Path) -> None:
+    """Raise RulesError if the rules folder does not exist."""
     if not rules_dir.is_dir():
         message = "rules folder not found: set MONITOR_RULES (or pass --rules DIR) or create it"
-        raise RulesError([Problem(str(rules_dir), 1, "", message)])
+        raise RulesError([Problem(str(rules_dir), 0, "", message)])
+
+
+def load_rules(rules_dir: Path, gazetteer: Gazetteer, *, allow_empty: bool = True) -> list[Rule]:
+    """Load and check every rule file; raises RulesError listing every problem found.
+
+    Without `allow_empty`, no rule file at all is an error (for the daemon: nothing
+    would ever match, and that is rarely what was meant).
+    """
+    check_folder(rules_dir)
+    if not allow_empty and not rule_files(rules_dir):
+        message = (
+            "no rule files (*.yaml) here, so nothing would ever match; write one "
+            "(see docs/rules.md), point MONITOR_RULES at your rules, or set "
+            "MONITOR_ALLOW_NO_RULES=true to monitor without rules"
+        )
+        raise RulesError([Problem(str(rules_dir), 0, "", message)])
     rules: list[Rule] = []
     problems: list[Problem] = []
     for path in rule_files(rules_dir):
@@ -105,7 +121,7 @@ def load_rules(rules_dir: Path, gazetteer: Gazetteer) -> list[Rule]:
             rules.append(load_rule(path, gazetteer))
         except RulesError as exc:
             problems.extend(exc.problems)
-    problems.extend(_duplicate_ids(rules))
+    problems.extend(duplicate_ids(rules))
     if problems:
         raise RulesError(problems)
     return rules
@@ -240,7 +256,7 @@ def _keyword_lint(
     return warnings
 
 
-def _duplicate_ids(rules: Sequence[Rule]) -> list[Problem]:
+def duplicate_ids(rules: Sequence[Rule]) -> list[Problem]:
     seen: dict[str, Path] = {}
     problems = []
     for rule in rules:

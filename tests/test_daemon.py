@@ -167,6 +167,18 @@ def test_the_rules_watcher_outlives_a_broken_file_and_loads_the_next_edit(
         asyncio.run(scenario(store))
 
 
+def test_a_reload_to_no_rules_keeps_the_rules_in_force(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    settings = settings_for(tmp_path)
+    with Store(settings.db) as store:
+        holder = daemon.RulesHolder(settings, store)
+        (settings.rules / "police-test.yaml").unlink()
+        assert holder.reload() is False
+    assert [rule.id for rule in holder().rules] == ["police-test"]
+    assert "MONITOR_ALLOW_NO_RULES" in caplog.text
+
+
 @pytest.fixture
 def cli_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """MONITOR_* for `monitor run --once` through typer's runner; returns the rules folder."""
@@ -178,6 +190,22 @@ def cli_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
         if name.startswith("MONITOR_") and name not in daemon_env(settings):
             monkeypatch.delenv(name)
     return settings.rules
+
+
+def test_run_refuses_to_start_without_rules_in_one_line(
+    cli_env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (cli_env / "police-test.yaml").unlink()
+    result = CliRunner().invoke(app, ["run", "--once"])
+    assert result.exit_code == 1, result.output
+    assert result.stderr.splitlines() == [
+        f"error: the rules cannot be loaded: {cli_env}: no rule files (*.yaml) here, so nothing"
+        " would ever match; write one (see docs/rules.md), point MONITOR_RULES at your rules,"
+        " or set MONITOR_ALLOW_NO_RULES=true to monitor without rules"
+    ]
+    monkeypatch.setenv("MONITOR_ALLOW_NO_RULES", "true")
+    result = CliRunner().invoke(app, ["run", "--once"])
+    assert result.exit_code == 0, result.output
 
 
 def test_run_once_with_a_deeply_nested_condition_is_one_line(cli_env: Path) -> None:
