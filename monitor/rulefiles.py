@@ -15,7 +15,9 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 import yaml
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
+
+from monitor.rule_messages import plain_message
 
 MAX_YAML_DEPTH = 50  # levels of nested lists and mappings; a rule file uses about six
 
@@ -71,6 +73,26 @@ class YamlDocument:
     def problem(self, loc: Sequence[str | int], message: str) -> Problem:
         return Problem(str(self.path), self.line_of(loc), format_loc(loc), message)
 
+    def lift(self, parent: str, key: str) -> YamlDocument:
+        """The document with `parent.key` moved to the top level, keeping its line.
+
+        The caller checks that the top level is a mapping holding `parent` as a mapping.
+        """
+        inner = dict(self.data[parent])
+        data = {**self.data, parent: inner, key: inner.pop(key)}
+        root = self.root
+        if isinstance(root, yaml.MappingNode):
+            pairs = []
+            for label, value in root.value:
+                if label.value == parent and isinstance(value, yaml.MappingNode):
+                    moved = [pair for pair in value.value if pair[0].value == key]
+                    kept = [pair for pair in value.value if pair[0].value != key]
+                    value = yaml.MappingNode(value.tag, kept, value.start_mark, value.end_mark)
+                    pairs.extend(moved)
+                pairs.append((label, value))
+            root = yaml.MappingNode(root.tag, pairs, root.start_mark, root.end_mark)
+        return YamlDocument(self.path, data, root)
+
 
 def read_yaml(path: Path) -> YamlDocument:
     """Parse one YAML file; raises RulesError naming the file and line if it is not YAML."""
@@ -124,13 +146,18 @@ def _yaml_problem(path: Path, error: yaml.YAMLError) -> Problem:
     return Problem(str(path), line, "", f"not valid YAML ({what}); {hint}")
 
 
-def validation_problems(doc: YamlDocument, error: ValidationError) -> list[Problem]:
-    """Turn pydantic's errors into problems that name the file, the line and the field."""
+def validation_problems(
+    doc: YamlDocument, error: ValidationError, model: type[BaseModel] | None = None
+) -> list[Problem]:
+    """Turn pydantic's errors into problems that name the file, the line and the field.
+
+    `model` (the one validated) lets a message list the fields allowed where one is unknown.
+    """
     problems = []
     for item in error.errors():
         loc = [part for part in item["loc"] if isinstance(part, str | int)]
         loc = [part for part in loc if not _is_union_tag(part)]
-        problems.append(doc.problem(loc, _message(item)))
+        problems.append(doc.problem(loc, plain_message({**item, "loc": loc}, model)))
     return problems
 
 
@@ -163,14 +190,3 @@ def _child(node: yaml.Node | None, key: str | int) -> tuple[yaml.Node, yaml.Node
 def _is_union_tag(part: str | int) -> bool:
     # pydantic adds the name of the union member it tried ("list[...]", "function-after[...]").
     return isinstance(part, str) and ("[" in part or part.startswith("function-"))
-
-
-def _message(item: Any) -> str:
-    message = str(item["msg"])
-    for prefix in ("Value error, ", "Assertion failed, "):
-        message = message.removeprefix(prefix)
-    if item["type"] == "extra_forbidden":
-        return "unknown field (check the spelling; see docs/rules.md for the allowed fields)"
-    if item["type"] == "missing":
-        return "required field is missing"
-    return message

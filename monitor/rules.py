@@ -129,11 +129,11 @@ def load_rules(rules_dir: Path, gazetteer: Gazetteer, *, allow_empty: bool = Tru
 
 def load_rule(path: Path, gazetteer: Gazetteer) -> Rule:
     """Load one rule file; raises RulesError with file:line messages."""
-    doc = read_yaml(path)
+    doc = _sigma_condition(read_yaml(path))
     try:
         spec = RuleSpec.model_validate(doc.data)
     except ValidationError as exc:
-        raise RulesError(validation_problems(doc, exc)) from exc
+        raise RulesError(validation_problems(doc, exc, RuleSpec)) from exc
     problems = _reference_problems(doc, spec, gazetteer)
     if spec.id != path.stem:
         problems.append(doc.problem(["id"], f"the id must be the file name ({path.stem!r})"))
@@ -155,6 +155,20 @@ def load_rule(path: Path, gazetteer: Gazetteer) -> Rule:
         path=path,
         warnings=tuple(_lint(doc, spec, condition)),
     )
+
+
+def _sigma_condition(doc: YamlDocument) -> YamlDocument:
+    """Sigma writes `condition:` inside `detection:`; take it from there as well."""
+    data = doc.data
+    detection = data.get("detection") if isinstance(data, dict) else None
+    if not isinstance(detection, dict) or "condition" not in detection:
+        return doc
+    if isinstance(detection["condition"], dict):  # a detection block named "condition"
+        return doc
+    if "condition" in data:
+        message = "a second condition (one is at the top level too); keep one of them"
+        raise RulesError([doc.problem(["detection", "condition"], message)])
+    return doc.lift("detection", "condition")
 
 
 def _condition(doc: YamlDocument, spec: RuleSpec, problems: list[Problem]) -> Node | None:
