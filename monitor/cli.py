@@ -215,7 +215,13 @@ def match(
 @app.command()
 def backtest(
     ctx: typer.Context,
-    rule: Annotated[str, typer.Argument(help="A rule file (new or edited) or a rule id.")],
+    rule: Annotated[
+        str,
+        typer.Argument(
+            help="A rule file, new or edited, whatever it is called (its id picks the recorded"
+            " matches to compare with), or the id of a rule in force."
+        ),
+    ],
     since: Annotated[str, typer.Option("--since", help="How far back, e.g. 30d.")] = "30d",
     samples: Annotated[int, typer.Option("--samples", help="Samples of each kind.")] = 5,
     as_json: JsonOption = False,

@@ -127,15 +127,19 @@ def load_rules(rules_dir: Path, gazetteer: Gazetteer, *, allow_empty: bool = Tru
     return rules
 
 
-def load_rule(path: Path, gazetteer: Gazetteer) -> Rule:
-    """Load one rule file; raises RulesError with file:line messages."""
+def load_rule(path: Path, gazetteer: Gazetteer, *, id_is_file_name: bool = True) -> Rule:
+    """Load one rule file; raises RulesError with file:line messages.
+
+    In the rules folder the id must be the file name (`id_is_file_name`); a copy being
+    tried elsewhere (`monitor backtest pt-edit.yaml`) may be called anything.
+    """
     doc = _sigma_condition(read_yaml(path))
     try:
         spec = RuleSpec.model_validate(doc.data)
     except ValidationError as exc:
         raise RulesError(validation_problems(doc, exc, RuleSpec)) from exc
     problems = _reference_problems(doc, spec, gazetteer)
-    if spec.id != path.stem:
+    if id_is_file_name and spec.id != path.stem:
         problems.append(doc.problem(["id"], f"the id must be the file name ({path.stem!r})"))
     condition = _condition(doc, spec, problems)
     if problems or condition is None:
