@@ -51,11 +51,15 @@ class Backtest:
 
 
 def candidate(spec: str, rules_dir: Path) -> tuple[Rule, RuleSet]:
-    """A rule file (new or edited) or the id of a rule in force, compiled on its own."""
+    """A rule file (new or edited) or the id of a rule in force, compiled on its own.
+
+    A file may be called anything (an edited copy `pt-edit.yaml`): its `id` says which
+    rule's recorded matches it is compared with.
+    """
     gazetteer = load_gazetteer(rules_dir / "entities")
     path = Path(spec)
     if path.suffix in (".yaml", ".yml") or path.is_file():
-        rule = load_rule(path, gazetteer)
+        rule = load_rule(path, gazetteer, id_is_file_name=False)
         return rule, RuleSet([rule], gazetteer)
     for rule in load_ruleset(rules_dir).rules:
         if rule.id == spec:

@@ -42,7 +42,7 @@ def collect_blockers(
     try:
         parsed = BlockerFile.model_validate(doc.data)
     except ValidationError as exc:
-        return validation_problems(doc, exc)
+        return validation_problems(doc, exc, BlockerFile)
     problems = []
     for index, group in enumerate(parsed.blockers):
         if normalise_term(group.hides.strip())[1] not in names:

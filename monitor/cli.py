@@ -99,7 +99,7 @@ def run(
     except (StoreError, OpmlError, feeds.FeedError, HttpServerError) as error:
         raise fail(str(error)) from None
     except RulesError as error:
-        raise fail(f"the rules cannot be loaded:\n{error}") from None
+        raise fail(error.summary("the rules cannot be loaded")) from None
 
 
 @app.command()
@@ -243,7 +243,13 @@ def match(
 @app.command()
 def backtest(
     ctx: typer.Context,
-    rule: Annotated[str, typer.Argument(help="A rule file (new or edited) or a rule id.")],
+    rule: Annotated[
+        str,
+        typer.Argument(
+            help="A rule file, new or edited, whatever it is called (its id picks the recorded"
+            " matches to compare with), or the id of a rule in force."
+        ),
+    ],
     since: Annotated[str, typer.Option("--since", help="How far back, e.g. 30d.")] = "30d",
     samples: Annotated[int, typer.Option("--samples", help="Samples of each kind.")] = 5,
     as_json: JsonOption = False,

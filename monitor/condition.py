@@ -6,6 +6,9 @@ and       := not ("and" not)*
 not       := "not" not | atom
 atom      := "(" or ")" | N "of" PATTERN | "all of" PATTERN | NAME
 PATTERN   := a block name, a prefix ending in "*", or "them" (every block)
+
+Nesting ("(" and "not") is bounded by MAX_DEPTH: the parser and the functions that walk
+a condition recurse, and a condition thousands of levels deep would end in RecursionError.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from dataclasses import dataclass
 
 _TOKEN = re.compile(r"\s*(\(|\)|[A-Za-z_][A-Za-z0-9_-]*\*?|\d+|\S)")
 _KEYWORDS = frozenset({"and", "or", "not", "of", "all", "them"})
+MAX_DEPTH = 50  # levels of "(" and "not"; real rules use a handful
 
 
 class ConditionError(ValueError):
@@ -133,6 +137,7 @@ class _Parser:
         self.words = words
         self.names = names
         self.position = 0
+        self.depth = 0  # "(" and "not" open around the current position
 
     def peek(self) -> str | None:
         return self.words[self.position] if self.position < len(self.words) else None
@@ -161,20 +166,33 @@ class _Parser:
     def parse_not(self) -> Node:
         if self.peek() == "not":
             self.take()
-            return Not(self.parse_not())
+            self.enter()
+            node = Not(self.parse_not())
+            self.depth -= 1
+            return node
         return self.parse_atom()
 
     def parse_atom(self) -> Node:
         word = self.take()
         if word == "(":
+            self.enter()
             node = self.parse_or()
             if self.peek() != ")":
                 raise ConditionError("a '(' is not closed")
             self.take()
+            self.depth -= 1
             return node
         if word.isdigit() or word == "all":
             return self.parse_of(None if word == "all" else int(word))
         return Block(self.block_name(word))
+
+    def enter(self) -> None:
+        self.depth += 1
+        if self.depth > MAX_DEPTH:
+            raise ConditionError(
+                f"nested deeper than {MAX_DEPTH} levels of '(' and 'not'; "
+                "write it flatter ('a and b and c' needs no parentheses)"
+            )
 
     def parse_of(self, count: int | None) -> Of:
         if self.take() != "of":

@@ -93,6 +93,7 @@ class Settings(BaseSettings):
     db: Path = Path("state/monitor.db")
     db_busy_timeout: Timeout = 10.0
     rules: Path = Path("rules")
+    allow_no_rules: bool = False  # start even when the rules folder holds no rule
     feeds: OptionalPath = Path("seeds/feeds.opml")
     poll_interval: Interval = 600.0
     min_interval: Interval = 60.0

@@ -37,22 +37,30 @@ SETTLE_SECONDS = 6.0  # with the rest of shutdown (at most ~2 s), inside our 10 
 
 
 class RulesHolder:
-    """The rules in force: a failed reload keeps the last good set and says why."""
+    """The rules in force: a failed reload keeps the last good set and says why.
+
+    Without a rule nothing can ever match, so an empty rules folder is refused (at start
+    and on reload) unless MONITOR_ALLOW_NO_RULES says it is wanted.
+    """
 
     def __init__(self, settings: Settings, store: Store) -> None:
         self.settings = settings
         self.store = store
-        self.current = load_ruleset(settings.rules)
+        self.current = load_ruleset(settings.rules, allow_empty=settings.allow_no_rules)
         record_rules(store, self.current)
 
     def __call__(self) -> RuleSet:
         return self.current
 
     def reload(self) -> bool:
+        """Load the rules again; never raises (the file watcher and SIGHUP call it)."""
         try:
-            fresh = load_ruleset(self.settings.rules)
+            fresh = load_ruleset(self.settings.rules, allow_empty=self.settings.allow_no_rules)
         except RulesError as error:
-            log.error("rules not reloaded; the previous rules stay in force:\n%s", error)
+            log.error("%s", error.summary("rules not reloaded; the previous rules stay in force"))
+            return False
+        except Exception as error:  # a bug must not end the watcher: say it, keep the rules
+            log.error("rules not reloaded (%r); the previous rules stay in force", error)
             return False
         self.current = fresh
         try:
@@ -258,8 +266,14 @@ def rules_fingerprint(folder: Path) -> tuple[tuple[str, int, int], ...]:
 
 
 async def watch_rules(rules: RulesHolder, stop: asyncio.Event, every: float = 5.0) -> None:
-    """Reload the rules when their files change (SIGHUP does the same at once)."""
-    seen = rules_fingerprint(rules.settings.rules)
+    """Reload the rules when their files change (SIGHUP does the same at once).
+
+    Runs until `stop`: nothing in the folder may end it, or later edits would go unseen.
+    A failed reload is reported once; the next change to the files is tried again.
+    """
+    seen: tuple[tuple[str, int, int], ...] | None = None
+    with contextlib.suppress(OSError):
+        seen = rules_fingerprint(rules.settings.rules)
     while not stop.is_set():
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), every)
@@ -268,9 +282,12 @@ async def watch_rules(rules: RulesHolder, stop: asyncio.Event, every: float = 5.
         except OSError as error:
             log.warning("rules folder unreadable: %s", error)
             continue
-        if current != seen:
+        if current != seen and not stop.is_set():
             seen = current
-            rules.reload()
+            try:
+                rules.reload()
+            except Exception as error:  # reload says why it failed; this is the last guard
+                log.error("rules not reloaded (%r); the previous rules stay in force", error)
 
 
 def _install_signals(stop: asyncio.Event, rules: RulesHolder) -> None:

@@ -144,7 +144,7 @@ def _collect_entries(
     try:
         parsed = EntityFile.model_validate(doc.data)
     except ValidationError as exc:
-        return validation_problems(doc, exc)
+        return validation_problems(doc, exc, EntityFile)
     problems = []
     for index, entry in enumerate(parsed.entities):
         if entry.id in entries:

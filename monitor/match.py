@@ -193,10 +193,13 @@ class RuleSet:
         return tuple(sorted(result, key=lambda h: (FIELDS.index(h.field), h.start, h.end, h.id)))
 
 
-def load_ruleset(rules_dir: Path) -> RuleSet:
-    """Load the gazetteer (rules_dir/entities) and the rules; raises RulesError if any is bad."""
+def load_ruleset(rules_dir: Path, *, allow_empty: bool = True) -> RuleSet:
+    """Load the gazetteer (rules_dir/entities) and the rules; raises RulesError if any is bad.
+
+    Without `allow_empty`, a folder with no rule file is an error too.
+    """
     gazetteer = load_gazetteer(rules_dir / "entities")
-    return RuleSet(load_rules(rules_dir, gazetteer), gazetteer)
+    return RuleSet(load_rules(rules_dir, gazetteer, allow_empty=allow_empty), gazetteer)
 
 
 def _term_end(pattern: _Pattern, folded: str, end: int, size: int) -> int:

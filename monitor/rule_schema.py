@@ -7,7 +7,7 @@ the gazetteer, block names in the condition) is checked in `monitor.rules`.
 from __future__ import annotations
 
 import re
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -17,17 +17,20 @@ Level = Literal["info", "low", "medium", "high", "critical"]
 LEVELS: tuple[str, ...] = ("info", "low", "medium", "high", "critical")
 FieldName = Literal["title", "summary"]
 MIN_STEM = 4
-_RULE_ID = r"^[a-z0-9][a-z0-9-]*$"
+_RULE_ID = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 _BLOCK_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
 _RESERVED = frozenset({"and", "or", "not", "of", "all", "them"})
 
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+    shape: ClassVar[str]  # what a value looks like, for messages (monitor.rule_messages)
 
 
 class TermSpec(_Strict):
     """A keyword: `text` as written; `exact` terms are case-sensitive (MPS is not MPs)."""
+
+    shape = "a term: a word or phrase, or {exact: TERM} for a case-sensitive one"
 
     text: str
     exact: bool = False
@@ -87,6 +90,8 @@ def _trailing_letters(text: str) -> int:
 class KeywordsSpec(_Strict):
     """`any`: one of them; `all`: every one; `none`: none of them (in the block's fields)."""
 
+    shape = "a list of terms, or a mapping with any, all and none lists"
+
     any: list[TermSpec] = []
     all: list[TermSpec] = []
     none: list[TermSpec] = []
@@ -105,6 +110,8 @@ class KeywordsSpec(_Strict):
 
 class EntitiesSpec(_Strict):
     """`any`: entity ids, `type:<type>` or regions; `exclude`: hits that do not count."""
+
+    shape = "a list of entity ids, or a mapping with any and exclude lists"
 
     any: list[str]
     exclude: list[str] = []
@@ -125,12 +132,16 @@ class EntitiesSpec(_Strict):
 class NearSpec(_Strict):
     """Two other blocks with hits at most `within` tokens apart, in the same field."""
 
+    shape = "a mapping with blocks: [one, other] and within: N"
+
     blocks: list[str] = Field(min_length=2, max_length=2)
     within: int = Field(ge=1, le=200)
 
 
 class BlockSpec(_Strict):
     """A named detection block: exactly one of keywords, entities or near."""
+
+    shape = "a block: a mapping with one of keywords, entities or near"
 
     keywords: KeywordsSpec | None = None
     entities: EntitiesSpec | None = None
@@ -148,6 +159,8 @@ class BlockSpec(_Strict):
 class TestText(_Strict):
     """An inline test text: a bare string is a title with an empty summary."""
 
+    shape = "a title, or a mapping with title and summary"
+
     title: str
     summary: str = ""
 
@@ -158,6 +171,8 @@ class TestText(_Strict):
 
 
 class TestsSpec(_Strict):
+    shape = "a mapping with match and no_match lists of texts"
+
     match: list[TestText] = []
     no_match: list[TestText] = []
 
@@ -165,7 +180,9 @@ class TestsSpec(_Strict):
 class RuleSpec(_Strict):
     """A whole rule file."""
 
-    id: str = Field(pattern=_RULE_ID)
+    shape = "a rule: a mapping with id, title, level, detection and condition"
+
+    id: str
     title: str = Field(min_length=1)
     description: str = ""
     level: Level
@@ -175,11 +192,21 @@ class RuleSpec(_Strict):
     condition: str
     tests: TestsSpec = TestsSpec()
 
+    @field_validator("id")
+    @classmethod
+    def _id(cls, value: str) -> str:
+        if not _RULE_ID.match(value):
+            raise ValueError(
+                f"{value!r}: use lower-case letters, digits and '-' (e.g. police-training)"
+            )
+        return value
+
     @field_validator("level", mode="before")
     @classmethod
     def _level(cls, value: Any) -> Any:
         if value not in LEVELS:
-            raise ValueError(f"level {value!r} is not one of: {', '.join(LEVELS)}")
+            sigma = " (Sigma's 'informational' is 'info' here)" if value == "informational" else ""
+            raise ValueError(f"level {value!r} is not one of: {', '.join(LEVELS)}{sigma}")
         return value
 
     @field_validator("detection")

@@ -15,7 +15,11 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 import yaml
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
+
+from monitor.rule_messages import plain_message
+
+MAX_YAML_DEPTH = 50  # levels of nested lists and mappings; a rule file uses about six
 
 
 class Problem(NamedTuple):
@@ -28,7 +32,8 @@ class Problem(NamedTuple):
 
     def __str__(self) -> str:
         where = f"{self.field}: " if self.field else ""
-        return f"{self.file}:{self.line}: {where}{self.message}"
+        line = f":{self.line}" if self.line else ""  # 0: about a whole folder or file
+        return f"{self.file}{line}: {where}{self.message}"
 
 
 class RulesError(Exception):
@@ -37,6 +42,12 @@ class RulesError(Exception):
     def __init__(self, problems: Sequence[Problem]) -> None:
         self.problems = list(problems)
         super().__init__("\n".join(str(p) for p in self.problems))
+
+    def summary(self, what: str) -> str:
+        """`what: file:line: ...` on one line for one problem; else a count, one problem a line."""
+        if len(self.problems) == 1:
+            return f"{what}: {self.problems[0]}"
+        return f"{what} ({len(self.problems)} problems):\n{self}"
 
 
 @dataclass(frozen=True)
@@ -62,29 +73,91 @@ class YamlDocument:
     def problem(self, loc: Sequence[str | int], message: str) -> Problem:
         return Problem(str(self.path), self.line_of(loc), format_loc(loc), message)
 
+    def lift(self, parent: str, key: str) -> YamlDocument:
+        """The document with `parent.key` moved to the top level, keeping its line.
+
+        The caller checks that the top level is a mapping holding `parent` as a mapping.
+        """
+        inner = dict(self.data[parent])
+        data = {**self.data, parent: inner, key: inner.pop(key)}
+        root = self.root
+        if isinstance(root, yaml.MappingNode):
+            pairs = []
+            for label, value in root.value:
+                if label.value == parent and isinstance(value, yaml.MappingNode):
+                    moved = [pair for pair in value.value if pair[0].value == key]
+                    kept = [pair for pair in value.value if pair[0].value != key]
+                    value = yaml.MappingNode(value.tag, kept, value.start_mark, value.end_mark)
+                    pairs.extend(moved)
+                pairs.append((label, value))
+            root = yaml.MappingNode(root.tag, pairs, root.start_mark, root.end_mark)
+        return YamlDocument(self.path, data, root)
+
 
 def read_yaml(path: Path) -> YamlDocument:
     """Parse one YAML file; raises RulesError naming the file and line if it is not YAML."""
     try:
         source = path.read_text(encoding="utf-8")
-        root = yaml.compose(source, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(source)
+        loader = _BoundedLoader(source)
+        try:
+            root = loader.get_single_node()
+            data = None if root is None else loader.construct_document(root)
+        finally:
+            loader.dispose()
     except (OSError, UnicodeDecodeError) as exc:
         raise RulesError([Problem(str(path), 1, "", f"cannot read the file: {exc}")]) from exc
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = mark.line + 1 if mark is not None else 1
-        raise RulesError([Problem(str(path), line, "", f"not valid YAML: {exc}")]) from exc
+        raise RulesError([_yaml_problem(path, exc)]) from exc
     return YamlDocument(path, data, root)
 
 
-def validation_problems(doc: YamlDocument, error: ValidationError) -> list[Problem]:
-    """Turn pydantic's errors into problems that name the file, the line and the field."""
+class _BoundedLoader(yaml.SafeLoader):
+    """PyYAML composes recursively: refuse deep nesting before it ends in RecursionError."""
+
+    depth = 0
+
+    def compose_node(self, parent: yaml.Node | None, index: int) -> yaml.Node | None:
+        if self.depth >= MAX_YAML_DEPTH:
+            message = f"nested deeper than {MAX_YAML_DEPTH} levels"
+            raise _TooDeep(None, None, message, self.get_mark())
+        self.depth += 1
+        try:
+            node = super().compose_node(parent, index)
+        finally:
+            self.depth -= 1
+        return node
+
+
+class _TooDeep(yaml.MarkedYAMLError):
+    pass
+
+
+def _yaml_problem(path: Path, error: yaml.YAMLError) -> Problem:
+    """One line for a YAML syntax error (PyYAML's own text spans several)."""
+    if not isinstance(error, yaml.MarkedYAMLError):
+        return Problem(str(path), 1, "", f"not valid YAML: {error}")
+    mark = error.problem_mark or error.context_mark
+    line = mark.line + 1 if mark else 1
+    if isinstance(error, _TooDeep):
+        message = f"{error.problem} of lists and mappings; look for [ or {{ left open"
+        return Problem(str(path), line, "", message)
+    what = " ".join(part for part in (error.context, error.problem) if part)
+    hint = "check the indentation, and quote text that holds ': ', ' #' or starts with [ { * &"
+    return Problem(str(path), line, "", f"not valid YAML ({what}); {hint}")
+
+
+def validation_problems(
+    doc: YamlDocument, error: ValidationError, model: type[BaseModel] | None = None
+) -> list[Problem]:
+    """Turn pydantic's errors into problems that name the file, the line and the field.
+
+    `model` (the one validated) lets a message list the fields allowed where one is unknown.
+    """
     problems = []
     for item in error.errors():
         loc = [part for part in item["loc"] if isinstance(part, str | int)]
         loc = [part for part in loc if not _is_union_tag(part)]
-        problems.append(doc.problem(loc, _message(item)))
+        problems.append(doc.problem(loc, plain_message({**item, "loc": loc}, model)))
     return problems
 
 
@@ -117,14 +190,3 @@ def _child(node: yaml.Node | None, key: str | int) -> tuple[yaml.Node, yaml.Node
 def _is_union_tag(part: str | int) -> bool:
     # pydantic adds the name of the union member it tried ("list[...]", "function-after[...]").
     return isinstance(part, str) and ("[" in part or part.startswith("function-"))
-
-
-def _message(item: Any) -> str:
-    message = str(item["msg"])
-    for prefix in ("Value error, ", "Assertion failed, "):
-        message = message.removeprefix(prefix)
-    if item["type"] == "extra_forbidden":
-        return "unknown field (check the spelling; see docs/rules.md for the allowed fields)"
-    if item["type"] == "missing":
-        return "required field is missing"
-    return message

@@ -93,11 +93,27 @@ def rule_files(rules_dir: Path) -> list[Path]:
     return sorted(p for p in rules_dir.glob("*.yaml") if p.is_file())
 
 
-def load_rules(rules_dir: Path, gazetteer: Gazetteer) -> list[Rule]:
-    """Load and check every rule file; raises RulesError listing every problem found."""
+def check_folder(rules_dir: Path) -> None:
+    """Raise RulesError if the rules folder does not exist."""
     if not rules_dir.is_dir():
         message = "rules folder not found: set MONITOR_RULES (or pass --rules DIR) or create it"
-        raise RulesError([Problem(str(rules_dir), 1, "", message)])
+        raise RulesError([Problem(str(rules_dir), 0, "", message)])
+
+
+def load_rules(rules_dir: Path, gazetteer: Gazetteer, *, allow_empty: bool = True) -> list[Rule]:
+    """Load and check every rule file; raises RulesError listing every problem found.
+
+    Without `allow_empty`, no rule file at all is an error (for the daemon: nothing
+    would ever match, and that is rarely what was meant).
+    """
+    check_folder(rules_dir)
+    if not allow_empty and not rule_files(rules_dir):
+        message = (
+            "no rule files (*.yaml) here, so nothing would ever match; write one "
+            "(see docs/rules.md), point MONITOR_RULES at your rules, or set "
+            "MONITOR_ALLOW_NO_RULES=true to monitor without rules"
+        )
+        raise RulesError([Problem(str(rules_dir), 0, "", message)])
     rules: list[Rule] = []
     problems: list[Problem] = []
     for path in rule_files(rules_dir):
@@ -105,21 +121,25 @@ def load_rules(rules_dir: Path, gazetteer: Gazetteer) -> list[Rule]:
             rules.append(load_rule(path, gazetteer))
         except RulesError as exc:
             problems.extend(exc.problems)
-    problems.extend(_duplicate_ids(rules))
+    problems.extend(duplicate_ids(rules))
     if problems:
         raise RulesError(problems)
     return rules
 
 
-def load_rule(path: Path, gazetteer: Gazetteer) -> Rule:
-    """Load one rule file; raises RulesError with file:line messages."""
-    doc = read_yaml(path)
+def load_rule(path: Path, gazetteer: Gazetteer, *, id_is_file_name: bool = True) -> Rule:
+    """Load one rule file; raises RulesError with file:line messages.
+
+    In the rules folder the id must be the file name (`id_is_file_name`); a copy being
+    tried elsewhere (`monitor backtest pt-edit.yaml`) may be called anything.
+    """
+    doc = _sigma_condition(read_yaml(path))
     try:
         spec = RuleSpec.model_validate(doc.data)
     except ValidationError as exc:
-        raise RulesError(validation_problems(doc, exc)) from exc
+        raise RulesError(validation_problems(doc, exc, RuleSpec)) from exc
     problems = _reference_problems(doc, spec, gazetteer)
-    if spec.id != path.stem:
+    if id_is_file_name and spec.id != path.stem:
         problems.append(doc.problem(["id"], f"the id must be the file name ({path.stem!r})"))
     condition = _condition(doc, spec, problems)
     if problems or condition is None:
@@ -139,6 +159,20 @@ def load_rule(path: Path, gazetteer: Gazetteer) -> Rule:
         path=path,
         warnings=tuple(_lint(doc, spec, condition)),
     )
+
+
+def _sigma_condition(doc: YamlDocument) -> YamlDocument:
+    """Sigma writes `condition:` inside `detection:`; take it from there as well."""
+    data = doc.data
+    detection = data.get("detection") if isinstance(data, dict) else None
+    if not isinstance(detection, dict) or "condition" not in detection:
+        return doc
+    if isinstance(detection["condition"], dict):  # a detection block named "condition"
+        return doc
+    if "condition" in data:
+        message = "a second condition (one is at the top level too); keep one of them"
+        raise RulesError([doc.problem(["detection", "condition"], message)])
+    return doc.lift("detection", "condition")
 
 
 def _condition(doc: YamlDocument, spec: RuleSpec, problems: list[Problem]) -> Node | None:
@@ -240,7 +274,7 @@ def _keyword_lint(
     return warnings
 
 
-def _duplicate_ids(rules: Sequence[Rule]) -> list[Problem]:
+def duplicate_ids(rules: Sequence[Rule]) -> list[Problem]:
     seen: dict[str, Path] = {}
     problems = []
     for rule in rules:

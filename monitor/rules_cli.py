@@ -55,18 +55,28 @@ def list_rules(ctx: typer.Context, rules: RulesOption = None, wide: WideOption =
 
 @rules_app.command("check")
 def check(ctx: typer.Context, rules: RulesOption = None) -> None:
-    """Check every rule: schema, references, lint and inline tests; exit 1 on any problem.
+    """Check each rule file: schema, references, lint and inline tests; exit 1 on any problem.
+
+    Prints one result line per file (ok, or what failed) with its problems, then a total.
+    No rule files at all is a failure too.
 
     Example: monitor rules check --rules rules
     """
     report = check_rules(rules_folder(ctx, rules))
-    for problem in report.problems:
+    for problem in report.general:
         typer.echo(str(problem), err=True)
+    for result in report.files:
+        typer.echo(f"{result.path}: {result.summary()}")
+        for problem in result.problems:
+            typer.echo(str(problem), err=True)
     summary = (
         f"{report.rules} rule(s), {report.tests_run} inline test(s), "
         f"{report.tests_failed} failed, {len(report.problems)} problem(s)"
     )
-    typer.echo(("ok: " if report.ok else "FAILED: ") + summary)
+    failed = sum(not result.ok for result in report.files)
+    files = f"{failed} of {len(report.files)} file(s) failed" if failed else "every file ok"
+    files = files if report.files else "no rule file checked"
+    typer.echo(("ok: " if report.ok else "FAILED: ") + f"{summary}; {files}")
     if not report.ok:
         raise typer.Exit(code=1)
 
@@ -139,7 +149,7 @@ def _load(rules: Path) -> RuleSet:
     try:
         return load_ruleset(rules)
     except RulesError as exc:
-        typer.echo(f"error: the rules in {rules} cannot be loaded:\n{exc}", err=True)
+        typer.echo(f"error: {exc.summary(f'the rules in {rules} cannot be loaded')}", err=True)
         raise typer.Exit(code=1) from None
 
 

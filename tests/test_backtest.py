@@ -76,3 +76,15 @@ def test_backtest_unknown_rule_is_a_clear_error(logged: Path) -> None:
     result = CliRunner().invoke(app, ["backtest", "no-such-rule"])
     assert result.exit_code == 1
     assert "no rule 'no-such-rule'" in result.output
+
+
+def test_backtest_an_edited_copy_whatever_its_file_name(logged: Path) -> None:
+    copy = logged / "rules" / "pt-edit.yaml.draft"
+    (logged / "pt-edit.yaml").write_text(EDITED_RULE)
+    copy.write_text(EDITED_RULE)
+    for path in (logged / "pt-edit.yaml", copy):
+        result = CliRunner().invoke(app, ["backtest", str(path), "--json"])
+        assert result.exit_code == 0, result.output
+        report = json.loads(result.output)
+        assert report["rule"] == "police-test"
+        assert report["totals"] == {"candidate": 2, "current": 2, "added": 1, "dropped": 1}

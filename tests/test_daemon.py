@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import os
 import signal
 import sqlite3
@@ -9,12 +11,16 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
+import pytest
 from fakes.feed_server import FeedServer
-from helpers import rss, settings_for, wait_until
+from helpers import TEST_RULE, rss, settings_for, wait_until
+from typer.testing import CliRunner
 
-from monitor import feeds
+from monitor import daemon, feeds
+from monitor.cli import app
 from monitor.store import Store
 
 PLAIN = ("p1", "Markets close higher", "Trade news.")
@@ -68,6 +74,7 @@ def daemon_env(settings) -> dict[str, str]:
             "MONITOR_MIN_INTERVAL": "1s",
             "MONITOR_JITTER": "0s",
             "MONITOR_PARSE_WORKERS": "1",
+            "MONITOR_HTTP_PORT": "0",  # the default port may be taken on a shared machine
         }
     )
     return env
@@ -112,3 +119,102 @@ def test_daemon_polls_alerts_reloads_and_stops_on_sigterm(
         if daemon.process.poll() is None:
             daemon.process.kill()
     assert sum(NEW[1] in line for line in daemon.out) == 1
+
+
+DEEP = "(" * 3000 + "training" + ")" * 3000
+DEEP_RULE = TEST_RULE.replace("condition: training", f'condition: "{DEEP}"')
+
+
+async def eventually(predicate: Callable[[], object], within: float = 20.0) -> bool:
+    """Check `predicate` every 50 ms until it holds or `within` seconds have passed."""
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        await asyncio.sleep(0.05)
+    return False
+
+
+def test_the_rules_watcher_outlives_a_broken_file_and_loads_the_next_edit(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    settings = settings_for(tmp_path)
+    rule_file = settings.rules / "police-test.yaml"
+    caplog.set_level(logging.ERROR, logger="monitor.daemon")
+
+    def errors() -> list[str]:
+        return [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
+
+    async def scenario(store: Store) -> None:
+        holder = daemon.RulesHolder(settings, store)
+        stop = asyncio.Event()
+        watcher = asyncio.create_task(daemon.watch_rules(holder, stop, every=0.05))
+        await asyncio.sleep(0)  # the watcher takes its first look at the files
+        try:
+            for broken in (DEEP_RULE, TEST_RULE.replace("level: high", "level: loud")):
+                rule_file.write_text(broken)
+                before = len(errors())
+                assert await eventually(lambda n=before: len(errors()) > n), errors()
+                assert errors()[-1].count("\n") == 0, errors()[-1]
+                assert "previous rules stay in force" in errors()[-1]
+                assert holder().rules[0].level == "high"
+            rule_file.write_text(TEST_RULE.replace("level: high", "level: critical"))
+            assert await eventually(lambda: holder().rules[0].level == "critical"), errors()
+        finally:
+            stop.set()
+            await watcher
+
+    with Store(settings.db) as store:
+        asyncio.run(scenario(store))
+
+
+def test_a_reload_to_no_rules_keeps_the_rules_in_force(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    settings = settings_for(tmp_path)
+    with Store(settings.db) as store:
+        holder = daemon.RulesHolder(settings, store)
+        (settings.rules / "police-test.yaml").unlink()
+        assert holder.reload() is False
+    assert [rule.id for rule in holder().rules] == ["police-test"]
+    assert "MONITOR_ALLOW_NO_RULES" in caplog.text
+
+
+@pytest.fixture
+def cli_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """MONITOR_* for `monitor run --once` through typer's runner; returns the rules folder."""
+    settings = settings_for(tmp_path)
+    for name, value in daemon_env(settings).items():
+        if name.startswith("MONITOR_"):
+            monkeypatch.setenv(name, value)
+    for name in os.environ:
+        if name.startswith("MONITOR_") and name not in daemon_env(settings):
+            monkeypatch.delenv(name)
+    return settings.rules
+
+
+def test_run_refuses_to_start_without_rules_in_one_line(
+    cli_env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (cli_env / "police-test.yaml").unlink()
+    result = CliRunner().invoke(app, ["run", "--once"])
+    assert result.exit_code == 1, result.output
+    assert result.stderr.splitlines() == [
+        f"error: the rules cannot be loaded: {cli_env}: no rule files (*.yaml) here, so nothing"
+        " would ever match; write one (see docs/rules.md), point MONITOR_RULES at your rules,"
+        " or set MONITOR_ALLOW_NO_RULES=true to monitor without rules"
+    ]
+    monkeypatch.setenv("MONITOR_ALLOW_NO_RULES", "true")
+    result = CliRunner().invoke(app, ["run", "--once"])
+    assert result.exit_code == 0, result.output
+
+
+def test_run_once_with_a_deeply_nested_condition_is_one_line(cli_env: Path) -> None:
+    (cli_env / "police-test.yaml").write_text(DEEP_RULE)
+    result = CliRunner().invoke(app, ["run", "--once"])
+    assert result.exit_code == 1, result.exception
+    assert result.stderr.splitlines() == [
+        f"error: the rules cannot be loaded: {cli_env / 'police-test.yaml'}:9: condition: nested"
+        " deeper than 50 levels of '(' and 'not'; write it flatter ('a and b and c' needs no"
+        " parentheses)"
+    ]

@@ -203,7 +203,7 @@ blockers:
         for line in str(caught.value).splitlines()
     ]
     assert lines == [
-        "blockers.yaml:4: blockers[1].hides: required field is missing",
+        "blockers.yaml:4: blockers[1].hides: required field is missing; add 'hides:'",
     ]
     (tmp_path / "entities" / "blockers.yaml").write_text(bad.replace("  - words: [其他]\n", ""))
     with pytest.raises(RulesError) as caught:
@@ -305,3 +305,164 @@ def test_a_condition_holds_only_if_a_necessary_block_fired(
     necessary = necessary_names(node, cost)
     if necessary is not None and evaluate(node, fired):
         assert necessary & fired
+
+
+DEEP = "(" * 3000 + "training" + ")" * 3000
+
+
+@pytest.mark.parametrize(
+    "condition", [f'"{DEEP}"', "not " * 3000 + "training", "(" * 51 + "training" + ")" * 51]
+)
+def test_a_condition_nested_too_deep_is_one_line_with_file_and_line(
+    tmp_path: Path, condition: str
+) -> None:
+    lines = problems_of(tmp_path, RULE.replace("training and china", condition))
+    assert lines == [
+        f"{tmp_path / 'demo.yaml'}:9: condition: nested deeper than 50 levels of '(' and "
+        "'not'; write it flatter ('a and b and c' needs no parentheses)"
+    ]
+
+
+def test_fifty_levels_of_nesting_are_allowed(tmp_path: Path) -> None:
+    condition = "(" * 25 + "not " * 24 + "(training and china)" + ")" * 25  # 25 + 24 + 1
+    ruleset = load_ruleset(
+        make_rules(tmp_path, {"demo": RULE.replace("training and china", f'"{condition}"')})
+    )
+    assert ruleset.rules[0].condition_text == condition
+
+
+def test_yaml_nested_too_deep_is_one_line(tmp_path: Path) -> None:
+    deep = "[" * 3000 + "]" * 3000
+    lines = problems_of(tmp_path, RULE.replace("[country:cn]", deep))
+    assert lines == [
+        f"{tmp_path / 'demo.yaml'}:8: nested deeper than 50 levels of lists and mappings; "
+        "look for [ or { left open"
+    ]
+
+
+SIGMA = RULE.replace("condition: training and china\n", "").replace(
+    "    entities: [country:cn]\n", "    entities: [country:cn]\n  condition: training and china\n"
+)
+
+
+def test_condition_inside_detection_is_read_as_sigma_does(tmp_path: Path) -> None:
+    ruleset = load_ruleset(make_rules(tmp_path, {"demo": SIGMA}))
+    assert ruleset.rules[0].condition_text == "training and china"
+    assert [hit.rule_id for hit in ruleset.match("China to train officers", "").rules] == ["demo"]
+    lines = problems_of(tmp_path, SIGMA.replace("training and china", "training and police"))
+    assert lines == [
+        f"{tmp_path / 'demo.yaml'}:9: condition: unknown block 'police'; "
+        "the detection blocks are: china, training"
+    ]
+
+
+def test_condition_in_both_places_is_one_line(tmp_path: Path) -> None:
+    lines = problems_of(tmp_path, SIGMA + "condition: training\n")
+    assert lines == [
+        f"{tmp_path / 'demo.yaml'}:9: detection.condition: a second condition (one is at "
+        "the top level too); keep one of them"
+    ]
+
+
+PYDANTIC_WORDS = (
+    "Input should",
+    "valid dictionary",
+    "instance of",
+    "Field required",
+    "Extra inputs",
+)
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "expected"),
+    [
+        (
+            "title: Demo rule",
+            "title: 2024",
+            ":2: title: must be text, not the number 2024",
+        ),
+        (
+            "level: medium",
+            "level: informational",
+            ":3: level: level 'informational' is not one of: info, low, medium, high, critical"
+            " (Sigma's 'informational' is 'info' here)",
+        ),
+        (
+            "level: medium",
+            "level: medium\nauthor: me",
+            ":4: author: unknown field; (the fields here are: id, title, description, level,"
+            " tags, fields, detection, condition, tests)",
+        ),
+        (
+            "    keywords: [train*, 培训]",
+            "    keyword: [train*, 培训]",
+            ":6: detection.training.keyword: unknown field; did you mean 'keywords'? (the fields"
+            " here are: keywords, entities, near, fields)",
+        ),
+        (
+            "title: Demo rule\n",
+            "",
+            ":1: title: required field is missing; add 'title:'",
+        ),
+        (
+            "    keywords: [train*, 培训]",
+            "    keywords: yes",
+            ":6: detection.training.keywords: must be a list of terms, or a mapping with any, all"
+            " and none lists, not true (YAML reads yes, no, on, off as true/false: quote text)",
+        ),
+        (
+            "  training:\n    keywords: [train*, 培训]",
+            "  training: train*",
+            ":5: detection.training: must be a block: a mapping with one of keywords, entities"
+            " or near, not 'train*'",
+        ),
+        (
+            "id: demo",
+            "id: Demo Rule",
+            ":1: id: 'Demo Rule': use lower-case letters, digits and '-' (e.g. police-training)",
+        ),
+        (
+            "tests:",
+            "fields: body\ntests:",
+            ":10: fields: must be a list (one '- item' per line, or [a, b]), not 'body'",
+        ),
+        (
+            "  no_match: [China bakes bread]",
+            "  no_match: China bakes bread",
+            ":12: tests.no_match: must be a list (one '- item' per line, or [a, b]), not"
+            " 'China bakes bread'",
+        ),
+    ],
+)
+def test_common_mistakes_are_said_in_plain_words(
+    tmp_path: Path, old: str, new: str, expected: str
+) -> None:
+    assert old in RULE
+    lines = problems_of(tmp_path, RULE.replace(old, new))
+    assert [line.removeprefix(str(tmp_path / "demo.yaml")) for line in lines] == [expected]
+    assert not any(words in line for line in lines for words in PYDANTIC_WORDS)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            "",
+            ":1: the file must be a rule: a mapping with id, title, level, detection and"
+            " condition, not nothing (the value is empty)",
+        ),
+        (
+            "- a\n",
+            ":1: the file must be a rule: a mapping with id, title, level, detection and"
+            " condition, not a list",
+        ),
+        (
+            "id: demo\ntitle: a: b\n",
+            ":2: not valid YAML (mapping values are not allowed here);"
+            " check the indentation, and quote text that holds ': ', ' #' or starts with [ { * &",
+        ),
+    ],
+)
+def test_a_file_that_is_not_a_rule_is_one_line(tmp_path: Path, text: str, expected: str) -> None:
+    lines = problems_of(tmp_path, text)
+    assert [line.removeprefix(str(tmp_path / "demo.yaml")) for line in lines] == [expected]

@@ -168,3 +168,51 @@ def test_match_with_bad_rules_says_why(rules_dir: Path) -> None:
     result = runner.invoke(match_app(), ["--text", "x", "--rules", str(rules_dir)])
     assert result.exit_code == 1
     assert "unknown entity 'country:xx'" in result.stderr
+
+
+def test_check_reports_every_file_when_one_is_broken(rules_dir: Path) -> None:
+    (rules_dir / "other.yaml").write_text(RULE.replace("id: demo", "id: other"))
+    (rules_dir / "broken.yaml").write_text(RULE.replace("id: demo", "id: broken") + "author: me\n")
+    result = runner.invoke(rules_app, ["check", "--rules", str(rules_dir)])
+    assert result.exit_code == 1
+    assert result.stdout.splitlines() == [
+        f"{rules_dir / 'broken.yaml'}: FAILED: 1 error(s), not loaded",
+        f"{rules_dir / 'demo.yaml'}: ok: 2 of 2 inline test(s) passed",
+        f"{rules_dir / 'other.yaml'}: ok: 2 of 2 inline test(s) passed",
+        "FAILED: 2 rule(s), 4 inline test(s), 0 failed, 1 problem(s); 1 of 3 file(s) failed",
+    ]
+    assert f"{rules_dir / 'broken.yaml'}:16: author: unknown field" in result.stderr
+
+
+def test_check_reports_failed_inline_tests_beside_a_broken_file(rules_dir: Path) -> None:
+    (rules_dir / "demo.yaml").write_text(
+        RULE.replace("[China bakes bread]", "[China trains police]")
+    )
+    (rules_dir / "broken.yaml").write_text("id: broken\nlevel: loud\n")
+    result = runner.invoke(rules_app, ["check", "--rules", str(rules_dir)])
+    assert result.exit_code == 1
+    assert f"{rules_dir / 'demo.yaml'}: FAILED: 1 of 2 inline test(s) passed" in result.stdout
+    assert f"{rules_dir / 'demo.yaml'}:15: tests.no_match: should not match" in result.stderr
+    assert "FAILED: 1 rule(s), 2 inline test(s), 1 failed" in result.stdout
+
+
+def test_check_fails_on_a_folder_without_rules(tmp_path: Path) -> None:
+    (tmp_path / "entities").mkdir()
+    result = runner.invoke(rules_app, ["check", "--rules", str(tmp_path)])
+    assert result.exit_code == 1
+    assert result.stderr.strip() == (
+        f"{tmp_path}: no rule files (*.yaml) here; write one (see docs/rules.md) "
+        "or point --rules or MONITOR_RULES at your rules"
+    )
+    assert result.stdout.startswith("FAILED: 0 rule(s)")
+
+
+def test_check_a_deeply_nested_condition_is_one_line_not_a_traceback(rules_dir: Path) -> None:
+    deep = "(" * 3000 + "training" + ")" * 3000
+    (rules_dir / "demo.yaml").write_text(RULE.replace("training and police and china", deep))
+    result = runner.invoke(rules_app, ["check", "--rules", str(rules_dir)])
+    assert result.exit_code == 1, result.exception
+    assert result.stderr.splitlines() == [
+        f"{rules_dir / 'demo.yaml'}:12: condition: nested deeper than 50 levels of '(' and "
+        "'not'; write it flatter ('a and b and c' needs no parentheses)"
+    ]

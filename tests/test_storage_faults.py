@@ -109,7 +109,7 @@ def test_the_daemon_survives_a_locked_database_and_catches_up(
     env.update({
         "MONITOR_DB": str(settings.db), "MONITOR_RULES": str(settings.rules), "MONITOR_FEEDS": "",
         "MONITOR_POLL_INTERVAL": "1s", "MONITOR_MIN_INTERVAL": "1s", "MONITOR_JITTER": "0s",
-        "MONITOR_PARSE_WORKERS": "1", "MONITOR_DB_BUSY_TIMEOUT": "0.2s",
+        "MONITOR_PARSE_WORKERS": "1", "MONITOR_HTTP_PORT": "0", "MONITOR_DB_BUSY_TIMEOUT": "0.2s",
     })  # fmt: skip
     log = tmp_path / "daemon.log"
     with log.open("w") as sink:
