@@ -114,7 +114,8 @@ def start_daemon(settings, cwd: Path) -> subprocess.Popen[str]:
     env.update({
         "MONITOR_DB": str(settings.db), "MONITOR_RULES": str(settings.rules), "MONITOR_FEEDS": "",
         "MONITOR_POLL_INTERVAL": "1s", "MONITOR_MIN_INTERVAL": "1s", "MONITOR_JITTER": "0s",
-        "MONITOR_PARSE_WORKERS": "1", "MONITOR_HTTP_PORT": "0", "MONITOR_TELEGRAM_API_URL": settings.telegram_api_url,
+        "MONITOR_PARSE_WORKERS": "1", "MONITOR_HTTP_PORT": "0",
+        "MONITOR_TELEGRAM_API_URL": settings.telegram_api_url,
         "MONITOR_TELEGRAM_TOKEN": settings.telegram_token.get_secret_value(),
     })  # fmt: skip
     return subprocess.Popen(
