@@ -11,12 +11,13 @@ import sqlite3
 from urllib.parse import urlsplit
 
 from monitor.bot_views import BotContext, Caller, Command, Reply, fit, link, minute, show
-from monitor.config import Settings, format_duration, parse_duration
+from monitor.config import ENV_PREFIX, Settings, format_duration, parse_duration
 from monitor.feeds import FeedError, add_feed, remove_feed
 from monitor.http_rules import check_url, is_public_address
 from monitor.reports import feed_rows, status_summary
 
 MAX_FEED_INTERVAL = 7 * 86400.0
+ALLOW_PRIVATE = ENV_PREFIX + "allow_private_feeds".upper()  # the setting, named in the refusal
 
 ADMIN_COMMANDS: tuple[tuple[str, str], ...] = (
     ("addfeed", "Add a feed: /addfeed <url> [interval]"),
@@ -62,7 +63,10 @@ def _private_host(settings: Settings, url: str) -> str | None:
         return None
     if settings.allow_private_feeds or is_public_address(address):
         return None
-    return f"{address} is not a public address; feeds added from Telegram must be public."
+    return (
+        f"{address} is not a public address; feeds added from Telegram must be public, unless"
+        f" the operator trusts the bot's admins with private ones and sets {ALLOW_PRIVATE}=true."
+    )
 
 
 def _feed_interval(settings: Settings, text: str | None) -> tuple[float | None, str] | str:

@@ -340,7 +340,7 @@ def test_addfeed_removefeed_feeds(ctx: BotContext) -> None:
         ("ftp://example.org/rss", "not an http"),
         ("https://example.org/rss soon", "not a duration"),
         ("https://example.org/rss 30d", "at most 7d"),
-        ("http://127.0.0.1/feed", "not a public address"),
+        ("http://127.0.0.1/feed", "sets MONITOR_ALLOW_PRIVATE_FEEDS=true"),
         ("http://[::ffff:10.0.0.1]/feed", "not a public address"),
         ("http://169.254.169.254/latest", "not a public address"),
         ("https://example.org/rss 1h extra", "Usage: /addfeed"),
