@@ -5,7 +5,7 @@ from __future__ import annotations
 import html.parser
 import re
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -119,11 +119,15 @@ def seed_entry(
     link: str | None = None,
     rule_id: str = "police-training",
     recipients: tuple[int, ...] = (),
+    published: datetime | None = None,
+    level: str = "high",
 ) -> str:
     entry_id = ev.entry_id_for(feed_id, f"k{n}")
     stream = f"entry:{entry_id}"
-    seen = ev.EntrySeen(feed_id=feed_id, key=f"k{n}", link=link, title=title, summary="text")
-    matched = ev.RuleMatched(rule_id=rule_id, rule_version="v1", level="high", terms=["police"])
+    seen = ev.EntrySeen(
+        feed_id=feed_id, key=f"k{n}", link=link, title=title, summary="text", published=published
+    )
+    matched = ev.RuleMatched(rule_id=rule_id, rule_version="v1", level=level, terms=["police"])
     new = [ev.NewEvent(stream, seen, "seen"), ev.NewEvent(stream, matched, f"{rule_id}@v1")]
     for chat_id in recipients:
         recipient = f"telegram:{chat_id}"
@@ -261,6 +265,28 @@ def test_recent_shows_only_this_chats_topics_newest_first(ctx: BotContext) -> No
     assert run(ctx, ALICE, "recent", "20").text.count("<a href=") == 20
     for bad in ("0", "21", "five", "-1", "1e3", "٣"):
         assert "Usage: /recent" in run(ctx, ALICE, "recent", bad).text
+
+
+def test_recent_is_in_date_order_and_keeps_to_the_chats_level(ctx: BotContext) -> None:
+    feed = seed_feed(ctx.store)
+    # Matched (seq) order differs from date order: a late-found old entry, an undated one.
+    dated = [("Older", 3, "high"), ("Newest", 1, "critical"), ("Middle", 2, "medium")]
+    for n, (title, days_ago, level) in enumerate(dated):
+        published = NOW - timedelta(days=days_ago)
+        seed_entry(ctx.store, feed, n, f"{title} item", published=published, level=level)
+    seed_entry(ctx.store, feed, 9, "Undated item", level="low")  # seen NOW: the newest
+    run(ctx, ALICE, "subscribe", "police-training")
+    text = run(ctx, ALICE, "recent").text
+    titles = re.findall(r"(\w+) item", text)
+    assert titles == ["Undated", "Newest", "Middle", "Older"]
+    run(ctx, ALICE, "level", "high")
+    text = run(ctx, ALICE, "recent").text
+    assert re.findall(r"(\w+) item", text) == ["Newest", "Older"]
+    assert "level high and above" in text
+    run(ctx, ALICE, "level", "critical")
+    assert re.findall(r"(\w+) item", run(ctx, ALICE, "recent", "1").text) == ["Newest"]
+    seed_entry(ctx.store, feed, 10, "Other item", rule_id="security-cooperation", level="critical")
+    assert "Other" not in run(ctx, ALICE, "recent").text
 
 
 def test_search_finds_words_and_escapes_titles(ctx: BotContext) -> None:
