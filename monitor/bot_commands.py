@@ -199,12 +199,16 @@ def _subscriptions(
 
 
 def _toggle(ctx: BotContext, caller: Caller, rule_id: str, subscribe: bool) -> Reply:
+    """A button: says what changed, and nothing is appended when nothing changes."""
     rules = {rule.id: rule for rule in ctx.rules().rules}
     mine = views.chat_view(ctx.store, caller.chat_id).subscriptions
     if rule_id not in rules and not (rule_id in mine and not subscribe):
         return Reply("That topic is not offered any more. /topics shows the current ones.")
-    _subscriptions(ctx, caller, [rule_id], [rule_id], subscribe)
     title = views.show(rules[rule_id].title, 80) if rule_id in rules else views.show(rule_id, 64)
+    if (rule_id in mine) == subscribe:  # a stale or forged button
+        already = "This chat already follows" if subscribe else "This chat was not subscribed to"
+        return Reply(f"{already} {title}; nothing changed.")
+    _subscriptions(ctx, caller, [rule_id], [rule_id], subscribe)
     return Reply(f"{'Subscribed to' if subscribe else 'Unsubscribed from'} {title}.")
 
 

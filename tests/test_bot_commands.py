@@ -425,6 +425,22 @@ def test_forged_button_data_changes_only_the_pressing_chat(ctx: BotContext) -> N
     assert subscriptions(ctx.store, GROUP.chat_id) == {"security-cooperation"}
 
 
+def test_a_stale_button_says_what_is_true_and_appends_nothing(ctx: BotContext) -> None:
+    run(ctx, ALICE, "start")
+    before = len(events_of(ctx.store))
+    reply = press(ctx, ALICE, "unsub:police-training")
+    assert "was not subscribed to China trains foreign police" in reply.text
+    assert "Unsubscribed" not in reply.text
+    press(ctx, ALICE, "sub:police-training")
+    assert "already follows" in press(ctx, ALICE, "sub:police-training").text
+    assert len(events_of(ctx.store)) == before + 1  # the one real change
+    stranger = Caller(5005, "private", "Stranger", 55)
+    assert "was not subscribed" in press(ctx, stranger, "unsub:security-cooperation").text
+    assert ctx.store.db.execute("SELECT 1 FROM chats WHERE id = 5005").fetchone() is None
+    assert "not offered" in press(ctx, ALICE, "unsub:no-such-rule").text
+    assert len(events_of(ctx.store)) == before + 1
+
+
 def test_huge_arguments_are_refused_not_cut(ctx: BotContext) -> None:
     reply = run(ctx, BOSS, "addfeed", "https://example.org/" + "a" * 5000)
     assert "at most 1000" in reply.text
