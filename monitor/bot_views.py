@@ -21,9 +21,10 @@ from monitor.match import RuleSet
 from monitor.messages import TELEGRAM_LIMIT, safe_link
 from monitor.store import Store
 from monitor.text import is_cjk
-from monitor.textcut import cut_utf16, utf16_len
+from monitor.textcut import cut_utf16, cut_words, utf16_len
 
 BUTTON_DATA_BYTES = 64  # Telegram's limit on callback data
+LABEL_TITLE = 48  # UTF-16 units of a topic's title on its button: one line on a phone
 MAX_SEARCH_WORDS = 8
 MAX_WORD_CHARS = 64
 SEARCH_HITS = 10
@@ -165,7 +166,7 @@ def topic_buttons(rules: RuleSet, chat: ChatView) -> tuple[tuple[Button, ...], .
         label = "Unsubscribe" if mine else "Subscribe"
         data = f"{'unsub' if mine else 'sub'}:{rule.id}"
         if len(data.encode()) <= BUTTON_DATA_BYTES:
-            rows.append((Button(f"{label}: {cut_utf16(clean(rule.title), 48)}", data),))
+            rows.append((Button(f"{label}: {cut_words(clean(rule.title), LABEL_TITLE)}", data),))
     return tuple(rows[:50])
 
 

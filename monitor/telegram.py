@@ -215,7 +215,19 @@ async def on_callback(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
         return
     reply = bot_commands.handle_callback(context.bot_data["context"], caller, query.data or "")
     await query.answer()
-    await _answer(context, caller, reply)
+    if reply.buttons and query.message is not None:
+        await _replace_buttons(context, caller.chat_id, query.message.message_id, reply)
+    await _answer(context, caller, Reply(reply.text))
+
+
+async def _replace_buttons(
+    context: ContextTypes.DEFAULT_TYPE, chat_id: int, message_id: int, reply: Reply
+) -> None:
+    """The pressed message's buttons now offer what the chat can do (edited in place)."""
+    try:
+        await context.bot.edit_message_reply_markup(chat_id, message_id, reply_markup=keyboard(reply))
+    except BadRequest as error:  # unchanged, or the message is too old to edit
+        log.debug("buttons of message %s in chat %s not edited: %s", message_id, chat_id, error)
 
 
 async def _answer(context: ContextTypes.DEFAULT_TYPE, caller: Caller, reply: Reply) -> None:

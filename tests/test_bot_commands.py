@@ -181,6 +181,23 @@ def test_topics_buttons_follow_the_chats_state(ctx: BotContext) -> None:
     assert "Global Public Security Cooperation Forum" in reply.text  # the description
 
 
+def test_button_labels_end_on_a_whole_word(ctx: BotContext, ruleset: RuleSet) -> None:
+    titles = {rule.id: rule.title for rule in ruleset.rules}
+    for [button] in run(ctx, ALICE, "topics").buttons:
+        label, title = button.text.partition(": ")[2], titles[button.data.partition(":")[2]]
+        assert label == title or (
+            label.endswith("…") and title.startswith(label[:-1]) and title[len(label) - 1] in " ,"
+        ), label
+
+
+def test_a_press_offers_the_opposite_action_on_its_buttons(ctx: BotContext) -> None:
+    datas = [b.data for [b] in press(ctx, ALICE, "sub:police-training").buttons]
+    assert "unsub:police-training" in datas and "sub:security-cooperation" in datas
+    datas = [b.data for [b] in press(ctx, ALICE, "unsub:police-training").buttons]
+    assert "sub:police-training" in datas
+    assert press(ctx, ALICE, "drop:x").buttons == ()
+
+
 # --- subscriptions ------------------------------------------------------------------
 
 
