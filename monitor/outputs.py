@@ -45,8 +45,9 @@ def build_outputs(
         return Outputs([ConsoleSink(write)], everyone)
     telegram.protect_token(settings.telegram_token.get_secret_value())
     context = BotContext(store=store, rules=rules, settings=settings, clock=store.clock)
-    app = telegram.build_application(settings, context)
-    sink = telegram.TelegramSink(app.bot, Pacer(), alert_view(rules))
+    pacer = Pacer()  # one for alerts and replies: Telegram counts them together
+    app = telegram.build_application(settings, context, pacer)
+    sink = telegram.TelegramSink(app.bot, pacer, alert_view(rules))
     recipients = telegram_recipients(
         store.db, settings.telegram_channel, settings.telegram_channel_level
     )

@@ -13,7 +13,7 @@ import hashlib
 import logging
 import time
 import warnings
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any
 
@@ -48,6 +48,7 @@ from telegram.ext import (
 
 from monitor import bot_commands
 from monitor.bot_commands import BotContext, Caller, Reply
+from monitor.bot_replies import FloodGuard, FloodRules, ReplyQueue
 from monitor.config import Settings
 from monitor.messages import AlertView, render_html, render_plain
 from monitor.pacing import Pacer
@@ -84,7 +85,13 @@ def protect_token(token: str) -> None:
         handler.addFilter(guard)
 
 
-def build_application(settings: Settings, context: BotContext) -> App:
+def build_application(
+    settings: Settings,
+    context: BotContext,
+    pacer: Pacer | None = None,
+    flood: FloodRules = FloodRules(),
+) -> App:
+    """The bot; its replies share `pacer` (the alert sink's) so together they keep the limits."""
     assert settings.telegram_token is not None
     api = settings.telegram_api_url
     app = (
@@ -100,6 +107,8 @@ def build_application(settings: Settings, context: BotContext) -> App:
         .build()
     )
     app.bot_data["context"] = context
+    app.bot_data["replies"] = ReplyQueue(pacer or Pacer())
+    app.bot_data["flood"] = FloodGuard(flood)
     app.add_handler(MessageHandler(filters.COMMAND, on_command))
     app.add_handler(CallbackQueryHandler(on_callback))
     app.add_error_handler(on_error)
@@ -148,6 +157,7 @@ async def stop_updates(app: App) -> None:
 
 async def stop_bot(app: App) -> None:
     await stop_updates(app)
+    await app.bot_data["replies"].close()
     if app.running:
         await app.stop()
     await app.shutdown()
@@ -201,11 +211,11 @@ def keyboard(reply: Reply) -> InlineKeyboardMarkup | None:
 async def on_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Any /command: run it and answer in the same chat."""
     message, caller = update.effective_message, caller_of(update)
-    if message is None or message.text is None or caller is None:
+    if message is None or message.text is None or caller is None or not _admitted(context, caller):
         return
     command, args = split_command(message.text)
     reply = bot_commands.handle_command(context.bot_data["context"], caller, command, args)
-    await _answer(context, caller, reply)
+    _answer(context, caller.chat_id, reply)
 
 
 async def on_callback(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -213,31 +223,68 @@ async def on_callback(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
     query, caller = update.callback_query, caller_of(update)
     if query is None or caller is None:
         return
+    await query.answer()  # not a message to the chat: the client stops its spinner
+    if not _admitted(context, caller):
+        return
     reply = bot_commands.handle_callback(context.bot_data["context"], caller, query.data or "")
-    await query.answer()
     if reply.buttons and query.message is not None:
-        await _replace_buttons(context, caller.chat_id, query.message.message_id, reply)
-    await _answer(context, caller, Reply(reply.text))
+        _replace_buttons(context, caller.chat_id, query.message.message_id, reply)
+    _answer(context, caller.chat_id, Reply(reply.text))
 
 
-async def _replace_buttons(
+def _admitted(context: ContextTypes.DEFAULT_TYPE, caller: Caller) -> bool:
+    """Whether this chat's command may run; a flooding chat is told once, then ignored."""
+    flood: FloodGuard = context.bot_data["flood"]
+    now = time.monotonic()
+    admission = flood.admit(caller.chat_id, now)
+    if admission == "warn":
+        log.warning("chat %s is flooding the bot; its commands are dropped a while", caller.chat_id)
+        _answer(context, caller.chat_id, Reply(flood.slow_down(caller.chat_id, now)))
+    return admission == "run"
+
+
+def _answer(context: ContextTypes.DEFAULT_TYPE, chat_id: int, reply: Reply) -> None:
+    """Queue the reply: it goes out when the chat's pacing allows (shared with alerts)."""
+
+    async def send() -> float | None:
+        return await _attempt(
+            f"reply to chat {chat_id}",
+            lambda: context.bot.send_message(
+                chat_id, reply.text, parse_mode=ParseMode.HTML,
+                reply_markup=keyboard(reply), link_preview_options=NO_PREVIEW,
+            ),  # fmt: skip
+        )
+
+    context.bot_data["replies"].put(chat_id, send)
+
+
+def _replace_buttons(
     context: ContextTypes.DEFAULT_TYPE, chat_id: int, message_id: int, reply: Reply
 ) -> None:
     """The pressed message's buttons now offer what the chat can do (edited in place)."""
+
+    async def edit() -> float | None:
+        return await _attempt(
+            f"buttons of message {message_id} in chat {chat_id}",
+            lambda: context.bot.edit_message_reply_markup(
+                chat_id, message_id, reply_markup=keyboard(reply)
+            ),
+        )
+
+    context.bot_data["replies"].put(chat_id, edit)
+
+
+async def _attempt(what: str, call: Callable[[], Awaitable[object]]) -> float | None:
+    """One Bot API call for a reply: None when done or given up, or seconds to retry in."""
     try:
-        await context.bot.edit_message_reply_markup(chat_id, message_id, reply_markup=keyboard(reply))
-    except BadRequest as error:  # unchanged, or the message is too old to edit
-        log.debug("buttons of message %s in chat %s not edited: %s", message_id, chat_id, error)
-
-
-async def _answer(context: ContextTypes.DEFAULT_TYPE, caller: Caller, reply: Reply) -> None:
-    await context.bot.send_message(
-        caller.chat_id,
-        reply.text,
-        parse_mode=ParseMode.HTML,
-        reply_markup=keyboard(reply),
-        link_preview_options=NO_PREVIEW,
-    )
+        await call()
+    except RetryAfter as error:
+        return _retry_seconds(error)
+    except BadRequest as error:  # e.g. buttons unchanged, or a message too old to edit
+        log.info("%s refused: %s", what, error.message)
+    except TelegramError as error:
+        log.warning("%s not sent: %s: %s", what, type(error).__name__, error.message)
+    return None
 
 
 async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:

@@ -16,7 +16,9 @@ from helpers import settings_for
 
 from monitor import telegram as tg
 from monitor.bot_commands import BotContext
+from monitor.bot_replies import FloodGuard, FloodRules
 from monitor.match import load_ruleset
+from monitor.pacing import Pacer, PacingRules
 from monitor.store import Store
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -80,3 +82,59 @@ async def test_a_press_flips_its_button_in_place(tmp_path: Path, telegram: FakeT
         flipped = buttons(telegram.bot_message(42, topics)[1])
         assert ("Unsubscribe: China trains foreign police or law-enforcement…", "unsub:police-training") in flipped
         assert "reply_markup" not in telegram.sent_messages(42)[1]
+
+
+# --- pacing -------------------------------------------------------------------------
+
+
+def reply_times(telegram: FakeTelegram, chat_id: int) -> list[float]:
+    """When each message or edit for the chat reached the server."""
+    methods = ("sendmessage", "editmessagereplymarkup")
+    return [
+        c.time
+        for c in telegram.calls
+        if c.method.lower() in methods and c.params.get("chat_id") == chat_id
+    ]
+
+
+def gaps(times: list[float]) -> list[float]:
+    return [later - earlier for earlier, later in zip(times, times[1:], strict=False)]
+
+
+async def test_replies_keep_the_chats_pace(tmp_path: Path, telegram: FakeTelegram) -> None:
+    async with bot_running(tmp_path, telegram):
+        for _ in range(3):
+            telegram.user_message(42, "/subscribe police-training")
+        telegram.user_message(43, "/start")
+        await eventually(lambda: len(telegram.sent_messages(42)) == 3)
+        telegram.callback(43, "sub:police-training", message_id=2)  # reply + edit: 2 slots
+        await eventually(lambda: len(reply_times(telegram, 43)) == 3)
+    assert min(gaps(reply_times(telegram, 42))) >= 0.9  # Telegram: about 1 a second
+    assert min(gaps(reply_times(telegram, 43))) >= 0.9
+
+
+async def test_a_flood_is_answered_once_then_dropped(tmp_path: Path, telegram: FakeTelegram) -> None:
+    quick = {"pacer": Pacer(PacingRules(per_chat_interval=0.05)), "flood": FloodRules(5, 600)}
+    async with bot_running(tmp_path, telegram, quick) as app:
+        for _ in range(1000):
+            telegram.user_message(42, "/subscribe police-training")
+        telegram.user_message(43, "/help")  # updates are handled in order: this one last
+        await eventually(lambda: telegram.sent_messages(43), 60)
+        await eventually(app.bot_data["replies"].idle)
+    texts = [m["text"] for m in telegram.sent_messages(42)]
+    assert len(texts) == 6, texts
+    assert "Subscribed:" in texts[0] and all("Already subscribed" in t for t in texts[1:5])
+    assert texts[5].startswith("Slow down: this chat sent more than 5 commands")
+    assert min(gaps(reply_times(telegram, 42))) >= 0.045
+
+
+def test_the_flood_guard_lets_a_chat_in_again_after_the_window() -> None:
+    guard = FloodGuard(FloodRules(commands=3, window=10))
+    assert [guard.admit(1, t) for t in (0, 1, 2, 3, 4, 5)] == [
+        "run", "run", "run", "warn", "drop", "drop",
+    ]  # fmt: skip
+    assert "next 7 s" in guard.slow_down(1, 3)
+    assert guard.admit(2, 5) == "run"  # other chats are counted apart
+    assert guard.admit(1, 10) == "run"  # the first command has left the window
+    assert guard.admit(1, 10.5) == "warn"  # over again: told again
+    assert guard.admit(1, 100) == "run"
