@@ -20,7 +20,7 @@ __all__ = [
 ]  # fmt: skip
 
 _ZWJ = "\u200d"
-_TRAILING = " ,;:-–—"  # not left before an ellipsis
+_TRAILING = " ,;:-\u2013\u2014"  # not left before an ellipsis (with en and em dashes)
 NO_MARKS = b""
 
 

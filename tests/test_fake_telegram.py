@@ -271,7 +271,9 @@ async def test_get_chat_member_answers_the_scripted_status(
         telegram.set_member(-100, 5, "owner")
 
 
-async def test_a_restarted_server_answers_on_the_same_port(telegram: FakeTelegram, bot: Bot) -> None:
+async def test_a_restarted_server_answers_on_the_same_port(
+    telegram: FakeTelegram, bot: Bot
+) -> None:
     port = telegram.port
     telegram.stop()
     with pytest.raises(NetworkError):

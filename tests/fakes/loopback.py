@@ -64,9 +64,7 @@ class LoopbackServer:
         # A short shutdown grace, so stop() does not wait on hanging or dripping handlers.
         self._runner = web.AppRunner(self._app(), access_log=None, shutdown_timeout=0.2)
         await self._runner.setup()
-        site = web.TCPSite(
-            self._runner, "127.0.0.1", self.port, backlog=1024, ssl_context=self.tls
-        )
+        site = web.TCPSite(self._runner, "127.0.0.1", self.port, backlog=1024, ssl_context=self.tls)
         await site.start()
         port: int = self._runner.addresses[0][1]
         return port

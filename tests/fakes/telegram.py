@@ -24,10 +24,11 @@ editMessageText, editMessageReplyMarkup, answerCallbackQuery, getChatMember,
 setMyCommands, getMyCommands, deleteMyCommands, close, logOut. Others answer 404 Not
 Found. getChatMember answers the status set with `set_member(chat, user, status)`
 ("creator", "administrator", "member", "restricted", "left" or "kicked"; "member" when
-unset) and `bot_message(chat, id)` gives a bot message's current (text, reply markup). Like Telegram, sendMessage and
-editMessageText refuse a missing chat_id, an empty text, more than 4096 UTF-16 units of
-visible text, and (parse_mode HTML) unknown or unbalanced tags with 400 "Bad Request:
-can't parse entities: ...". Message ids count up per chat, shared with `user_message`.
+unset); `bot_message(chat, id)` gives a bot message's current (text, reply markup).
+Like Telegram, sendMessage and editMessageText refuse a missing chat_id, an empty text,
+more than 4096 UTF-16 units of visible text, and (parse_mode HTML) unknown or unbalanced
+tags with 400 "Bad Request: can't parse entities: ...". Message ids count up per chat,
+shared with `user_message`.
 
 `stop()` then `start()` serves again on the same port (an outage and its end).
 
@@ -226,7 +227,8 @@ class FakeTelegram(LoopbackServer):
     def set_member(self, chat_id: int, user_id: int, status: str) -> None:
         """What getChatMember answers for this user in this chat."""
         if status not in _MEMBER_FIELDS:
-            raise ValueError(f"set_member: status {status!r} is not one of {sorted(_MEMBER_FIELDS)}")
+            known = sorted(_MEMBER_FIELDS)
+            raise ValueError(f"set_member: status {status!r} is not one of {known}")
         with self._lock:
             self._members[(chat_id, user_id)] = status
 
