@@ -90,6 +90,9 @@ def handle_callback(ctx: BotContext, caller: Caller, data: str) -> Reply:
         return Reply("Unknown button. /topics shows the current ones.")
     if not access.allowed(ctx.settings, caller):
         return access.closed(caller)
+    refusal = access.group_refusal(ctx.settings, caller, "subscribe")  # buttons change topics
+    if refusal is not None:
+        return refusal
     try:
         return _toggle(ctx, caller, rule_id, subscribe=action == "sub")
     except ConcurrencyError:
@@ -209,7 +212,8 @@ def _toggle(ctx: BotContext, caller: Caller, rule_id: str, subscribe: bool) -> R
     if rule_id not in rules and not (rule_id in mine and not subscribe):
         text = "That topic is not offered any more. /topics shows the current ones."
     else:
-        title = views.show(rules[rule_id].title, 80) if rule_id in rules else views.show(rule_id, 64)
+        rule = rules.get(rule_id)
+        title = views.show(rule.title, 80) if rule else views.show(rule_id, 64)
         if (rule_id in mine) == subscribe:  # a stale or forged button
             already = "already follows" if subscribe else "was not subscribed to"
             text = f"This chat {already} {title}; nothing changed."

@@ -37,6 +37,7 @@ class Caller:
     chat_type: str  # "private", "group", "supergroup", "channel"
     chat_title: str  # title, or the user's name in a private chat
     user_id: int | None
+    chat_admin: bool | None = None  # the user administers the group (None: not known)
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ was delivered are retried; timeouts after the request was sent are uncertain.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import hashlib
 import logging
 import time
@@ -26,7 +27,7 @@ from telegram import (
     LinkPreviewOptions,
     Update,
 )
-from telegram.constants import ParseMode
+from telegram.constants import ChatMemberStatus, ParseMode
 from telegram.error import (
     BadRequest,
     ChatMigrated,
@@ -46,6 +47,7 @@ from telegram.ext import (
     filters,
 )
 
+from monitor import bot_access as access
 from monitor import bot_commands
 from monitor.bot_commands import BotContext, Caller, Reply
 from monitor.bot_replies import FloodGuard, FloodRules, ReplyQueue
@@ -109,6 +111,7 @@ def build_application(
     app.bot_data["context"] = context
     app.bot_data["replies"] = ReplyQueue(pacer or Pacer())
     app.bot_data["flood"] = FloodGuard(flood)
+    app.bot_data["group_admins"] = access.GroupAdmins()
     app.add_handler(MessageHandler(filters.COMMAND, on_command))
     app.add_handler(CallbackQueryHandler(on_callback))
     app.add_error_handler(on_error)
@@ -190,7 +193,30 @@ def caller_of(update: Update) -> Caller | None:
         return None
     user = update.effective_user
     title = chat.title or chat.full_name or (user.full_name if user else "") or str(chat.id)
-    return Caller(chat.id, chat.type, title, user.id if user else None)
+    # A group admin who posts anonymously speaks as the group itself.
+    message = update.message
+    anonymous = message is not None and getattr(message.sender_chat, "id", None) == chat.id
+    return Caller(chat.id, chat.type, title, user.id if user else None, True if anonymous else None)
+
+
+async def with_group_role(context: ContextTypes.DEFAULT_TYPE, caller: Caller, name: str) -> Caller:
+    """The caller, with whether they administer the group when the command needs to know."""
+    bot_context: BotContext = context.bot_data["context"]
+    if caller.chat_admin or not access.needs_group_admin(bot_context.settings, caller, name):
+        return caller
+    if caller.user_id is None:
+        return dataclasses.replace(caller, chat_admin=False)
+    admins: access.GroupAdmins = context.bot_data["group_admins"]
+    known = admins.get(caller.chat_id, caller.user_id, time.monotonic())
+    if known is None:
+        try:
+            member = await context.bot.get_chat_member(caller.chat_id, caller.user_id)
+        except TelegramError as error:  # unknown: the command is refused, with a retry hint
+            log.warning("getChatMember for chat %s failed: %s", caller.chat_id, error)
+            return caller
+        known = member.status in (ChatMemberStatus.OWNER, ChatMemberStatus.ADMINISTRATOR)
+        admins.put(caller.chat_id, caller.user_id, known, time.monotonic())
+    return dataclasses.replace(caller, chat_admin=known)
 
 
 def split_command(text: str) -> tuple[str, str]:
@@ -214,6 +240,7 @@ async def on_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
     if message is None or message.text is None or caller is None or not _admitted(context, caller):
         return
     command, args = split_command(message.text)
+    caller = await with_group_role(context, caller, command)
     reply = bot_commands.handle_command(context.bot_data["context"], caller, command, args)
     _answer(context, caller.chat_id, reply)
 
@@ -226,6 +253,7 @@ async def on_callback(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
     await query.answer()  # not a message to the chat: the client stops its spinner
     if not _admitted(context, caller):
         return
+    caller = await with_group_role(context, caller, "subscribe")  # buttons change topics
     reply = bot_commands.handle_callback(context.bot_data["context"], caller, query.data or "")
     if reply.buttons and query.message is not None:
         _replace_buttons(context, caller.chat_id, query.message.message_id, reply)
@@ -250,9 +278,12 @@ def _answer(context: ContextTypes.DEFAULT_TYPE, chat_id: int, reply: Reply) -> N
         return await _attempt(
             f"reply to chat {chat_id}",
             lambda: context.bot.send_message(
-                chat_id, reply.text, parse_mode=ParseMode.HTML,
-                reply_markup=keyboard(reply), link_preview_options=NO_PREVIEW,
-            ),  # fmt: skip
+                chat_id,
+                reply.text,
+                parse_mode=ParseMode.HTML,
+                reply_markup=keyboard(reply),
+                link_preview_options=NO_PREVIEW,
+            ),
         )
 
     context.bot_data["replies"].put(chat_id, send)

@@ -31,7 +31,8 @@ ROOT = Path(__file__).resolve().parents[1]
 NOW = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
 ADMIN_ID = 7
 ALICE = Caller(1001, "private", "Alice", 11)
-GROUP = Caller(-100500, "supergroup", "Analysts", 12)
+GROUP = Caller(-100500, "supergroup", "Analysts", 12, chat_admin=True)  # a group admin speaks
+MEMBER = Caller(GROUP.chat_id, "supergroup", "Analysts", 13, chat_admin=False)
 BOSS = Caller(2002, "private", "Boss", ADMIN_ID)
 RULE_IDS = ("global-security-initiative", "police-training", "security-cooperation")
 
@@ -428,6 +429,33 @@ def test_a_closed_bot_answers_strangers_with_their_chat_id(
     )
 
 
+@pytest.mark.parametrize(
+    ("command", "args"),
+    [("subscribe", "all"), ("unsubscribe", "all"), ("level", "high"), ("mute", "1h"),
+     ("unmute", ""), ("subscribe", "")],
+)  # fmt: skip
+def test_only_a_groups_admins_change_its_settings(
+    ctx: BotContext, command: str, args: str
+) -> None:
+    reply = run(ctx, MEMBER, command, args)
+    assert "Only this group's administrators" in reply.text
+    unknown = Caller(GROUP.chat_id, "supergroup", "Analysts", 13)  # getChatMember failed
+    assert "could not check" in run(ctx, unknown, command, args).text
+    assert events_of(ctx.store) == []
+
+
+def test_group_members_read_bot_admins_change_private_chats_as_before(ctx: BotContext) -> None:
+    for command in ("start", "help", "topics", "mysubs", "recent"):
+        assert "administrators" not in run(ctx, MEMBER, command).text
+    assert "Only this group's administrators" in press(ctx, MEMBER, "sub:police-training").text
+    assert subscriptions(ctx.store, GROUP.chat_id) == set()
+    boss_in_group = Caller(GROUP.chat_id, "supergroup", "Analysts", ADMIN_ID, chat_admin=False)
+    assert "Subscribed" in run(ctx, boss_in_group, "subscribe", "police-training").text
+    assert "Subscribed" in run(ctx, ALICE, "subscribe", "police-training").text  # private
+    channel = Caller(-100900, "channel", "News", None)  # a channel post: as today
+    assert "Subscribed" in run(ctx, channel, "subscribe", "police-training").text
+
+
 def test_forged_button_data_changes_only_the_pressing_chat(ctx: BotContext) -> None:
     run(ctx, ALICE, "subscribe", "police-training")
     assert "Subscribed to" in press(ctx, GROUP, "sub:security-cooperation").text
@@ -465,7 +493,7 @@ def test_huge_arguments_are_refused_not_cut(ctx: BotContext) -> None:
 
 
 def test_odd_unicode_is_cleaned_before_use(ctx: BotContext) -> None:
-    odd = Caller(4004, "group", "Team\x00\u202e\u200bRed\ud800", 44)
+    odd = Caller(4004, "group", "Team\x00\u202e\u200bRed\ud800", 44, chat_admin=True)
     reply = run(ctx, odd, "sub\u200bscribe", "police\u200b-training\u202e \x00")
     assert "Subscribed" in reply.text
     title = ctx.store.db.execute("SELECT title FROM chats WHERE id = 4004").fetchone()[0]

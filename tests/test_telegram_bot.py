@@ -142,3 +142,44 @@ def test_the_flood_guard_lets_a_chat_in_again_after_the_window() -> None:
     assert guard.admit(1, 10) == "run"  # the first command has left the window
     assert guard.admit(1, 10.5) == "warn"  # over again: told again
     assert guard.admit(1, 100) == "run"
+
+
+# --- groups -------------------------------------------------------------------------
+
+GROUP = -100777
+
+
+def texts_to(telegram: FakeTelegram, chat_id: int) -> list[str]:
+    return [m["text"] for m in telegram.sent_messages(chat_id)]
+
+
+async def test_only_group_admins_and_bot_admins_change_a_group(
+    tmp_path: Path, telegram: FakeTelegram
+) -> None:
+    member, admin, owner, bot_admin = 501, 502, 503, 504
+    telegram.set_member(GROUP, admin, "administrator")
+    telegram.set_member(GROUP, owner, "creator")
+
+    def say(user: int, text: str) -> None:
+        telegram.user_message(GROUP, text, user_id=user, chat_type="supergroup", title="Team")
+
+    async with bot_running(tmp_path, telegram, telegram_admins=(bot_admin,)) as app:
+        say(member, "/subscribe all")
+        say(admin, "/subscribe police-training")
+        say(owner, "/level high")
+        say(bot_admin, "/subscribe security-cooperation")  # a "member" of the group
+        say(admin, "/unsubscribe security-cooperation")  # asked again within a minute
+        telegram.callback(GROUP, "sub:global-security-initiative", user_id=member, message_id=1)
+        telegram.user_message(42, "/subscribe police-training")  # a private chat
+        await eventually(lambda: len(texts_to(telegram, GROUP)) == 6)
+        await eventually(app.bot_data["replies"].idle)
+        store = app.bot_data["context"].store
+        rows = store.db.execute("SELECT chat_id, rule_id FROM subscriptions ORDER BY 1, 2")
+        subscribed = [tuple(row) for row in rows]
+        level = store.db.execute("SELECT min_level FROM chats WHERE id = ?", (GROUP,)).fetchone()
+    refused = [t for t in texts_to(telegram, GROUP) if "Only this group's administrators" in t]
+    assert len(refused) == 2  # the member's command and button
+    assert subscribed == [(GROUP, "police-training"), (42, "police-training")]
+    assert level[0] == "high"
+    asked = [(c.params["chat_id"], c.params["user_id"]) for c in telegram.calls_to("getChatMember")]
+    assert sorted(asked) == [(GROUP, member), (GROUP, admin), (GROUP, owner)]  # cached a minute
