@@ -132,6 +132,7 @@ class Settings(BaseSettings):
     telegram_allowed_chats: IdList = ()
     telegram_resend_uncertain: bool = False
     telegram_timeout: Seconds = 20.0
+    telegram_degraded_after: Seconds = 300.0
     allow_private_feeds: bool = False
 
     @field_validator("telegram_token", "telegram_webhook_url", "telegram_channel", mode="before")

@@ -46,6 +46,7 @@ from telegram.ext import (
     MessageHandler,
     filters,
 )
+from telegram.request import HTTPXRequest
 
 from monitor import bot_access as access
 from monitor import bot_commands
@@ -56,6 +57,7 @@ from monitor.messages import AlertView, render_html, render_plain
 from monitor.pacing import Pacer
 from monitor.queries import OutgoingAlert
 from monitor.sinks import Blocked, Deferred, Failed, Migrated, SendResult, Sent, Uncertain
+from monitor.telegram_health import TelegramHealth
 
 log = logging.getLogger(__name__)
 
@@ -87,25 +89,54 @@ def protect_token(token: str) -> None:
         handler.addFilter(guard)
 
 
+class WatchedRequest(HTTPXRequest):
+    """PTB's HTTP transport, telling `health` whether each Bot API call got an answer."""
+
+    def __init__(self, health: TelegramHealth, **options: Any) -> None:
+        super().__init__(**options)
+        self.health = health
+
+    async def do_request(self, *args: Any, **kwargs: Any) -> tuple[int, bytes]:
+        try:
+            code, payload = await super().do_request(*args, **kwargs)
+        except TimedOut as error:
+            if "Pool timeout" not in error.message:  # our own pool full proves nothing
+                self.health.failed(f"{error.message} ({type(error.__cause__).__name__})")
+            raise
+        except NetworkError as error:
+            self.health.failed(error.message)
+            raise
+        if code >= 500:
+            self.health.failed(f"the Bot API answered HTTP {code}")
+        else:
+            self.health.answered()
+        return code, payload
+
+
 def build_application(
     settings: Settings,
     context: BotContext,
     pacer: Pacer | None = None,
     flood: FloodRules = FloodRules(),
+    health: TelegramHealth | None = None,
 ) -> App:
-    """The bot; its replies share `pacer` (the alert sink's) so together they keep the limits."""
+    """The bot; its replies share `pacer` (the alert sink's) so together they keep the limits,
+    and every Bot API call, the sink's included, reports to `health`."""
     assert settings.telegram_token is not None
     api = settings.telegram_api_url
+    health = health or TelegramHealth(settings.telegram_degraded_after)
+    timeout = settings.telegram_timeout
+    sends = WatchedRequest(
+        health, connection_pool_size=64, pool_timeout=10, connect_timeout=10,
+        read_timeout=timeout, write_timeout=timeout,
+    )  # fmt: skip
     app = (
         ApplicationBuilder()
         .token(settings.telegram_token.get_secret_value())
         .base_url(api)
         .base_file_url(api.removesuffix("/bot") + "/file/bot")
-        .connection_pool_size(64)
-        .pool_timeout(10)
-        .connect_timeout(10)
-        .read_timeout(settings.telegram_timeout)
-        .write_timeout(settings.telegram_timeout)
+        .request(sends)
+        .get_updates_request(WatchedRequest(health, connection_pool_size=1))
         .build()
     )
     app.bot_data["context"] = context
@@ -135,7 +166,17 @@ async def start_bot(app: App, settings: Settings) -> None:
     if settings.telegram_webhook_url:
         await _start_webhook(app, settings)
     else:
-        await app.updater.start_polling(timeout=30, drop_pending_updates=False)
+        await app.updater.start_polling(
+            timeout=30, drop_pending_updates=False, error_callback=_polling_failed
+        )
+
+
+def _polling_failed(error: TelegramError) -> None:
+    """PTB retries getUpdates itself; without this it logs a traceback each time."""
+    if isinstance(error, NetworkError) and not isinstance(error, BadRequest):
+        log.debug("getUpdates failed: %s", error.message)  # TelegramHealth tells the outage
+    else:
+        log.error("getUpdates refused: %s: %s", type(error).__name__, error.message)
 
 
 async def _start_webhook(app: App, settings: Settings) -> None:
@@ -181,7 +222,7 @@ async def keep_bot_running(app: App, settings: Settings, stop: asyncio.Event) ->
             log.error("telegram refused the token (MONITOR_TELEGRAM_TOKEN); alerts stay queued")
             return False
         except (NetworkError, TimedOut) as error:
-            log.warning("telegram unreachable (%s); retrying in %.0fs", error, delay)
+            log.info("telegram bot not started (%s); retrying in %.0fs", error, delay)
             await asyncio.sleep(delay)
             delay = min(delay * 2, 300.0)
     return False
@@ -273,36 +314,37 @@ def _admitted(context: ContextTypes.DEFAULT_TYPE, caller: Caller) -> bool:
 
 def _answer(context: ContextTypes.DEFAULT_TYPE, chat_id: int, reply: Reply) -> None:
     """Queue the reply: it goes out when the chat's pacing allows (shared with alerts)."""
-
-    async def send() -> float | None:
-        return await _attempt(
-            f"reply to chat {chat_id}",
-            lambda: context.bot.send_message(
-                chat_id,
-                reply.text,
-                parse_mode=ParseMode.HTML,
-                reply_markup=keyboard(reply),
-                link_preview_options=NO_PREVIEW,
-            ),
-        )
-
-    context.bot_data["replies"].put(chat_id, send)
+    _queue(
+        context, chat_id, f"reply to chat {chat_id}",
+        lambda: context.bot.send_message(
+            chat_id, reply.text, parse_mode=ParseMode.HTML, reply_markup=keyboard(reply),
+            link_preview_options=NO_PREVIEW,
+        ),
+    )  # fmt: skip
 
 
 def _replace_buttons(
     context: ContextTypes.DEFAULT_TYPE, chat_id: int, message_id: int, reply: Reply
 ) -> None:
     """The pressed message's buttons now offer what the chat can do (edited in place)."""
+    _queue(
+        context, chat_id, f"buttons of message {message_id} in chat {chat_id}",
+        lambda: context.bot.edit_message_reply_markup(
+            chat_id, message_id, reply_markup=keyboard(reply)
+        ),
+    )  # fmt: skip
 
-    async def edit() -> float | None:
-        return await _attempt(
-            f"buttons of message {message_id} in chat {chat_id}",
-            lambda: context.bot.edit_message_reply_markup(
-                chat_id, message_id, reply_markup=keyboard(reply)
-            ),
-        )
 
-    context.bot_data["replies"].put(chat_id, edit)
+def _queue(
+    context: ContextTypes.DEFAULT_TYPE,
+    chat_id: int,
+    what: str,
+    call: Callable[[], Awaitable[object]],
+) -> None:
+    async def send() -> float | None:
+        return await _attempt(what, call)
+
+    context.bot_data["replies"].put(chat_id, send)
 
 
 async def _attempt(what: str, call: Callable[[], Awaitable[object]]) -> float | None:

@@ -434,9 +434,7 @@ def test_a_closed_bot_answers_strangers_with_their_chat_id(
     [("subscribe", "all"), ("unsubscribe", "all"), ("level", "high"), ("mute", "1h"),
      ("unmute", ""), ("subscribe", "")],
 )  # fmt: skip
-def test_only_a_groups_admins_change_its_settings(
-    ctx: BotContext, command: str, args: str
-) -> None:
+def test_only_a_groups_admins_change_its_settings(ctx: BotContext, command: str, args: str) -> None:
     reply = run(ctx, MEMBER, command, args)
     assert "Only this group's administrators" in reply.text
     unknown = Caller(GROUP.chat_id, "supergroup", "Analysts", 13)  # getChatMember failed
