@@ -1,9 +1,11 @@
 """Telegram: python-telegram-bot 22 inside the daemon's event loop, and the alert sink.
 
 The bot's commands are plain functions in `bot_commands`; this module only turns
-updates into calls of them and their replies into messages. The sink maps each
-Bot API error to an outcome the outbox understands: only errors that prove nothing
-was delivered are retried; timeouts after the request was sent are uncertain.
+updates into calls of them (asking getChatMember when a group's settings would change)
+and their replies into messages, queued per chat on the alerts' pacer (`bot_replies`).
+The sink maps each Bot API error to an outcome the outbox understands: only errors that
+prove nothing was delivered are retried; timeouts after the request was sent are
+uncertain. Every Bot API call reports to `TelegramHealth` through `WatchedRequest`.
 """
 
 from __future__ import annotations
@@ -355,6 +357,8 @@ async def _attempt(what: str, call: Callable[[], Awaitable[object]]) -> float | 
         return _retry_seconds(error)
     except BadRequest as error:  # e.g. buttons unchanged, or a message too old to edit
         log.info("%s refused: %s", what, error.message)
+    except NetworkError as error:  # TelegramHealth says when Telegram is unreachable
+        log.info("%s not sent: %s", what, error.message)
     except TelegramError as error:
         log.warning("%s not sent: %s: %s", what, type(error).__name__, error.message)
     return None
