@@ -9,7 +9,7 @@ from __future__ import annotations
 import sqlite3
 
 from monitor.bot_views import BotContext, Caller, Command, Reply, fit, link, minute, show
-from monitor.config import Settings
+from monitor.config import ENV_PREFIX, Settings
 from monitor.durations import format_duration, parse_duration
 from monitor.feeds import FeedError, add_feed, remove_feed
 from monitor.fetch import address_refusal
@@ -17,6 +17,7 @@ from monitor.http_rules import check_url
 from monitor.reports import feed_rows, status_summary
 
 MAX_FEED_INTERVAL = 7 * 86400.0
+ALLOW_PRIVATE = ENV_PREFIX + "allow_private_feeds".upper()  # the setting, named in the refusal
 
 ADMIN_COMMANDS: tuple[tuple[str, str], ...] = (
     ("addfeed", "Add a feed: /addfeed <url> [interval]"),
@@ -60,7 +61,10 @@ def _private_host(settings: Settings, url: str) -> str | None:
     refusal = None if settings.allow_private_feeds else address_refusal(url)
     if refusal is None:
         return None
-    return f"{refusal.detail}; feeds added from Telegram must be public."
+    return (
+        f"{refusal.detail}; feeds added from Telegram must be public, unless the operator"
+        f" trusts the bot's admins with private ones and sets {ALLOW_PRIVATE}=true."
+    )
 
 
 def _feed_interval(settings: Settings, text: str | None) -> tuple[float | None, str] | str:

@@ -79,13 +79,20 @@ def handle_command(ctx: BotContext, caller: Caller, command: str, args: str) -> 
 
 
 def handle_callback(ctx: BotContext, caller: Caller, data: str) -> Reply:
-    """A button press; it acts on the caller's own chat, whatever the data says."""
+    """A button press; it acts on the caller's own chat, whatever the data says.
+
+    The reply's text is a new message; its buttons, when there are any, replace those of
+    the message whose button was pressed, so each offers what the chat can do now.
+    """
     action, _, rule_id = data.partition(":")
     too_long = len(data.encode("utf-8", "replace")) > views.BUTTON_DATA_BYTES
     if too_long or action not in ("sub", "unsub") or not rule_id:
         return Reply("Unknown button. /topics shows the current ones.")
     if not access.allowed(ctx.settings, caller):
         return access.closed(caller)
+    refusal = access.group_refusal(ctx.settings, caller, "subscribe")  # buttons change topics
+    if refusal is not None:
+        return refusal
     try:
         return _toggle(ctx, caller, rule_id, subscribe=action == "sub")
     except ConcurrencyError:
@@ -199,13 +206,22 @@ def _subscriptions(
 
 
 def _toggle(ctx: BotContext, caller: Caller, rule_id: str, subscribe: bool) -> Reply:
+    """A button: says what changed, and nothing is appended when nothing changes."""
     rules = {rule.id: rule for rule in ctx.rules().rules}
     mine = views.chat_view(ctx.store, caller.chat_id).subscriptions
     if rule_id not in rules and not (rule_id in mine and not subscribe):
-        return Reply("That topic is not offered any more. /topics shows the current ones.")
-    _subscriptions(ctx, caller, [rule_id], [rule_id], subscribe)
-    title = views.show(rules[rule_id].title, 80) if rule_id in rules else views.show(rule_id, 64)
-    return Reply(f"{'Subscribed to' if subscribe else 'Unsubscribed from'} {title}.")
+        text = "That topic is not offered any more. /topics shows the current ones."
+    else:
+        rule = rules.get(rule_id)
+        title = views.show(rule.title, 80) if rule else views.show(rule_id, 64)
+        if (rule_id in mine) == subscribe:  # a stale or forged button
+            already = "already follows" if subscribe else "was not subscribed to"
+            text = f"This chat {already} {title}; nothing changed."
+        else:
+            _subscriptions(ctx, caller, [rule_id], [rule_id], subscribe)
+            text = f"{'Subscribed to' if subscribe else 'Unsubscribed from'} {title}."
+    chat = views.chat_view(ctx.store, caller.chat_id)
+    return Reply(text, views.topic_buttons(ctx.rules(), chat))
 
 
 def _mysubs(ctx: BotContext, caller: Caller, args: str) -> Reply:

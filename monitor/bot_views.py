@@ -15,14 +15,16 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from monitor.config import Settings
+from monitor.events import LEVELS
 from monitor.match import RuleSet
 from monitor.messages import TELEGRAM_LIMIT, safe_link
 from monitor.store import Store
 from monitor.text import is_cjk
 from monitor.textclean import visible_text
-from monitor.textcut import cut_utf16, utf16_len
+from monitor.textcut import cut_utf16, cut_words, utf16_len
 
 BUTTON_DATA_BYTES = 64  # Telegram's limit on callback data
+LABEL_TITLE = 48  # UTF-16 units of a topic's title on its button: one line on a phone
 MAX_SEARCH_WORDS = 8
 MAX_WORD_CHARS = 64
 SEARCH_HITS = 10
@@ -34,6 +36,7 @@ class Caller:
     chat_type: str  # "private", "group", "supergroup", "channel"
     chat_title: str  # title, or the user's name in a private chat
     user_id: int | None
+    chat_admin: bool | None = None  # the user administers the group (None: not known)
 
 
 @dataclass(frozen=True)
@@ -159,7 +162,7 @@ def topic_buttons(rules: RuleSet, chat: ChatView) -> tuple[tuple[Button, ...], .
         label = "Unsubscribe" if mine else "Subscribe"
         data = f"{'unsub' if mine else 'sub'}:{rule.id}"
         if len(data.encode()) <= BUTTON_DATA_BYTES:
-            rows.append((Button(f"{label}: {cut_utf16(clean(rule.title), 48)}", data),))
+            rows.append((Button(f"{label}: {cut_words(clean(rule.title), LABEL_TITLE)}", data),))
     return tuple(rows[:50])
 
 
@@ -212,18 +215,27 @@ def entry_line(row: sqlite3.Row) -> str:
 
 
 def recent_reply(db: sqlite3.Connection, chat: ChatView, count: int) -> Reply:
+    """The newest matches of the chat's topics at or above its level, newest first by date."""
     if not chat.subscriptions:
         return Reply("This chat follows no topics yet, so there is nothing recent. /topics")
+    levels = LEVELS[LEVELS.index(chat.min_level) if chat.min_level in LEVELS else 0 :]
+    marks = ", ".join("?" * len(levels))
+    # The date shown is the published one (clamped when in the future), else when seen.
     rows = db.execute(
-        f"SELECT {ENTRY_COLUMNS}, group_concat(m.rule_id) AS rules, MAX(m.seq) AS last"
+        f"SELECT {ENTRY_COLUMNS}, group_concat(m.rule_id) AS rules,"
+        " COALESCE(e.published, e.seen_at) AS shown"
         " FROM matches m JOIN subscriptions s ON s.rule_id = m.rule_id AND s.chat_id = ?"
         " JOIN entries e ON e.id = m.entry_id LEFT JOIN feeds f ON f.id = e.feed_id"
-        " GROUP BY e.id ORDER BY last DESC LIMIT ?",
-        (chat.id, count),
+        f" WHERE m.level IN ({marks})"
+        " GROUP BY e.id ORDER BY shown DESC, MAX(m.seq) DESC LIMIT ?",
+        (chat.id, *levels, count),
     ).fetchall()
+    at_level = f"level {chat.min_level} and above"
     if not rows:
-        return Reply("Nothing has matched this chat's topics yet.")
-    blocks = [f"<b>Latest {len(rows)} matches of this chat's topics</b>"]
+        return Reply(
+            f"Nothing at {at_level} has matched this chat's topics yet. /level changes the level."
+        )
+    blocks = [f"<b>Latest {len(rows)} matches of this chat's topics</b> ({at_level})"]
     for row in rows:
         rules = ", ".join(show(r, 64) for r in sorted(row["rules"].split(",")))
         blocks.append(f"\n{entry_line(row)}\n<i>{rules}</i> · {source(row)}")

@@ -122,6 +122,7 @@ class Settings(BaseSettings):
     telegram_allowed_chats: IdList = ()
     telegram_resend_uncertain: bool = False
     telegram_timeout: Timeout = 20.0
+    telegram_degraded_after: Timeout = 300.0
     allow_private_feeds: bool = False
 
     @field_validator("telegram_token", "telegram_webhook_url", "telegram_channel", mode="before")

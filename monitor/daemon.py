@@ -29,6 +29,7 @@ from monitor.pipeline import Pipeline, PollOutcome, PollPolicy
 from monitor.rulefiles import RulesError
 from monitor.scheduler import PollScheduler
 from monitor.store import Store, StoreError
+from monitor.telegram_health import TelegramHealth
 
 log = logging.getLogger(__name__)
 
@@ -222,8 +223,9 @@ async def run(
             asyncio.create_task(running.dispatcher.run(stop)),
             asyncio.create_task(watch_rules(running.rules, stop)),
         ]
-        metrics = LogMetrics(settings.db, polls=running.polls)
-        server = await _start_http(settings, scheduler, metrics)
+        telegram = running.outputs.health
+        metrics = LogMetrics(settings.db, polls=running.polls, telegram=telegram)
+        server = await _start_http(settings, scheduler, metrics, telegram)
         try:
             await stop.wait()
             await _shut_down(running, scheduler, background)
@@ -234,12 +236,16 @@ async def run(
 
 
 async def _start_http(
-    settings: Settings, scheduler: PollScheduler, metrics: LogMetrics
+    settings: Settings,
+    scheduler: PollScheduler,
+    metrics: LogMetrics,
+    telegram: TelegramHealth | None,
 ) -> HttpServer | None:
     """/metrics and /healthz, unless MONITOR_HTTP_PORT is 0."""
     if not settings.http_port:
         return None
-    health = daemon_health(settings.db, lambda: scheduler.running)
+    status = telegram.status if telegram is not None else None
+    health = daemon_health(settings.db, lambda: scheduler.running, telegram=status)
     return await start_http(
         settings.http_host, settings.http_port, health=health, metrics=metrics.render
     )

@@ -212,8 +212,9 @@ class Dispatcher:
         self.store.append(outcome_events(alert, attempt, result, self.store.clock()))
         if isinstance(result, Blocked):
             self._fail_pending(alert.recipient, f"blocked: {result.reason}")
-        elif not isinstance(result, Sent):
-            log.warning("alert=%s to=%s %s", alert.id, alert.recipient, result)
+        elif not isinstance(result, Sent):  # a deferral is retried: not worth a warning
+            level = logging.INFO if isinstance(result, Deferred) else logging.WARNING
+            log.log(level, "alert=%s to=%s %s", alert.id, alert.recipient, result)
 
     def _fail_pending(self, recipient: str, reason: str) -> None:
         for alert_id in queries.pending_alert_ids(self.store.db, recipient):

@@ -25,9 +25,11 @@ log = logging.getLogger(__name__)
 class Health:
     ok: bool
     reason: str
+    telegram: str = "off"  # "ok", "degraded" (unreachable a while), or "off" without a token
 
 
 HealthCheck = Callable[[], Health]
+TelegramStatus = Callable[[], tuple[str, str]]  # ("ok" or "degraded", what is wrong or "")
 RenderMetrics = Callable[[], bytes]
 
 
@@ -55,21 +57,34 @@ def database_writable(path: Path, timeout: float = 0.5) -> Health:
 
 
 def daemon_health(
-    db_path: Path, scheduler_running: Callable[[], bool], timeout: float = 0.5
+    db_path: Path,
+    scheduler_running: Callable[[], bool],
+    timeout: float = 0.5,
+    telegram: TelegramStatus | None = None,
 ) -> HealthCheck:
-    """Healthy when the scheduler runs and the database takes a write lock."""
+    """Healthy when the scheduler runs and the database takes a write lock.
+
+    Telegram's state is shown beside it, never failing the check: restarting the daemon
+    does not bring Telegram back, and alerts wait in the outbox meanwhile.
+    """
 
     def check() -> Health:
+        state, detail = telegram() if telegram is not None else ("off", "")
         if not scheduler_running():
-            return Health(False, "scheduler is not running")
-        return database_writable(db_path, timeout)
+            return Health(False, "scheduler is not running", state)
+        health = database_writable(db_path, timeout)
+        return Health(health.ok, f"{health.reason}; {detail}" if detail else health.reason, state)
 
     return check
 
 
 async def _healthz(health: HealthCheck, request: web.Request) -> web.Response:
     result = await asyncio.to_thread(health)
-    body = {"status": "ok" if result.ok else "unavailable", "reason": result.reason}
+    body = {
+        "status": "ok" if result.ok else "unavailable",
+        "reason": result.reason,
+        "telegram": result.telegram,
+    }
     if not result.ok:
         log.warning("healthz: %s", result.reason)
     return web.json_response(body, status=200 if result.ok else 503)

@@ -6,7 +6,9 @@ appends no event, so polls by outcome are counted in this process by `PollCounte
 and start again from zero at each start (Prometheus' `rate()` expects that).
 
 The collector reads through its own read-only connection, never the daemon's writer,
-and is meant to run off the event loop (the HTTP server calls it in a thread).
+and is meant to run off the event loop (the HTTP server calls it in a thread). With a
+Telegram token, whether Telegram answers and the failed Bot API calls come from
+`TelegramHealth`, in memory like the polls.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 
 from monitor.store import Clock, connect, utc_now
+from monitor.telegram_health import TelegramHealth
 
 if TYPE_CHECKING:
     from monitor.pipeline import PollOutcome
@@ -98,10 +101,17 @@ _FAILURES_BETWEEN = (
 class LogCollector:
     """A prometheus_client collector that queries the log each time it is scraped."""
 
-    def __init__(self, db_path: Path, clock: Clock = utc_now, polls: PollCounters | None = None):
+    def __init__(
+        self,
+        db_path: Path,
+        clock: Clock = utc_now,
+        polls: PollCounters | None = None,
+        telegram: TelegramHealth | None = None,
+    ):
         self.db_path = db_path
         self.clock = clock
         self.polls = polls
+        self.telegram = telegram
         self.tally = EventTally()
         self._db: sqlite3.Connection | None = None
 
@@ -120,6 +130,8 @@ class LogCollector:
         yield from alert_metrics(db)
         yield _poll_age(db, self.clock())
         yield _database_size(db)
+        if self.telegram is not None:
+            yield from telegram_metrics(self.telegram)
 
     def close(self) -> None:
         if self._db is not None:
@@ -188,6 +200,19 @@ def alert_metrics(db: sqlite3.Connection) -> Iterator[Metric]:
     )
 
 
+def telegram_metrics(health: TelegramHealth) -> Iterator[Metric]:
+    yield GaugeMetricFamily(
+        "monitor_telegram_up",
+        "1 when the last Bot API call got an answer, 0 while Telegram is unreachable.",
+        value=int(health.up),
+    )
+    yield CounterMetricFamily(
+        "monitor_telegram_failed_calls",
+        "Bot API calls that got no answer or a 5xx, since this process started.",
+        value=health.failed_calls,
+    )
+
+
 def _poll_age(db: sqlite3.Connection, now: datetime) -> Metric:
     last = last_successful_poll(db)
     age = (now - last).total_seconds() if last is not None else float("nan")
@@ -241,8 +266,14 @@ def _labelled_gauge(
 class LogMetrics:
     """What the HTTP server needs: `render()` gives the /metrics body."""
 
-    def __init__(self, db_path: Path, clock: Clock = utc_now, polls: PollCounters | None = None):
-        self.collector = LogCollector(db_path, clock, polls)
+    def __init__(
+        self,
+        db_path: Path,
+        clock: Clock = utc_now,
+        polls: PollCounters | None = None,
+        telegram: TelegramHealth | None = None,
+    ):
+        self.collector = LogCollector(db_path, clock, polls, telegram)
         self.registry = CollectorRegistry(auto_describe=False)
         self.registry.register(self.collector)
         self._lock = threading.Lock()  # one scrape at a time on the one connection

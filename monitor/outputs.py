@@ -19,6 +19,7 @@ from monitor.queries import OutgoingAlert
 from monitor.recipients import telegram_recipients
 from monitor.sinks import ConsoleSink, Sink
 from monitor.store import Store
+from monitor.telegram_health import TelegramHealth
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +33,7 @@ class Outputs:
     recipients: Recipients
     app: Any = None  # the Telegram Application, when a token is set
     sink: telegram.TelegramSink | None = None
+    health: TelegramHealth | None = None  # whether Telegram answers, for /healthz and /metrics
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
 
@@ -45,12 +47,14 @@ def build_outputs(
         return Outputs([ConsoleSink(write)], everyone)
     telegram.protect_token(settings.telegram_token.get_secret_value())
     context = BotContext(store=store, rules=rules, settings=settings, clock=store.clock)
-    app = telegram.build_application(settings, context)
-    sink = telegram.TelegramSink(app.bot, Pacer(), alert_view(rules))
+    pacer = Pacer()  # one for alerts and replies: Telegram counts them together
+    health = TelegramHealth(settings.telegram_degraded_after)
+    app = telegram.build_application(settings, context, pacer, health=health)
+    sink = telegram.TelegramSink(app.bot, pacer, alert_view(rules))
     recipients = telegram_recipients(
         store.db, settings.telegram_channel, settings.telegram_channel_level
     )
-    return Outputs([sink], recipients, app, sink)
+    return Outputs([sink], recipients, app, sink, health=health)
 
 
 async def open_outputs(

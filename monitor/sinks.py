@@ -1,4 +1,7 @@
-"""Where alerts go: the sink protocol, the outcomes a send can have, and the console sink."""
+"""Where alerts go: the sink protocol, the outcomes a send can have, and the console sink.
+
+Each outcome reads as one plain line (`str()`), as the delivery log shows it.
+"""
 
 from __future__ import annotations
 
@@ -15,6 +18,9 @@ from monitor.textclean import visible_text
 class Sent:
     message_id: str | None = None
 
+    def __str__(self) -> str:
+        return f"sent as message {self.message_id}" if self.message_id else "sent"
+
 
 @dataclass(frozen=True)
 class Deferred:
@@ -23,10 +29,17 @@ class Deferred:
     reason: str
     retry_after: float | None = None
 
+    def __str__(self) -> str:
+        when = "with backoff" if self.retry_after is None else f"in {self.retry_after:g} s"
+        return f"deferred ({_line(self.reason)}), tried again {when}"
+
 
 @dataclass(frozen=True)
 class Failed:
     reason: str
+
+    def __str__(self) -> str:
+        return f"failed: {_line(self.reason)}"
 
 
 @dataclass(frozen=True)
@@ -34,6 +47,9 @@ class Uncertain:
     """Maybe delivered (a read timeout, a dropped connection): not resent by default."""
 
     reason: str
+
+    def __str__(self) -> str:
+        return f"uncertain, maybe delivered: {_line(self.reason)}"
 
 
 @dataclass(frozen=True)
@@ -43,6 +59,9 @@ class Blocked:
     chat_id: int
     reason: str
 
+    def __str__(self) -> str:
+        return f"blocked by chat {self.chat_id}: {_line(self.reason)}"
+
 
 @dataclass(frozen=True)
 class Migrated:
@@ -51,8 +70,15 @@ class Migrated:
     chat_id: int
     new_chat_id: int
 
+    def __str__(self) -> str:
+        return f"chat {self.chat_id} moved to {self.new_chat_id}; queued there"
+
 
 SendResult = Sent | Deferred | Failed | Uncertain | Blocked | Migrated
+
+
+def _line(text: str) -> str:
+    return " ".join(text.split())
 
 
 class Sink(Protocol):

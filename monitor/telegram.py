@@ -1,19 +1,22 @@
 """Telegram: python-telegram-bot 22 inside the daemon's event loop, and the alert sink.
 
 The bot's commands are plain functions in `bot_commands`; this module only turns
-updates into calls of them and their replies into messages. The sink maps each
-Bot API error to an outcome the outbox understands: only errors that prove nothing
-was delivered are retried; timeouts after the request was sent are uncertain.
+updates into calls of them (asking getChatMember when a group's settings would change)
+and their replies into messages, queued per chat on the alerts' pacer (`bot_replies`).
+The sink maps each Bot API error to an outcome the outbox understands: only errors that
+prove nothing was delivered are retried; timeouts after the request was sent are
+uncertain. Every Bot API call reports to `TelegramHealth` through `WatchedRequest`.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import hashlib
 import logging
 import time
 import warnings
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any
 
@@ -26,7 +29,7 @@ from telegram import (
     LinkPreviewOptions,
     Update,
 )
-from telegram.constants import ParseMode
+from telegram.constants import ChatMemberStatus, ParseMode
 from telegram.error import (
     BadRequest,
     ChatMigrated,
@@ -45,14 +48,18 @@ from telegram.ext import (
     MessageHandler,
     filters,
 )
+from telegram.request import HTTPXRequest
 
+from monitor import bot_access as access
 from monitor import bot_commands
 from monitor.bot_commands import BotContext, Caller, Reply
+from monitor.bot_replies import FloodGuard, FloodRules, ReplyQueue
 from monitor.config import Settings
 from monitor.messages import AlertView, render_html, render_plain
 from monitor.pacing import Pacer
 from monitor.queries import OutgoingAlert
 from monitor.sinks import Blocked, Deferred, Failed, Migrated, SendResult, Sent, Uncertain
+from monitor.telegram_health import TelegramHealth
 
 log = logging.getLogger(__name__)
 
@@ -84,22 +91,60 @@ def protect_token(token: str) -> None:
         handler.addFilter(guard)
 
 
-def build_application(settings: Settings, context: BotContext) -> App:
+class WatchedRequest(HTTPXRequest):
+    """PTB's HTTP transport, telling `health` whether each Bot API call got an answer."""
+
+    def __init__(self, health: TelegramHealth, **options: Any) -> None:
+        super().__init__(**options)
+        self.health = health
+
+    async def do_request(self, *args: Any, **kwargs: Any) -> tuple[int, bytes]:
+        try:
+            code, payload = await super().do_request(*args, **kwargs)
+        except TimedOut as error:
+            if "Pool timeout" not in error.message:  # our own pool full proves nothing
+                self.health.failed(f"{error.message} ({type(error.__cause__).__name__})")
+            raise
+        except NetworkError as error:
+            self.health.failed(error.message)
+            raise
+        if code >= 500:
+            self.health.failed(f"the Bot API answered HTTP {code}")
+        else:
+            self.health.answered()
+        return code, payload
+
+
+def build_application(
+    settings: Settings,
+    context: BotContext,
+    pacer: Pacer | None = None,
+    flood: FloodRules = FloodRules(),
+    health: TelegramHealth | None = None,
+) -> App:
+    """The bot; its replies share `pacer` (the alert sink's) so together they keep the limits,
+    and every Bot API call, the sink's included, reports to `health`."""
     assert settings.telegram_token is not None
     api = settings.telegram_api_url
+    health = health or TelegramHealth(settings.telegram_degraded_after)
+    timeout = settings.telegram_timeout
+    sends = WatchedRequest(
+        health, connection_pool_size=64, pool_timeout=10, connect_timeout=10,
+        read_timeout=timeout, write_timeout=timeout,
+    )  # fmt: skip
     app = (
         ApplicationBuilder()
         .token(settings.telegram_token.get_secret_value())
         .base_url(api)
         .base_file_url(api.removesuffix("/bot") + "/file/bot")
-        .connection_pool_size(64)
-        .pool_timeout(10)
-        .connect_timeout(10)
-        .read_timeout(settings.telegram_timeout)
-        .write_timeout(settings.telegram_timeout)
+        .request(sends)
+        .get_updates_request(WatchedRequest(health, connection_pool_size=1))
         .build()
     )
     app.bot_data["context"] = context
+    app.bot_data["replies"] = ReplyQueue(pacer or Pacer())
+    app.bot_data["flood"] = FloodGuard(flood)
+    app.bot_data["group_admins"] = access.GroupAdmins()
     app.add_handler(MessageHandler(filters.COMMAND, on_command))
     app.add_handler(CallbackQueryHandler(on_callback))
     app.add_error_handler(on_error)
@@ -123,7 +168,17 @@ async def start_bot(app: App, settings: Settings) -> None:
     if settings.telegram_webhook_url:
         await _start_webhook(app, settings)
     else:
-        await app.updater.start_polling(timeout=30, drop_pending_updates=False)
+        await app.updater.start_polling(
+            timeout=30, drop_pending_updates=False, error_callback=_polling_failed
+        )
+
+
+def _polling_failed(error: TelegramError) -> None:
+    """PTB retries getUpdates itself; without this it logs a traceback each time."""
+    if isinstance(error, NetworkError) and not isinstance(error, BadRequest):
+        log.debug("getUpdates failed: %s", error.message)  # TelegramHealth tells the outage
+    else:
+        log.error("getUpdates refused: %s: %s", type(error).__name__, error.message)
 
 
 async def _start_webhook(app: App, settings: Settings) -> None:
@@ -148,6 +203,7 @@ async def stop_updates(app: App) -> None:
 
 async def stop_bot(app: App) -> None:
     await stop_updates(app)
+    await app.bot_data["replies"].close()
     if app.running:
         await app.stop()
     await app.shutdown()
@@ -168,7 +224,7 @@ async def keep_bot_running(app: App, settings: Settings, stop: asyncio.Event) ->
             log.error("telegram refused the token (MONITOR_TELEGRAM_TOKEN); alerts stay queued")
             return False
         except (NetworkError, TimedOut) as error:
-            log.warning("telegram unreachable (%s); retrying in %.0fs", error, delay)
+            log.info("telegram bot not started (%s); retrying in %.0fs", error, delay)
             await asyncio.sleep(delay)
             delay = min(delay * 2, 300.0)
     return False
@@ -180,7 +236,30 @@ def caller_of(update: Update) -> Caller | None:
         return None
     user = update.effective_user
     title = chat.title or chat.full_name or (user.full_name if user else "") or str(chat.id)
-    return Caller(chat.id, chat.type, title, user.id if user else None)
+    # A group admin who posts anonymously speaks as the group itself.
+    message = update.message
+    anonymous = message is not None and getattr(message.sender_chat, "id", None) == chat.id
+    return Caller(chat.id, chat.type, title, user.id if user else None, True if anonymous else None)
+
+
+async def with_group_role(context: ContextTypes.DEFAULT_TYPE, caller: Caller, name: str) -> Caller:
+    """The caller, with whether they administer the group when the command needs to know."""
+    bot_context: BotContext = context.bot_data["context"]
+    if caller.chat_admin or not access.needs_group_admin(bot_context.settings, caller, name):
+        return caller
+    if caller.user_id is None:
+        return dataclasses.replace(caller, chat_admin=False)
+    admins: access.GroupAdmins = context.bot_data["group_admins"]
+    known = admins.get(caller.chat_id, caller.user_id, time.monotonic())
+    if known is None:
+        try:
+            member = await context.bot.get_chat_member(caller.chat_id, caller.user_id)
+        except TelegramError as error:  # unknown: the command is refused, with a retry hint
+            log.warning("getChatMember for chat %s failed: %s", caller.chat_id, error)
+            return caller
+        known = member.status in (ChatMemberStatus.OWNER, ChatMemberStatus.ADMINISTRATOR)
+        admins.put(caller.chat_id, caller.user_id, known, time.monotonic())
+    return dataclasses.replace(caller, chat_admin=known)
 
 
 def split_command(text: str) -> tuple[str, str]:
@@ -201,11 +280,12 @@ def keyboard(reply: Reply) -> InlineKeyboardMarkup | None:
 async def on_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Any /command: run it and answer in the same chat."""
     message, caller = update.effective_message, caller_of(update)
-    if message is None or message.text is None or caller is None:
+    if message is None or message.text is None or caller is None or not _admitted(context, caller):
         return
     command, args = split_command(message.text)
+    caller = await with_group_role(context, caller, command)
     reply = bot_commands.handle_command(context.bot_data["context"], caller, command, args)
-    await _answer(context, caller, reply)
+    _answer(context, caller.chat_id, reply)
 
 
 async def on_callback(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -213,19 +293,75 @@ async def on_callback(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
     query, caller = update.callback_query, caller_of(update)
     if query is None or caller is None:
         return
+    await query.answer()  # not a message to the chat: the client stops its spinner
+    if not _admitted(context, caller):
+        return
+    caller = await with_group_role(context, caller, "subscribe")  # buttons change topics
     reply = bot_commands.handle_callback(context.bot_data["context"], caller, query.data or "")
-    await query.answer()
-    await _answer(context, caller, reply)
+    if reply.buttons and query.message is not None:
+        _replace_buttons(context, caller.chat_id, query.message.message_id, reply)
+    _answer(context, caller.chat_id, Reply(reply.text))
 
 
-async def _answer(context: ContextTypes.DEFAULT_TYPE, caller: Caller, reply: Reply) -> None:
-    await context.bot.send_message(
-        caller.chat_id,
-        reply.text,
-        parse_mode=ParseMode.HTML,
-        reply_markup=keyboard(reply),
-        link_preview_options=NO_PREVIEW,
-    )
+def _admitted(context: ContextTypes.DEFAULT_TYPE, caller: Caller) -> bool:
+    """Whether this chat's command may run; a flooding chat is told once, then ignored."""
+    flood: FloodGuard = context.bot_data["flood"]
+    now = time.monotonic()
+    admission = flood.admit(caller.chat_id, now)
+    if admission == "warn":
+        log.warning("chat %s is flooding the bot; its commands are dropped a while", caller.chat_id)
+        _answer(context, caller.chat_id, Reply(flood.slow_down(caller.chat_id, now)))
+    return admission == "run"
+
+
+def _answer(context: ContextTypes.DEFAULT_TYPE, chat_id: int, reply: Reply) -> None:
+    """Queue the reply: it goes out when the chat's pacing allows (shared with alerts)."""
+    _queue(
+        context, chat_id, f"reply to chat {chat_id}",
+        lambda: context.bot.send_message(
+            chat_id, reply.text, parse_mode=ParseMode.HTML, reply_markup=keyboard(reply),
+            link_preview_options=NO_PREVIEW,
+        ),
+    )  # fmt: skip
+
+
+def _replace_buttons(
+    context: ContextTypes.DEFAULT_TYPE, chat_id: int, message_id: int, reply: Reply
+) -> None:
+    """The pressed message's buttons now offer what the chat can do (edited in place)."""
+    _queue(
+        context, chat_id, f"buttons of message {message_id} in chat {chat_id}",
+        lambda: context.bot.edit_message_reply_markup(
+            chat_id, message_id, reply_markup=keyboard(reply)
+        ),
+    )  # fmt: skip
+
+
+def _queue(
+    context: ContextTypes.DEFAULT_TYPE,
+    chat_id: int,
+    what: str,
+    call: Callable[[], Awaitable[object]],
+) -> None:
+    async def send() -> float | None:
+        return await _attempt(what, call)
+
+    context.bot_data["replies"].put(chat_id, send)
+
+
+async def _attempt(what: str, call: Callable[[], Awaitable[object]]) -> float | None:
+    """One Bot API call for a reply: None when done or given up, or seconds to retry in."""
+    try:
+        await call()
+    except RetryAfter as error:
+        return _retry_seconds(error)
+    except BadRequest as error:  # e.g. buttons unchanged, or a message too old to edit
+        log.info("%s refused: %s", what, error.message)
+    except NetworkError as error:  # TelegramHealth says when Telegram is unreachable
+        log.info("%s not sent: %s", what, error.message)
+    except TelegramError as error:
+        log.warning("%s not sent: %s: %s", what, type(error).__name__, error.message)
+    return None
 
 
 async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:

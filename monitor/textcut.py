@@ -17,11 +17,12 @@ from dataclasses import dataclass
 from monitor.textclean import is_hidden_at
 
 __all__ = [
-    "HTML", "NO_MARKS", "PLAIN", "Style", "cut", "cut_utf16", "extends_grapheme", "tidy",
-    "utf16_len",
+    "HTML", "NO_MARKS", "PLAIN", "Style", "cut", "cut_utf16", "cut_words", "extends_grapheme",
+    "tidy", "utf16_len",
 ]  # fmt: skip
 
 _ZWJ = "\u200d"
+_TRAILING = " ,;:-\u2013\u2014"  # not left before an ellipsis (with en and em dashes)
 NO_MARKS = b""
 
 
@@ -37,6 +38,19 @@ def cut_utf16(text: str, limit: int, ellipsis: str = "…") -> str:
     if utf16_len(ellipsis) > limit:
         ellipsis = ""
     return cut(text, max(limit, 0), PLAIN, ellipsis=ellipsis)
+
+
+def cut_words(text: str, limit: int, ellipsis: str = "…") -> str:
+    """Like `cut_utf16`, but after the last whole word that fits, when one fits in the
+    second half of the budget; text without spaces there (Chinese) is cut as before."""
+    cut_text = cut_utf16(text, limit, ellipsis)
+    if cut_text == text or not cut_text.endswith(ellipsis) or not ellipsis:
+        return cut_text
+    kept = cut_text[: -len(ellipsis)]
+    if not text[len(kept) : len(kept) + 1].isspace():  # the cut fell inside a word
+        kept = kept.rpartition(" ")[0]
+    head = kept.rstrip(_TRAILING)
+    return head + ellipsis if len(head) >= len(cut_text) // 2 else cut_text
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import html.parser
 import re
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -31,7 +31,8 @@ ROOT = Path(__file__).resolve().parents[1]
 NOW = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
 ADMIN_ID = 7
 ALICE = Caller(1001, "private", "Alice", 11)
-GROUP = Caller(-100500, "supergroup", "Analysts", 12)
+GROUP = Caller(-100500, "supergroup", "Analysts", 12, chat_admin=True)  # a group admin speaks
+MEMBER = Caller(GROUP.chat_id, "supergroup", "Analysts", 13, chat_admin=False)
 BOSS = Caller(2002, "private", "Boss", ADMIN_ID)
 RULE_IDS = ("global-security-initiative", "police-training", "security-cooperation")
 
@@ -119,11 +120,15 @@ def seed_entry(
     link: str | None = None,
     rule_id: str = "police-training",
     recipients: tuple[int, ...] = (),
+    published: datetime | None = None,
+    level: str = "high",
 ) -> str:
     entry_id = ev.entry_id_for(feed_id, f"k{n}")
     stream = f"entry:{entry_id}"
-    seen = ev.EntrySeen(feed_id=feed_id, key=f"k{n}", link=link, title=title, summary="text")
-    matched = ev.RuleMatched(rule_id=rule_id, rule_version="v1", level="high", terms=["police"])
+    seen = ev.EntrySeen(
+        feed_id=feed_id, key=f"k{n}", link=link, title=title, summary="text", published=published
+    )
+    matched = ev.RuleMatched(rule_id=rule_id, rule_version="v1", level=level, terms=["police"])
     new = [ev.NewEvent(stream, seen, "seen"), ev.NewEvent(stream, matched, f"{rule_id}@v1")]
     for chat_id in recipients:
         recipient = f"telegram:{chat_id}"
@@ -175,6 +180,23 @@ def test_topics_buttons_follow_the_chats_state(ctx: BotContext) -> None:
     datas = [b.data for row in reply.buttons for b in row]
     assert "unsub:police-training" in datas and "sub:security-cooperation" in datas
     assert "Global Public Security Cooperation Forum" in reply.text  # the description
+
+
+def test_button_labels_end_on_a_whole_word(ctx: BotContext, ruleset: RuleSet) -> None:
+    titles = {rule.id: rule.title for rule in ruleset.rules}
+    for [button] in run(ctx, ALICE, "topics").buttons:
+        label, title = button.text.partition(": ")[2], titles[button.data.partition(":")[2]]
+        assert label == title or (
+            label.endswith("…") and title.startswith(label[:-1]) and title[len(label) - 1] in " ,"
+        ), label
+
+
+def test_a_press_offers_the_opposite_action_on_its_buttons(ctx: BotContext) -> None:
+    datas = [b.data for [b] in press(ctx, ALICE, "sub:police-training").buttons]
+    assert "unsub:police-training" in datas and "sub:security-cooperation" in datas
+    datas = [b.data for [b] in press(ctx, ALICE, "unsub:police-training").buttons]
+    assert "sub:police-training" in datas
+    assert press(ctx, ALICE, "drop:x").buttons == ()
 
 
 # --- subscriptions ------------------------------------------------------------------
@@ -277,6 +299,28 @@ def test_recent_shows_only_this_chats_topics_newest_first(ctx: BotContext) -> No
         assert "Usage: /recent" in run(ctx, ALICE, "recent", bad).text
 
 
+def test_recent_is_in_date_order_and_keeps_to_the_chats_level(ctx: BotContext) -> None:
+    feed = seed_feed(ctx.store)
+    # Matched (seq) order differs from date order: a late-found old entry, an undated one.
+    dated = [("Older", 3, "high"), ("Newest", 1, "critical"), ("Middle", 2, "medium")]
+    for n, (title, days_ago, level) in enumerate(dated):
+        published = NOW - timedelta(days=days_ago)
+        seed_entry(ctx.store, feed, n, f"{title} item", published=published, level=level)
+    seed_entry(ctx.store, feed, 9, "Undated item", level="low")  # seen NOW: the newest
+    run(ctx, ALICE, "subscribe", "police-training")
+    text = run(ctx, ALICE, "recent").text
+    titles = re.findall(r"(\w+) item", text)
+    assert titles == ["Undated", "Newest", "Middle", "Older"]
+    run(ctx, ALICE, "level", "high")
+    text = run(ctx, ALICE, "recent").text
+    assert re.findall(r"(\w+) item", text) == ["Newest", "Older"]
+    assert "level high and above" in text
+    run(ctx, ALICE, "level", "critical")
+    assert re.findall(r"(\w+) item", run(ctx, ALICE, "recent", "1").text) == ["Newest"]
+    seed_entry(ctx.store, feed, 10, "Other item", rule_id="security-cooperation", level="critical")
+    assert "Other" not in run(ctx, ALICE, "recent").text
+
+
 def test_search_finds_words_and_escapes_titles(ctx: BotContext) -> None:
     feed = seed_feed(ctx.store)
     seed_entry(ctx.store, feed, 1, "Serbia police <script>alert(1)</script>", "https://x.org/1")
@@ -354,7 +398,7 @@ def test_addfeed_removefeed_feeds(ctx: BotContext) -> None:
         ("ftp://example.org/rss", "not an http"),
         ("https://example.org/rss soon", "not a duration"),
         ("https://example.org/rss 30d", "at most 7d"),
-        ("http://127.0.0.1/feed", "not a public address"),
+        ("http://127.0.0.1/feed", "sets MONITOR_ALLOW_PRIVATE_FEEDS=true"),
         ("http://[::ffff:10.0.0.1]/feed", "not a public address"),
         ("http://169.254.169.254/latest", "not a public address"),
         ("https://example.org/rss 1h extra", "Usage: /addfeed"),
@@ -399,6 +443,31 @@ def test_a_closed_bot_answers_strangers_with_their_chat_id(
     )
 
 
+@pytest.mark.parametrize(
+    ("command", "args"),
+    [("subscribe", "all"), ("unsubscribe", "all"), ("level", "high"), ("mute", "1h"),
+     ("unmute", ""), ("subscribe", "")],
+)  # fmt: skip
+def test_only_a_groups_admins_change_its_settings(ctx: BotContext, command: str, args: str) -> None:
+    reply = run(ctx, MEMBER, command, args)
+    assert "Only this group's administrators" in reply.text
+    unknown = Caller(GROUP.chat_id, "supergroup", "Analysts", 13)  # getChatMember failed
+    assert "could not check" in run(ctx, unknown, command, args).text
+    assert events_of(ctx.store) == []
+
+
+def test_group_members_read_bot_admins_change_private_chats_as_before(ctx: BotContext) -> None:
+    for command in ("start", "help", "topics", "mysubs", "recent"):
+        assert "administrators" not in run(ctx, MEMBER, command).text
+    assert "Only this group's administrators" in press(ctx, MEMBER, "sub:police-training").text
+    assert subscriptions(ctx.store, GROUP.chat_id) == set()
+    boss_in_group = Caller(GROUP.chat_id, "supergroup", "Analysts", ADMIN_ID, chat_admin=False)
+    assert "Subscribed" in run(ctx, boss_in_group, "subscribe", "police-training").text
+    assert "Subscribed" in run(ctx, ALICE, "subscribe", "police-training").text  # private
+    channel = Caller(-100900, "channel", "News", None)  # a channel post: as today
+    assert "Subscribed" in run(ctx, channel, "subscribe", "police-training").text
+
+
 def test_forged_button_data_changes_only_the_pressing_chat(ctx: BotContext) -> None:
     run(ctx, ALICE, "subscribe", "police-training")
     assert "Subscribed to" in press(ctx, GROUP, "sub:security-cooperation").text
@@ -413,6 +482,22 @@ def test_forged_button_data_changes_only_the_pressing_chat(ctx: BotContext) -> N
     assert subscriptions(ctx.store, GROUP.chat_id) == {"security-cooperation"}
 
 
+def test_a_stale_button_says_what_is_true_and_appends_nothing(ctx: BotContext) -> None:
+    run(ctx, ALICE, "start")
+    before = len(events_of(ctx.store))
+    reply = press(ctx, ALICE, "unsub:police-training")
+    assert "was not subscribed to China trains foreign police" in reply.text
+    assert "Unsubscribed" not in reply.text
+    press(ctx, ALICE, "sub:police-training")
+    assert "already follows" in press(ctx, ALICE, "sub:police-training").text
+    assert len(events_of(ctx.store)) == before + 1  # the one real change
+    stranger = Caller(5005, "private", "Stranger", 55)
+    assert "was not subscribed" in press(ctx, stranger, "unsub:security-cooperation").text
+    assert ctx.store.db.execute("SELECT 1 FROM chats WHERE id = 5005").fetchone() is None
+    assert "not offered" in press(ctx, ALICE, "unsub:no-such-rule").text
+    assert len(events_of(ctx.store)) == before + 1
+
+
 def test_huge_arguments_are_refused_not_cut(ctx: BotContext) -> None:
     reply = run(ctx, BOSS, "addfeed", "https://example.org/" + "a" * 5000)
     assert "at most 1000" in reply.text
@@ -420,7 +505,7 @@ def test_huge_arguments_are_refused_not_cut(ctx: BotContext) -> None:
 
 
 def test_odd_unicode_is_cleaned_before_use(ctx: BotContext) -> None:
-    odd = Caller(4004, "group", "Team\x00\u202e\u200bRed\ud800", 44)
+    odd = Caller(4004, "group", "Team\x00\u202e\u200bRed\ud800", 44, chat_admin=True)
     reply = run(ctx, odd, "sub\u200bscribe", "police\u200b-training\u202e \x00")
     assert "Subscribed" in reply.text
     title = ctx.store.db.execute("SELECT title FROM chats WHERE id = 4004").fetchone()[0]

@@ -244,6 +244,46 @@ async def test_edit_message_text(telegram: FakeTelegram, bot: Bot) -> None:
     assert [m["text"] for m in telegram.sent_messages(6)] == ["v1", "v2"]
 
 
+async def test_edit_reply_markup_replaces_the_buttons(telegram: FakeTelegram, bot: Bot) -> None:
+    keys = InlineKeyboardMarkup([[InlineKeyboardButton("Subscribe", callback_data="sub:a")]])
+    sent = await bot.send_message(6, "topics", reply_markup=keys)
+    flipped = InlineKeyboardMarkup([[InlineKeyboardButton("Unsubscribe", callback_data="unsub:a")]])
+    edited = await bot.edit_message_reply_markup(6, sent.message_id, reply_markup=flipped)
+    assert not isinstance(edited, bool) and edited.reply_markup == flipped
+    text, markup = telegram.bot_message(6, sent.message_id)
+    assert text == "topics" and markup["inline_keyboard"][0][0]["callback_data"] == "unsub:a"
+    with pytest.raises(BadRequest, match="not modified"):
+        await bot.edit_message_reply_markup(6, sent.message_id, reply_markup=flipped)
+    with pytest.raises(BadRequest, match="not found"):
+        await bot.edit_message_reply_markup(6, 99, reply_markup=flipped)
+    assert len(telegram.sent_messages(6)) == 1  # an edit of the buttons is no new message
+
+
+async def test_get_chat_member_answers_the_scripted_status(
+    telegram: FakeTelegram, bot: Bot
+) -> None:
+    for status in ("creator", "administrator", "restricted", "left", "kicked"):
+        telegram.set_member(-100, 5, status)
+        member = await bot.get_chat_member(-100, 5)
+        assert (member.status, member.user.id) == (status, 5)
+    assert (await bot.get_chat_member(-100, 6)).status == "member"  # unset: a member
+    with pytest.raises(ValueError, match="status 'owner'"):
+        telegram.set_member(-100, 5, "owner")
+
+
+async def test_a_restarted_server_answers_on_the_same_port(
+    telegram: FakeTelegram, bot: Bot
+) -> None:
+    port = telegram.port
+    telegram.stop()
+    with pytest.raises(NetworkError):
+        await bot.get_me()
+    telegram.start()
+    assert telegram.port == port
+    telegram.user_message(9, "/start")
+    assert [u.update_id for u in await bot.get_updates(timeout=dtm.timedelta(seconds=1))] == [1]
+
+
 async def test_get_updates_offset_and_webhook(telegram: FakeTelegram, bot: Bot) -> None:
     first = telegram.user_message(8, "hello")
     second = telegram.user_message(8, "/help me", chat_type="group", title="Analysts", user_id=3)

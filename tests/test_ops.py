@@ -34,6 +34,7 @@ from monitor.logs import configure_logging, logfmt_value
 from monitor.metrics import EventTally, LogMetrics, PollCounters
 from monitor.pipeline import PollOutcome
 from monitor.store import Store
+from monitor.telegram_health import TelegramHealth
 
 MATCHING = ("g1", "China to expand police training for foreign officers", "A forum in Lianyungang.")
 PLAIN = ("g2", "Rain expected in the capital", "Weather news.")
@@ -233,6 +234,61 @@ async def test_healthz_is_503_when_the_scheduler_is_stopped(store: Store) -> Non
         running[0] = False
         code, _, body = await get(f"{server.url}/healthz")
         assert (code, json.loads(body)["reason"]) == (503, "scheduler is not running")
+    finally:
+        await server.stop()
+
+
+async def test_healthz_and_metrics_show_telegrams_state(
+    store: Store, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
+    now = [100.0]
+    telegram = TelegramHealth(degraded_after=300, clock=lambda: now[0])
+    metrics = LogMetrics(store.path, telegram=telegram)
+    health = daemon_health(store.path, lambda: True, telegram=telegram.status)
+    server = await start_http("127.0.0.1", 0, health=health, metrics=metrics.render)
+
+    async def state() -> tuple[int, dict[str, str], Samples]:
+        code, _, body = await get(f"{server.url}/healthz")
+        page = samples((await get(f"{server.url}/metrics"))[2].encode())
+        return code, json.loads(body), page
+
+    try:
+        code, body, page = await state()
+        assert (code, body["telegram"]) == (200, "ok")
+        assert value(page, "monitor_telegram_up") == 1
+        for _ in range(3):
+            telegram.failed("httpx.ConnectError: All connection attempts failed")
+        now[0] += 299
+        code, body, page = await state()
+        assert (code, body["telegram"]) == (200, "ok")  # not yet for long
+        assert value(page, "monitor_telegram_up") == 0
+        assert value(page, "monitor_telegram_failed_calls_total") == 3
+        now[0] += 1
+        code, body, _ = await state()
+        assert (code, body["status"], body["telegram"]) == (200, "ok", "degraded")
+        assert "telegram unreachable for 5m: httpx.ConnectError" in body["reason"]
+        telegram.answered()
+        telegram.answered()
+        code, body, page = await state()
+        assert body["telegram"] == "ok" and value(page, "monitor_telegram_up") == 1
+    finally:
+        await server.stop()
+        metrics.close()
+    lines = [(r.levelname, r.getMessage()) for r in caplog.records if "telegram" in r.name]
+    assert lines == [
+        ("WARNING", "telegram unreachable: httpx.ConnectError: All connection attempts failed;"
+         " alerts wait in the outbox"),
+        ("INFO", "telegram reachable again after 5m"),
+    ]  # fmt: skip
+
+
+async def test_healthz_says_telegram_is_off_without_a_token(store: Store) -> None:
+    server = await start_http(
+        "127.0.0.1", 0, health=daemon_health(store.path, lambda: True), metrics=bytes
+    )
+    try:
+        assert json.loads((await get(f"{server.url}/healthz"))[2])["telegram"] == "off"
     finally:
         await server.stop()
 

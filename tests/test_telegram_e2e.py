@@ -4,6 +4,7 @@ server, each subscriber gets each alert exactly once; a SIGKILLed daemon loses a
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import random
 import signal
@@ -15,6 +16,7 @@ import time
 from collections import Counter
 from pathlib import Path
 
+import pytest
 from fakes.feed_server import FeedServer
 from fakes.telegram import FakeTelegram, slow, visible_text
 from helpers import rss, settings_for, wait_until
@@ -300,3 +302,66 @@ def test_sigterm_mid_send_exits_within_10s_and_marks_the_send_uncertain(
                 process.kill()
         rows = query(settings.db, "SELECT status, last_error FROM alerts")
         assert rows == [("uncertain", "the daemon stopped while sending")]
+
+
+def http_json(url: str) -> dict[str, str]:
+    import json
+    import urllib.request
+
+    with urllib.request.urlopen(url, timeout=5) as answer:
+        return dict(json.loads(answer.read()))
+
+
+def metric(url: str, name: str) -> float:
+    import urllib.request
+
+    from prometheus_client.parser import text_string_to_metric_families
+
+    with urllib.request.urlopen(url, timeout=5) as answer:
+        page = answer.read().decode()
+    for family in text_string_to_metric_families(page):
+        for sample in family.samples:
+            if sample.name == name:
+                return float(sample.value)
+    raise AssertionError(f"{name} not in /metrics")
+
+
+def test_a_telegram_outage_is_one_warning_then_one_info(
+    tmp_path: Path, feed_server: FeedServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
+    port = free_port()
+    healthz, metrics = f"http://127.0.0.1:{port}/healthz", f"http://127.0.0.1:{port}/metrics"
+    with FakeTelegram() as telegram:
+        settings = telegram_settings(tmp_path, telegram, http_port=port, telegram_degraded_after=1)
+        url = feed_server.serve("/news.xml", rss([PLAIN]))
+        with Store(settings.db) as store:
+            feeds.add_feed(store, url)
+        stop = asyncio.Event()
+        loop = asyncio.new_event_loop()
+        runner = threading.Thread(target=loop.run_until_complete, args=(_run(settings, stop),))
+        runner.start()
+        try:
+            telegram.user_message(601, "/subscribe all")
+            assert wait_until(lambda: len(query(settings.db, "SELECT * FROM subscriptions")) == 1)
+            assert wait_until(lambda: feed_server.hits("/news.xml") >= 2)
+            assert http_json(healthz)["telegram"] == "ok"
+            telegram.stop()  # Telegram unreachable: connections refused
+            feed_server.serve("/news.xml", rss([matching(1), PLAIN]))
+            assert wait_until(lambda: http_json(healthz)["telegram"] == "degraded")
+            assert wait_until(lambda: metric(metrics, "monitor_telegram_failed_calls_total") >= 3)
+            assert wait_until(lambda: "deferred (not sent: ConnectError)" in caplog.text)
+            assert metric(metrics, "monitor_telegram_up") == 0
+            telegram.start()  # back, on the same port
+            assert wait_until(lambda: alert_texts(telegram, 601), 60)
+            assert http_json(healthz)["telegram"] == "ok"
+            assert metric(metrics, "monitor_telegram_up") == 1
+        finally:
+            loop.call_soon_threadsafe(stop.set)
+            runner.join(timeout=15)
+    said = [(r.levelname, r.getMessage()) for r in caplog.records if r.name.endswith("_health")]
+    assert [level for level, _ in said] == ["WARNING", "INFO"], said
+    assert said[0][1].startswith("telegram unreachable: httpx.")
+    assert said[1][1].startswith("telegram reachable again after ")
+    assert [r.getMessage() for r in caplog.records if r.exc_info] == []  # no tracebacks
+    assert "Deferred(" not in caplog.text

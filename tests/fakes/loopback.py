@@ -3,7 +3,8 @@
 A subclass builds its aiohttp.web app in `_app()`; `LoopbackServer` runs it on a random
 free port of 127.0.0.1 in a background daemon thread with its own event loop, so sync
 tests, async tests and subprocesses can all talk to it. Use as a context manager, or
-call start() and stop(); stop() is safe to call twice.
+call start() and stop(); stop() is safe to call twice, and a start() after a stop()
+listens on the same port again (clients see an outage, then the server back).
 """
 
 from __future__ import annotations
@@ -63,7 +64,7 @@ class LoopbackServer:
         # A short shutdown grace, so stop() does not wait on hanging or dripping handlers.
         self._runner = web.AppRunner(self._app(), access_log=None, shutdown_timeout=0.2)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0, backlog=1024, ssl_context=self.tls)
+        site = web.TCPSite(self._runner, "127.0.0.1", self.port, backlog=1024, ssl_context=self.tls)
         await site.start()
         port: int = self._runner.addresses[0][1]
         return port

@@ -20,11 +20,17 @@ is accepted: any other answers 401 Unauthorized (PTB: InvalidToken). Answers are
 Methods: getMe, getUpdates (long polling: waits up to min(timeout, long_poll_cap) for
 updates with update_id >= offset; an offset acknowledges earlier updates; 409 while a
 webhook is set), setWebhook, deleteWebhook, getWebhookInfo, sendMessage,
-editMessageText, answerCallbackQuery, setMyCommands, getMyCommands, deleteMyCommands,
-close, logOut. Others answer 404 Not Found. Like Telegram, sendMessage and
-editMessageText refuse a missing chat_id, an empty text, more than 4096 UTF-16 units of
-visible text, and (parse_mode HTML) unknown or unbalanced tags with 400 "Bad Request:
-can't parse entities: ...". Message ids count up per chat, shared with `user_message`.
+editMessageText, editMessageReplyMarkup, answerCallbackQuery, getChatMember,
+setMyCommands, getMyCommands, deleteMyCommands, close, logOut. Others answer 404 Not
+Found. getChatMember answers the status set with `set_member(chat, user, status)`
+("creator", "administrator", "member", "restricted", "left" or "kicked"; "member" when
+unset); `bot_message(chat, id)` gives a bot message's current (text, reply markup).
+Like Telegram, sendMessage and editMessageText refuse a missing chat_id, an empty text,
+more than 4096 UTF-16 units of visible text, and (parse_mode HTML) unknown or unbalanced
+tags with 400 "Bad Request: can't parse entities: ...". Message ids count up per chat,
+shared with `user_message`.
+
+`stop()` then `start()` serves again on the same port (an outage and its end).
 
 Faults, scripted per method and optionally per chat: `retry_after` (429),
 `migrate` (400 with migrate_to_chat_id), `forbidden` (403), `cant_parse_entities`,
@@ -128,10 +134,13 @@ class FakeTelegram(LoopbackServer):
         self._open_queries: set[str] = set()
         self._query_ids = itertools.count(4_000_000_001)
         self._commands: dict[str, list[Any]] = {}
+        self._members: dict[tuple[int, int], str] = {}
         self._webhook = ""
         self._methods: dict[str, Callable[[dict[str, Any]], Any]] = {
             "getme": lambda _: self.bot_user, "sendmessage": self._send_message,
             "editmessagetext": self._edit_message_text, "setwebhook": self._set_webhook,
+            "editmessagereplymarkup": self._edit_reply_markup,
+            "getchatmember": self._get_chat_member,
             "deletewebhook": self._delete_webhook, "getwebhookinfo": self._webhook_info,
             "answercallbackquery": self._answer_callback_query,
             "setmycommands": self._set_my_commands, "getmycommands": self._get_my_commands,
@@ -149,6 +158,7 @@ class FakeTelegram(LoopbackServer):
         return f"{self.origin}/file/bot"
 
     def _app(self) -> web.Application:
+        self._pushed = asyncio.Event()  # bound to this (possibly restarted) server's loop
         app = web.Application()
         app.router.add_route("*", "/bot{token}/{method}", self._handle)
         app.router.add_route("*", "/{tail:.*}", _not_found)
@@ -214,6 +224,14 @@ class FakeTelegram(LoopbackServer):
     def fail_always(self, method: str, fault: Fault, *, chat_id: int | None = None) -> None:
         self._script(method, _Scripted(fault, chat_id, None))
 
+    def set_member(self, chat_id: int, user_id: int, status: str) -> None:
+        """What getChatMember answers for this user in this chat."""
+        if status not in _MEMBER_FIELDS:
+            known = sorted(_MEMBER_FIELDS)
+            raise ValueError(f"set_member: status {status!r} is not one of {known}")
+        with self._lock:
+            self._members[(chat_id, user_id)] = status
+
     def clear_faults(self) -> None:
         with self._lock:
             self._faults.clear()
@@ -231,6 +249,11 @@ class FakeTelegram(LoopbackServer):
 
     def calls_to(self, method: str) -> list[Call]:
         return [call for call in self.calls if call.method.lower() == method.lower()]
+
+    def bot_message(self, chat_id: int, message_id: int) -> tuple[str, Any]:
+        """A message the bot sent, as it is now: (visible text, reply markup or None)."""
+        with self._lock:
+            return self._bot_messages[(chat_id, message_id)]
 
     def sent_messages(self, chat_id: int | None = None) -> list[dict[str, Any]]:
         with self._lock:
@@ -342,6 +365,28 @@ class FakeTelegram(LoopbackServer):
             self._bot_messages[key] = (text, markup)
             self._delivered.append((key[0], params))
             return self._message(*key, text, markup) | {"edit_date": int(time.time())}
+
+    def _edit_reply_markup(self, params: dict[str, Any]) -> dict[str, Any] | bool:
+        markup = params.get("reply_markup")
+        if "inline_message_id" in params:
+            return True
+        key = (_chat_id(params), int(params.get("message_id", 0)))
+        with self._lock:
+            if key not in self._bot_messages:
+                raise RefusedError(bad_request("message to edit not found"))
+            text, current = self._bot_messages[key]
+            if current == markup:
+                raise RefusedError(NOT_MODIFIED)
+            self._bot_messages[key] = (text, markup)
+            return self._message(*key, text, markup) | {"edit_date": int(time.time())}
+
+    def _get_chat_member(self, params: dict[str, Any]) -> dict[str, Any]:
+        chat_id, user_id = _chat_id(params), params.get("user_id")
+        if not isinstance(user_id, int):
+            raise RefusedError(bad_request("invalid user_id specified"))
+        with self._lock:
+            status = self._members.get((chat_id, user_id), "member")
+        return {"status": status, "user": _user(user_id), **_MEMBER_FIELDS[status]}
 
     def _answer_callback_query(self, params: dict[str, Any]) -> bool:
         with self._lock:
@@ -466,6 +511,28 @@ def _command_entities(text: str) -> dict[str, Any]:
     command = text.split(maxsplit=1)[0]
     units = len(command.encode("utf-16-le")) // 2
     return {"entities": [{"type": "bot_command", "offset": 0, "length": units}]}
+
+
+_ADMIN_RIGHTS = (
+    "can_be_edited", "is_anonymous", "can_manage_chat", "can_delete_messages",
+    "can_manage_video_chats", "can_restrict_members", "can_promote_members", "can_change_info",
+    "can_invite_users", "can_post_stories", "can_edit_stories", "can_delete_stories",
+)  # fmt: skip
+_RESTRICTIONS = (
+    "is_member", "can_change_info", "can_invite_users", "can_pin_messages", "can_send_messages",
+    "can_send_polls", "can_send_other_messages", "can_add_web_page_previews", "can_manage_topics",
+    "can_send_audios", "can_send_documents", "can_send_photos", "can_send_videos",
+    "can_send_video_notes", "can_send_voice_notes", "can_edit_tag", "can_react_to_messages",
+)  # fmt: skip
+# The fields each ChatMember kind must carry besides status and user (Bot API 9).
+_MEMBER_FIELDS: dict[str, dict[str, Any]] = {
+    "creator": {"is_anonymous": False},
+    "administrator": dict.fromkeys(_ADMIN_RIGHTS, False) | {"can_manage_chat": True},
+    "member": {},
+    "restricted": dict.fromkeys(_RESTRICTIONS, False) | {"is_member": True, "until_date": 0},
+    "left": {},
+    "kicked": {"until_date": 0},
+}
 
 
 def _user(user_id: int) -> dict[str, Any]:
