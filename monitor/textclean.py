@@ -7,6 +7,8 @@ import re
 from html.parser import HTMLParser
 from urllib.parse import unquote, urljoin, urlsplit, urlunsplit
 
+from monitor.textcut import extends_grapheme
+
 # Tags whose text is never shown to a reader.
 _HIDDEN_TAGS = frozenset({"script", "style", "template", "head", "title"})
 
@@ -89,6 +91,22 @@ class _TextCollector(HTMLParser):
 def collapse_whitespace(text: str) -> str:
     """Drop control characters and turn every run of whitespace into one space."""
     return " ".join(_CONTROL_CHARS.sub("", text).split())
+
+
+def shorten(text: str, limit: int) -> str:
+    """At most `limit` characters: a longer text is cut at a word boundary and ends with "…".
+
+    Text without a space in its second half (Chinese, a run-on token) is cut between
+    characters instead, never between a character and the marks that belong to it.
+    """
+    if len(text) <= limit:
+        return text
+    end = text.rfind(" ", limit // 2, limit)
+    if end < 0:
+        end = limit - 1
+        while end > 0 and extends_grapheme(text[end]):
+            end -= 1
+    return text[:end].rstrip() + "…"
 
 
 def html_to_text(markup: str) -> str:
