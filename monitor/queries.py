@@ -52,6 +52,29 @@ def _feed_state(row: sqlite3.Row) -> FeedState:
     )
 
 
+@dataclass(frozen=True)
+class FeedStream:
+    """Where a feed's stream stands."""
+
+    version: int
+
+
+def feed_streams(db: sqlite3.Connection, feed_ids: Iterable[str]) -> dict[str, FeedStream]:
+    """By feed id, the streams that have events (a feed never added has none)."""
+    streams = [f"feed:{feed_id}" for feed_id in feed_ids]
+    found: dict[str, FeedStream] = {}
+    for start in range(0, len(streams), _CHUNK):
+        chunk = streams[start : start + _CHUNK]
+        marks = ", ".join("?" * len(chunk))
+        sql = (
+            "SELECT stream, MAX(version) AS version FROM events"
+            f" WHERE stream IN ({marks}) GROUP BY stream"
+        )
+        for row in db.execute(sql, chunk):
+            found[row["stream"].removeprefix("feed:")] = FeedStream(int(row["version"]))
+    return found
+
+
 def known_entry_ids(db: sqlite3.Connection, ids: Iterable[str]) -> frozenset[str]:
     wanted = list(ids)
     found: set[str] = set()
