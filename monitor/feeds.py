@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -29,6 +29,7 @@ class SyncReport:
     added: list[str]
     removed: list[str]
     kept: int
+    skipped: list[str] = field(default_factory=list)  # URLs not added back: removed by hand
 
 
 def check_feed_url(url: str) -> str:
@@ -62,12 +63,16 @@ def add_feed(
     return feed_id
 
 
-def remove_feed(store: Store, feed_id: str, reason: str = "") -> str:
-    """Append FeedRemoved; the feed's entries and matches stay in the log."""
+def remove_feed(store: Store, feed_id: str, reason: str = "", origin: str = "cli") -> str:
+    """Append FeedRemoved; the feed's entries and matches stay in the log.
+
+    `origin` says who removed it ("cli", "telegram:<chat id>"): the OPML sync does not add
+    back a feed removed by hand.
+    """
     feed = queries.feed_state(store.db, feed_id)
     if feed is None:
         raise FeedError(f"no feed with id {feed_id!r}; `monitor feeds list` shows the ids")
-    data = ev.FeedRemoved(reason=reason)
+    data = ev.FeedRemoved(reason=reason, origin=origin)
     store.append(
         [ev.NewEvent(feed.stream, data, f"removed@{feed.version}")],
         expected={feed.stream: feed.version},
@@ -76,29 +81,54 @@ def remove_feed(store: Store, feed_id: str, reason: str = "") -> str:
 
 
 def sync_opml(store: Store, path: Path) -> SyncReport:
-    """Make the feeds that came from `path` equal its outlines; other feeds are untouched."""
+    """Make the feeds that came from `path` equal its outlines; other feeds are untouched.
+
+    A feed whose last removal was by hand (CLI or chat) is not added back: it stays
+    removed until someone adds it again by hand.
+    """
     origin = f"opml:{path}"
     outlines = _outlines_by_feed_id(path)
     present = {feed.id: feed for feed in queries.feed_states(store.db)}
     missing = _not_monitored(outlines, present)
     streams = queries.feed_streams(store.db, missing)
-    to_add = [outlines[i] for i in missing]
+    by_hand = {i for i in missing if i in streams and removed_by_hand(streams[i].removal)}
+    to_add = [outlines[i] for i in missing if i not in by_hand]
     mine = [feed for feed in present.values() if feed.origin == origin]
     gone = [feed for feed in mine if feed.id not in outlines]
     changes = _additions(to_add, streams, origin)
-    changes += _removals(gone, f"no longer in {path}")
+    changes += _removals(gone, f"no longer in {path}", origin)
     _append_in_batches(store, changes)
-    return SyncReport([o.url for o in to_add], [f.url for f in gone], len(mine) - len(gone))
+    if by_hand:
+        log.info(
+            "feeds from %s: %d outline(s) not added back, removed by hand"
+            " (`monitor feeds add URL` adds one again)",
+            path,
+            len(by_hand),
+        )
+    skipped = [outlines[i].url for i in missing if i in by_hand]
+    return SyncReport(
+        [o.url for o in to_add], [f.url for f in gone], len(mine) - len(gone), skipped
+    )
 
 
 def import_opml(store: Store, path: Path, origin: str = "cli") -> SyncReport:
-    """Add every outline not yet monitored; nothing is removed."""
+    """Add every outline not yet monitored (those removed by hand too); nothing is removed."""
     outlines = _outlines_by_feed_id(path)
     present = {feed.id: feed for feed in queries.feed_states(store.db)}
     missing = _not_monitored(outlines, present)
     streams = queries.feed_streams(store.db, missing)
     _append_in_batches(store, _additions([outlines[i] for i in missing], streams, origin))
     return SyncReport([outlines[i].url for i in missing], [], kept=0)
+
+
+def removed_by_hand(removal: ev.FeedRemoved | None) -> bool:
+    """Whether a feed's removal was a person's (CLI or chat), not the OPML sync's."""
+    if removal is None:
+        return False
+    if removal.origin:
+        return removal.origin == "cli" or removal.origin.startswith("telegram:")
+    # Logged before removals recorded their origin: the CLI's and the bot's reasons tell.
+    return removal.reason.startswith(("removed with the CLI", "removed from Telegram"))
 
 
 def export_outlines(store: Store) -> list[Outline]:
@@ -130,10 +160,10 @@ def _additions(
     return changes
 
 
-def _removals(feeds: list[FeedState], reason: str) -> list[Change]:
+def _removals(feeds: list[FeedState], reason: str, origin: str) -> list[Change]:
     changes = []
     for feed in feeds:
-        data = ev.FeedRemoved(reason=reason)
+        data = ev.FeedRemoved(reason=reason, origin=origin)
         changes.append((ev.NewEvent(feed.stream, data, f"removed@{feed.version}"), feed.version))
     return changes
 

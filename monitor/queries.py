@@ -8,6 +8,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from monitor import events as ev
 from monitor.decide import FeedState
 from monitor.projections import iso
 
@@ -54,9 +55,10 @@ def _feed_state(row: sqlite3.Row) -> FeedState:
 
 @dataclass(frozen=True)
 class FeedStream:
-    """Where a feed's stream stands."""
+    """Where a feed's stream stands: its version, and its last event when that is a removal."""
 
     version: int
+    removal: ev.FeedRemoved | None
 
 
 def feed_streams(db: sqlite3.Connection, feed_ids: Iterable[str]) -> dict[str, FeedStream]:
@@ -66,12 +68,15 @@ def feed_streams(db: sqlite3.Connection, feed_ids: Iterable[str]) -> dict[str, F
     for start in range(0, len(streams), _CHUNK):
         chunk = streams[start : start + _CHUNK]
         marks = ", ".join("?" * len(chunk))
+        # With MAX(), SQLite takes the other columns from the row that holds the maximum.
         sql = (
-            "SELECT stream, MAX(version) AS version FROM events"
+            "SELECT stream, MAX(version) AS version, type, data FROM events"
             f" WHERE stream IN ({marks}) GROUP BY stream"
         )
         for row in db.execute(sql, chunk):
-            found[row["stream"].removeprefix("feed:")] = FeedStream(int(row["version"]))
+            last = ev.decode(row["type"], row["data"]) if row["type"] == "FeedRemoved" else None
+            removal = last if isinstance(last, ev.FeedRemoved) else None
+            found[row["stream"].removeprefix("feed:")] = FeedStream(int(row["version"]), removal)
     return found
 
 

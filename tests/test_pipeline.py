@@ -244,7 +244,7 @@ def test_an_outline_the_sync_removed_comes_back_when_listed_again(tmp_path: Path
         feeds.sync_opml(store, write_opml(opml, "a", "b"))
         assert feeds.sync_opml(store, write_opml(opml, "a")).removed == ["http://127.0.0.1/b.xml"]
         report = feeds.sync_opml(store, write_opml(opml, "a", "b"))
-    assert (report.added, report.kept) == (["http://127.0.0.1/b.xml"], 1)
+    assert (report.added, report.skipped, report.kept) == (["http://127.0.0.1/b.xml"], [], 1)
 
 
 def test_a_moved_feed_is_kept_by_the_sync(tmp_path: Path) -> None:
@@ -272,3 +272,20 @@ def test_the_sync_appends_its_feeds_in_batches(tmp_path: Path) -> None:
         added = read_events(store.db, types=["FeedAdded"])
     # One append reads the clock once: three appends of at most 1,000 events.
     assert len(added) == 2_500 and len({event.recorded_at for event in added}) == 3
+
+
+@pytest.mark.parametrize(
+    ("reason", "added_back"),
+    [("removed with the CLI", False), ("removed from Telegram by 7", False), ("", True)],
+)
+def test_removals_logged_without_an_origin_are_read_by_their_reason(
+    tmp_path: Path, reason: str, added_back: bool
+) -> None:
+    opml = write_opml(tmp_path / "feeds.opml", "a")
+    with Store(tmp_path / "monitor.db") as store:
+        [url] = feeds.sync_opml(store, opml).added
+        stream = f"feed:{ev.feed_id_for(url)}"
+        old_removal = ev.NewEvent(stream, ev.FeedRemoved(reason=reason), "removed@1")
+        store.append([old_removal], expected={stream: 1})
+        report = feeds.sync_opml(store, opml)
+    assert (report.added, report.skipped) == (([url], []) if added_back else ([], [url]))
