@@ -93,7 +93,8 @@ def _removefeed(ctx: BotContext, caller: Caller, args: str) -> Reply:
     if ctx.store.db.execute("SELECT 1 FROM feeds WHERE id = ?", (feed_id,)).fetchone() is None:
         return Reply(f"No feed has the id <code>{show(feed_id, 64)}</code>; /feeds lists them.")
     try:
-        url = remove_feed(ctx.store, feed_id, reason=f"removed from Telegram by {caller.user_id}")
+        reason = f"removed from Telegram by {caller.user_id}"
+        url = remove_feed(ctx.store, feed_id, reason, origin=f"telegram:{caller.chat_id}")
     except FeedError as error:
         return Reply(show(str(error), 400))
     return Reply(f"Removed feed <code>{show(feed_id, 64)}</code> ({show(url, 300)}).")

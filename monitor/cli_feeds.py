@@ -89,6 +89,9 @@ def feeds_list(ctx: typer.Context, as_json: JsonOption = False, wide: WideOption
 def feeds_remove(ctx: typer.Context, feed_id: str) -> None:
     """Stop monitoring a feed (its entries stay in the log).
 
+    A feed of MONITOR_FEEDS removed here is not added back at the next start; `monitor
+    feeds add URL` brings it back.
+
     Example: monitor feeds remove 3f2a9c01de
     """
     with open_store(settings_from(ctx)) as store:

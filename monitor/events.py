@@ -32,6 +32,9 @@ class FeedAdded(Payload):
 
 class FeedRemoved(Payload):
     reason: str = ""
+    # Who removed it: "cli" or "telegram:<chat id>" (by hand), or "opml:<path>" (the sync).
+    # Empty in removals logged before the origin was recorded (monitor.feeds reads those).
+    origin: str = ""
 
 
 class FeedMoved(Payload):

@@ -13,8 +13,22 @@ from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
 
-from monitor.parse import EntryData, EntryFields, FeedData, ParseFailed, ParseResult, build_entry
-from monitor.textclean import canonical_link, collapse_whitespace, html_to_text, normalise_lang
+from monitor.parse import (
+    TITLE_LIMIT,
+    EntryData,
+    EntryFields,
+    FeedData,
+    ParseFailed,
+    ParseResult,
+    build_entry,
+)
+from monitor.textclean import (
+    canonical_link,
+    collapse_whitespace,
+    html_to_text,
+    normalise_lang,
+    shorten,
+)
 
 VERSION_PREFIX = "jsonfeed.org/version/"  # after https:// (http:// is a common slip)
 JSON_MEDIA_TYPES = frozenset({"application/feed+json", "application/json"})
@@ -89,7 +103,7 @@ def _feed(document: dict[str, Any], url: str, warnings: list[str]) -> FeedData:
         items = []
     return FeedData(
         format=format_,
-        title=_plain(document.get("title")),
+        title=shorten(_plain(document.get("title")), TITLE_LIMIT),
         link=canonical_link(_string(document.get("home_page_url")), url),
         lang=lang,
         entries=_entries(items, url, (lang, author), warnings),

@@ -33,6 +33,7 @@ from monitor.textclean import (
     is_utf8,
     looks_like_html,
     normalise_lang,
+    shorten,
 )
 
 __all__ = [
@@ -45,6 +46,9 @@ __all__ = [
     "parse_feed",
 ]
 
+# Longer titles and summaries are cut here, before anything stores, indexes, matches or
+# prints them: a hostile feed's 9 MB title would otherwise cost every one of those.
+TITLE_LIMIT = 1_000
 SUMMARY_LIMIT = 5_000
 GUNZIP_LIMIT = 64 * 1024 * 1024
 FAILURE_KINDS = frozenset({"empty", "not-a-feed", "malformed", "parse-timeout", "parse-crash"})
@@ -99,10 +103,9 @@ def build_entry(fields: EntryFields) -> EntryData | None:
     key = entry_key(fields.ident, fields.link, fields.title, fields.date_text, fields.summary)
     if key is None:
         return None
+    title = shorten(fields.title, TITLE_LIMIT)
     summary = fields.summary[:SUMMARY_LIMIT]
-    return EntryData(
-        key, fields.link, fields.title, summary, fields.published, fields.author, fields.lang
-    )
+    return EntryData(key, fields.link, title, summary, fields.published, fields.author, fields.lang)
 
 
 def parse_feed(body: bytes, url: str, content_type: str | None = None) -> ParseResult:
@@ -164,7 +167,7 @@ def _parse_xml(body: bytes, url: str, content_type: str | None, warnings: list[s
     feed_lang = normalise_lang(feed.get("language"))
     return FeedData(
         format=raw.get("version") or "unknown",
-        title=title,
+        title=shorten(title, TITLE_LIMIT),
         link=canonical_link(feed.get("link"), url),
         lang=feed_lang,
         entries=_entries(raw.get("entries", []), url, feed_lang, warnings),

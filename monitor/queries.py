@@ -8,6 +8,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from monitor import events as ev
 from monitor.decide import FeedState
 from monitor.projections import iso
 
@@ -50,6 +51,33 @@ def _feed_state(row: sqlite3.Row) -> FeedState:
         next_poll_at=_time(row["next_poll_at"]),
         version=row["version"] or 0,
     )
+
+
+@dataclass(frozen=True)
+class FeedStream:
+    """Where a feed's stream stands: its version, and its last event when that is a removal."""
+
+    version: int
+    removal: ev.FeedRemoved | None
+
+
+def feed_streams(db: sqlite3.Connection, feed_ids: Iterable[str]) -> dict[str, FeedStream]:
+    """By feed id, the streams that have events (a feed never added has none)."""
+    streams = [f"feed:{feed_id}" for feed_id in feed_ids]
+    found: dict[str, FeedStream] = {}
+    for start in range(0, len(streams), _CHUNK):
+        chunk = streams[start : start + _CHUNK]
+        marks = ", ".join("?" * len(chunk))
+        # With MAX(), SQLite takes the other columns from the row that holds the maximum.
+        sql = (
+            "SELECT stream, MAX(version) AS version, type, data FROM events"
+            f" WHERE stream IN ({marks}) GROUP BY stream"
+        )
+        for row in db.execute(sql, chunk):
+            last = ev.decode(row["type"], row["data"]) if row["type"] == "FeedRemoved" else None
+            removal = last if isinstance(last, ev.FeedRemoved) else None
+            found[row["stream"].removeprefix("feed:")] = FeedStream(int(row["version"]), removal)
+    return found
 
 
 def known_entry_ids(db: sqlite3.Connection, ids: Iterable[str]) -> frozenset[str]:

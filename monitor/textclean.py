@@ -132,6 +132,31 @@ def visible_text(text: str) -> str:
     )
 
 
+def extends_grapheme(char: str) -> bool:
+    """Whether `char` belongs to the grapheme before it (a mark, skin tone or emoji tag)."""
+    return (
+        unicodedata.category(char)[0] == "M"
+        or "\U0001f3fb" <= char <= "\U0001f3ff"  # skin tones
+        or "\U000e0020" <= char <= "\U000e007f"  # emoji tag sequences
+    )
+
+
+def shorten(text: str, limit: int) -> str:
+    """At most `limit` characters: a longer text is cut at a word boundary and ends with "…".
+
+    Text without a space in its second half (Chinese, a run-on token) is cut between
+    characters instead, never between a character and the marks that belong to it.
+    """
+    if len(text) <= limit:
+        return text
+    end = text.rfind(" ", limit // 2, limit)
+    if end < 0:
+        end = limit - 1
+        while end > 0 and extends_grapheme(text[end]):
+            end -= 1
+    return text[:end].rstrip() + "…"
+
+
 def html_to_text(markup: str) -> str:
     """Visible text of an HTML fragment: tags stripped, entities unescaped, one-line."""
     collector = _TextCollector()

@@ -10,11 +10,10 @@ from __future__ import annotations
 
 import html
 import itertools
-import unicodedata
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from monitor.textclean import is_hidden_at
+from monitor.textclean import extends_grapheme, is_hidden_at
 
 __all__ = [
     "HTML", "NO_MARKS", "PLAIN", "Style", "cut", "cut_utf16", "cut_words", "extends_grapheme",
@@ -135,15 +134,6 @@ def _grapheme_end(text: str, start: int, end: int) -> int:
             run += 1
         end -= run % 2
     return end
-
-
-def extends_grapheme(char: str) -> bool:
-    """Whether `char` belongs to the grapheme before it (a mark, skin tone or emoji tag)."""
-    return (
-        unicodedata.category(char)[0] == "M"
-        or "\U0001f3fb" <= char <= "\U0001f3ff"  # skin tones
-        or "\U000e0020" <= char <= "\U000e007f"  # emoji tag sequences
-    )
 
 
 def _is_flag_half(char: str) -> bool:

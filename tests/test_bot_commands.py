@@ -14,6 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from monitor import events as ev
+from monitor import feeds
 from monitor.bot_commands import (
     ADMIN_COMMANDS,
     COMMANDS,
@@ -558,3 +559,20 @@ def test_any_input_gets_a_bounded_reply(
 ) -> None:
     checked(handle_command(ctx, BOSS if admin else ALICE, command, args))
     checked(handle_callback(ctx, ALICE, args[:70]))
+
+
+def test_a_feed_removed_from_chat_is_not_added_back_by_the_opml_sync(
+    ctx: BotContext, tmp_path: Path
+) -> None:
+    opml = tmp_path / "feeds.opml"
+    opml.write_text(
+        '<opml><body><outline text="R" xmlUrl="https://example.org/rss"/></body></opml>'
+    )
+    [url] = feeds.sync_opml(ctx.store, opml).added
+    assert "Removed feed" in run(ctx, BOSS, "removefeed", ev.feed_id_for(url)).text
+    [removal] = events_of(ctx.store, "FeedRemoved")
+    assert removal.data == ev.FeedRemoved(
+        reason=f"removed from Telegram by {BOSS.user_id}", origin=f"telegram:{BOSS.chat_id}"
+    )
+    report = feeds.sync_opml(ctx.store, opml)
+    assert (report.added, report.skipped) == ([], [url])

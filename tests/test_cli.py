@@ -403,3 +403,30 @@ def test_events_stream_says_when_an_id_names_two_streams(env: Path) -> None:
     assert "'1234567890' is ambiguous: give one of feed:1234567890, chat:1234567890" in output
     code, output = invoke("events", "--stream", "chat:1234567890", "--json")
     assert code == 0 and json.loads(output)["type"] == "ChatStarted"
+
+
+def test_a_feed_removed_by_hand_stays_removed_when_the_opml_is_synced(
+    env: Path,
+    feed_server: FeedServer,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    url = feed_server.serve("/listed.xml", rss([("a", "Rain expected in the capital", "x")]))
+    opml = env / "feeds.opml"
+    opml.write_text(f'<opml version="2.0"><body><outline text="L" xmlUrl="{url}"/></body></opml>')
+    monkeypatch.setenv("MONITOR_FEEDS", str(opml))
+    assert invoke("run", "--once")[0] == 0
+    [row] = json.loads(invoke("feeds", "list", "--json")[1])
+    assert invoke("feeds", "remove", row["id"])[0] == 0
+
+    caplog.clear()
+    code, output = invoke("run", "--once")
+    assert code == 0, output
+    assert json.loads(invoke("feeds", "list", "--json")[1]) == []
+    assert f"feeds from {opml}: 1 outline(s) not added back, removed by hand" in caplog.text
+
+    assert invoke("feeds", "add", url)[0] == 0
+    caplog.clear()
+    assert invoke("run", "--once")[0] == 0
+    [again] = json.loads(invoke("feeds", "list", "--json")[1])
+    assert again["id"] == row["id"] and "not added back" not in caplog.text

@@ -335,6 +335,23 @@ def test_billion_laughs_does_not_blow_up(tmp_path: Path, feed_server: FeedServer
     assert all(len(title) < 1000 for title in seen.titles)
 
 
+HUGE_TITLE = ("Police training course for foreign officers " * 210_000)[:9_000_000]
+
+
+def test_a_nine_megabyte_title_is_cut_before_it_is_stored(
+    tmp_path: Path, feed_server: FeedServer
+) -> None:
+    # Before titles were cut, this cycle peaked at 128 MiB here (471 MiB resident).
+    document = rss([("t1", HUGE_TITLE, "x")], title=HUGE_TITLE[:500_000])
+    url = feed_server.serve("/title.xml", document)
+    seen = run_with_healthy(tmp_path, feed_server, url, max_body=10 * CAP)
+    [title] = seen.titles
+    assert len(title) <= 1_000 and title.endswith("…"), title[-40:]
+    assert HUGE_TITLE.startswith(title.removesuffix("…") + " ")  # cut at a word
+    assert len(seen.row["title"]) <= 1_000 and seen.row["title"].endswith("…")
+    assert 0 < seen.peak < 48 * 2**20, f"peak {seen.peak / 2**20:.1f} MiB"
+
+
 def test_entries_without_id_link_or_title_are_skipped_with_a_warning(
     tmp_path: Path, feed_server: FeedServer, caplog: pytest.LogCaptureFixture
 ) -> None:

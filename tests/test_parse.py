@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 
 from monitor.parse import (
     SUMMARY_LIMIT,
+    TITLE_LIMIT,
     EntryData,
     FeedData,
     ParseFailed,
@@ -177,6 +178,36 @@ def test_summary_is_capped() -> None:
         _rss_item(f"<title>t</title><description>{'word ' * 3000}</description>")
     ).entries[0]
     assert len(entry.summary) == SUMMARY_LIMIT
+
+
+LONG_TITLE = "Police officers trained abroad " * 1_000  # 31,000 characters
+
+
+def assert_cut_at_a_word(title: str) -> None:
+    assert len(title) <= TITLE_LIMIT and title.endswith("…"), title[-40:]
+    assert LONG_TITLE.startswith(title.removesuffix("…") + " ")
+
+
+def test_entry_and_feed_titles_are_cut_at_a_word_with_an_ellipsis() -> None:
+    channel = f"<channel><title>{LONG_TITLE}</title><item><title>{LONG_TITLE}</title></item>"
+    feed = _feed(f'<?xml version="1.0"?><rss version="2.0">{channel}</channel></rss>'.encode())
+    assert_cut_at_a_word(feed.title)
+    assert_cut_at_a_word(feed.entries[0].title)
+
+
+def test_json_feed_titles_are_cut_at_a_word_with_an_ellipsis() -> None:
+    items = [{"id": "1", "title": LONG_TITLE}]
+    feed = _feed(_json_feed("https://jsonfeed.org/version/1.1", items, title=LONG_TITLE))
+    assert_cut_at_a_word(feed.title)
+    assert_cut_at_a_word(feed.entries[0].title)
+
+
+def test_a_title_without_spaces_is_cut_between_characters_not_marks() -> None:
+    accented = "e\u0301" * TITLE_LIMIT  # "é" as a letter and its combining accent
+    chinese = _feed(_rss_item(f"<guid>1</guid><title>{'警务培训' * 500}</title>")).entries[0]
+    marked = _feed(_rss_item(f"<guid>2</guid><title>{accented}</title>")).entries[0]
+    assert chinese.title == "警务培训" * 249 + "警务培…"
+    assert len(marked.title) <= TITLE_LIMIT and marked.title.endswith("e\u0301…")
 
 
 def test_summary_falls_back_to_content() -> None:

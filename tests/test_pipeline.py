@@ -14,6 +14,7 @@ from fakes.feed_server import FeedServer, Redirect, status
 from helpers import rss, settings_for
 
 from monitor import daemon, feeds
+from monitor import events as ev
 from monitor.store import Store, read_events
 
 MATCHING = ("g1", "China to expand police training for foreign officers", "A forum in Lianyungang.")
@@ -248,3 +249,63 @@ def test_opml_sync_adds_and_removes_only_its_own_feeds(tmp_path: Path, removed: 
         expected.insert(1, "http://127.0.0.1/b.xml")
     assert urls == expected
     assert report.removed == (["http://127.0.0.1/b.xml"] if removed else [])
+
+
+def write_opml(path: Path, *names: str) -> Path:
+    outline = '<outline text="{0}" type="rss" xmlUrl="http://127.0.0.1/{0}.xml"/>'
+    body = "".join(outline.format(name) for name in names)
+    path.write_text(f'<opml version="2.0"><head/><body>{body}</body></opml>')
+    return path
+
+
+def test_an_outline_the_sync_removed_comes_back_when_listed_again(tmp_path: Path) -> None:
+    opml = tmp_path / "feeds.opml"
+    with Store(tmp_path / "monitor.db") as store:
+        feeds.sync_opml(store, write_opml(opml, "a", "b"))
+        assert feeds.sync_opml(store, write_opml(opml, "a")).removed == ["http://127.0.0.1/b.xml"]
+        report = feeds.sync_opml(store, write_opml(opml, "a", "b"))
+    assert (report.added, report.skipped, report.kept) == (["http://127.0.0.1/b.xml"], [], 1)
+
+
+def test_a_moved_feed_is_kept_by_the_sync(tmp_path: Path) -> None:
+    opml = write_opml(tmp_path / "feeds.opml", "a")
+    with Store(tmp_path / "monitor.db") as store:
+        [url] = feeds.sync_opml(store, opml).added
+        stream = f"feed:{ev.feed_id_for(url)}"
+        moved = ev.FeedMoved(old_url=url, new_url="http://127.0.0.1/a-new.xml")
+        store.append([ev.NewEvent(stream, moved, "moved@1")], expected={stream: 1})
+        report = feeds.sync_opml(store, opml)
+        urls = [row[0] for row in store.db.execute("SELECT url FROM feeds")]
+    assert (report.added, report.removed, report.kept) == ([], [], 1)
+    assert urls == ["http://127.0.0.1/a-new.xml"]
+
+
+def test_the_sync_appends_its_feeds_in_batches(tmp_path: Path) -> None:
+    ticks = iter(range(1_000_000))  # every reading of the clock is a second later
+
+    def ticking() -> datetime:
+        return datetime(2026, 11, 2, tzinfo=UTC) + timedelta(seconds=next(ticks))
+
+    opml = write_opml(tmp_path / "feeds.opml", *(f"f{n}" for n in range(2_500)))
+    with Store(tmp_path / "monitor.db", ticking) as store:
+        assert len(feeds.sync_opml(store, opml).added) == 2_500
+        added = read_events(store.db, types=["FeedAdded"])
+    # One append reads the clock once: three appends of at most 1,000 events.
+    assert len(added) == 2_500 and len({event.recorded_at for event in added}) == 3
+
+
+@pytest.mark.parametrize(
+    ("reason", "added_back"),
+    [("removed with the CLI", False), ("removed from Telegram by 7", False), ("", True)],
+)
+def test_removals_logged_without_an_origin_are_read_by_their_reason(
+    tmp_path: Path, reason: str, added_back: bool
+) -> None:
+    opml = write_opml(tmp_path / "feeds.opml", "a")
+    with Store(tmp_path / "monitor.db") as store:
+        [url] = feeds.sync_opml(store, opml).added
+        stream = f"feed:{ev.feed_id_for(url)}"
+        old_removal = ev.NewEvent(stream, ev.FeedRemoved(reason=reason), "removed@1")
+        store.append([old_removal], expected={stream: 1})
+        report = feeds.sync_opml(store, opml)
+    assert (report.added, report.skipped) == (([url], []) if added_back else ([], [url]))
