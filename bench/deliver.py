@@ -33,20 +33,20 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 
-from fakes.telegram import FakeTelegram  # noqa: E402
-from telegram import Bot  # noqa: E402
-from telegram.request import HTTPXRequest  # noqa: E402
+from fakes.telegram import FakeTelegram
+from telegram import Bot
+from telegram.request import HTTPXRequest
 
-from monitor import events as ev  # noqa: E402
-from monitor import queries  # noqa: E402
-from monitor.decide import FeedState, NewEntry, entry_events  # noqa: E402
-from monitor.deliver import Dispatcher  # noqa: E402
-from monitor.match import MatchResult, RuleSet, load_ruleset  # noqa: E402
-from monitor.outputs import alert_view  # noqa: E402
-from monitor.pacing import GROUP_WINDOW, OVERALL_WINDOW, Pacer, PacingRules  # noqa: E402
-from monitor.parse import EntryData  # noqa: E402
-from monitor.store import Store  # noqa: E402
-from monitor.telegram import TelegramSink  # noqa: E402
+from monitor.alerts.dispatcher import Dispatcher
+from monitor.alerts.pacing import GROUP_WINDOW, OVERALL_WINDOW, Pacer, PacingRules
+from monitor.bot.app import TelegramSink
+from monitor.eventlog import events as ev
+from monitor.eventlog import queries
+from monitor.eventlog.store import Store
+from monitor.feeds.parse import EntryData
+from monitor.outputs import alert_view
+from monitor.poll.decide import FeedState, NewEntry, entry_events
+from monitor.rules.matcher import MatchResult, RuleSet, load_ruleset
 
 FEED_URL = "https://news.example.org/rss"
 # One realistic entry that all three seed rules match, so each message carries bold

@@ -28,8 +28,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from monitor import events as ev  # noqa: E402
-from monitor.store import Store  # noqa: E402
+from monitor.eventlog import events as ev
+from monitor.eventlog.store import Store
 
 START = datetime(2026, 11, 2, tzinfo=UTC)
 POLLS_PER_DAY = 144  # one poll every 10 minutes

@@ -18,10 +18,10 @@ import statistics
 import time
 from pathlib import Path
 
-from monitor.condition import parse_condition
-from monitor.entities import Gazetteer, load_gazetteer
-from monitor.match import RuleSet
-from monitor.rules import EntityBlock, KeywordBlock, NearBlock, Rule, Term
+from monitor.rules.condition import parse_condition
+from monitor.rules.gazetteer import Gazetteer, load_gazetteer
+from monitor.rules.loading import EntityBlock, KeywordBlock, NearBlock, Rule, Term
+from monitor.rules.matcher import RuleSet
 
 ROOT = Path(__file__).resolve().parents[1]
 SEED = 20240917

@@ -17,9 +17,9 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from monitor import feeds
-from monitor.opml import Outline, write_opml
-from monitor.store import Store
+from monitor.eventlog.store import Store
+from monitor.feeds import feed_list as feeds
+from monitor.feeds.opml import Outline, write_opml
 
 
 def opml_file(folder: Path, name: str, count: int) -> Path:

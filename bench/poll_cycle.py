@@ -32,16 +32,17 @@ import feedparser
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 
-from fakes.feed_server import FeedServer  # noqa: E402
+from fakes.feed_server import FeedServer
 
-from monitor import decide, feeds  # noqa: E402
-from monitor import events as ev  # noqa: E402
-from monitor.daemon import poll_all  # noqa: E402
-from monitor.fetch import Fetched, Fetcher, FetchPolicy, Validators  # noqa: E402
-from monitor.match import load_ruleset  # noqa: E402
-from monitor.parse import FeedData, ParserPool, parse_feed  # noqa: E402
-from monitor.pipeline import Pipeline, PollPolicy  # noqa: E402
-from monitor.store import Store, append_in  # noqa: E402
+from monitor.daemon import poll_all
+from monitor.eventlog import events as ev
+from monitor.eventlog.store import Store, append_in
+from monitor.feeds import feed_list as feeds
+from monitor.feeds.fetch import Fetched, Fetcher, FetchPolicy, Validators
+from monitor.feeds.parse import FeedData, ParserPool, parse_feed
+from monitor.poll import decide
+from monitor.poll.pipeline import Pipeline, PollPolicy
+from monitor.rules.matcher import load_ruleset
 
 WORDS = (
     "minister talks trade port weather market court school festival railway energy farm "
@@ -212,7 +213,7 @@ def _parse_all(bodies: list[bytes]) -> list[FeedData]:
 
 def _store_all(store: Store, parsed: list[FeedData], rules: object) -> None:
     """Append each feed's EntrySeen events in one transaction, as the pipeline does."""
-    from monitor.match import MatchResult
+    from monitor.rules.matcher import MatchResult
 
     empty = MatchResult(rules=(), entities=())
     now = datetime.now(UTC)

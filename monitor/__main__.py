@@ -4,7 +4,7 @@
 def run() -> None:
     # Imported here, not at the top: parser worker processes start by importing the
     # main module, and should load only the parser, not the whole CLI.
-    from monitor.cli import main
+    from monitor.cli.app import main
 
     main()
 

@@ -14,22 +14,24 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from monitor import __version__, feeds, queries
-from monitor import events as ev
+from monitor import __version__
+from monitor.alerts.dispatcher import Dispatcher
+from monitor.bot.health import TelegramHealth
 from monitor.config import Settings
-from monitor.daemonlock import daemon_lock
-from monitor.deliver import Dispatcher
-from monitor.fetch import Fetcher, FetchPolicy
-from monitor.http_server import HttpServer, daemon_health, start_http
-from monitor.match import RuleSet, load_ruleset
-from monitor.metrics import LogMetrics, PollCounters
+from monitor.eventlog import events as ev
+from monitor.eventlog import queries
+from monitor.eventlog.lock import daemon_lock
+from monitor.eventlog.store import Store, StoreError
+from monitor.feeds import feed_list as feeds
+from monitor.feeds.fetch import Fetcher, FetchPolicy
+from monitor.feeds.parse import ParserPool
+from monitor.ops.http import HttpServer, daemon_health, start_http
+from monitor.ops.metrics import LogMetrics, PollCounters
 from monitor.outputs import Outputs, build_outputs, close_outputs, open_outputs, stop_receiving
-from monitor.parse import ParserPool
-from monitor.pipeline import Pipeline, PollOutcome, PollPolicy
-from monitor.rulefiles import RulesError
-from monitor.scheduler import PollScheduler
-from monitor.store import Store, StoreError
-from monitor.telegram_health import TelegramHealth
+from monitor.poll.pipeline import Pipeline, PollOutcome, PollPolicy
+from monitor.poll.scheduler import PollScheduler
+from monitor.rules.files import RulesError
+from monitor.rules.matcher import RuleSet, load_ruleset
 
 log = logging.getLogger(__name__)
 

@@ -8,18 +8,18 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from monitor import telegram
-from monitor.bot_commands import BotContext
+from monitor.alerts.pacing import Pacer
+from monitor.alerts.render import AlertView
+from monitor.alerts.sinks import ConsoleSink, Sink
+from monitor.bot import app as telegram
+from monitor.bot.commands import BotContext
+from monitor.bot.health import TelegramHealth
 from monitor.config import Settings
-from monitor.decide import Recipients, everyone
-from monitor.match import RuleSet
-from monitor.messages import AlertView
-from monitor.pacing import Pacer
-from monitor.queries import OutgoingAlert
-from monitor.recipients import telegram_recipients
-from monitor.sinks import ConsoleSink, Sink
-from monitor.store import Store
-from monitor.telegram_health import TelegramHealth
+from monitor.eventlog.queries import OutgoingAlert
+from monitor.eventlog.store import Store
+from monitor.poll.decide import Recipients, everyone
+from monitor.poll.recipients import telegram_recipients
+from monitor.rules.matcher import RuleSet
 
 log = logging.getLogger(__name__)
 

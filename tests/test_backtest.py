@@ -11,9 +11,10 @@ from fakes.feed_server import FeedServer
 from helpers import rss, settings_for
 from typer.testing import CliRunner
 
-from monitor import daemon, feeds
-from monitor.cli import app
-from monitor.store import Store
+from monitor import daemon
+from monitor.cli.app import app
+from monitor.eventlog.store import Store
+from monitor.feeds import feed_list as feeds
 
 ITEMS = [
     ("a", "China expands police training for African officers", "Courses in Beijing."),

@@ -13,9 +13,8 @@ from helpers import settings_for
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from monitor import events as ev
-from monitor import feeds
-from monitor.bot_commands import (
+from monitor.alerts.cutting import utf16_len
+from monitor.bot.commands import (
     ADMIN_COMMANDS,
     COMMANDS,
     BotContext,
@@ -24,9 +23,10 @@ from monitor.bot_commands import (
     handle_callback,
     handle_command,
 )
-from monitor.match import RuleSet, load_ruleset
-from monitor.messages import utf16_len
-from monitor.store import Store, read_events
+from monitor.eventlog import events as ev
+from monitor.eventlog.store import Store, read_events
+from monitor.feeds import feed_list as feeds
+from monitor.rules.matcher import RuleSet, load_ruleset
 
 ROOT = Path(__file__).resolve().parents[1]
 NOW = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)

@@ -15,10 +15,11 @@ from helpers import TEST_RULE, rss, write_rules
 from rich.cells import cell_len
 from typer.testing import CliRunner
 
-from monitor import events as ev
-from monitor import feeds, reports
-from monitor.cli import app
-from monitor.store import Store
+from monitor.cli import tables as reports
+from monitor.cli.app import app
+from monitor.eventlog import events as ev
+from monitor.eventlog.store import Store
+from monitor.feeds import feed_list as feeds
 
 runner = CliRunner()
 

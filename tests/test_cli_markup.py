@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from typer.testing import CliRunner
 
-from monitor.cli import app
+from monitor.cli.app import app
 
 WEIRD = "Police [/] training [red]not red[/red]"
 

@@ -22,14 +22,15 @@ import pytest
 from fakes.feed_server import CONTENT_TYPES, FeedServer
 from helpers import CORPUS, corpus_rows, settings_for
 
-from monitor import daemon, feeds
-from monitor import events as ev
+from monitor import daemon
 from monitor.config import Settings
-from monitor.fetch import FAILURE_KINDS as FETCH_FAILURE_KINDS
-from monitor.parse import FAILURE_KINDS as PARSE_FAILURE_KINDS
-from monitor.parse import FeedData, ParseFailed, ParseResult, parse_feed
-from monitor.pipeline import PollOutcome
-from monitor.store import Store, read_events
+from monitor.eventlog import events as ev
+from monitor.eventlog.store import Store, read_events
+from monitor.feeds import feed_list as feeds
+from monitor.feeds.fetch import FAILURE_KINDS as FETCH_FAILURE_KINDS
+from monitor.feeds.parse import FAILURE_KINDS as PARSE_FAILURE_KINDS
+from monitor.feeds.parse import FeedData, ParseFailed, ParseResult, parse_feed
+from monitor.poll.pipeline import PollOutcome
 
 KNOWN_KINDS = PARSE_FAILURE_KINDS | FETCH_FAILURE_KINDS
 # "gbk (declared)", "UTF-8 declared; bytes invalid", "UTF-16BE (no BOM), declared u16", ...

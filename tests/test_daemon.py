@@ -19,9 +19,10 @@ from fakes.feed_server import FeedServer
 from helpers import TEST_RULE, rss, settings_for, wait_until
 from typer.testing import CliRunner
 
-from monitor import daemon, feeds
-from monitor.cli import app
-from monitor.store import Store
+from monitor import daemon
+from monitor.cli.app import app
+from monitor.eventlog.store import Store
+from monitor.feeds import feed_list as feeds
 
 PLAIN = ("p1", "Markets close higher", "Trade news.")
 NEW = ("n1", "China announces police training for Pacific officers", "Courses in 2027.")

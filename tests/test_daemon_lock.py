@@ -12,9 +12,9 @@ from fakes.feed_server import FeedServer
 from helpers import rss, settings_for, wait_until
 from test_daemon import Daemon, daemon_env, rows
 
-from monitor import feeds
-from monitor.daemonlock import DaemonRunningError, daemon_lock
-from monitor.store import Store
+from monitor.eventlog.lock import DaemonRunningError, daemon_lock
+from monitor.eventlog.store import Store
+from monitor.feeds import feed_list as feeds
 
 
 def test_the_lock_refuses_a_second_holder_and_frees_on_exit(tmp_path: Path) -> None:

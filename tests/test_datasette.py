@@ -16,7 +16,7 @@ from datasette.app import Datasette
 from fakes.feed_server import FeedServer
 from test_querying import ROOT, SOMALIA, TRAINING, build_monitor_log
 
-from monitor.views import VIEWS
+from monitor.eventlog.views import VIEWS
 
 METADATA: dict[str, Any] = yaml.safe_load((ROOT / "docs" / "datasette.yml").read_text("utf-8"))
 DATABASE: dict[str, Any] = METADATA["databases"]["monitor"]

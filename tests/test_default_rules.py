@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from monitor.match import RuleSet, load_ruleset
-from monitor.rulecheck import check_rules, inline_test_failures
+from monitor.rules.checks import check_rules, inline_test_failures
+from monitor.rules.matcher import RuleSet, load_ruleset
 
 RULES_DIR = Path(__file__).resolve().parents[1] / "rules"
 SHARED = Path(__file__).resolve().parents[2] / "shared"

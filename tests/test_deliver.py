@@ -6,11 +6,11 @@ import asyncio
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from monitor import events as ev
-from monitor.deliver import Dispatcher
-from monitor.queries import OutgoingAlert
-from monitor.sinks import ConsoleSink, Deferred, SendResult, Sent, console_line
-from monitor.store import Store, read_events
+from monitor.alerts.dispatcher import Dispatcher
+from monitor.alerts.sinks import ConsoleSink, Deferred, SendResult, Sent, console_line
+from monitor.eventlog import events as ev
+from monitor.eventlog.queries import OutgoingAlert
+from monitor.eventlog.store import Store, read_events
 
 NOW = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
 

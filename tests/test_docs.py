@@ -8,7 +8,7 @@ from typing import Any
 
 import typer.main
 
-from monitor.cli import app
+from monitor.cli.app import app
 from monitor.config import setting_names
 
 ROOT = Path(__file__).resolve().parents[1]

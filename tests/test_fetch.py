@@ -26,7 +26,7 @@ from fakes.feed_server import (
     status,
 )
 
-from monitor.fetch import (
+from monitor.feeds.fetch import (
     FAILURE_KINDS,
     Fetched,
     Fetcher,

@@ -43,13 +43,15 @@ from fakes.feed_server import (
 )
 from helpers import BASE_TIME, rss, settings_for, write_rules
 
-from monitor import daemon, decide, feeds
+from monitor import daemon
 from monitor.config import Settings
-from monitor.fetch import Fetcher, FetchPolicy
-from monitor.match import load_ruleset
-from monitor.parse import ParserPool
-from monitor.pipeline import Pipeline, PollOutcome, PollPolicy
-from monitor.store import Clock, Store, read_events
+from monitor.eventlog.store import Clock, Store, read_events
+from monitor.feeds import feed_list as feeds
+from monitor.feeds.fetch import Fetcher, FetchPolicy
+from monitor.feeds.parse import ParserPool
+from monitor.poll import decide
+from monitor.poll.pipeline import Pipeline, PollOutcome, PollPolicy
+from monitor.rules.matcher import load_ruleset
 
 HEALTHY = [
     ("h1", "China to expand police training for foreign officers", "A forum in Lianyungang."),
@@ -362,7 +364,7 @@ def test_entries_without_id_link_or_title_are_skipped_with_a_warning(
         "<item><description>Only a description: it stands in for the title.</description></item>",
     ]
     document = rss(ITEMS[:2]).replace("</channel>", "".join(nameless) + "</channel>")
-    caplog.set_level(logging.WARNING, logger="monitor.pipeline")
+    caplog.set_level(logging.WARNING, logger="monitor.poll.pipeline")
     seen = run_with_healthy(tmp_path, feed_server, feed_server.serve("/nameless.xml", document))
     assert seen.titles == [ITEMS[0][1], ITEMS[1][1], ""]
     logged = " ".join(record.getMessage() for record in caplog.records)

@@ -7,9 +7,10 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from monitor.entities import load_gazetteer, resolve_names
-from monitor.match import MatchResult, RuleSet, load_ruleset
-from monitor.rules import load_rules
+from monitor.rules.blockers import resolve_names
+from monitor.rules.gazetteer import load_gazetteer
+from monitor.rules.loading import load_rules
+from monitor.rules.matcher import MatchResult, RuleSet, load_ruleset
 
 GAZETTEER = """\
 entities:

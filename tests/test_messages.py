@@ -13,17 +13,16 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from monitor.messages import (
+from monitor.alerts.cutting import cut_utf16, utf16_len
+from monitor.alerts.render import (
     TELEGRAM_LIMIT,
     AlertView,
-    cut_utf16,
     hashtag,
     render_html,
     render_plain,
     safe_link,
-    utf16_len,
 )
-from monitor.textclean import visible_text
+from monitor.feeds.text import visible_text
 
 ALLOWED_TAGS = {"b", "i", "u", "s", "a", "code", "pre", "blockquote"}
 NASTY = "<script>&amp;\"'</b>"

@@ -21,20 +21,15 @@ from hypothesis import given
 from hypothesis import strategies as st
 from prometheus_client.parser import text_string_to_metric_families
 
-from monitor import daemon, feeds
+from monitor import daemon
+from monitor.bot.health import TelegramHealth
 from monitor.config import Settings
-from monitor.http_server import (
-    Health,
-    HttpServerError,
-    daemon_health,
-    database_writable,
-    start_http,
-)
-from monitor.logs import configure_logging, logfmt_value
-from monitor.metrics import EventTally, LogMetrics, PollCounters
-from monitor.pipeline import PollOutcome
-from monitor.store import Store
-from monitor.telegram_health import TelegramHealth
+from monitor.eventlog.store import Store
+from monitor.feeds import feed_list as feeds
+from monitor.ops.http import Health, HttpServerError, daemon_health, database_writable, start_http
+from monitor.ops.log_format import configure_logging, logfmt_value
+from monitor.ops.metrics import EventTally, LogMetrics, PollCounters
+from monitor.poll.pipeline import PollOutcome
 
 MATCHING = ("g1", "China to expand police training for foreign officers", "A forum in Lianyungang.")
 PLAIN = ("g2", "Rain expected in the capital", "Weather news.")
@@ -275,7 +270,7 @@ async def test_healthz_and_metrics_show_telegrams_state(
     finally:
         await server.stop()
         metrics.close()
-    lines = [(r.levelname, r.getMessage()) for r in caplog.records if "telegram" in r.name]
+    lines = [(r.levelname, r.getMessage()) for r in caplog.records if r.name == "monitor.bot.health"]
     assert lines == [
         ("WARNING", "telegram unreachable: httpx.ConnectError: All connection attempts failed;"
          " alerts wait in the outbox"),
@@ -335,7 +330,7 @@ def log_stream() -> Iterator[io.StringIO]:
 
 
 def emit_sample_records() -> None:
-    log = logging.getLogger("monitor.pipeline")
+    log = logging.getLogger("monitor.poll.pipeline")
     log.info("feed=%s failed=%s", "ab12", "timeout", extra={"feed": "ab12"})
     log.debug("not shown at INFO")
     try:
@@ -349,7 +344,7 @@ def test_json_lines_parse_and_carry_the_fields(log_stream: io.StringIO) -> None:
     emit_sample_records()
     lines = [json.loads(line) for line in log_stream.getvalue().splitlines()]
     assert [line["msg"] for line in lines] == ["feed=ab12 failed=timeout", "poll crashed"]
-    assert lines[0]["level"] == "INFO" and lines[0]["logger"] == "monitor.pipeline"
+    assert lines[0]["level"] == "INFO" and lines[0]["logger"] == "monitor.poll.pipeline"
     assert lines[0]["feed"] == "ab12"
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", lines[0]["time"])
     assert "ValueError" in lines[1]["exc"]
@@ -361,11 +356,11 @@ def test_text_lines_are_key_value_one_record_a_line(log_stream: io.StringIO) -> 
     emit_sample_records()
     first, second = log_stream.getvalue().splitlines()
     assert re.fullmatch(
-        r'\S+Z level=INFO logger=monitor\.pipeline msg="feed=ab12 failed=timeout" feed=ab12',
+        r'\S+Z level=INFO logger=monitor\.poll\.pipeline msg="feed=ab12 failed=timeout" feed=ab12',
         first,
     )
     assert re.match(
-        r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ level=ERROR logger=monitor\.pipeline ", second
+        r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ level=ERROR logger=monitor\.poll\.pipeline ", second
     )
     assert 'exc="Traceback' in second and '\\"feed\\"\\nsecond line' in second
 

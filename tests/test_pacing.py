@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from monitor.pacing import Pacer, PacingRules
+from monitor.alerts.pacing import Pacer, PacingRules
 
 RULES = PacingRules()
 

@@ -1,4 +1,4 @@
-"""monitor.parse: feed documents to plain records, and the worker pool that runs it."""
+"""monitor.feeds.parse: feed documents to plain records, and the worker pool that runs it."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from monitor.parse import (
+from monitor.feeds.parse import (
     SUMMARY_LIMIT,
     TITLE_LIMIT,
     EntryData,
@@ -26,7 +26,7 @@ from monitor.parse import (
     canonical_link,
     parse_feed,
 )
-from monitor.workerpool import TimedOut, WorkerFailed, WorkerPool
+from monitor.feeds.worker_pool import TimedOut, WorkerFailed, WorkerPool
 
 FEED_URL = "https://news.example.org/feeds/world.xml"
 

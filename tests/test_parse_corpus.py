@@ -10,7 +10,7 @@ from __future__ import annotations
 import pytest
 from helpers import CORPUS, corpus_rows
 
-from monitor.parse import FAILURE_KINDS, FeedData, ParseFailed, parse_feed
+from monitor.feeds.parse import FAILURE_KINDS, FeedData, ParseFailed, parse_feed
 
 # path -> (entries we give, why feedparser on the raw bytes gives a different number)
 EXPECTED_DIFFERENCES = {

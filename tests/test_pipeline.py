@@ -13,9 +13,10 @@ import pytest
 from fakes.feed_server import FeedServer, Redirect, status
 from helpers import rss, settings_for
 
-from monitor import daemon, feeds
-from monitor import events as ev
-from monitor.store import Store, read_events
+from monitor import daemon
+from monitor.eventlog import events as ev
+from monitor.eventlog.store import Store, read_events
+from monitor.feeds import feed_list as feeds
 
 MATCHING = ("g1", "China to expand police training for foreign officers", "A forum in Lianyungang.")
 PLAIN = ("g2", "Rain expected in the capital", "Weather news.")

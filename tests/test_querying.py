@@ -23,14 +23,15 @@ import pytest
 from fakes.feed_server import FeedServer, status
 from helpers import rss, settings_for
 
-from monitor import daemon, feeds
-from monitor import events as ev
+from monitor import daemon
+from monitor.alerts.dispatcher import Dispatcher
+from monitor.alerts.sinks import Deferred, Failed, SendResult, Sent, Uncertain
 from monitor.config import Settings
-from monitor.deliver import Dispatcher
-from monitor.queries import OutgoingAlert
-from monitor.sinks import Deferred, Failed, SendResult, Sent, Uncertain
-from monitor.store import Store
-from monitor.views import VIEWS, create_views
+from monitor.eventlog import events as ev
+from monitor.eventlog.queries import OutgoingAlert
+from monitor.eventlog.store import Store
+from monitor.eventlog.views import VIEWS, create_views
+from monitor.feeds import feed_list as feeds
 
 ROOT = Path(__file__).resolve().parents[1]
 QUERYING = ROOT / "docs" / "querying.md"

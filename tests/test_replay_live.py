@@ -14,9 +14,9 @@ from fakes.feed_server import FeedServer
 from helpers import rss, settings_for, wait_until
 from test_daemon import Daemon, daemon_env, rows
 
-from monitor import events as ev
-from monitor import feeds
-from monitor.store import Store
+from monitor.eventlog import events as ev
+from monitor.eventlog.store import Store
+from monitor.feeds import feed_list as feeds
 
 ROUNDS = 12
 PER_ROUND = 4

@@ -17,11 +17,13 @@ import pytest
 from fakes.feed_server import FeedServer
 from helpers import settings_for
 
-from monitor import daemon, feeds, report
-from monitor import events as ev
+from monitor import daemon
 from monitor.config import Settings
-from monitor.report_chart import COLOURS, nice_step
-from monitor.store import Store
+from monitor.eventlog import events as ev
+from monitor.eventlog.store import Store
+from monitor.feeds import feed_list as feeds
+from monitor.ops import report
+from monitor.ops.report_chart import COLOURS, nice_step
 
 GSI_RULE = """\
 id: gsi-test

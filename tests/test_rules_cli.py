@@ -8,7 +8,7 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from monitor.rules_cli import match_command, rules_app
+from monitor.cli.rules import match_command, rules_app
 
 GAZETTEER = """\
 entities:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from monitor.match import RuleSet, load_ruleset
+from monitor.rules.matcher import RuleSet, load_ruleset
 
 ROOT = Path(__file__).resolve().parents[1]
 HOLDOUT = ROOT / "tests" / "data" / "rules_holdout.jsonl"

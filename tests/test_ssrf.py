@@ -16,9 +16,9 @@ from fakes.faults import redirect
 from fakes.feed_server import FeedServer
 from test_bot_commands import BOSS, ctx, events_of, make_context, ruleset, run, store
 
-from monitor.bot_commands import BotContext
-from monitor.fetch import Fetched, Fetcher, FetchFailed, FetchPolicy, address_refusal
-from monitor.http_rules import literal_address
+from monitor.bot.commands import BotContext
+from monitor.feeds.fetch import Fetched, Fetcher, FetchFailed, FetchPolicy, address_refusal
+from monitor.feeds.http_policy import literal_address
 
 __all__ = ["ctx", "ruleset", "store"]  # fixtures used here, defined beside the bot tests
 

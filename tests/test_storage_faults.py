@@ -16,12 +16,15 @@ import pytest
 from fakes.feed_server import FeedServer
 from helpers import rss, settings_for
 
-from monitor import daemon, decide, feeds, queries
-from monitor.fetch import Fetcher
-from monitor.match import load_ruleset
-from monitor.parse import ParserPool
-from monitor.pipeline import Pipeline
-from monitor.store import Store, StoreError
+from monitor import daemon
+from monitor.eventlog import queries
+from monitor.eventlog.store import Store, StoreError
+from monitor.feeds import feed_list as feeds
+from monitor.feeds.fetch import Fetcher
+from monitor.feeds.parse import ParserPool
+from monitor.poll import decide
+from monitor.poll.pipeline import Pipeline
+from monitor.rules.matcher import load_ruleset
 
 ITEMS = [("a", "China to train police officers", "x"), ("b", "Weather", "y")]
 

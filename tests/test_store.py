@@ -9,8 +9,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from monitor import events as ev
-from monitor.store import MIGRATIONS, ConcurrencyError, Store, read_events
+from monitor.eventlog import events as ev
+from monitor.eventlog.store import MIGRATIONS, ConcurrencyError, Store, read_events
 
 T0 = datetime(2026, 11, 30, 8, 0, tzinfo=UTC)
 

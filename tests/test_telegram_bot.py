@@ -15,12 +15,12 @@ import pytest
 from fakes.telegram import FakeTelegram
 from helpers import settings_for
 
-from monitor import telegram as tg
-from monitor.bot_commands import BotContext
-from monitor.bot_replies import FloodGuard, FloodRules
-from monitor.match import load_ruleset
-from monitor.pacing import Pacer, PacingRules
-from monitor.store import Store
+from monitor.alerts.pacing import Pacer, PacingRules
+from monitor.bot import app as tg
+from monitor.bot.commands import BotContext
+from monitor.bot.reply_queue import FloodGuard, FloodRules
+from monitor.eventlog.store import Store
+from monitor.rules.matcher import load_ruleset
 
 ROOT = Path(__file__).resolve().parents[1]
 POLICE_LABEL = "China trains foreign police or law-enforcement…"  # cut after a whole word

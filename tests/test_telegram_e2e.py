@@ -21,8 +21,9 @@ from fakes.feed_server import FeedServer
 from fakes.telegram import FakeTelegram, slow, visible_text
 from helpers import rss, settings_for, wait_until
 
-from monitor import daemon, feeds
-from monitor.store import Store
+from monitor import daemon
+from monitor.eventlog.store import Store
+from monitor.feeds import feed_list as feeds
 
 PLAIN = ("p0", "Markets close higher", "Trade news.")
 
@@ -359,7 +360,7 @@ def test_a_telegram_outage_is_one_warning_then_one_info(
         finally:
             loop.call_soon_threadsafe(stop.set)
             runner.join(timeout=15)
-    said = [(r.levelname, r.getMessage()) for r in caplog.records if r.name.endswith("_health")]
+    said = [(r.levelname, r.getMessage()) for r in caplog.records if r.name == "monitor.bot.health"]
     assert [level for level, _ in said] == ["WARNING", "INFO"], said
     assert said[0][1].startswith("telegram unreachable: httpx.")
     assert said[1][1].startswith("telegram reachable again after ")

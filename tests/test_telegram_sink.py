@@ -21,11 +21,11 @@ from fakes.telegram import (
 from telegram import Bot
 from telegram.request import HTTPXRequest
 
-from monitor.messages import AlertView
-from monitor.pacing import Pacer
-from monitor.queries import OutgoingAlert
-from monitor.sinks import Blocked, Deferred, Failed, Migrated, SendResult, Sent, Uncertain
-from monitor.telegram import TelegramSink, chat_ref, pacing_key, split_command
+from monitor.alerts.pacing import Pacer
+from monitor.alerts.render import AlertView
+from monitor.alerts.sinks import Blocked, Deferred, Failed, Migrated, SendResult, Sent, Uncertain
+from monitor.bot.app import TelegramSink, chat_ref, pacing_key, split_command
+from monitor.eventlog.queries import OutgoingAlert
 
 CHAT = 42
 

@@ -3,7 +3,7 @@
 from hypothesis import given
 from hypothesis import strategies as st
 
-from monitor.text import is_cjk, normalise, normalise_term, token_index, tokens
+from monitor.rules.normalise import is_cjk, normalise, normalise_term, token_index, tokens
 
 
 def test_ascii_is_lowercased_and_keeps_offsets() -> None:

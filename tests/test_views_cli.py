@@ -15,10 +15,10 @@ from rich.cells import cell_len
 from test_report import HOSTILE_TITLE, build_log
 from typer.testing import CliRunner, Result
 
-from monitor import events as ev
+from monitor.cli.views import register, spark
 from monitor.config import Settings
-from monitor.store import Store
-from monitor.views_cli import register, spark
+from monitor.eventlog import events as ev
+from monitor.eventlog.store import Store
 
 runner = CliRunner()
 COMMANDS = ("matches", "search", "why", "stats", "report")

@@ -1,0 +1,254 @@
+"""Alert messages for Telegram: HTML (parse mode "HTML") and a plain-text fallback.
+
+Pure functions, stdlib only. Every feed-derived field is cut *before* it is escaped,
+counting each character at the UTF-16 length of its escaped form, so an entity such
+as `&amp;` is never cut in half and no tag is ever cut. The limit applies to the whole
+string, tags included: stricter than Telegram, which counts the text after parsing.
+The cutting itself is `monitor.alerts.cutting`; `utf16_len` and `cut_utf16` are re-exported here.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from urllib.parse import urlsplit
+
+from monitor.alerts.cutting import (
+    HTML,
+    NO_MARKS,
+    PLAIN,
+    Style,
+    cut,
+    extends_grapheme,
+    tidy,
+    utf16_len,  # re-exported
+)
+
+TELEGRAM_LIMIT = 4096
+SNIPPET_CHARS = 300  # summary characters shown around the first match
+CONTEXT_BEFORE = 80  # of those, how many may come before the first match
+MAX_RULE_LINES = 8
+LEVEL_MARKS = {"critical": "🚨", "high": "🔴", "medium": "🟠", "low": "🟡", "info": "🔵"}
+_LEVEL_ORDER = ("critical", "high", "medium", "low", "info")
+
+
+@dataclass(frozen=True)
+class AlertView:
+    """What a message shows; the caller builds it from an OutgoingAlert and lookups."""
+
+    title: str
+    link: str | None
+    source: str
+    published: datetime | None
+    rules: tuple[tuple[str, str, str], ...]  # (rule_id, rule title, level)
+    summary: str
+    spans: tuple[tuple[str, int, int], ...]  # (field, start, end) into the original title/summary
+    terms: tuple[str, ...]
+    hashtags: tuple[str, ...]  # entity display names
+
+
+def hashtag(name: str) -> str:
+    """A Telegram hashtag for an entity name: letters, marks, digits and _ only, or "".
+
+    Spaces, dashes and underscores become one "_": Solomon Islands -> #Solomon_Islands.
+    """
+    words: list[str] = []
+    word: list[str] = []
+    for char in unicodedata.normalize("NFC", name) + " ":
+        category = unicodedata.category(char)
+        if category[0] in "LM" or category == "Nd":
+            word.append(char)
+        elif char.isspace() or char == "_" or category == "Pd":
+            words.append("".join(word))
+            word = []
+        # Other punctuation is dropped inside a word: "U.S." -> "US".
+    joined = "_".join(w for w in words if w)
+    return f"#{joined}" if joined else ""
+
+
+def safe_link(url: str | None) -> str | None:
+    """The URL if it is http(s) with a host, else None (javascript:, data:, ftp: ...)."""
+    candidate = (url or "").strip().replace(" ", "%20")
+    if not candidate or any(_is_unsafe_char(c) for c in candidate):
+        return None
+    try:
+        parts = urlsplit(candidate)
+    except ValueError:
+        return None
+    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+        return None
+    return candidate
+
+
+def render_html(view: AlertView, limit: int = TELEGRAM_LIMIT) -> str:
+    """The message for parse_mode=HTML, at most `limit` UTF-16 units."""
+    return _render(view, limit, HTML)
+
+
+def render_plain(view: AlertView, limit: int = TELEGRAM_LIMIT) -> str:
+    """The same message without markup, for when Telegram cannot parse the HTML."""
+    return _render(view, limit, PLAIN)
+
+
+def _is_unsafe_char(char: str) -> bool:
+    return char.isspace() or unicodedata.category(char) in ("Cc", "Cf", "Cs")
+
+
+@dataclass(frozen=True)
+class _Prepared:
+    """The view's fields, tidied once."""
+
+    rules: tuple[tuple[str, str, str], ...]  # (mark, LEVEL, title), most severe first
+    more_rules: int
+    title: str
+    title_marks: bytes
+    link: str
+    source: str
+    when: str
+    summary: str
+    summary_marks: bytes
+    terms: str
+    hashtags: tuple[str, ...]
+
+
+# UTF-16 units each part may take once escaped (rule_titles: each), shrunk in this order.
+_BUDGETS = {
+    "snippet": 1500,
+    "title": 800,
+    "terms": 400,
+    "hashtags": 400,
+    "link": 2000,
+    "rule_titles": 200,
+    "source": 200,
+}
+
+
+@dataclass(frozen=True)
+class _Parts:
+    snippet: str
+    title: str
+    terms: str
+    hashtags: str
+    link: str
+    rule_titles: tuple[str, ...]
+    source: str
+
+
+def _prepare(view: AlertView) -> _Prepared:
+    rank = {level: n for n, level in enumerate(_LEVEL_ORDER)}
+    rules = sorted(view.rules, key=lambda r: rank.get(r[2], len(rank)))
+    title, title_marks = tidy(view.title, [(s, e) for f, s, e in view.spans if f == "title"])
+    summary, summary_marks = tidy(
+        view.summary, [(s, e) for f, s, e in view.spans if f == "summary"]
+    )
+    terms = dict.fromkeys(t for t in (tidy(term)[0] for term in view.terms) if t)
+    return _Prepared(
+        rules=tuple(
+            (LEVEL_MARKS.get(level, "⚪"), tidy(level)[0][:24].upper(), tidy(name or rule_id)[0])
+            for rule_id, name, level in rules[:MAX_RULE_LINES]
+        ),
+        more_rules=max(0, len(rules) - MAX_RULE_LINES),
+        title=title or "(untitled)",
+        title_marks=title_marks if title else NO_MARKS,
+        link=safe_link(view.link) or "",
+        source=tidy(view.source)[0],
+        when=_utc_minute(view.published),
+        summary=summary,
+        summary_marks=summary_marks,
+        terms=", ".join(terms),
+        hashtags=tuple(dict.fromkeys(t for t in map(hashtag, view.hashtags) if t)),
+    )
+
+
+def _utc_minute(when: datetime | None) -> str:
+    if when is None:
+        return ""
+    utc = when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
+    return utc.strftime("%Y-%m-%d %H:%M UTC")
+
+
+def _render(view: AlertView, limit: int, style: Style) -> str:
+    if limit < 1:
+        raise ValueError(f"message limit must be at least 1 UTF-16 unit, got {limit}")
+    prepared, budgets = _prepare(view), _BUDGETS
+    parts = _parts(prepared, budgets, style)
+    for name in _BUDGETS:
+        over = utf16_len(_assemble(prepared, parts, style)) - limit
+        if over <= 0:
+            break
+        budgets = {**budgets, name: max(0, _used(parts, name) - over)}
+        parts = _parts(prepared, budgets, style)
+    message = _assemble(prepared, parts, style)
+    if utf16_len(message) <= limit:
+        return message
+    # Only for tiny limits: the shortest layout, as text without tags.
+    return cut(_assemble(prepared, _parts(prepared, budgets, PLAIN), PLAIN), limit, style)
+
+
+def _used(parts: _Parts, name: str) -> int:
+    value: str | tuple[str, ...] = getattr(parts, name)
+    texts = (value,) if isinstance(value, str) else value
+    return max(map(utf16_len, texts), default=0)
+
+
+def _parts(p: _Prepared, b: dict[str, int], style: Style) -> _Parts:
+    link = style.escape(p.link) if utf16_len(style.escape(p.link)) <= b["link"] else ""
+    marks = p.title_marks if link else NO_MARKS  # a title without a link is all bold
+    return _Parts(
+        snippet=_snippet(p.summary, p.summary_marks, b["snippet"], style),
+        title=cut(p.title, b["title"], style, marks),
+        terms=cut(p.terms, b["terms"], style),
+        hashtags=_whole_words(p.hashtags, b["hashtags"], style),
+        link=link,
+        rule_titles=tuple(cut(title, b["rule_titles"], style) for _, _, title in p.rules),
+        source=cut(p.source, b["source"], style),
+    )
+
+
+def _snippet(summary: str, marks: bytes, budget: int, style: Style) -> str:
+    first = marks.find(1)
+    start = 0
+    if first > 0:
+        start = max(0, first - min(CONTEXT_BEFORE, budget // 8))
+        space = summary.find(" ", start, first)
+        if start > 0 and space != -1:
+            start = space + 1
+        while start < first and extends_grapheme(summary[start]):
+            start += 1
+    return cut(summary, budget, style, marks, start, SNIPPET_CHARS)
+
+
+def _whole_words(words: tuple[str, ...], budget: int, style: Style) -> str:
+    kept: list[str] = []
+    used = -1  # the first word needs no separating space
+    for word in words:
+        used += 1 + sum(map(style.cost, word))
+        if used > budget:
+            break
+        kept.append(style.escape(word))
+    return " ".join(kept)
+
+
+def _assemble(p: _Prepared, parts: _Parts, style: Style) -> str:
+    bold, end_bold = style.bold
+    header = [
+        _rule_line(mark, level, title, style)
+        for (mark, level, _), title in zip(p.rules, parts.rule_titles, strict=True)
+    ]
+    if p.more_rules:
+        header.append(f"+{p.more_rules} more rules")
+    title = f"{bold}{parts.title}{end_bold}" if parts.title else ""
+    if bold and parts.link and parts.title:
+        title = f'<a href="{parts.link}">{parts.title}</a>'
+    byline = " · ".join(x for x in (parts.source, p.when) if x)
+    byline = f"<i>{byline}</i>" if bold and byline else byline
+    heading = [title, "" if bold else parts.link, byline]
+    footer = [f"Matched: {parts.terms}" if parts.terms else "", parts.hashtags]
+    blocks = (header, heading, [parts.snippet], footer)
+    return "\n\n".join(text for text in ("\n".join(x for x in b if x) for b in blocks) if text)
+
+
+def _rule_line(mark: str, level: str, title: str, style: Style) -> str:
+    shown = f"{mark} {style.bold[0]}{style.escape(level)}{style.bold[1]}" if level else mark
+    return f"{shown} · {title}" if title else shown

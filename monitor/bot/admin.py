@@ -1,0 +1,150 @@
+"""The Telegram bot's admin commands: /addfeed, /removefeed, /feeds and /status, with their views.
+
+`bot_commands.handle_command` dispatches here only after checking that the caller is one
+of the bot's admins, and turns a ConcurrencyError into a reply; nothing here checks access.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+
+from monitor.bot.replies import BotContext, Caller, Command, Reply, fit, link, minute, show
+from monitor.cli.tables import feed_rows, status_summary
+from monitor.config import ENV_PREFIX, Settings
+from monitor.durations import format_duration, parse_duration
+from monitor.feeds.feed_list import FeedError, add_feed, remove_feed
+from monitor.feeds.fetch import address_refusal
+from monitor.feeds.http_policy import check_url
+
+MAX_FEED_INTERVAL = 7 * 86400.0
+ALLOW_PRIVATE = ENV_PREFIX + "allow_private_feeds".upper()  # the setting, named in the refusal
+
+ADMIN_COMMANDS: tuple[tuple[str, str], ...] = (
+    ("addfeed", "Add a feed: /addfeed <url> [interval]"),
+    ("removefeed", "Remove a feed: /removefeed <feed-id>"),
+    ("feeds", "Every feed with its failures"),
+    ("status", "Feeds, failures, outbox depth, last errors"),
+)
+
+
+# --- commands -----------------------------------------------------------------------
+
+
+def _addfeed(ctx: BotContext, caller: Caller, args: str) -> Reply:
+    usage = (
+        "Usage: /addfeed &lt;url&gt; [interval], for example /addfeed https://example.org/rss 15m"
+    )
+    parts = args.split()
+    if not 1 <= len(parts) <= 2:
+        return Reply(usage)
+    failure = check_url(parts[0])
+    problem = failure.detail if failure else _private_host(ctx.settings, parts[0])
+    if problem:
+        return Reply(f"{show(problem, 300)}\n{usage}")
+    interval = _feed_interval(ctx.settings, parts[1] if len(parts) == 2 else None)
+    if isinstance(interval, str):
+        return Reply(f"{interval}\n{usage}")
+    seconds, note = interval
+    try:
+        feed_id = add_feed(
+            ctx.store, parts[0], interval=seconds, origin=f"telegram:{caller.chat_id}"
+        )
+    except FeedError as error:
+        return Reply(show(str(error), 400))
+    every = format_duration(seconds or ctx.settings.poll_interval)
+    return Reply(f"Added feed <code>{feed_id}</code>, polled every {every}.{note}")
+
+
+def _private_host(settings: Settings, url: str) -> str | None:
+    """Refuse a private address written in the URL now (the host read as the fetcher reads
+    it); names are checked at every fetch."""
+    refusal = None if settings.allow_private_feeds else address_refusal(url)
+    if refusal is None:
+        return None
+    return (
+        f"{refusal.detail}; feeds added from Telegram must be public, unless the operator"
+        f" trusts the bot's admins with private ones and sets {ALLOW_PRIVATE}=true."
+    )
+
+
+def _feed_interval(settings: Settings, text: str | None) -> tuple[float | None, str] | str:
+    """(seconds or None for the default, a note) or the problem with `text`."""
+    if text is None:
+        return None, ""
+    try:
+        seconds = parse_duration(text)
+    except ValueError as error:
+        return show(str(error), 200)
+    if not 0 < seconds <= MAX_FEED_INTERVAL:
+        return "The interval must be more than 0 and at most 7d."
+    if seconds < settings.min_interval:
+        floor = format_duration(settings.min_interval)
+        return (
+            settings.min_interval,
+            f" ({show(text, 20)} is below the minimum, raised to {floor}.)",
+        )
+    return seconds, ""
+
+
+def _removefeed(ctx: BotContext, caller: Caller, args: str) -> Reply:
+    feed_id = args.strip()
+    if not feed_id or " " in feed_id or len(feed_id) > 64:
+        return Reply("Usage: /removefeed &lt;feed-id&gt;; /feeds lists the ids.")
+    if ctx.store.db.execute("SELECT 1 FROM feeds WHERE id = ?", (feed_id,)).fetchone() is None:
+        return Reply(f"No feed has the id <code>{show(feed_id, 64)}</code>; /feeds lists them.")
+    try:
+        reason = f"removed from Telegram by {caller.user_id}"
+        url = remove_feed(ctx.store, feed_id, reason, origin=f"telegram:{caller.chat_id}")
+    except FeedError as error:
+        return Reply(show(str(error), 400))
+    return Reply(f"Removed feed <code>{show(feed_id, 64)}</code> ({show(url, 300)}).")
+
+
+def _feeds(ctx: BotContext, caller: Caller, args: str) -> Reply:
+    return feeds_reply(ctx.store.db)
+
+
+def _status(ctx: BotContext, caller: Caller, args: str) -> Reply:
+    return status_reply(ctx.store.db)
+
+
+# --- views --------------------------------------------------------------------------
+
+
+def feeds_reply(db: sqlite3.Connection) -> Reply:
+    rows = feed_rows(db)
+    if not rows:
+        return Reply("No feeds yet. /addfeed &lt;url&gt; adds one.")
+    blocks = [f"<b>{len(rows)} feeds</b> (id · title · failures)"]
+    for row in rows:
+        failing = f" · ⚠️ {row['failures']} failures" if row["failures"] else ""
+        blocks.append(
+            f"<code>{row['id']}</code> · {link(row['title'] or row['url'], row['url'])}{failing}"
+        )
+    return fit(blocks)
+
+
+def status_reply(db: sqlite3.Connection) -> Reply:
+    s = status_summary(db)
+    blocks = [
+        "<b>Status</b>",
+        f"Feeds: {s['feeds']} ({s['failing']} failing) · entries: {s['entries']}"
+        f" · matches: {s['matches']} · events: {s['events']}",
+        f"Alerts: {s['alerts_pending']} pending, {s['alerts_in_flight']} in flight,"
+        f" {s['alerts_sent']} sent, {s['alerts_failed']} failed, {s['alerts_uncertain']} uncertain",
+        f"Last check: {minute(s['last_check'])}",
+    ]
+    for row in (r for r in feed_rows(db) if r["failures"]):
+        blocks.append(
+            f"⚠️ <code>{row['id']}</code> {show(row['title'] or row['url'], 80)}: {row['failures']}"
+            f" failures; {show(row['last_error_kind'], 40)}: {show(row['last_error'], 300)}"
+        )
+    return fit(blocks)
+
+
+ADMIN_HANDLERS: dict[str, Command] = {
+    "addfeed": _addfeed,
+    "removefeed": _removefeed,
+    "feeds": _feeds,
+    "status": _status,
+}

@@ -1,0 +1,293 @@
+"""What the Telegram bot shows: its reply records and the read-only views over the log.
+
+No Telegram library here. Every stored or user-supplied text is cleaned of control and
+format characters, cut, then HTML-escaped; a reply is cut at whole blocks so it stays
+within Telegram's 4096 UTF-16 units and its HTML is never cut inside a tag.
+The admin views are in `bot_admin`, the /why view in `bot_why`.
+"""
+
+from __future__ import annotations
+
+import html
+import sqlite3
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from monitor.alerts.cutting import cut_utf16, cut_words, utf16_len
+from monitor.alerts.render import TELEGRAM_LIMIT, safe_link
+from monitor.config import Settings
+from monitor.eventlog.events import LEVELS
+from monitor.eventlog.store import Store
+from monitor.feeds.text import visible_text
+from monitor.rules.matcher import RuleSet
+from monitor.rules.normalise import is_cjk
+
+BUTTON_DATA_BYTES = 64  # Telegram's limit on callback data
+LABEL_TITLE = 48  # UTF-16 units of a topic's title on its button: one line on a phone
+MAX_SEARCH_WORDS = 8
+MAX_WORD_CHARS = 64
+SEARCH_HITS = 10
+
+
+@dataclass(frozen=True)
+class Caller:
+    chat_id: int
+    chat_type: str  # "private", "group", "supergroup", "channel"
+    chat_title: str  # title, or the user's name in a private chat
+    user_id: int | None
+    chat_admin: bool | None = None  # the user administers the group (None: not known)
+
+
+@dataclass(frozen=True)
+class Button:
+    text: str
+    data: str  # callback data, at most 64 bytes UTF-8 (Telegram's limit)
+
+
+@dataclass(frozen=True)
+class Reply:
+    text: str  # Telegram HTML, at most 4096 UTF-16 units
+    buttons: tuple[tuple[Button, ...], ...] = ()  # rows of inline buttons
+
+
+@dataclass(frozen=True)
+class BotContext:
+    store: Store
+    rules: Callable[[], RuleSet]  # the rules in force (reloadable)
+    settings: Settings
+    clock: Callable[[], datetime]
+
+
+Command = Callable[[BotContext, Caller, str], Reply]  # a command's handler: args are cleaned
+
+
+@dataclass(frozen=True)
+class ChatView:
+    """A chat as the projections know it; `version` is its stream's, for the next append."""
+
+    id: int
+    known: bool
+    title: str
+    kind: str
+    blocked: bool
+    min_level: str
+    muted_until: datetime | None
+    subscriptions: tuple[str, ...]
+    version: int
+
+    @property
+    def stream(self) -> str:
+        return f"chat:{self.id}"
+
+
+def chat_view(store: Store, chat_id: int) -> ChatView:
+    row = store.db.execute("SELECT * FROM chats WHERE id = ?", (chat_id,)).fetchone()
+    subscriptions = tuple(
+        r[0]
+        for r in store.db.execute(
+            "SELECT rule_id FROM subscriptions WHERE chat_id = ? ORDER BY rule_id", (chat_id,)
+        )
+    )
+    version = store.version(f"chat:{chat_id}")
+    if row is None:
+        return ChatView(chat_id, False, "", "", False, "info", None, subscriptions, version)
+    muted = datetime.fromisoformat(row["muted_until"]) if row["muted_until"] else None
+    return ChatView(
+        chat_id, True, row["title"], row["kind"], bool(row["blocked"]), row["min_level"],
+        muted, subscriptions, version,
+    )  # fmt: skip
+
+
+# --- text ---------------------------------------------------------------------------
+
+
+# Without control, zero-width, bidi and lone surrogate characters; newlines become spaces.
+# The bot's modules call it views.clean; alerts use the same function (monitor.textclean).
+clean = visible_text
+
+
+def show(text: str | None, limit: int = 200) -> str:
+    """Stored or user-supplied text, cleaned, cut to `limit` UTF-16 units, escaped."""
+    return html.escape(cut_utf16(clean(text or ""), limit))
+
+
+def link(title: str | None, url: str | None) -> str:
+    """The title as a link when the URL is http(s), else the escaped title alone."""
+    text = show(title or url or "(untitled)")
+    href = safe_link(url) if url and len(url) <= 1000 else None
+    return f'<a href="{html.escape(href)}">{text}</a>' if href else text
+
+
+def minute(moment: datetime | str | None) -> str:
+    if moment is None:
+        return "no date"
+    if isinstance(moment, str):
+        moment = datetime.fromisoformat(moment)
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def fit(blocks: Sequence[str], buttons: Sequence[Sequence[Button]] = ()) -> Reply:
+    """Blocks joined by newlines; whole blocks dropped from the end to stay within the limit."""
+    rows = tuple(tuple(row) for row in buttons)
+    text = "\n".join(blocks)
+    if utf16_len(text) <= TELEGRAM_LIMIT:
+        return Reply(text, rows)
+    kept: list[str] = []
+    used = 0
+    for block in blocks:
+        cost = utf16_len(block) + 1
+        if used + cost > TELEGRAM_LIMIT - 80:  # room for the note below
+            break
+        kept.append(block)
+        used += cost
+    kept.append(f"… {len(blocks) - len(kept)} more lines not shown.")
+    return Reply("\n".join(kept), rows)
+
+
+def listing(items: Sequence[str], most: int = 10) -> str:
+    """Escaped items, comma-separated, at most `most` of them named."""
+    named = ", ".join(f"<code>{show(item, 64)}</code>" for item in items[:most])
+    return named + (f" and {len(items) - most} more" if len(items) > most else "")
+
+
+# --- topics -------------------------------------------------------------------------
+
+
+def topic_buttons(rules: RuleSet, chat: ChatView) -> tuple[tuple[Button, ...], ...]:
+    """One row per topic: Unsubscribe if the chat has it, else Subscribe."""
+    rows = []
+    for rule in rules.rules:
+        mine = rule.id in chat.subscriptions
+        label = "Unsubscribe" if mine else "Subscribe"
+        data = f"{'unsub' if mine else 'sub'}:{rule.id}"
+        if len(data.encode()) <= BUTTON_DATA_BYTES:
+            rows.append((Button(f"{label}: {cut_words(clean(rule.title), LABEL_TITLE)}", data),))
+    return tuple(rows[:50])
+
+
+def topics_reply(rules: RuleSet, chat: ChatView) -> Reply:
+    blocks = [f"<b>Topics</b> ({len(rules.rules)}):"]
+    for rule in rules.rules:
+        mark = "✅ " if rule.id in chat.subscriptions else ""
+        blocks.append(
+            f"\n{mark}<b>{show(rule.title)}</b> · {rule.level} · <code>{show(rule.id, 64)}</code>"
+            f"\n{show(rule.description, 400)}"
+        )
+    if not rules.rules:
+        blocks.append("No topics are loaded yet.")
+    return fit(blocks, topic_buttons(rules, chat))
+
+
+def mysubs_reply(rules: RuleSet, chat: ChatView, now: datetime) -> Reply:
+    titles = {rule.id: rule for rule in rules.rules}
+    if not chat.subscriptions:
+        return Reply("This chat follows no topics yet. /topics lists them.")
+    blocks = ["<b>This chat follows:</b>"]
+    for rule_id in chat.subscriptions:
+        rule = titles.get(rule_id)
+        about = f"{show(rule.title)} · {rule.level}" if rule else "<i>no longer in force</i>"
+        blocks.append(f"• <code>{show(rule_id, 64)}</code>: {about}")
+    blocks.append(f"Alerts from level <b>{chat.min_level}</b> up (/level to change).")
+    if chat.muted_until and chat.muted_until > now:
+        blocks.append(f"Muted until {minute(chat.muted_until)}: alerts arrive silently.")
+    return fit(blocks)
+
+
+# --- entries ------------------------------------------------------------------------
+
+ENTRY_COLUMNS = (
+    "e.id, e.title, e.link, e.published, e.seen_at, e.feed_id, e.backlog,"
+    " f.title AS feed_title, f.url AS feed_url"
+)
+
+
+def source(row: sqlite3.Row) -> str:
+    if row["feed_title"]:
+        return show(row["feed_title"], 80)
+    if row["feed_url"]:
+        return show(row["feed_url"], 80)
+    return f"feed <code>{show(row['feed_id'], 32)}</code> (removed)"
+
+
+def entry_line(row: sqlite3.Row) -> str:
+    return f"{minute(row['published'] or row['seen_at'])} · {link(row['title'], row['link'])}"
+
+
+def recent_reply(db: sqlite3.Connection, chat: ChatView, count: int) -> Reply:
+    """The newest matches of the chat's topics at or above its level, newest first by date."""
+    if not chat.subscriptions:
+        return Reply("This chat follows no topics yet, so there is nothing recent. /topics")
+    levels = LEVELS[LEVELS.index(chat.min_level) if chat.min_level in LEVELS else 0 :]
+    marks = ", ".join("?" * len(levels))
+    # The date shown is the published one (clamped when in the future), else when seen.
+    rows = db.execute(
+        f"SELECT {ENTRY_COLUMNS}, group_concat(m.rule_id) AS rules,"
+        " COALESCE(e.published, e.seen_at) AS shown"
+        " FROM matches m JOIN subscriptions s ON s.rule_id = m.rule_id AND s.chat_id = ?"
+        " JOIN entries e ON e.id = m.entry_id LEFT JOIN feeds f ON f.id = e.feed_id"
+        f" WHERE m.level IN ({marks})"
+        " GROUP BY e.id ORDER BY shown DESC, MAX(m.seq) DESC LIMIT ?",
+        (chat.id, *levels, count),
+    ).fetchall()
+    at_level = f"level {chat.min_level} and above"
+    if not rows:
+        return Reply(
+            f"Nothing at {at_level} has matched this chat's topics yet. /level changes the level."
+        )
+    blocks = [f"<b>Latest {len(rows)} matches of this chat's topics</b> ({at_level})"]
+    for row in rows:
+        rules = ", ".join(show(r, 64) for r in sorted(row["rules"].split(",")))
+        blocks.append(f"\n{entry_line(row)}\n<i>{rules}</i> · {source(row)}")
+    return fit(blocks)
+
+
+def search_words(text: str) -> list[str]:
+    """The words of a query, each with a letter or digit, de-duplicated and capped."""
+    words = [w[:MAX_WORD_CHARS] for w in clean(text).split() if any(c.isalnum() for c in w)]
+    return list(dict.fromkeys(words))[:MAX_SEARCH_WORDS]
+
+
+def fts_query(words: Sequence[str]) -> str:
+    """Each word as an FTS5 string, so that no user text is read as query syntax."""
+    return " ".join('"' + word.replace('"', '""') + '"' for word in words)
+
+
+def _like(word: str) -> str:
+    escaped = word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+def search_entries(db: sqlite3.Connection, words: Sequence[str], limit: int) -> list[sqlite3.Row]:
+    # FTS5's default tokenizer keeps a run of Chinese characters as one token, so
+    # Chinese words are looked for as substrings instead.
+    latin = [w for w in words if not any(is_cjk(c) for c in w)]
+    clauses, params = [], []
+    if latin:
+        clauses.append("e.rowid IN (SELECT rowid FROM entries_fts WHERE entries_fts MATCH ?)")
+        params.append(fts_query(latin))
+    for word in (w for w in words if w not in latin):
+        clauses.append("(e.title LIKE ? ESCAPE '\\' OR e.summary LIKE ? ESCAPE '\\')")
+        params += [_like(word), _like(word)]
+    sql = (
+        f"SELECT {ENTRY_COLUMNS} FROM entries e LEFT JOIN feeds f ON f.id = e.feed_id"
+        f" WHERE {' AND '.join(clauses)} ORDER BY e.seq DESC LIMIT ?"
+    )
+    return db.execute(sql, [*params, limit]).fetchall()
+
+
+def search_reply(db: sqlite3.Connection, text: str) -> Reply:
+    words = search_words(text)
+    if not words:
+        return Reply("Usage: /search &lt;words&gt;, for example /search police training Serbia.")
+    try:
+        rows = search_entries(db, words, SEARCH_HITS + 1)
+    except sqlite3.OperationalError as error:
+        return Reply(f"The search could not run ({show(str(error), 200)}). Try plain words.")
+    asked = " ".join(words)
+    if not rows:
+        return Reply(f"No stored entry contains all of: {show(asked, 300)}.")
+    more = " (newest shown; add words to narrow)" if len(rows) > SEARCH_HITS else ""
+    blocks = [f"<b>Entries with {show(asked, 300)}</b>{more}"]
+    blocks += [f"\n{entry_line(row)}\n{source(row)}" for row in rows[:SEARCH_HITS]]
+    return fit(blocks)

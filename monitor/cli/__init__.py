@@ -1,0 +1,1 @@
+"""The `monitor` command: thin typer commands over the functions of the other packages."""

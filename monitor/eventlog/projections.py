@@ -1,0 +1,306 @@
+"""Projections: plain tables derived from events, updated in the append's transaction.
+
+Each handler takes the writer connection and one stored event (the tables are in
+monitor.schema). Handlers only use the event (never the clock), so replaying the log
+gives the same tables.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import sqlite3
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import TypeVar
+
+from monitor.eventlog import events as ev
+
+P = TypeVar("P", bound=ev.Payload)
+Handler = Callable[[sqlite3.Connection, ev.StoredEvent], None]
+
+
+@functools.lru_cache(maxsize=1024)  # the same few moments recur within a transaction
+def iso(moment: datetime) -> str:
+    """One text form for every stored time, so that text order is time order."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def stream_id(stream: str) -> str:
+    return stream.split(":", 1)[1]
+
+
+def _feed_added(db: sqlite3.Connection, event: ev.StoredEvent) -> None:
+    data = _as(event, ev.FeedAdded)
+    db.execute(
+        "INSERT OR REPLACE INTO feeds (id, url, title, origin, interval, added_at) "
+        "VALUES (?, ?, ?, ?, ?, ?)",
+        (
+            stream_id(event.stream),
+            data.url,
+            data.title,
+            data.origin,
+            data.interval,
+            iso(event.recorded_at),
+        ),
+    )
+
+
+def _feed_removed(db: sqlite3.Connection, event: ev.StoredEvent) -> None:
+    db.execute("DELETE FROM feeds WHERE id = ?", (stream_id(event.stream),))
+
+
+def _feed_moved(db: sqlite3.Connection, event: ev.StoredEvent) -> None:
+    data = _as(event, ev.FeedMoved)
+    db.execute("UPDATE feeds SET url = ? WHERE id = ?", (data.new_url, stream_id(event.stream)))
+
+
+def _feed_fetched(db: sqlite3.Connection, event: ev.StoredEvent) -> None:
+    data = _as(event, ev.FeedFetched)
+    db.execute(
+        "UPDATE feeds SET etag = ?, last_modified = ?, content_hash = ?, polled = 1,"
+        " title = CASE WHEN ? IS NOT NULL AND title = '' THEN ? ELSE title END,"
+        " last_changed_at = ? WHERE id = ?",
+        (
+            data.etag,
+            data.last_modified,
+            data.content_hash,
+            data.title,
+            data.title,
+            iso(event.recorded_at),
+            stream_id(event.stream),
+        ),
+    )
+
+
+def _feed_failed(db: sqlite3.Connection, event: ev.StoredEvent) -> None:
+    data = _as(event, ev.FeedFailed)
+    db.execute(
+        "UPDATE feeds SET failures = ?, failing_since = COALESCE(failing_since, ?),"
+        " last_error_kind = ?, last_error = ?, last_status = ?, next_poll_at = ? WHERE id = ?",
+        (
+            data.failures,
+            iso(event.recorded_at),
+            data.kind,
+            data.detail,
+            data.status,
+            iso(data.next_poll_at),
+            stream_id(event.stream),
+        ),
+    )
+
+
+def _feed_recovered(db: sqlite3.Connection, event: ev.StoredEvent) -> None:
+    db.execute(
+        "UPDATE feeds SET failures = 0, failing_since = NULL, next_poll_at = NULL WHERE id = ?",
+        (stream_id(event.stream),),
+    )
+
+
+def _entry_seen(db: sqlite3.Connection, event: ev.StoredEvent) -> None:
+    data = _as(event, ev.EntrySeen)
+    published = iso(data.published) if data.published else None
+    db.execute(
+        "INSERT INTO entries (id, feed_id, key, link, title, summary, published, author, lang,"
+        " backlog, future_date, seen_at, seq) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (
+            stream_id(event.stream),
+            data.feed_id,
+            data.key,
+            data.link,
+            data.title,
+            data.summary,
+            published,
+            data.author,
+            data.lang,
+            int(data.backlog),
+            int(data.future_date),
+            iso(event.recorded_at),
+            event.seq,
+        ),
+    )
+
+
+def _rule_matched(db: sqlite3.Connection, event: ev.StoredEvent) -> None:
+    data = _as(event, ev.RuleMatched)
+    db.execute(
+        "INSERT OR REPLACE INTO matches (entry_id, rule_id, rule_version, level, terms, spans,"
+        " entities, matched_at, seq) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (
+            stream_id(event.stream),
+            data.rule_id,
+            data.rule_version,
+            data.level,
+            json.dumps(data.terms, ensure_ascii=False),
+            json.dumps(data.spans),
+            json.dumps(data.entities),
+            iso(event.recorded_at),
+            event.seq,
+        ),
+    )
+
+
+def _alert_queued(db: sqlite3.Connection, event: ev.StoredEvent) -> None:
+    data = _as(event, ev.AlertQueued)
+    now = iso(event.recorded_at)
+    db.execute(
+        "INSERT INTO alerts (id, entry_id, recipient, rules, level, status, queued_at, updated_at,"
+        " seq) VALUES (?, ?, ?, ?, ?, 'pending', ?, ?, ?)",
+        (
+            stream_id(event.stream),
+            data.entry_id,
+            data.recipient,
+            json.dumps(data.rules),
+            data.level,
+            now,
+            now,
+            event.seq,
+        ),
+    )
+
+
+def _alert_status(
+    db: sqlite3.Connection, event: ev.StoredEvent, status: str, **columns: object
+) -> None:
+    assignments = "".join(f", {name} = ?" for name in columns)
+    db.execute(
+        f"UPDATE alerts SET status = ?, updated_at = ?{assignments} WHERE id = ?",
+        (status, iso(event.recorded_at), *columns.values(), stream_id(event.stream)),
+    )
+
+
+def _alert_dispatched(db: sqlite3.Connection, event: ev.StoredEvent) -> None:
+    _alert_status(db, event, "in_flight", attempts=_as(event, ev.AlertDispatched).attempt)
+
+
+def _alert_sent(db: sqlite3.Connection, event: ev.StoredEvent) -> None:
+    _alert_status(
+        db, event, "sent", message_id=_as(event, ev.AlertSent).message_id, last_error=None
+    )
+
+
+def _alert_deferred(db: sqlite3.Connection, event: ev.StoredEvent) -> None:
+    data = _as(event, ev.AlertDeferred)
+    _alert_status(db, event, "pending", not_before=iso(data.not_before), last_error=data.reason)
+
+
+def _alert_failed(db: sqlite3.Connection, event: ev.StoredEvent) -> None:
+    _alert_status(db, event, "failed", last_error=_as(event, ev.AlertFailed).reason)
+
+
+def _alert_uncertain(db: sqlite3.Connection, event: ev.StoredEvent) -> None:
+    _alert_status(db, event, "uncertain", last_error=_as(event, ev.AlertUncertain).reason)
+
+
+def _chat_started(db: sqlite3.Connection, event: ev.StoredEvent) -> None:
+    data = _as(event, ev.ChatStarted)
+    db.execute(
+        "INSERT INTO chats (id, title, kind, started_at) VALUES (?, ?, ?, ?) ON CONFLICT (id)"
+        " DO UPDATE SET title = excluded.title, kind = excluded.kind,"
+        " blocked = 0, blocked_reason = NULL",
+        (data.chat_id, data.title, data.kind, iso(event.recorded_at)),
+    )
+
+
+def _subscribed(db: sqlite3.Connection, event: ev.StoredEvent) -> None:
+    data = _as(event, ev.Subscribed)
+    db.execute(
+        "INSERT OR IGNORE INTO subscriptions (chat_id, rule_id, since) VALUES (?, ?, ?)",
+        (data.chat_id, data.rule_id, iso(event.recorded_at)),
+    )
+
+
+def _unsubscribed(db: sqlite3.Connection, event: ev.StoredEvent) -> None:
+    data = _as(event, ev.Unsubscribed)
+    db.execute(
+        "DELETE FROM subscriptions WHERE chat_id = ? AND rule_id = ?", (data.chat_id, data.rule_id)
+    )
+
+
+def _chat_blocked(db: sqlite3.Connection, event: ev.StoredEvent) -> None:
+    data = _as(event, ev.ChatBlocked)
+    db.execute(
+        "UPDATE chats SET blocked = 1, blocked_reason = ? WHERE id = ?", (data.reason, data.chat_id)
+    )
+
+
+def _chat_migrated(db: sqlite3.Connection, event: ev.StoredEvent) -> None:
+    data = _as(event, ev.ChatMigrated)
+    old, new = data.chat_id, data.new_chat_id
+    db.execute(
+        "INSERT OR IGNORE INTO chats (id, title, kind, started_at, min_level, muted_until)"
+        " SELECT ?, title, 'supergroup', ?, min_level, muted_until FROM chats WHERE id = ?",
+        (new, iso(event.recorded_at), old),
+    )
+    db.execute("UPDATE chats SET migrated_to = ? WHERE id = ?", (new, old))
+    db.execute(
+        "INSERT OR IGNORE INTO subscriptions (chat_id, rule_id, since)"
+        " SELECT ?, rule_id, since FROM subscriptions WHERE chat_id = ?",
+        (new, old),
+    )
+    db.execute("DELETE FROM subscriptions WHERE chat_id = ?", (old,))
+
+
+def _chat_level_set(db: sqlite3.Connection, event: ev.StoredEvent) -> None:
+    data = _as(event, ev.ChatLevelSet)
+    db.execute("UPDATE chats SET min_level = ? WHERE id = ?", (data.level, data.chat_id))
+
+
+def _chat_muted(db: sqlite3.Connection, event: ev.StoredEvent) -> None:
+    data = _as(event, ev.ChatMuted)
+    db.execute("UPDATE chats SET muted_until = ? WHERE id = ?", (iso(data.until), data.chat_id))
+
+
+def _chat_unmuted(db: sqlite3.Connection, event: ev.StoredEvent) -> None:
+    data = _as(event, ev.ChatUnmuted)
+    db.execute("UPDATE chats SET muted_until = NULL WHERE id = ?", (data.chat_id,))
+
+
+def _rules_loaded(db: sqlite3.Connection, event: ev.StoredEvent) -> None:
+    data = _as(event, ev.RulesLoaded)
+    db.execute("DELETE FROM rules")
+    db.executemany(
+        "INSERT INTO rules (id, version, level, title, ruleset_version, loaded_at)"
+        " VALUES (?, ?, ?, ?, ?, ?)",
+        [
+            (r.id, r.version, r.level, r.title, data.version, iso(event.recorded_at))
+            for r in data.rules
+        ],
+    )
+
+
+HANDLERS: dict[str, Handler] = {
+    "FeedAdded": _feed_added,
+    "FeedRemoved": _feed_removed,
+    "FeedMoved": _feed_moved,
+    "FeedFetched": _feed_fetched,
+    "FeedFailed": _feed_failed,
+    "FeedRecovered": _feed_recovered,
+    "EntrySeen": _entry_seen,
+    "RuleMatched": _rule_matched,
+    "AlertQueued": _alert_queued,
+    "AlertDispatched": _alert_dispatched,
+    "AlertSent": _alert_sent,
+    "AlertDeferred": _alert_deferred,
+    "AlertFailed": _alert_failed,
+    "AlertUncertain": _alert_uncertain,
+    "ChatStarted": _chat_started,
+    "Subscribed": _subscribed,
+    "Unsubscribed": _unsubscribed,
+    "ChatBlocked": _chat_blocked,
+    "ChatMigrated": _chat_migrated,
+    "ChatLevelSet": _chat_level_set,
+    "ChatMuted": _chat_muted,
+    "ChatUnmuted": _chat_unmuted,
+    "RulesLoaded": _rules_loaded,
+}
+
+
+def apply(db: sqlite3.Connection, event: ev.StoredEvent) -> None:
+    HANDLERS[event.type](db, event)
+
+
+def _as(event: ev.StoredEvent, kind: type[P]) -> P:
+    if not isinstance(event.data, kind):
+        raise TypeError(f"event {event.seq} is {event.type}, expected {kind.__name__}")
+    return event.data

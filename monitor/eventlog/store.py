@@ -1,0 +1,309 @@
+"""The event store: one append-only `events` table in SQLite, and its projections.
+
+One writer connection; every write is one `BEGIN IMMEDIATE` transaction that appends
+events and updates the projections together, so a crash leaves either both or neither.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import sqlite_utils
+
+from monitor.eventlog import events as ev
+from monitor.eventlog import projections
+from monitor.eventlog.schema import EVENTS_SCHEMA, PROJECTION_SCHEMA, split_statements
+from monitor.eventlog.views import VIEWS, create_views
+
+if TYPE_CHECKING:
+    from monitor.eventlog.replay import ReplayReport
+
+Clock = Callable[[], datetime]
+
+# Each migration runs once, in order; PRAGMA user_version counts the ones applied.
+MIGRATIONS: tuple[str, ...] = (EVENTS_SCHEMA + PROJECTION_SCHEMA,)
+
+
+class ConcurrencyError(Exception):
+    """A stream moved on since the caller read it; re-read and decide again."""
+
+
+class StoreError(Exception):
+    """The database cannot be opened or written; the message says which file and why."""
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def connect(
+    path: Path, *, readonly: bool = False, busy_timeout: float = 10.0
+) -> sqlite3.Connection:
+    """A connection with the project's pragmas; readers use readonly=True."""
+    try:
+        if not readonly:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        uri = database_uri(path, "ro" if readonly else "rwc")
+        db = sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False)
+        db.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")
+        if not readonly:
+            db.execute("PRAGMA journal_mode = WAL")
+            db.execute("PRAGMA synchronous = FULL")
+        db.execute("PRAGMA foreign_keys = ON")
+    except (sqlite3.Error, OSError) as error:
+        raise StoreError(f"{path}: cannot open the database: {error}{_hint(str(error))}") from None
+    db.row_factory = sqlite3.Row
+    return db
+
+
+def database_uri(path: Path, mode: str) -> str:
+    """A `file:` URI for `path`, percent-encoded: `#`, `?` and `%` in a name stay in the name."""
+    return f"{path.absolute().as_uri()}?mode={mode}"
+
+
+class Store:
+    """The single writer. Appends are idempotent (by event id) and checked per stream."""
+
+    def __init__(self, path: Path, clock: Clock = utc_now, busy_timeout: float = 10.0) -> None:
+        self.path = path
+        self.clock = clock
+        self.busy_timeout = busy_timeout
+        self.db = connect(path, busy_timeout=busy_timeout)
+        try:
+            migrate(self.db)
+        except sqlite3.OperationalError as error:
+            self.db.close()
+            raise write_error(path, error) from None
+
+    def close(self) -> None:
+        self.db.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """BEGIN IMMEDIATE ... COMMIT; a refused write (full, read-only, locked) is a StoreError."""
+        try:
+            self.db.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as error:
+            raise write_error(self.path, error) from None
+        try:
+            yield self.db
+            self.db.execute("COMMIT")
+        except BaseException as error:
+            if self.db.in_transaction:
+                self.db.execute("ROLLBACK")
+            if isinstance(error, sqlite3.OperationalError):
+                raise write_error(self.path, error) from None
+            raise
+
+    def append(
+        self, new_events: Sequence[ev.NewEvent], expected: Mapping[str, int] | None = None
+    ) -> list[ev.StoredEvent]:
+        """Append in one transaction; events already in the log are skipped.
+
+        `expected` maps a stream to the version the caller last saw (0: no events yet);
+        if the stream has moved on, nothing is appended and ConcurrencyError is raised.
+        """
+        with self.transaction() as db:
+            return append_in(db, new_events, expected or {}, self.clock())
+
+    def version(self, stream: str) -> int:
+        return stream_version(self.db, stream)
+
+    def note_check(self, feed_id: str, outcome: str) -> None:
+        # Not part of the log: no fsync for it (WAL + NORMAL stays consistent, may lose the last).
+        self.db.execute("PRAGMA synchronous = NORMAL")
+        try:
+            with self.transaction() as db:
+                db.execute(
+                    "INSERT OR REPLACE INTO feed_checks (feed_id, checked_at, outcome)"
+                    " VALUES (?, ?, ?)",
+                    (feed_id, projections.iso(self.clock()), outcome),
+                )
+        finally:
+            self.db.execute("PRAGMA synchronous = FULL")
+
+    def replay(self, *, write: bool = True) -> ReplayReport:
+        """Rebuild every projection from `events` alone and compare with the live tables."""
+        # Imported here, not at the top: monitor.replay imports this module (read_events).
+        from monitor.eventlog.replay import replay
+
+        return replay(self.path, write=write, busy_timeout=self.busy_timeout)
+
+
+def write_error(path: Path, error: sqlite3.Error) -> StoreError:
+    return StoreError(
+        f"{path}: the write was refused and nothing of it was stored: {error}{_hint(str(error))}"
+    )
+
+
+def _hint(message: str) -> str:
+    """What to do about the usual refusals."""
+    text = message.lower()
+    if "full" in text:
+        return " (free disk space; the write is retried on the next poll)"
+    if "readonly" in text or "read-only" in text or "permission" in text:
+        return " (the database file, its -wal/-shm files and its folder must be writable)"
+    if "locked" in text or "busy" in text:
+        return (
+            " (another process holds the write lock; MONITOR_DB_BUSY_TIMEOUT sets how long to wait)"
+        )
+    if "i/o" in text:
+        return " (the disk reported an I/O error)"
+    return ""
+
+
+def migrate(db: sqlite3.Connection) -> None:
+    current = db.execute("PRAGMA user_version").fetchone()[0]
+    for number, script in enumerate(MIGRATIONS[current:], start=current + 1):
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            for statement in split_statements(script):
+                db.execute(statement)
+            if number == 1:
+                _enable_search(db)
+            db.execute(f"PRAGMA user_version = {number}")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        db.execute("COMMIT")
+    # Views are derived SQL, not data: recreated whenever the code's differ from the file's.
+    stored = dict(db.execute("SELECT name, sql FROM sqlite_master WHERE type = 'view'").fetchall())
+    if any(stored.get(name) != sql.strip() for name, sql in VIEWS.items()):
+        create_views(db)
+
+
+def _enable_search(db: sqlite3.Connection) -> None:
+    # The FTS table and triggers sqlite-utils expects: `sqlite-utils search db entries "..."`.
+    sqlite_utils.Database(db).table("entries").enable_fts(
+        ["title", "summary"], fts_version="FTS5", create_triggers=True
+    )
+
+
+def stream_version(db: sqlite3.Connection, stream: str) -> int:
+    row = db.execute("SELECT MAX(version) FROM events WHERE stream = ?", (stream,)).fetchone()
+    return int(row[0] or 0)
+
+
+def append_in(
+    db: sqlite3.Connection,
+    new_events: Sequence[ev.NewEvent],
+    expected: Mapping[str, int],
+    now: datetime,
+) -> list[ev.StoredEvent]:
+    seen = _existing_ids(db, [event.event_id for event in new_events])
+    fresh = []
+    for event in new_events:
+        if event.event_id not in seen:  # stored before, or twice in this batch
+            seen.add(event.event_id)
+            fresh.append(event)
+    versions = _stream_versions(db, {event.stream for event in fresh})
+    for stream, current in versions.items():
+        _check_expected(stream, current, expected)
+    stored: list[ev.StoredEvent] = []
+    for event in fresh:
+        versions[event.stream] += 1
+        stored.append(_insert(db, event, versions[event.stream], now))
+    return stored
+
+
+def _existing_ids(db: sqlite3.Connection, ids: list[str]) -> set[str]:
+    found: set[str] = set()
+    for chunk in _chunks(ids):
+        marks = ", ".join("?" * len(chunk))
+        rows = db.execute(f"SELECT event_id FROM events WHERE event_id IN ({marks})", chunk)
+        found.update(row[0] for row in rows)
+    return found
+
+
+def _stream_versions(db: sqlite3.Connection, streams: set[str]) -> dict[str, int]:
+    versions = dict.fromkeys(streams, 0)
+    for chunk in _chunks(sorted(streams)):
+        marks = ", ".join("?" * len(chunk))
+        sql = f"SELECT stream, MAX(version) FROM events WHERE stream IN ({marks}) GROUP BY stream"
+        versions.update((row[0], int(row[1])) for row in db.execute(sql, chunk))
+    return versions
+
+
+def _chunks(items: list[str], size: int = 500) -> list[list[str]]:
+    return [items[start : start + size] for start in range(0, len(items), size)]
+
+
+def _check_expected(stream: str, current: int, expected: Mapping[str, int]) -> None:
+    if stream in expected and expected[stream] != current:
+        raise ConcurrencyError(f"{stream}: expected version {expected[stream]}, found {current}")
+
+
+def _insert(
+    db: sqlite3.Connection, event: ev.NewEvent, version: int, now: datetime
+) -> ev.StoredEvent:
+    recorded = now.replace(microsecond=0)
+    cursor = db.execute(
+        "INSERT INTO events (stream, version, event_id, type, data, recorded_at)"
+        " VALUES (?, ?, ?, ?, ?, ?)",
+        (
+            event.stream,
+            version,
+            event.event_id,
+            event.type,
+            event.data.model_dump_json(),
+            projections.iso(recorded),
+        ),
+    )
+    stored = ev.StoredEvent(
+        seq=int(cursor.lastrowid or 0),
+        stream=event.stream,
+        version=version,
+        event_id=event.event_id,
+        type=event.type,
+        data=event.data,
+        recorded_at=recorded,
+    )
+    projections.apply(db, stored)
+    return stored
+
+
+def read_events(
+    db: sqlite3.Connection,
+    *,
+    after: int = 0,
+    types: Sequence[str] = (),
+    stream: str | None = None,
+    limit: int | None = None,
+    newest_first: bool = False,
+) -> list[ev.StoredEvent]:
+    clauses: list[str] = ["seq > ?"]
+    params: list[object] = [after]
+    if types:
+        clauses.append(f"type IN ({', '.join('?' * len(types))})")
+        params.extend(types)
+    if stream:
+        clauses.append("stream = ?")
+        params.append(stream)
+    order = "DESC" if newest_first else "ASC"
+    sql = f"SELECT * FROM events WHERE {' AND '.join(clauses)} ORDER BY seq {order}"
+    if limit is not None:
+        sql += f" LIMIT {int(limit)}"
+    return [_row_to_event(row) for row in db.execute(sql, params)]
+
+
+def _row_to_event(row: sqlite3.Row) -> ev.StoredEvent:
+    return ev.StoredEvent(
+        seq=row["seq"],
+        stream=row["stream"],
+        version=row["version"],
+        event_id=row["event_id"],
+        type=row["type"],
+        data=ev.decode(row["type"], row["data"]),
+        recorded_at=datetime.fromisoformat(row["recorded_at"]),
+    )

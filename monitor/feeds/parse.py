@@ -1,0 +1,315 @@
+"""Feed documents (bytes) to plain records.
+
+RSS, Atom and RDF go through feedparser (imported here and nowhere else); JSON Feed is read
+by monitor.jsonfeed; text and link clean-up is monitor.textclean. parse_feed is pure and
+in-process; ParserPool (monitor.parse_pool, re-exported here) runs it in worker processes
+that are killed when a document takes too long.
+"""
+
+from __future__ import annotations
+
+import calendar
+import codecs
+import hashlib
+import io
+import zlib
+from collections import Counter
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from typing import Any
+
+import feedparser
+
+from monitor.feeds.parser_pool import ParserPool  # re-exported (__all__): imported from here
+from monitor.feeds.text import (
+    bomless_utf16_or_32,
+    canonical_link,
+    collapse_whitespace,
+    document_head,
+    entry_key,
+    guess_chinese_codec,
+    html_to_text,
+    is_utf8,
+    looks_like_html,
+    normalise_lang,
+    shorten,
+)
+
+__all__ = [
+    "EntryData",
+    "FeedData",
+    "ParseFailed",
+    "ParseResult",
+    "ParserPool",
+    "canonical_link",
+    "parse_feed",
+]
+
+# Longer titles and summaries are cut here, before anything stores, indexes, matches or
+# prints them: a hostile feed's 9 MB title would otherwise cost every one of those.
+TITLE_LIMIT = 1_000
+SUMMARY_LIMIT = 5_000
+GUNZIP_LIMIT = 64 * 1024 * 1024
+FAILURE_KINDS = frozenset({"empty", "not-a-feed", "malformed", "parse-timeout", "parse-crash"})
+
+
+@dataclass(frozen=True)
+class EntryData:
+    key: str
+    link: str | None
+    title: str
+    summary: str
+    published: datetime | None
+    author: str | None
+    lang: str | None
+
+
+@dataclass(frozen=True)
+class FeedData:
+    format: str
+    title: str
+    link: str | None
+    lang: str | None
+    entries: tuple[EntryData, ...]
+    warnings: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class ParseFailed:
+    kind: str
+    detail: str
+
+
+ParseResult = FeedData | ParseFailed
+
+
+@dataclass(frozen=True)
+class EntryFields:
+    """What a format reader found for one entry, before the key is chosen."""
+
+    ident: str
+    link: str | None
+    title: str
+    summary: str
+    date_text: str
+    published: datetime | None
+    author: str | None
+    lang: str | None
+
+
+def build_entry(fields: EntryFields) -> EntryData | None:
+    """The entry record, or None when nothing identifies it (no id, link, title or text)."""
+    key = entry_key(fields.ident, fields.link, fields.title, fields.date_text, fields.summary)
+    if key is None:
+        return None
+    title = shorten(fields.title, TITLE_LIMIT)
+    summary = fields.summary[:SUMMARY_LIMIT]
+    return EntryData(key, fields.link, title, summary, fields.published, fields.author, fields.lang)
+
+
+def parse_feed(body: bytes, url: str, content_type: str | None = None) -> ParseResult:
+    """Parse one fetched document. Never raises: a parser bug becomes a "parse-crash"."""
+    try:
+        return _parse(body, url, content_type)
+    except Exception as exc:  # a bug in a parser must cost one feed, not the daemon
+        message = collapse_whitespace(f"{type(exc).__name__}: {exc}")
+        return ParseFailed("parse-crash", f"{url}: parser raised {message}")
+
+
+def _parse(body: bytes, url: str, content_type: str | None) -> ParseResult:
+    from monitor.feeds import jsonfeed  # here, not at the top: jsonfeed builds the records above
+
+    warnings: list[str] = []
+    if body[:2] == b"\x1f\x8b":
+        unzipped = _gunzip(body, url)
+        if isinstance(unzipped, ParseFailed):
+            return unzipped
+        body = unzipped
+        warnings.append("body was gzip-compressed without Content-Encoding: decompressed it")
+    if not body.lstrip(b"\xef\xbb\xbf \t\r\n\f\v\x00"):
+        return ParseFailed("empty", f"{url}: the response body is empty or only whitespace")
+    if jsonfeed.looks_like_json(body, content_type):
+        return jsonfeed.parse_json_feed(body, url, content_type, warnings)
+    return _parse_xml(body, url, content_type, warnings)
+
+
+def _gunzip(body: bytes, url: str) -> bytes | ParseFailed:
+    decompressor = zlib.decompressobj(wbits=31)
+    try:
+        data = decompressor.decompress(body, GUNZIP_LIMIT)
+    except zlib.error as exc:
+        return ParseFailed("malformed", f"{url}: body looks gzip-compressed but is corrupt: {exc}")
+    if decompressor.unconsumed_tail:
+        return ParseFailed("malformed", f"{url}: gzip body expands beyond {GUNZIP_LIMIT} bytes")
+    return data
+
+
+def _parse_xml(body: bytes, url: str, content_type: str | None, warnings: list[str]) -> ParseResult:
+    wide_codec = bomless_utf16_or_32(body)
+    if wide_codec:  # feedparser cannot tell UTF-16/32 without a BOM unless it is declared
+        body, content_type = body.decode(wide_codec).encode(), "application/xml; charset=utf-8"
+    elif body.startswith(_BOMS):
+        content_type = "application/xml"  # a byte-order mark overrides the HTTP charset
+    raw = _run_feedparser(body, url, content_type)
+    charset = _better_charset(raw, body)
+    if charset:
+        warnings.append(f"bytes are {charset}, not {raw.get('encoding')} as feedparser read them")
+        raw = _run_feedparser(body, url, f"application/xml; charset={charset}")
+    feed = raw.get("feed", {})
+    title = _text(feed.get("title_detail"), feed.get("title"))
+    if not raw.get("entries") and not title:
+        failure = _explain_nothing_found(raw, body, url)
+        if failure is not None:
+            return failure
+    if raw.get("bozo"):
+        warnings.append(_describe_bozo(raw.get("bozo_exception"), len(raw.get("entries", []))))
+    feed_lang = normalise_lang(feed.get("language"))
+    return FeedData(
+        format=raw.get("version") or "unknown",
+        title=shorten(title, TITLE_LIMIT),
+        link=canonical_link(feed.get("link"), url),
+        lang=feed_lang,
+        entries=_entries(raw.get("entries", []), url, feed_lang, warnings),
+        warnings=tuple(warnings),
+    )
+
+
+_BOMS = (codecs.BOM_UTF8, codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE, codecs.BOM_UTF16_LE,
+         codecs.BOM_UTF16_BE)  # fmt: skip
+
+
+def _run_feedparser(body: bytes, url: str, content_type: str | None) -> Any:
+    # A file object, never bytes or str: feedparser fetches a str that looks like a URL and
+    # tries bytes as a file name before reading them as a document.
+    headers = {"content-location": url, "content-type": content_type or "application/xml"}
+    # We keep plain text only (tags stripped, then escaped where shown), so feedparser's
+    # HTML sanitising and its rewriting of links inside HTML are work for nothing.
+    return feedparser.parse(
+        io.BytesIO(body), response_headers=headers, sanitize_html=False, resolve_relative_uris=False
+    )
+
+
+def _better_charset(raw: Any, body: bytes) -> str | None:
+    """A charset that reads the bytes better than the one feedparser used, if any."""
+    used = (raw.get("encoding") or "").lower().replace("_", "-")
+    if not used or used.startswith(("utf-8", "utf8")) or b"\x00" in body[:4]:
+        return None  # nothing to improve, or real UTF-16/32 (NULs around ASCII characters)
+    if is_utf8(body) and (used.startswith("utf-") or not body.isascii()):
+        return "utf-8"  # a wrong declaration or header; valid UTF-8 is rarely an accident
+    fell_back = type(raw.get("bozo_exception")).__name__ == "CharacterEncodingOverride"
+    if fell_back and used in ("windows-1252", "iso-8859-2"):  # feedparser's last resorts
+        return guess_chinese_codec(body)
+    return None
+
+
+def _explain_nothing_found(raw: Any, body: bytes, url: str) -> ParseFailed | None:
+    """Why a document gave neither entries nor a title; None for a valid empty feed."""
+    head = document_head(body)
+    if looks_like_html(head):
+        return ParseFailed("not-a-feed", f"{url}: got an HTML page, not a feed")
+    if not head.startswith("<"):
+        return ParseFailed("not-a-feed", f"{url}: got text that is not XML or JSON: {head[:60]!r}")
+    error = raw.get("bozo_exception")
+    if raw.get("bozo") and hasattr(error, "getLineNumber"):
+        return ParseFailed("malformed", f"{url}: {_xml_error(error)}; no entry or title recovered")
+    if raw.get("version"):
+        return None
+    return ParseFailed("not-a-feed", f"{url}: got XML with no RSS, Atom or RDF structure")
+
+
+def _xml_error(error: Any) -> str:
+    line, column = error.getLineNumber(), error.getColumnNumber()
+    return f"not well-formed XML at line {line}, column {column}: {error.getMessage()}"
+
+
+def _describe_bozo(error: object, entry_count: int) -> str:
+    if hasattr(error, "getLineNumber"):
+        return f"{_xml_error(error)}; kept the {entry_count} entries a lenient parser recovered"
+    return collapse_whitespace(f"feedparser: {type(error).__name__}: {error}")
+
+
+def _entries(
+    raw_entries: list[Any], base: str, feed_lang: str | None, warnings: list[str]
+) -> tuple[EntryData, ...]:
+    entries: list[EntryData] = []
+    for number, raw in enumerate(raw_entries, start=1):
+        entry = build_entry(_entry_fields(raw, base, feed_lang))
+        if entry is None:
+            warnings.append(f"entry {number} has no id, link, title or text: skipped")
+        else:
+            entries.append(entry)
+    return tuple(_split_shared_links(entries))
+
+
+def _split_shared_links(entries: list[EntryData]) -> list[EntryData]:
+    """A link that several id-less entries share identifies none of them: add their text.
+
+    (A page listing every announcement under one URL, or links differing only by
+    #fragment, would otherwise collapse into one entry and lose the rest.)
+    """
+    shared = Counter(e.key for e in entries if e.key == e.link)
+    return [
+        replace(e, key=f"{e.link}#{_text_digest(e)}") if shared[e.key] > 1 else e for e in entries
+    ]
+
+
+def _text_digest(entry: EntryData) -> str:
+    when = entry.published.isoformat() if entry.published else ""
+    text = f"{entry.title}\n{when}\n{entry.summary[:500]}"
+    return hashlib.sha1(text.encode(), usedforsecurity=False).hexdigest()[:16]
+
+
+def _entry_fields(raw: Any, base: str, feed_lang: str | None) -> EntryFields:
+    return EntryFields(
+        ident=raw.get("id") or "",
+        link=canonical_link(raw.get("link"), base),
+        title=_text(raw.get("title_detail"), raw.get("title")),
+        summary=_summary(raw),
+        # dict.get: FeedParserDict maps a missing "updated" to "published", with a warning.
+        date_text=raw.get("published") or dict.get(raw, "updated") or "",
+        published=_utc(raw.get("published_parsed") or dict.get(raw, "updated_parsed")),
+        author=_author(raw),
+        lang=_entry_lang(raw) or feed_lang,
+    )
+
+
+def _text(detail: Mapping[str, Any] | None, value: object) -> str:
+    """Plain text of a feedparser text construct; markup is stripped only when it is HTML."""
+    if not isinstance(value, str) or not value:
+        return ""
+    kind = (detail or {}).get("type") or "text/plain"
+    return html_to_text(value) if "html" in kind else collapse_whitespace(value)
+
+
+def _summary(raw: Any) -> str:
+    contents = raw.get("content") or []
+    # With no description, feedparser copies the first content into "summary" but not its type.
+    detail = raw.get("summary_detail") or (contents[0] if contents else None)
+    summary = _text(detail, raw.get("summary"))
+    for content in contents:
+        summary = summary or _text(content, content.get("value"))
+    return summary
+
+
+def _utc(parsed: Any) -> datetime | None:
+    """feedparser's struct_time (already in UTC) as an aware datetime; None if impossible."""
+    if parsed is None:
+        return None
+    try:
+        return datetime.fromtimestamp(calendar.timegm(parsed), UTC)
+    except (OverflowError, OSError, ValueError, TypeError):
+        return None
+
+
+def _author(raw: Any) -> str | None:
+    detail = raw.get("author_detail") or {}
+    return collapse_whitespace(detail.get("name") or raw.get("author") or "") or None
+
+
+def _entry_lang(raw: Any) -> str | None:
+    for detail in [raw.get("title_detail"), raw.get("summary_detail"), *(raw.get("content") or [])]:
+        lang = normalise_lang((detail or {}).get("language"))
+        if lang:
+            return lang
+    return None

@@ -1,0 +1,204 @@
+"""Pure decisions of a poll: which entries are new, what a failure costs, which events to append.
+
+Nothing here reads the clock, the network or the database: the caller passes all of it in.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+
+from monitor.eventlog import events as ev
+from monitor.feeds.parse import EntryData
+from monitor.rules.matcher import MatchResult
+
+# A clock skew allowance: a little ahead is normal, more is a wrong date.
+FUTURE_TOLERANCE = timedelta(minutes=10)
+# Kinds after which polling again soon is pointless.
+GIVE_UP_KINDS = frozenset({"gone"})
+
+# Who should hear of a match, and for which of its rules: [(recipient, [rule ids])].
+Recipients = Callable[[MatchResult], list[tuple[str, list[str]]]]
+
+
+@dataclass(frozen=True)
+class FeedState:
+    """What the log says about a feed, as read from the `feeds` projection."""
+
+    id: str
+    url: str
+    title: str
+    origin: str
+    interval: float | None
+    etag: str | None
+    last_modified: str | None
+    content_hash: str | None
+    polled: bool
+    failures: int
+    next_poll_at: datetime | None
+    version: int
+
+    @property
+    def stream(self) -> str:
+        return f"feed:{self.id}"
+
+
+@dataclass(frozen=True)
+class Failure:
+    kind: str
+    detail: str
+    status: int | None = None
+    retry_after: float | None = None
+
+
+@dataclass(frozen=True)
+class NewEntry:
+    id: str
+    entry: EntryData
+    future_date: bool
+
+
+def content_hash(body: bytes) -> str:
+    return hashlib.sha256(body).hexdigest()
+
+
+def effective_interval(requested: float | None, default: float, minimum: float) -> float:
+    return max(requested or default, minimum)
+
+
+def backoff_delay(failure: Failure, failures: int, interval: float, cap: float) -> float:
+    """Seconds until the next poll after `failures` consecutive failures (this one included)."""
+    if failure.kind in GIVE_UP_KINDS:
+        return cap
+    if failure.retry_after is not None:
+        return min(max(failure.retry_after, 1.0), cap)
+    return float(min(interval * 2 ** max(failures - 1, 0), cap))
+
+
+def new_entries(
+    feed_id: str, entries: Iterable[EntryData], known_ids: frozenset[str], now: datetime
+) -> list[NewEntry]:
+    """Entries not seen before, once each, in document order, with future dates clamped."""
+    chosen: dict[str, NewEntry] = {}
+    for entry in entries:
+        entry_id = ev.entry_id_for(feed_id, entry.key)
+        if entry_id in known_ids or entry_id in chosen:
+            continue
+        clamped, future = clamp_published(entry, now)
+        chosen[entry_id] = NewEntry(id=entry_id, entry=clamped, future_date=future)
+    return list(chosen.values())
+
+
+def clamp_published(entry: EntryData, now: datetime) -> tuple[EntryData, bool]:
+    if entry.published is not None and entry.published > now + FUTURE_TOLERANCE:
+        return replace(entry, published=now), True
+    return entry, False
+
+
+def failure_events(
+    feed: FeedState, failure: Failure, interval: float, cap: float, now: datetime
+) -> list[ev.NewEvent]:
+    failures = feed.failures + 1
+    delay = backoff_delay(failure, failures, interval, cap)
+    data = ev.FeedFailed(
+        kind=failure.kind,
+        detail=failure.detail,
+        status=failure.status,
+        failures=failures,
+        next_poll_at=now + timedelta(seconds=delay),
+    )
+    return [ev.NewEvent(feed.stream, data, f"failed@{feed.version}")]
+
+
+def recovery_events(feed: FeedState) -> list[ev.NewEvent]:
+    if feed.failures == 0:
+        return []
+    data = ev.FeedRecovered(failures=feed.failures)
+    return [ev.NewEvent(feed.stream, data, f"recovered@{feed.version}")]
+
+
+def moved_events(feed: FeedState, moved_to: str | None) -> list[ev.NewEvent]:
+    if not moved_to or moved_to == feed.url:
+        return []
+    data = ev.FeedMoved(old_url=feed.url, new_url=moved_to)
+    return [ev.NewEvent(feed.stream, data, f"moved@{feed.version}")]
+
+
+def fetched_events(
+    feed: FeedState,
+    etag: str | None,
+    last_modified: str | None,
+    body_hash: str | None,
+    title: str | None,
+    new_count: int,
+) -> list[ev.NewEvent]:
+    """A FeedFetched only when something changed: validators, content, or the first poll."""
+    changed = (etag, last_modified, body_hash) != (feed.etag, feed.last_modified, feed.content_hash)
+    if not changed and feed.polled and new_count == 0:
+        return []
+    data = ev.FeedFetched(
+        etag=etag,
+        last_modified=last_modified,
+        content_hash=body_hash,
+        title=title or None,
+        new_entries=new_count,
+    )
+    return [ev.NewEvent(feed.stream, data, f"fetched@{feed.version}")]
+
+
+def entry_events(
+    feed: FeedState,
+    new: NewEntry,
+    result: MatchResult,
+    recipients: Recipients,
+    backlog: bool,
+) -> list[ev.NewEvent]:
+    """EntrySeen, a RuleMatched per rule, and (unless backlog) an AlertQueued per recipient."""
+    stream = f"entry:{new.id}"
+    entry = new.entry
+    seen = ev.EntrySeen(
+        feed_id=feed.id,
+        key=entry.key,
+        link=entry.link,
+        title=entry.title,
+        summary=entry.summary,
+        published=entry.published,
+        author=entry.author,
+        lang=entry.lang,
+        backlog=backlog,
+        future_date=new.future_date,
+    )
+    out = [ev.NewEvent(stream, seen, "seen")]
+    entity_ids = sorted({hit.id for hit in result.entities})
+    for hit in result.rules:
+        matched = ev.RuleMatched(
+            rule_id=hit.rule_id,
+            rule_version=hit.version,
+            level=hit.level,
+            terms=list(hit.terms),
+            spans=[(f, start, end) for f, start, end in hit.spans],
+            entities=entity_ids,
+        )
+        out.append(ev.NewEvent(stream, matched, f"{hit.rule_id}@{hit.version}"))
+    if result.rules and not backlog:
+        out.extend(alert_events(new.id, result, recipients))
+    return out
+
+
+def alert_events(entry_id: str, result: MatchResult, recipients: Recipients) -> list[ev.NewEvent]:
+    """One alert per recipient, naming every rule of theirs the entry matched."""
+    levels = {hit.rule_id: hit.level for hit in result.rules}
+    out = []
+    for recipient, rule_ids in recipients(result):
+        level = max((levels[rule] for rule in rule_ids), key=ev.LEVELS.index)
+        data = ev.AlertQueued(entry_id=entry_id, recipient=recipient, rules=rule_ids, level=level)
+        alert_id = ev.alert_id_for(entry_id, recipient)
+        out.append(ev.NewEvent(f"alert:{alert_id}", data, "queued"))
+    return out
+
+
+def everyone(result: MatchResult) -> list[tuple[str, list[str]]]:
+    """The console recipient: every match, every rule."""
+    return [("console", [hit.rule_id for hit in result.rules])]

@@ -1,0 +1,172 @@
+"""One poll of one feed: fetch, parse, decide, match, append in one transaction."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from monitor.eventlog import events as ev
+from monitor.eventlog import queries
+from monitor.eventlog.store import Clock, ConcurrencyError, Store
+from monitor.feeds.fetch import Fetched, Fetcher, FetchFailed, NotModified, Validators
+from monitor.feeds.parse import FeedData, ParseFailed, ParserPool
+from monitor.poll import decide
+from monitor.poll.decide import Failure, FeedState, Recipients
+from monitor.rules.matcher import RuleSet
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class PollPolicy:
+    default_interval: float = 600.0
+    min_interval: float = 60.0
+    max_backoff: float = 6 * 3600.0
+    first_poll_is_backlog: bool = True
+
+    def interval(self, feed: FeedState) -> float:
+        return decide.effective_interval(feed.interval, self.default_interval, self.min_interval)
+
+
+@dataclass(frozen=True)
+class PollOutcome:
+    feed_id: str
+    status: str  # "new", "unchanged", "not-modified", "failed", "skipped"
+    new_entries: int = 0
+    matches: int = 0
+    alerts: int = 0
+    failure: str | None = None
+
+
+@dataclass
+class Pipeline:
+    store: Store
+    fetcher: Fetcher
+    parser: ParserPool
+    rules: Callable[[], RuleSet]
+    recipients: Recipients
+    policy: PollPolicy = field(default_factory=PollPolicy)
+    on_alerts: Callable[[], None] = lambda: None
+    on_outcome: Callable[[PollOutcome], None] = lambda outcome: None
+
+    @property
+    def clock(self) -> Clock:
+        return self.store.clock
+
+    async def poll(self, feed: FeedState) -> PollOutcome:
+        """Poll once; every outcome, failures included, ends as events (or none for a plain 304)."""
+        outcome = await self._poll(feed)
+        self.on_outcome(outcome)
+        return outcome
+
+    async def _poll(self, feed: FeedState) -> PollOutcome:
+        validators = Validators(feed.etag, feed.last_modified)
+        result = await self.fetcher.fetch(feed.url, validators, guarded=is_untrusted(feed))
+        if isinstance(result, FetchFailed):
+            failure = Failure(result.kind, result.detail, result.status, result.retry_after)
+            return self._fail(feed, failure)
+        if isinstance(result, NotModified):
+            return self._unchanged(feed, result.validators, result.moved_to, "not-modified")
+        return await self._fetched(feed, result)
+
+    async def _fetched(self, feed: FeedState, fetched: Fetched) -> PollOutcome:
+        body_hash = decide.content_hash(fetched.body)
+        if body_hash == feed.content_hash and feed.polled:
+            return self._unchanged(feed, fetched.validators, fetched.moved_to, "unchanged")
+        parsed = await self.parser.parse(fetched.body, fetched.url, fetched.content_type)
+        if isinstance(parsed, ParseFailed):
+            return self._fail(feed, Failure(parsed.kind, parsed.detail, fetched.status))
+        return self._ingest(feed, fetched, parsed, body_hash)
+
+    def _ingest(
+        self, feed: FeedState, fetched: Fetched, parsed: FeedData, body_hash: str
+    ) -> PollOutcome:
+        now = self.clock()
+        for warning in parsed.warnings:
+            log.warning("feed=%s url=%s warning=%r", feed.id, feed.url, warning)
+        ids = [ev.entry_id_for(feed.id, entry.key) for entry in parsed.entries]
+        known = queries.known_entry_ids(self.store.db, ids)
+        fresh = decide.new_entries(feed.id, parsed.entries, known, now)
+        backlog = self.policy.first_poll_is_backlog and not feed.polled
+        rules = self.rules()
+        new_events = decide.moved_events(feed, fetched.moved_to)
+        new_events += decide.fetched_events(
+            feed,
+            fetched.validators.etag,
+            fetched.validators.last_modified,
+            body_hash,
+            parsed.title,
+            len(fresh),
+        )
+        new_events += decide.recovery_events(feed)
+        for new in fresh:
+            result = rules.match(new.entry.title, new.entry.summary)
+            new_events += decide.entry_events(feed, new, result, self.recipients, backlog)
+        stored = self._append(feed, new_events)
+        return self._outcome(feed, stored)
+
+    def _unchanged(
+        self, feed: FeedState, validators: Validators, moved_to: str | None, status: str
+    ) -> PollOutcome:
+        new_events = decide.moved_events(feed, moved_to)
+        new_events += decide.fetched_events(
+            feed, validators.etag, validators.last_modified, feed.content_hash, None, 0
+        )
+        new_events += decide.recovery_events(feed)
+        self._append(feed, new_events)
+        self.store.note_check(feed.id, status)
+        return PollOutcome(feed.id, status)
+
+    def _fail(self, feed: FeedState, failure: Failure) -> PollOutcome:
+        interval = self.policy.interval(feed)
+        new_events = decide.failure_events(
+            feed, failure, interval, self.policy.max_backoff, self.clock()
+        )
+        self._append(feed, new_events)
+        self.store.note_check(feed.id, f"failed:{failure.kind}")
+        log.warning(
+            "feed=%s url=%s failed=%s failures=%d detail=%r",
+            feed.id,
+            feed.url,
+            failure.kind,
+            feed.failures + 1,
+            failure.detail,
+        )
+        return PollOutcome(feed.id, "failed", failure=failure.kind)
+
+    def _append(self, feed: FeedState, new_events: list[ev.NewEvent]) -> list[ev.StoredEvent]:
+        if not new_events:
+            return []
+        try:
+            return self.store.append(new_events, expected={feed.stream: feed.version})
+        except ConcurrencyError:
+            # The feed changed under us (removed, moved, polled elsewhere): drop this poll.
+            log.info("feed=%s changed during the poll; its result is dropped", feed.id)
+            return []
+
+    def _outcome(self, feed: FeedState, stored: list[ev.StoredEvent]) -> PollOutcome:
+        counts = {kind: sum(1 for e in stored if e.type == kind) for kind in _COUNTED}
+        if counts["AlertQueued"]:
+            self.on_alerts()
+        self.store.note_check(feed.id, "new" if counts["EntrySeen"] else "unchanged")
+        return PollOutcome(
+            feed.id,
+            "new" if counts["EntrySeen"] else "unchanged",
+            new_entries=counts["EntrySeen"],
+            matches=counts["RuleMatched"],
+            alerts=counts["AlertQueued"],
+        )
+
+
+_COUNTED = ("EntrySeen", "RuleMatched", "AlertQueued")
+
+
+def is_untrusted(feed: FeedState) -> bool:
+    """Feeds added from chat go through the SSRF guard; the operator's own are trusted."""
+    return feed.origin.startswith("telegram")
+
+
+def is_due(feed: FeedState, now: datetime) -> bool:
+    return feed.next_poll_at is None or feed.next_poll_at <= now

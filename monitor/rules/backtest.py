@@ -1,0 +1,122 @@
+"""Backtest: run a new or edited rule over stored entries and compare with what was matched."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from monitor.eventlog.projections import iso
+from monitor.rules.gazetteer import load_gazetteer
+from monitor.rules.loading import Rule, load_rule
+from monitor.rules.matcher import RuleSet, load_ruleset
+
+
+@dataclass(frozen=True)
+class StoredEntry:
+    id: str
+    title: str
+    summary: str
+    link: str | None
+    day: str
+    source: str
+
+
+@dataclass(frozen=True)
+class Sample:
+    day: str
+    source: str
+    title: str
+    link: str | None
+
+
+@dataclass
+class Backtest:
+    """Counts per (day, source) and samples of what the candidate adds and drops."""
+
+    rule_id: str
+    candidate_version: str
+    entries: int = 0
+    counts: dict[tuple[str, str], Counter[str]] = field(default_factory=dict)
+    added: list[Sample] = field(default_factory=list)
+    dropped: list[Sample] = field(default_factory=list)
+    kept: list[Sample] = field(default_factory=list)
+
+    def total(self, key: str) -> int:
+        return sum(counter[key] for counter in self.counts.values())
+
+
+def candidate(spec: str, rules_dir: Path) -> tuple[Rule, RuleSet]:
+    """A rule file (new or edited) or the id of a rule in force, compiled on its own.
+
+    A file may be called anything (an edited copy `pt-edit.yaml`): its `id` says which
+    rule's recorded matches it is compared with.
+    """
+    gazetteer = load_gazetteer(rules_dir / "entities")
+    path = Path(spec)
+    if path.suffix in (".yaml", ".yml") or path.is_file():
+        rule = load_rule(path, gazetteer, id_is_file_name=False)
+        return rule, RuleSet([rule], gazetteer)
+    for rule in load_ruleset(rules_dir).rules:
+        if rule.id == spec:
+            return rule, RuleSet([rule], gazetteer)
+    raise LookupError(f"no rule {spec!r} in {rules_dir}; give a rule id or a rule file path")
+
+
+def stored_entries(db: sqlite3.Connection, since: datetime) -> Iterable[StoredEntry]:
+    rows = db.execute(
+        "SELECT e.id, e.title, e.summary, e.link, substr(COALESCE(e.published, e.seen_at), 1, 10)"
+        " AS day, COALESCE(NULLIF(f.title, ''), f.url, e.feed_id) AS source"
+        " FROM entries e LEFT JOIN feeds f ON f.id = e.feed_id"
+        " WHERE e.seen_at >= ? ORDER BY e.seq",
+        (iso(since),),
+    )
+    for row in rows:
+        yield StoredEntry(
+            row["id"],
+            row["title"],
+            row["summary"],
+            row["link"],
+            row["day"],
+            _short_source(row["source"]),
+        )
+
+
+def current_matches(db: sqlite3.Connection, rule_id: str) -> frozenset[str]:
+    rows = db.execute("SELECT entry_id FROM matches WHERE rule_id = ?", (rule_id,))
+    return frozenset(r[0] for r in rows)
+
+
+def run_backtest(
+    rule: Rule,
+    ruleset: RuleSet,
+    entries: Iterable[StoredEntry],
+    current: frozenset[str],
+    samples: int = 5,
+) -> Backtest:
+    """Pure over its inputs: which entries the candidate matches against the recorded matches."""
+    result = Backtest(rule.id, rule.version)
+    for entry in entries:
+        result.entries += 1
+        new = any(hit.rule_id == rule.id for hit in ruleset.match(entry.title, entry.summary).rules)
+        old = entry.id in current
+        if not (new or old):
+            continue
+        counter = result.counts.setdefault((entry.day, entry.source), Counter())
+        counter["candidate"] += new
+        counter["current"] += old
+        bucket = result.kept if new and old else result.added if new else result.dropped
+        counter["kept" if new and old else "added" if new else "dropped"] += 1
+        if len(bucket) < samples:
+            bucket.append(Sample(entry.day, entry.source, entry.title, entry.link))
+    return result
+
+
+def _short_source(source: str) -> str:
+    if source.startswith(("http://", "https://")):
+        return urlsplit(source).hostname or source
+    return source

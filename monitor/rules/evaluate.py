@@ -1,0 +1,136 @@
+"""Deciding whether a rule holds, given the term and entity hits found in one text.
+
+The matcher (`monitor.rules.matcher`) finds hits in one pass for every rule at once; this
+module then evaluates only the rules those hits touch, block by block.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+from monitor.rules.condition import evaluate, positive_names
+from monitor.rules.loading import EntityBlock, NearBlock, Rule
+from monitor.rules.normalise import NormalisedText, token_index, tokens
+
+Span = tuple[str, int, int]  # (field, start, end) in normalised offsets
+
+
+@dataclass(frozen=True)
+class CompiledKeywords:
+    """A keywords block with its terms replaced by ids in the matcher's term table."""
+
+    name: str
+    fields: tuple[str, ...]
+    any: tuple[int, ...]
+    all: tuple[int, ...]
+    none: tuple[int, ...]
+
+
+CompiledBlock = CompiledKeywords | EntityBlock | NearBlock
+
+
+@dataclass(frozen=True)
+class CompiledRule:
+    rule: Rule
+    blocks: tuple[CompiledBlock, ...]
+    positive: frozenset[str]  # blocks whose words explain a match
+
+    @staticmethod
+    def build(rule: Rule, blocks: Sequence[CompiledBlock]) -> CompiledRule:
+        return CompiledRule(rule, tuple(blocks), positive_names(rule.condition))
+
+
+@dataclass
+class Hits:
+    """Everything found in one entry's fields."""
+
+    texts: Mapping[str, NormalisedText]
+    terms: Mapping[int, Sequence[Span]]
+    entities: Sequence[tuple[str, Span]]  # (entity id, span), longest names only
+    _tokens: dict[str, tuple[int, ...]] = field(default_factory=dict)
+
+    def token_range(self, span: Span) -> tuple[int, int]:
+        """First and last token numbers of a span (for near)."""
+        name, start, end = span
+        starts = self._tokens.get(name)
+        if starts is None:
+            starts = self._tokens[name] = tokens(self.texts[name].folded)
+        return token_index(starts, start), token_index(starts, max(end - 1, start))
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """A rule's evaluation: the condition, and each fired block's spans."""
+
+    holds: bool
+    fired: Mapping[str, tuple[Span, ...]]
+
+    def spans(self, names: frozenset[str]) -> list[Span]:
+        found = [span for name in names & self.fired.keys() for span in self.fired[name]]
+        return sorted(set(found), key=lambda s: (s[0] != "title", s[1], s[2]))
+
+
+def evaluate_rule(rule: CompiledRule, hits: Hits) -> Outcome:
+    """Evaluate each block (near blocks last: they use the others' spans), then the condition."""
+    fired: dict[str, tuple[Span, ...]] = {}
+    for block in rule.blocks:
+        if not isinstance(block, NearBlock):
+            spans = _block_spans(block, hits)
+            if spans:
+                fired[block.name] = spans
+    for block in rule.blocks:
+        if isinstance(block, NearBlock):
+            spans = _near_spans(block, fired, hits)
+            if spans:
+                fired[block.name] = spans
+    return Outcome(evaluate(rule.rule.condition, fired.keys()), fired)
+
+
+def _block_spans(block: CompiledKeywords | EntityBlock, hits: Hits) -> tuple[Span, ...]:
+    if isinstance(block, EntityBlock):
+        return tuple(
+            span
+            for entity_id, span in hits.entities
+            if span[0] in block.fields
+            and entity_id in block.ids
+            and entity_id not in block.excluded
+        )
+    return _keyword_spans(block, hits)
+
+
+def _keyword_spans(block: CompiledKeywords, hits: Hits) -> tuple[Span, ...]:
+    if any(_term_spans(term, block.fields, hits) for term in block.none):
+        return ()
+    found = [span for term in block.any for span in _term_spans(term, block.fields, hits)]
+    if block.any and not found:
+        return ()
+    for term in block.all:
+        spans = _term_spans(term, block.fields, hits)
+        if not spans:
+            return ()
+        found.extend(spans)
+    return tuple(found)
+
+
+def _term_spans(term: int, fields: tuple[str, ...], hits: Hits) -> list[Span]:
+    return [span for span in hits.terms.get(term, ()) if span[0] in fields]
+
+
+def _near_spans(
+    block: NearBlock, fired: Mapping[str, tuple[Span, ...]], hits: Hits
+) -> tuple[Span, ...]:
+    """Pairs of spans from the two blocks, in one field, with at most `within` tokens between."""
+    firsts = [s for s in fired.get(block.first, ()) if s[0] in block.fields]
+    seconds = [s for s in fired.get(block.second, ()) if s[0] in block.fields]
+    close: list[Span] = []
+    for a in firsts:
+        for b in seconds:
+            if a[0] == b[0] and _gap(hits.token_range(a), hits.token_range(b)) <= block.within:
+                close.extend((a, b))
+    return tuple(dict.fromkeys(close))
+
+
+def _gap(a: tuple[int, int], b: tuple[int, int]) -> int:
+    """Tokens between two spans (adjacent words: 0)."""
+    return max(b[0] - a[1], a[0] - b[1], 1) - 1

@@ -1,0 +1,205 @@
+"""The gazetteer: countries, regions, organisations, people and initiatives, with their names.
+
+Read from `rules/entities/*.yaml` (format in docs/rules.md). Region membership is
+expanded transitively, so a rule that names `region:africa` also matches Somalia.
+`rules/entities/blockers.yaml` lists ordinary words that straddle entity names
+(河南 in 河南非法, which is not 南非); monitor.blockers reads it and holds `resolve_names`
+(re-exported here), which decides which name hits count.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, ValidationError, field_validator, model_validator
+
+from monitor.rules.blockers import (
+    BLOCKERS_FILE,
+    collect_blockers,  # match.py imports it from here
+)
+from monitor.rules.files import (
+    Problem,
+    RulesError,
+    YamlDocument,
+    content_hash,
+    read_yaml,
+    validation_problems,
+)
+from monitor.rules.normalise import normalise_term
+
+EntityType = Literal["country", "region", "organisation", "person", "initiative"]
+ENTITY_TYPES: tuple[str, ...] = ("country", "region", "organisation", "person", "initiative")
+_ID_PREFIX = {
+    "country": "country",
+    "region": "region",
+    "organisation": "org",
+    "person": "person",
+    "initiative": "initiative",
+}
+_ID = re.compile(r"^[a-z]+:[a-z0-9][a-z0-9-]*$")
+
+
+class EntityEntry(BaseModel):
+    """One entry of a gazetteer file, as written."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: str
+    type: EntityType
+    name: str
+    names: list[str] = []
+    demonyms: list[str] = []
+    metonyms: list[str] = []
+    exact: list[str] = []
+    zh: list[str] = []
+    members: list[str] = []
+
+    @field_validator("id")
+    @classmethod
+    def _id_shape(cls, value: str) -> str:
+        if not _ID.match(value):
+            raise ValueError(f"{value!r} is not an id like country:so, region:africa or org:mps")
+        return value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> EntityEntry:
+        prefix = _ID_PREFIX[self.type]
+        if not self.id.startswith(prefix + ":"):
+            raise ValueError(f"an entity of type {self.type} needs an id starting {prefix}:")
+        if self.members and self.type != "region":
+            raise ValueError("only regions have members")
+        return self
+
+
+class EntityFile(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    entities: list[EntityEntry]
+
+
+@dataclass(frozen=True)
+class Entity:
+    """An entity ready for matching."""
+
+    id: str
+    type: str
+    name: str
+    terms: tuple[str, ...]  # matched case-insensitively
+    exact_terms: tuple[str, ...]  # matched case-sensitively
+    members: frozenset[str] = frozenset()  # regions: every member, transitively
+
+
+@dataclass(frozen=True)
+class Gazetteer:
+    """Every entity by id, and a version hash of the files they came from."""
+
+    entities: Mapping[str, Entity] = field(default_factory=dict)
+    version: str = "empty"
+    blockers: tuple[str, ...] = ()  # words that suppress entity names they overlap
+
+    def select(self, selector: str) -> frozenset[str]:
+        """Entity ids a rule selector stands for: an id (a region with its members) or type:X."""
+        if selector.startswith("type:"):
+            kind = selector.removeprefix("type:")
+            return frozenset(e.id for e in self.entities.values() if e.type == kind)
+        entity = self.entities.get(selector)
+        if entity is None:
+            return frozenset()
+        return frozenset({entity.id}) | entity.members
+
+    def is_known(self, selector: str) -> bool:
+        if selector.startswith("type:"):
+            return selector.removeprefix("type:") in ENTITY_TYPES
+        return selector in self.entities
+
+
+def load_gazetteer(directory: Path) -> Gazetteer:
+    """Load every `*.yaml` file in `directory`; an absent directory is an empty gazetteer."""
+    if not directory.is_dir():
+        return Gazetteer()
+    docs = [read_yaml(path) for path in sorted(directory.glob("*.yaml"))]
+    entries: dict[str, tuple[EntityEntry, YamlDocument, int]] = {}
+    problems: list[Problem] = []
+    for doc in docs:
+        if doc.path.name != BLOCKERS_FILE:
+            problems.extend(_collect_entries(doc, entries))
+    problems.extend(_member_problems(entries))
+    blockers: list[str] = []
+    for doc in docs:
+        if doc.path.name == BLOCKERS_FILE:
+            problems.extend(collect_blockers(doc, _names_of(entries), blockers))
+    if problems:
+        raise RulesError(problems)
+    members = {key: _expand(key, entries) for key in entries}
+    version = content_hash([[doc.path.name, doc.data] for doc in docs])
+    built = {key: _entity(entry, members[key]) for key, (entry, _, _) in entries.items()}
+    return Gazetteer(built, version, tuple(dict.fromkeys(blockers)))
+
+
+def _collect_entries(
+    doc: YamlDocument, entries: dict[str, tuple[EntityEntry, YamlDocument, int]]
+) -> list[Problem]:
+    try:
+        parsed = EntityFile.model_validate(doc.data)
+    except ValidationError as exc:
+        return validation_problems(doc, exc, EntityFile)
+    problems = []
+    for index, entry in enumerate(parsed.entities):
+        if entry.id in entries:
+            _, first_doc, first_index = entries[entry.id]
+            line = first_doc.line_of(["entities", first_index])
+            message = f"duplicate id {entry.id!r} (first defined at {first_doc.path}:{line})"
+            problems.append(doc.problem(["entities", index, "id"], message))
+            continue
+        entries[entry.id] = (entry, doc, index)
+    return problems
+
+
+def _names_of(entries: Mapping[str, tuple[EntityEntry, YamlDocument, int]]) -> dict[str, str]:
+    """Every name of every entity, folded, with the id of (one) entity it names."""
+    names: dict[str, str] = {}
+    for entry, _, _ in entries.values():
+        listed = [entry.name, *entry.names, *entry.demonyms, *entry.metonyms, *entry.exact]
+        for term in [*listed, *entry.zh]:
+            if term.strip():
+                names.setdefault(normalise_term(term.strip())[1], entry.id)
+    return names
+
+
+def _member_problems(entries: Mapping[str, tuple[EntityEntry, YamlDocument, int]]) -> list[Problem]:
+    problems = []
+    for entry, doc, index in entries.values():
+        for position, member in enumerate(entry.members):
+            if member not in entries:
+                message = f"unknown member {member!r}: members must be ids defined in the gazetteer"
+                problems.append(doc.problem(["entities", index, "members", position], message))
+    return problems
+
+
+def _expand(
+    key: str, entries: Mapping[str, tuple[EntityEntry, YamlDocument, int]]
+) -> frozenset[str]:
+    """Every member of a region, following member regions (cycles are harmless)."""
+    seen: set[str] = set()
+    todo = list(entries[key][0].members)
+    while todo:
+        member = todo.pop()
+        if member in seen or member == key:
+            continue
+        seen.add(member)
+        todo.extend(entries[member][0].members)
+    return frozenset(seen)
+
+
+def _entity(entry: EntityEntry, members: frozenset[str]) -> Entity:
+    # A display name listed in `exact` (Chad, Guinea) is an ordinary word in lower case:
+    # it is matched only as listed, never also case-insensitively.
+    display = [] if entry.name.strip() in entry.exact else [entry.name]
+    loose = [*display, *entry.names, *entry.demonyms, *entry.metonyms, *entry.zh]
+    terms = tuple(dict.fromkeys(t.strip() for t in loose if t.strip()))
+    exact = tuple(dict.fromkeys(t.strip() for t in entry.exact if t.strip()))
+    return Entity(entry.id, entry.type, entry.name, terms, exact, members)
