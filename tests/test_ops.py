@@ -270,7 +270,8 @@ async def test_healthz_and_metrics_show_telegrams_state(
     finally:
         await server.stop()
         metrics.close()
-    lines = [(r.levelname, r.getMessage()) for r in caplog.records if r.name == "monitor.bot.health"]
+    health_log = [r for r in caplog.records if r.name == "monitor.bot.health"]
+    lines = [(r.levelname, r.getMessage()) for r in health_log]
     assert lines == [
         ("WARNING", "telegram unreachable: httpx.ConnectError: All connection attempts failed;"
          " alerts wait in the outbox"),
