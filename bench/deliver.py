@@ -41,11 +41,12 @@ from monitor.alerts.dispatcher import Dispatcher
 from monitor.alerts.pacing import GROUP_WINDOW, OVERALL_WINDOW, Pacer, PacingRules
 from monitor.bot.app import TelegramSink
 from monitor.eventlog import events as ev
-from monitor.eventlog import queries
+from monitor.eventlog.queries.alerts import due_heads, outgoing
+from monitor.eventlog.queries.feeds import FeedState
 from monitor.eventlog.store import Store
 from monitor.feeds.parse import EntryData
 from monitor.outputs import alert_view
-from monitor.poll.decide import FeedState, NewEntry, entry_events
+from monitor.poll.decide import NewEntry, entry_events
 from monitor.rules.matcher import MatchResult, RuleSet, load_ruleset
 
 FEED_URL = "https://news.example.org/rss"
@@ -198,7 +199,7 @@ def time_due_query(store: Store) -> float:
     bound of a dispatcher round's queries (a round loads details for the ready ones only)."""
     start = time.perf_counter()
     now = store.clock()
-    queries.outgoing(store.db, queries.due_heads(store.db, now, limit=500), now)
+    outgoing(store, due_heads(store, now, limit=500), now)
     return time.perf_counter() - start
 
 

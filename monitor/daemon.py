@@ -19,8 +19,8 @@ from monitor.alerts.dispatcher import Dispatcher
 from monitor.bot.health import TelegramHealth
 from monitor.config import Settings
 from monitor.eventlog import events as ev
-from monitor.eventlog import queries
 from monitor.eventlog.lock import daemon_lock
+from monitor.eventlog.queries.feeds import feed_states
 from monitor.eventlog.store import Store, StoreError
 from monitor.feeds import feed_list as feeds
 from monitor.feeds.fetch import Fetcher, FetchPolicy
@@ -179,7 +179,7 @@ async def _assembled(
 
 async def poll_all(pipeline: Pipeline) -> list[PollOutcome]:
     """Poll every feed once, concurrently (the fetcher bounds connections per host and overall)."""
-    states = queries.feed_states(pipeline.store.db)
+    states = feed_states(pipeline.store)
     results = await asyncio.gather(
         *(pipeline.poll(feed) for feed in states), return_exceptions=True
     )
@@ -217,7 +217,7 @@ async def run(
         log.info(
             "monitor %s running: %d feeds, %d rules, database %s",
             __version__,
-            len(queries.feed_states(running.store.db)),
+            len(feed_states(running.store)),
             len(running.rules().rules),
             settings.db,
         )

@@ -15,7 +15,7 @@ from monitor.bot import app as telegram
 from monitor.bot.commands import BotContext
 from monitor.bot.health import TelegramHealth
 from monitor.config import Settings
-from monitor.eventlog.queries import OutgoingAlert
+from monitor.eventlog.queries.alerts import OutgoingAlert
 from monitor.eventlog.store import Store
 from monitor.poll.decide import Recipients, everyone
 from monitor.poll.recipients import telegram_recipients

@@ -9,7 +9,7 @@ from pathlib import Path
 from monitor.alerts.dispatcher import Dispatcher
 from monitor.alerts.sinks import ConsoleSink, Deferred, SendResult, Sent, console_line
 from monitor.eventlog import events as ev
-from monitor.eventlog.queries import OutgoingAlert
+from monitor.eventlog.queries.alerts import OutgoingAlert
 from monitor.eventlog.store import Store, read_events
 
 NOW = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)

@@ -28,7 +28,7 @@ from monitor.alerts.dispatcher import Dispatcher
 from monitor.alerts.sinks import Deferred, Failed, SendResult, Sent, Uncertain
 from monitor.config import Settings
 from monitor.eventlog import events as ev
-from monitor.eventlog.queries import OutgoingAlert
+from monitor.eventlog.queries.alerts import OutgoingAlert
 from monitor.eventlog.store import Store
 from monitor.eventlog.views import VIEWS, create_views
 from monitor.feeds import feed_list as feeds

@@ -17,7 +17,7 @@ from fakes.feed_server import FeedServer
 from helpers import rss, settings_for
 
 from monitor import daemon
-from monitor.eventlog import queries
+from monitor.eventlog.queries.feeds import feed_states
 from monitor.eventlog.store import Store, StoreError
 from monitor.feeds import feed_list as feeds
 from monitor.feeds.fetch import Fetcher
@@ -34,7 +34,7 @@ async def poll_once(store: Store, rules_dir: Path) -> None:
     policy = daemon.fetch_policy(settings_for(store.path.parent))
     async with Fetcher(policy) as fetcher, ParserPool(1, 10) as parser:
         pipeline = Pipeline(store, fetcher, parser, lambda: rules, decide.everyone)
-        for feed in queries.feed_states(store.db):
+        for feed in feed_states(store):
             await pipeline.poll(feed)
 
 

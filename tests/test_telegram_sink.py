@@ -25,7 +25,7 @@ from monitor.alerts.pacing import Pacer
 from monitor.alerts.render import AlertView
 from monitor.alerts.sinks import Blocked, Deferred, Failed, Migrated, SendResult, Sent, Uncertain
 from monitor.bot.app import TelegramSink, chat_ref, pacing_key, split_command
-from monitor.eventlog.queries import OutgoingAlert
+from monitor.eventlog.queries.alerts import OutgoingAlert
 
 CHAT = 42
 

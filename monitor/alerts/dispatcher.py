@@ -27,8 +27,16 @@ from monitor.alerts.sinks import (
     Uncertain,
 )
 from monitor.eventlog import events as ev
-from monitor.eventlog import queries
-from monitor.eventlog.queries import OutgoingAlert
+from monitor.eventlog.queries.alerts import (
+    DueHead,
+    OutgoingAlert,
+    alert_attempts,
+    alert_ids_in_status,
+    due_heads,
+    next_due_time,
+    outgoing,
+    pending_alert_ids,
+)
 from monitor.eventlog.store import Store, StoreError
 
 log = logging.getLogger(__name__)
@@ -117,10 +125,10 @@ class Dispatcher:
 
     def settle_in_flight(self) -> int:
         """Alerts left in flight by a crash: uncertain, or pending again if resending is wanted."""
-        ids = queries.alert_ids_in_status(self.store.db, "in_flight")
+        ids = alert_ids_in_status(self.store, "in_flight")
         reason = "found in flight at start-up: it may or may not have been delivered"
         for alert_id in ids:
-            attempt = queries.alert_attempts(self.store.db, alert_id)
+            attempt = alert_attempts(self.store, alert_id)
             result: SendResult = (
                 Deferred(reason, 0.0) if self.resend_uncertain else Uncertain(reason)
             )
@@ -132,9 +140,9 @@ class Dispatcher:
         attempted = 0
         while not self.stopping:
             now = self.store.clock()
-            chosen, wait = self._ready(queries.due_heads(self.store.db, now))
+            chosen, wait = self._ready(due_heads(self.store, now))
             if chosen:
-                alerts = queries.outgoing(self.store.db, [head for head, _ in chosen], now)
+                alerts = outgoing(self.store, [head for head, _ in chosen], now)
                 sinks = {head.seq: sink for head, sink in chosen}
                 claimed = self._mark_in_flight(alerts)
                 await asyncio.gather(*(self._deliver(a, sinks[a.seq]) for a in claimed))
@@ -177,16 +185,16 @@ class Dispatcher:
                 await asyncio.wait_for(_first(self._wake, stop), self._next_wait())
 
     def _next_wait(self) -> float:
-        due = queries.next_due_time(self.store.db)
+        due = next_due_time(self.store)
         if due is None:
             return self.idle_wait
         return min(self.idle_wait, max((due - self.store.clock()).total_seconds(), 0.05))
 
     def _ready(
-        self, batch: list[queries.DueHead]
-    ) -> tuple[list[tuple[queries.DueHead, Sink | None]], float | None]:
+        self, batch: list[DueHead]
+    ) -> tuple[list[tuple[DueHead, Sink | None]], float | None]:
         """Alerts whose recipient can take a message now, and the wait for the next one."""
-        ready: list[tuple[queries.DueHead, Sink | None]] = []
+        ready: list[tuple[DueHead, Sink | None]] = []
         wait: float | None = None
         for alert in batch:
             if len(ready) >= self.max_parallel:
@@ -226,7 +234,7 @@ class Dispatcher:
             log.log(level, "alert=%s to=%s %s", alert.id, alert.recipient, result)
 
     def _fail_pending(self, recipient: str, reason: str) -> None:
-        for alert_id in queries.pending_alert_ids(self.store.db, recipient):
+        for alert_id in pending_alert_ids(self.store, recipient):
             failed = ev.NewEvent(f"alert:{alert_id}", ev.AlertFailed(reason=reason), "failed")
             self.store.append([failed])
 

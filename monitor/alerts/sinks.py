@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
-from monitor.eventlog.queries import OutgoingAlert
+from monitor.eventlog.queries.alerts import OutgoingAlert
 from monitor.feeds.text import visible_text
 
 

@@ -59,7 +59,7 @@ from monitor.bot.commands import BotContext, Caller, Reply
 from monitor.bot.health import TelegramHealth
 from monitor.bot.reply_queue import FloodGuard, FloodRules, ReplyQueue
 from monitor.config import Settings
-from monitor.eventlog.queries import OutgoingAlert
+from monitor.eventlog.queries.alerts import OutgoingAlert
 
 log = logging.getLogger(__name__)
 

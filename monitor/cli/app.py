@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import sqlite3
 import sys
 from datetime import timedelta
 from pathlib import Path
@@ -32,9 +31,9 @@ from monitor.cli.feeds import feeds_app
 from monitor.cli.rules import match_command, rules_app
 from monitor.cli.views import register as register_views
 from monitor.config import Settings
-from monitor.eventlog import queries
 from monitor.eventlog.events import EVENT_TYPES
-from monitor.eventlog.store import StoreError, read_events
+from monitor.eventlog.queries.streams import streams_named
+from monitor.eventlog.store import Reader, StoreError, read_events
 from monitor.feeds import feed_list as feeds
 from monitor.feeds.opml import OpmlError
 from monitor.ops import log_format as logs
@@ -130,9 +129,9 @@ def events(
     types = _event_types(type_ or [])
     with open_store(settings_from(ctx)) as store:
         found = read_events(
-            store.db,
+            store,
             types=types,
-            stream=_stream(store.db, stream),
+            stream=_stream(store, stream),
             limit=limit,
             newest_first=True,
         )
@@ -158,11 +157,11 @@ def _event_types(given: list[str]) -> list[str]:
     return [by_lower[name.lower()] for name in given]
 
 
-def _stream(db: sqlite3.Connection, given: str | None) -> str | None:
+def _stream(log: Reader, given: str | None) -> str | None:
     """--stream as given when it says its kind (feed:ID); a bare id is looked up in the log."""
     if given is None or ":" in given:
         return given
-    found = queries.streams_named(db, given)
+    found = streams_named(log, given)
     if not found:
         raise fail(
             f"--stream: no feed, entry, alert or chat has the id {given!r}; streams look like"

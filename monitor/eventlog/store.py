@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Self
 
 import sqlite_utils
 
@@ -66,28 +66,46 @@ def database_uri(path: Path, mode: str) -> str:
     return f"{path.absolute().as_uri()}?mode={mode}"
 
 
-class Store:
-    """The single writer. Appends are idempotent (by event id) and checked per stream."""
+class Reader:
+    """A connection to the log for reading: what every query function takes.
 
-    def __init__(self, path: Path, clock: Clock = utc_now, busy_timeout: float = 10.0) -> None:
+    Only modules of monitor.eventlog touch its connection; the rest of the program asks
+    named questions (monitor.eventlog.queries) and gets records back.
+    """
+
+    def __init__(
+        self, db: sqlite3.Connection, path: Path, clock: Clock = utc_now, busy_timeout: float = 10.0
+    ) -> None:
+        self.db = db
         self.path = path
         self.clock = clock
         self.busy_timeout = busy_timeout
-        self.db = connect(path, busy_timeout=busy_timeout)
+
+    @classmethod
+    def open(cls, path: Path, busy_timeout: float = 10.0) -> Reader:
+        """A read-only connection: it never migrates, writes or takes the write lock."""
+        return cls(connect(path, readonly=True, busy_timeout=busy_timeout), path, utc_now)
+
+    def close(self) -> None:
+        self.db.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class Store(Reader):
+    """The single writer. Appends are idempotent (by event id) and checked per stream."""
+
+    def __init__(self, path: Path, clock: Clock = utc_now, busy_timeout: float = 10.0) -> None:
+        super().__init__(connect(path, busy_timeout=busy_timeout), path, clock, busy_timeout)
         try:
             migrate(self.db)
         except sqlite3.OperationalError as error:
             self.db.close()
             raise write_error(path, error) from None
-
-    def close(self) -> None:
-        self.db.close()
-
-    def __enter__(self) -> Store:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
@@ -274,7 +292,7 @@ def _insert(
 
 
 def read_events(
-    db: sqlite3.Connection,
+    log: Reader | sqlite3.Connection,
     *,
     after: int = 0,
     types: Sequence[str] = (),
@@ -294,6 +312,7 @@ def read_events(
     sql = f"SELECT * FROM events WHERE {' AND '.join(clauses)} ORDER BY seq {order}"
     if limit is not None:
         sql += f" LIMIT {int(limit)}"
+    db = log.db if isinstance(log, Reader) else log
     return [_row_to_event(row) for row in db.execute(sql, params)]
 
 

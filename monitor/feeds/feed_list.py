@@ -8,11 +8,15 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from monitor.eventlog import events as ev
-from monitor.eventlog import queries
-from monitor.eventlog.queries import FeedStream
+from monitor.eventlog.queries.feeds import (
+    FeedState,
+    FeedStream,
+    feed_state,
+    feed_states,
+    feed_streams,
+)
 from monitor.eventlog.store import Store
 from monitor.feeds.opml import Outline, read_opml
-from monitor.poll.decide import FeedState
 
 log = logging.getLogger(__name__)
 
@@ -69,7 +73,7 @@ def remove_feed(store: Store, feed_id: str, reason: str = "", origin: str = "cli
     `origin` says who removed it ("cli", "telegram:<chat id>"): the OPML sync does not add
     back a feed removed by hand.
     """
-    feed = queries.feed_state(store.db, feed_id)
+    feed = feed_state(store, feed_id)
     if feed is None:
         raise FeedError(f"no feed with id {feed_id!r}; `monitor feeds list` shows the ids")
     data = ev.FeedRemoved(reason=reason, origin=origin)
@@ -88,9 +92,9 @@ def sync_opml(store: Store, path: Path) -> SyncReport:
     """
     origin = f"opml:{path}"
     outlines = _outlines_by_feed_id(path)
-    present = {feed.id: feed for feed in queries.feed_states(store.db)}
+    present = {feed.id: feed for feed in feed_states(store)}
     missing = _not_monitored(outlines, present)
-    streams = queries.feed_streams(store.db, missing)
+    streams = feed_streams(store, missing)
     by_hand = {i for i in missing if i in streams and removed_by_hand(streams[i].removal)}
     to_add = [outlines[i] for i in missing if i not in by_hand]
     mine = [feed for feed in present.values() if feed.origin == origin]
@@ -114,9 +118,9 @@ def sync_opml(store: Store, path: Path) -> SyncReport:
 def import_opml(store: Store, path: Path, origin: str = "cli") -> SyncReport:
     """Add every outline not yet monitored (those removed by hand too); nothing is removed."""
     outlines = _outlines_by_feed_id(path)
-    present = {feed.id: feed for feed in queries.feed_states(store.db)}
+    present = {feed.id: feed for feed in feed_states(store)}
     missing = _not_monitored(outlines, present)
-    streams = queries.feed_streams(store.db, missing)
+    streams = feed_streams(store, missing)
     _append_in_batches(store, _additions([outlines[i] for i in missing], streams, origin))
     return SyncReport([outlines[i].url for i in missing], [], kept=0)
 
@@ -132,7 +136,7 @@ def removed_by_hand(removal: ev.FeedRemoved | None) -> bool:
 
 
 def export_outlines(store: Store) -> list[Outline]:
-    return [Outline(f.url, f.title) for f in queries.feed_states(store.db)]
+    return [Outline(f.url, f.title) for f in feed_states(store)]
 
 
 def _outlines_by_feed_id(path: Path) -> dict[str, Outline]:

@@ -11,6 +11,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from monitor.eventlog import events as ev
+from monitor.eventlog.queries.feeds import FeedState
 from monitor.feeds.parse import EntryData
 from monitor.rules.matcher import MatchResult
 
@@ -21,28 +22,6 @@ GIVE_UP_KINDS = frozenset({"gone"})
 
 # Who should hear of a match, and for which of its rules: [(recipient, [rule ids])].
 Recipients = Callable[[MatchResult], list[tuple[str, list[str]]]]
-
-
-@dataclass(frozen=True)
-class FeedState:
-    """What the log says about a feed, as read from the `feeds` projection."""
-
-    id: str
-    url: str
-    title: str
-    origin: str
-    interval: float | None
-    etag: str | None
-    last_modified: str | None
-    content_hash: str | None
-    polled: bool
-    failures: int
-    next_poll_at: datetime | None
-    version: int
-
-    @property
-    def stream(self) -> str:
-        return f"feed:{self.id}"
 
 
 @dataclass(frozen=True)

@@ -8,12 +8,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from monitor.eventlog import events as ev
-from monitor.eventlog import queries
+from monitor.eventlog.queries.entries import known_entry_ids
+from monitor.eventlog.queries.feeds import FeedState
 from monitor.eventlog.store import Clock, ConcurrencyError, Store
 from monitor.feeds.fetch import Fetched, Fetcher, FetchFailed, NotModified, Validators
 from monitor.feeds.parse import FeedData, ParseFailed, ParserPool
 from monitor.poll import decide
-from monitor.poll.decide import Failure, FeedState, Recipients
+from monitor.poll.decide import Failure, Recipients
 from monitor.rules.matcher import RuleSet
 
 log = logging.getLogger(__name__)
@@ -87,7 +88,7 @@ class Pipeline:
         for warning in parsed.warnings:
             log.warning("feed=%s url=%s warning=%r", feed.id, feed.url, warning)
         ids = [ev.entry_id_for(feed.id, entry.key) for entry in parsed.entries]
-        known = queries.known_entry_ids(self.store.db, ids)
+        known = known_entry_ids(self.store, ids)
         fresh = decide.new_entries(feed.id, parsed.entries, known, now)
         backlog = self.policy.first_poll_is_backlog and not feed.polled
         rules = self.rules()

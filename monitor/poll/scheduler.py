@@ -15,9 +15,8 @@ from datetime import UTC, datetime, timedelta
 from apscheduler.jobstores.base import JobLookupError
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
-from monitor.eventlog import queries
+from monitor.eventlog.queries.feeds import FeedState, feed_state, feed_states
 from monitor.eventlog.store import StoreError
-from monitor.poll.decide import FeedState
 from monitor.poll.pipeline import Pipeline, is_due
 
 log = logging.getLogger(__name__)
@@ -50,7 +49,7 @@ class PollScheduler:
 
     def sync_jobs(self) -> None:
         """Add a job for each feed without one; drop jobs of feeds that are gone."""
-        feeds = {feed.id: feed for feed in queries.feed_states(self.pipeline.store.db)}
+        feeds = {feed.id: feed for feed in feed_states(self.pipeline.store)}
         for job in self.scheduler.get_jobs():
             if job.id not in feeds and job.id != "sync-feeds":
                 job.remove()
@@ -88,7 +87,7 @@ class PollScheduler:
         return now + timedelta(seconds=random.uniform(0, self.jitter))
 
     async def _poll(self, feed_id: str) -> None:
-        feed = queries.feed_state(self.pipeline.store.db, feed_id)
+        feed = feed_state(self.pipeline.store, feed_id)
         if feed is None:
             self._remove(feed_id)
             return
@@ -113,7 +112,7 @@ class PollScheduler:
             return
         finally:
             self._polls.discard(task)
-        after = queries.feed_state(self.pipeline.store.db, feed_id)
+        after = feed_state(self.pipeline.store, feed_id)
         if after is not None and after.next_poll_at and after.next_poll_at > now:
             self._postpone(feed_id, after.next_poll_at)
 
