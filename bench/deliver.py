@@ -115,7 +115,7 @@ def alert_events(feed_id: str, n: int, chat: int, result: MatchResult) -> list[e
     entry = EntryData(key, key, f"{TITLE} (item {n})", SUMMARY, PUBLISHED, None, "en")
     feed = FeedState(feed_id, "", "", "cli", None, None, None, None, True, 0, None, 1)
     new = NewEntry(ev.entry_id_for(feed_id, key), entry, future_date=False)
-    to_chat = lambda found: [(f"telegram:{chat}", [hit.rule_id for hit in found.rules])]  # noqa: E731
+    to_chat = [(f"telegram:{chat}", [hit.rule_id for hit in result.rules])]
     return entry_events(feed, new, result, to_chat, backlog=False)
 
 

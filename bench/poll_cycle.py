@@ -165,7 +165,7 @@ async def one_run(
     rules = load_ruleset(ROOT / "rules")
     figures: dict[str, float] = {}
     async with Fetcher(policy) as fetcher, ParserPool(workers=2, timeout_s=60) as parser:
-        pipeline = Pipeline(store, fetcher, parser, lambda: rules, decide.everyone, PollPolicy())
+        pipeline = Pipeline(store, fetcher, parser, lambda: rules, policy=PollPolicy())
         figures["floor_200"] = await floor(urls, policy, conditional=False)
         figures["a_parse_only"] = await parse_only(urls, fetcher, parser)
         figures["a_first"] = await cycle(pipeline)
@@ -223,7 +223,7 @@ def _store_all(store: Store, parsed: list[FeedData], rules: object) -> None:
         fresh = decide.new_entries(feed_id, feed.entries, frozenset(), now)
         batch: list[ev.NewEvent] = []
         for new in fresh:
-            batch += decide.entry_events(state, new, empty, decide.everyone, backlog=True)
+            batch += decide.entry_events(state, new, empty, [], backlog=True)
         store.append(batch)
 
 

@@ -163,7 +163,7 @@ async def _assembled(
                 fetcher,
                 parser,
                 rules,
-                outputs.recipients,
+                outputs.audience,
                 poll_policy(settings, backlog=backlog),
                 on_alerts=dispatcher.wake,
                 on_outcome=polls,

@@ -17,8 +17,7 @@ from monitor.bot.health import TelegramHealth
 from monitor.config import Settings
 from monitor.eventlog.queries.alerts import OutgoingAlert
 from monitor.eventlog.store import Store
-from monitor.poll.decide import Recipients, everyone
-from monitor.poll.recipients import telegram_recipients
+from monitor.poll.recipients import Audience
 from monitor.rules.matcher import RuleSet
 
 log = logging.getLogger(__name__)
@@ -30,7 +29,7 @@ MAX_HASHTAGS = 8
 @dataclass
 class Outputs:
     sinks: list[Sink]
-    recipients: Recipients
+    audience: Audience
     app: Any = None  # the Telegram Application, when a token is set
     sink: telegram.TelegramSink | None = None
     health: TelegramHealth | None = None  # whether Telegram answers, for /healthz and /metrics
@@ -44,17 +43,19 @@ def build_outputs(
     write: Callable[[str], None] | None = None,
 ) -> Outputs:
     if settings.telegram_token is None:
-        return Outputs([ConsoleSink(write)], everyone)
+        return Outputs([ConsoleSink(write)], Audience(console=True))
     telegram.protect_token(settings.telegram_token.get_secret_value())
     context = BotContext(store=store, rules=rules, settings=settings, clock=store.clock)
     pacer = Pacer()  # one for alerts and replies: Telegram counts them together
     health = TelegramHealth(settings.telegram_degraded_after)
     app = telegram.build_application(settings, context, pacer, health=health)
     sink = telegram.TelegramSink(app.bot, pacer, alert_view(rules))
-    recipients = telegram_recipients(
-        store.db, settings.telegram_channel, settings.telegram_channel_level
+    audience = Audience(
+        console=False,
+        channel=settings.telegram_channel,
+        channel_level=settings.telegram_channel_level,
     )
-    return Outputs([sink], recipients, app, sink, health=health)
+    return Outputs([sink], audience, app, sink, health=health)
 
 
 async def open_outputs(

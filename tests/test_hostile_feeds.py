@@ -49,7 +49,6 @@ from monitor.eventlog.store import Clock, Store, read_events
 from monitor.feeds import feed_list as feeds
 from monitor.feeds.fetch import Fetcher, FetchPolicy
 from monitor.feeds.parse import ParserPool
-from monitor.poll import decide
 from monitor.poll.pipeline import Pipeline, PollOutcome, PollPolicy
 from monitor.rules.matcher import load_ruleset
 
@@ -436,7 +435,7 @@ async def rig(
             Fetcher(policy, clock=clock, resolver=resolver) as fetcher,
             ParserPool(1, parse_timeout) as parser,
         ):
-            pipeline = Pipeline(store, fetcher, parser, lambda: ruleset, decide.everyone, poll)
+            pipeline = Pipeline(store, fetcher, parser, lambda: ruleset, policy=poll)
             healthy = feeds.add_feed(store, server.serve("/healthy.xml", rss(HEALTHY)))
             yield Rig(pipeline, healthy)
 

@@ -22,7 +22,6 @@ from monitor.eventlog.store import Store, StoreError
 from monitor.feeds import feed_list as feeds
 from monitor.feeds.fetch import Fetcher
 from monitor.feeds.parse import ParserPool
-from monitor.poll import decide
 from monitor.poll.pipeline import Pipeline
 from monitor.rules.matcher import load_ruleset
 
@@ -33,7 +32,7 @@ async def poll_once(store: Store, rules_dir: Path) -> None:
     rules = load_ruleset(rules_dir)
     policy = daemon.fetch_policy(settings_for(store.path.parent))
     async with Fetcher(policy) as fetcher, ParserPool(1, 10) as parser:
-        pipeline = Pipeline(store, fetcher, parser, lambda: rules, decide.everyone)
+        pipeline = Pipeline(store, fetcher, parser, lambda: rules)
         for feed in feed_states(store):
             await pipeline.poll(feed)
 

@@ -6,7 +6,7 @@ Nothing here reads the clock, the network or the database: the caller passes all
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
@@ -19,9 +19,6 @@ from monitor.rules.matcher import MatchResult
 FUTURE_TOLERANCE = timedelta(minutes=10)
 # Kinds after which polling again soon is pointless.
 GIVE_UP_KINDS = frozenset({"gone"})
-
-# Who should hear of a match, and for which of its rules: [(recipient, [rule ids])].
-Recipients = Callable[[MatchResult], list[tuple[str, list[str]]]]
 
 
 @dataclass(frozen=True)
@@ -131,7 +128,7 @@ def entry_events(
     feed: FeedState,
     new: NewEntry,
     result: MatchResult,
-    recipients: Recipients,
+    recipients: list[tuple[str, list[str]]],
     backlog: bool,
 ) -> list[ev.NewEvent]:
     """EntrySeen, a RuleMatched per rule, and (unless backlog) an AlertQueued per recipient."""
@@ -166,18 +163,15 @@ def entry_events(
     return out
 
 
-def alert_events(entry_id: str, result: MatchResult, recipients: Recipients) -> list[ev.NewEvent]:
-    """One alert per recipient, naming every rule of theirs the entry matched."""
+def alert_events(
+    entry_id: str, result: MatchResult, recipients: list[tuple[str, list[str]]]
+) -> list[ev.NewEvent]:
+    """One alert per recipient (as `poll.recipients` chose them), naming its matched rules."""
     levels = {hit.rule_id: hit.level for hit in result.rules}
     out = []
-    for recipient, rule_ids in recipients(result):
+    for recipient, rule_ids in recipients:
         level = max((levels[rule] for rule in rule_ids), key=ev.LEVELS.index)
         data = ev.AlertQueued(entry_id=entry_id, recipient=recipient, rules=rule_ids, level=level)
         alert_id = ev.alert_id_for(entry_id, recipient)
         out.append(ev.NewEvent(f"alert:{alert_id}", data, "queued"))
     return out
-
-
-def everyone(result: MatchResult) -> list[tuple[str, list[str]]]:
-    """The console recipient: every match, every rule."""
-    return [("console", [hit.rule_id for hit in result.rules])]

@@ -8,14 +8,16 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from monitor.eventlog import events as ev
+from monitor.eventlog.queries.chats import Subscriber, subscribers
 from monitor.eventlog.queries.entries import known_entry_ids
 from monitor.eventlog.queries.feeds import FeedState
 from monitor.eventlog.store import Clock, ConcurrencyError, Store
 from monitor.feeds.fetch import Fetched, Fetcher, FetchFailed, NotModified, Validators
 from monitor.feeds.parse import FeedData, ParseFailed, ParserPool
 from monitor.poll import decide
-from monitor.poll.decide import Failure, Recipients
-from monitor.rules.matcher import RuleSet
+from monitor.poll.decide import Failure
+from monitor.poll.recipients import Audience, recipients_of
+from monitor.rules.matcher import MatchResult, RuleSet
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +49,7 @@ class Pipeline:
     fetcher: Fetcher
     parser: ParserPool
     rules: Callable[[], RuleSet]
-    recipients: Recipients
+    audience: Audience = field(default_factory=Audience)
     policy: PollPolicy = field(default_factory=PollPolicy)
     on_alerts: Callable[[], None] = lambda: None
     on_outcome: Callable[[PollOutcome], None] = lambda outcome: None
@@ -102,11 +104,20 @@ class Pipeline:
             len(fresh),
         )
         new_events += decide.recovery_events(feed)
-        for new in fresh:
-            result = rules.match(new.entry.title, new.entry.summary)
-            new_events += decide.entry_events(feed, new, result, self.recipients, backlog)
+        results = [rules.match(new.entry.title, new.entry.summary) for new in fresh]
+        subscribers = self._subscribers(results, backlog)
+        for new, result in zip(fresh, results, strict=True):
+            recipients = recipients_of(result, self.audience, subscribers)
+            new_events += decide.entry_events(feed, new, result, recipients, backlog)
         stored = self._append(feed, new_events)
         return self._outcome(feed, stored)
+
+    def _subscribers(self, results: list[MatchResult], backlog: bool) -> list[Subscriber]:
+        """The chats that follow any rule these entries matched: one read for the poll."""
+        matched = {hit.rule_id for result in results for hit in result.rules}
+        if backlog or not matched or not self.audience.needs_subscribers:
+            return []
+        return subscribers(self.store, matched)
 
     def _unchanged(
         self, feed: FeedState, validators: Validators, moved_to: str | None, status: str

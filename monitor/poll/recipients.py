@@ -1,45 +1,51 @@
-"""Who hears of a match: Telegram subscribers by rule and level, the channel, or the console."""
+"""Who hears of a match (pure): the console, or Telegram subscribers by rule and level and
+the channel. The pipeline reads the subscribers; nothing here touches the log."""
 
 from __future__ import annotations
 
-import sqlite3
+from collections.abc import Sequence
+from dataclasses import dataclass
 
 from monitor.eventlog.events import LEVELS
-from monitor.poll.decide import Recipients
+from monitor.eventlog.queries.chats import Subscriber
 from monitor.rules.matcher import MatchResult
+
+CONSOLE = "console"
+
+
+@dataclass(frozen=True)
+class Audience:
+    """Where alerts go: the console (every match), or Telegram chats and a channel."""
+
+    console: bool = True
+    channel: str | None = None  # a Telegram channel that gets matches at channel_level and up
+    channel_level: str = "high"
+
+    @property
+    def needs_subscribers(self) -> bool:
+        return not self.console
+
+
+Recipients = list[tuple[str, list[str]]]  # [(recipient, the rule ids of theirs that matched)]
+
+
+def recipients_of(
+    result: MatchResult, audience: Audience, subscribers: Sequence[Subscriber] = ()
+) -> Recipients:
+    """Each recipient of a match, with the rules of theirs it matched, sorted by recipient."""
+    levels = {hit.rule_id: hit.level for hit in result.rules}
+    if not levels:
+        return []
+    if audience.console:
+        return [(CONSOLE, list(levels))]
+    chosen: dict[str, list[str]] = {}
+    for sub in subscribers:
+        if sub.rule_id in levels and _rank(levels[sub.rule_id]) >= _rank(sub.min_level):
+            chosen.setdefault(f"telegram:{sub.chat_id}", []).append(sub.rule_id)
+    if audience.channel and _rank(result.level or "info") >= _rank(audience.channel_level):
+        chosen.setdefault(f"telegram:{audience.channel}", sorted(levels))
+    return sorted(chosen.items())
 
 
 def _rank(level: str) -> int:
     return LEVELS.index(level) if level in LEVELS else 0
-
-
-def telegram_recipients(
-    db: sqlite3.Connection, channel: str | None = None, channel_level: str = "high"
-) -> Recipients:
-    """Each subscribed chat, for the rules it follows at or above its level, and the channel."""
-
-    def recipients(result: MatchResult) -> list[tuple[str, list[str]]]:
-        levels = {hit.rule_id: hit.level for hit in result.rules}
-        if not levels:
-            return []
-        chosen: dict[str, list[str]] = {}
-        for chat_id, rule_id, min_level in _subscriptions(db, sorted(levels)):
-            if _rank(levels[rule_id]) >= _rank(min_level):
-                chosen.setdefault(f"telegram:{chat_id}", []).append(rule_id)
-        if channel and _rank(result.level or "info") >= _rank(channel_level):
-            chosen.setdefault(f"telegram:{channel}", sorted(levels))
-        return sorted(chosen.items())
-
-    return recipients
-
-
-def _subscriptions(db: sqlite3.Connection, rule_ids: list[str]) -> list[tuple[int, str, str]]:
-    marks = ", ".join("?" * len(rule_ids))
-    rows = db.execute(
-        "SELECT s.chat_id, s.rule_id, c.min_level"
-        " FROM subscriptions s JOIN chats c ON c.id = s.chat_id"
-        f" WHERE c.blocked = 0 AND c.migrated_to IS NULL AND s.rule_id IN ({marks})"
-        " ORDER BY s.chat_id, s.rule_id",
-        rule_ids,
-    )
-    return [(int(r[0]), str(r[1]), str(r[2])) for r in rows]
