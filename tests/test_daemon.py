@@ -19,10 +19,10 @@ from fakes.feed_server import FeedServer
 from helpers import TEST_RULE, rss, settings_for, wait_until
 from typer.testing import CliRunner
 
-from monitor import daemon
 from monitor.cli.app import app
 from monitor.eventlog.store import Store
 from monitor.feeds import feed_list as feeds
+from monitor.poll.rules_holder import RulesHolder, watch_rules
 
 PLAIN = ("p1", "Markets close higher", "Trade news.")
 NEW = ("n1", "China announces police training for Pacific officers", "Courses in 2027.")
@@ -141,15 +141,15 @@ def test_the_rules_watcher_outlives_a_broken_file_and_loads_the_next_edit(
 ) -> None:
     settings = settings_for(tmp_path)
     rule_file = settings.rules / "police-test.yaml"
-    caplog.set_level(logging.ERROR, logger="monitor.daemon")
+    caplog.set_level(logging.ERROR, logger="monitor.poll.rules_holder")
 
     def errors() -> list[str]:
         return [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
 
     async def scenario(store: Store) -> None:
-        holder = daemon.RulesHolder(settings, store)
+        holder = RulesHolder(settings, store)
         stop = asyncio.Event()
-        watcher = asyncio.create_task(daemon.watch_rules(holder, stop, every=0.05))
+        watcher = asyncio.create_task(watch_rules(holder, stop, every=0.05))
         await asyncio.sleep(0)  # the watcher takes its first look at the files
         try:
             for broken in (DEEP_RULE, TEST_RULE.replace("level: high", "level: loud")):
@@ -174,7 +174,7 @@ def test_a_reload_to_no_rules_keeps_the_rules_in_force(
 ) -> None:
     settings = settings_for(tmp_path)
     with Store(settings.db) as store:
-        holder = daemon.RulesHolder(settings, store)
+        holder = RulesHolder(settings, store)
         (settings.rules / "police-test.yaml").unlink()
         assert holder.reload() is False
     assert [rule.id for rule in holder().rules] == ["police-test"]
