@@ -24,6 +24,7 @@ lint: $(BIN)/.installed
 	$(BIN)/ruff check monitor tests bench
 	$(BIN)/ruff format --check monitor tests bench
 	$(BIN)/mypy --strict monitor
+	$(BIN)/lint-imports
 
 demo: $(BIN)/.installed
 	$(BIN)/monitor demo

@@ -44,7 +44,7 @@ from monitor.eventlog import events as ev
 from monitor.eventlog.queries.alerts import due_heads, outgoing
 from monitor.eventlog.queries.feeds import FeedState
 from monitor.eventlog.store import Store
-from monitor.feeds.parse import EntryData
+from monitor.feeds.records import EntryData
 from monitor.outputs import alert_view
 from monitor.poll.decide import NewEntry, entry_events
 from monitor.rules.matcher import MatchResult, RuleSet, load_ruleset

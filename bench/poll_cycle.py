@@ -39,7 +39,9 @@ from monitor.eventlog import events as ev
 from monitor.eventlog.store import Store, append_in
 from monitor.feeds import feed_list as feeds
 from monitor.feeds.fetch import Fetched, Fetcher, FetchPolicy, Validators
-from monitor.feeds.parse import FeedData, ParserPool, parse_feed
+from monitor.feeds.parse import parse_feed
+from monitor.feeds.parser_pool import ParserPool
+from monitor.feeds.records import FeedData
 from monitor.poll import decide
 from monitor.poll.pipeline import Pipeline, PollPolicy
 from monitor.rules.matcher import load_ruleset

@@ -21,7 +21,7 @@ from monitor.eventlog.queries.feeds import feed_states
 from monitor.eventlog.store import Store
 from monitor.feeds import feed_list as feeds
 from monitor.feeds.fetch import Fetcher, FetchPolicy
-from monitor.feeds.parse import ParserPool
+from monitor.feeds.parser_pool import ParserPool
 from monitor.ops.http import HttpServer, daemon_health, start_http
 from monitor.ops.metrics import LogMetrics, PollCounters
 from monitor.outputs import Outputs, build_outputs, close_outputs, open_outputs, stop_receiving

@@ -24,6 +24,7 @@ from monitor.bot.commands import (
     handle_command,
 )
 from monitor.eventlog import events as ev
+from monitor.eventlog.replay import replay
 from monitor.eventlog.store import Store, read_events
 from monitor.feeds import feed_list as feeds
 from monitor.rules.matcher import RuleSet, load_ruleset
@@ -543,7 +544,7 @@ def test_replay_equals_the_projections_after_a_session(ctx: BotContext) -> None:
         press(ctx, caller, "sub:security-cooperation")
     run(ctx, BOSS, "addfeed", "https://example.org/rss 5m")
     run(ctx, BOSS, "removefeed", ev.feed_id_for("https://example.org/rss"))
-    assert ctx.store.replay(write=False).identical
+    assert replay(ctx.store, write=False).identical
 
 
 @settings(

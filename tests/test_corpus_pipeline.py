@@ -25,11 +25,13 @@ from helpers import CORPUS, corpus_rows, settings_for
 from monitor import daemon
 from monitor.config import Settings
 from monitor.eventlog import events as ev
+from monitor.eventlog.replay import replay
 from monitor.eventlog.store import Store, read_events
 from monitor.feeds import feed_list as feeds
 from monitor.feeds.fetch import FAILURE_KINDS as FETCH_FAILURE_KINDS
-from monitor.feeds.parse import FAILURE_KINDS as PARSE_FAILURE_KINDS
-from monitor.feeds.parse import FeedData, ParseFailed, ParseResult, parse_feed
+from monitor.feeds.parse import parse_feed
+from monitor.feeds.records import FAILURE_KINDS as PARSE_FAILURE_KINDS
+from monitor.feeds.records import FeedData, ParseFailed, ParseResult
 from monitor.poll.pipeline import PollOutcome
 
 KNOWN_KINDS = PARSE_FAILURE_KINDS | FETCH_FAILURE_KINDS
@@ -223,4 +225,4 @@ def test_the_encoding_checks_see_non_ascii_text(cycle: Cycle) -> None:
 
 def test_replay_equals_the_projections_after_the_cycle(cycle: Cycle) -> None:
     with Store(cycle.db) as store:
-        assert store.replay(write=False).identical
+        assert replay(store, write=False).identical

@@ -10,6 +10,7 @@ from monitor.alerts.dispatcher import Dispatcher
 from monitor.alerts.sinks import ConsoleSink, Deferred, SendResult, Sent, console_line
 from monitor.eventlog import events as ev
 from monitor.eventlog.queries.alerts import OutgoingAlert
+from monitor.eventlog.replay import replay
 from monitor.eventlog.store import Store, read_events
 
 NOW = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
@@ -179,7 +180,7 @@ def test_an_attempt_already_in_the_log_is_never_sent(tmp_path: Path) -> None:
         assert asyncio.run(dispatcher.deliver_due()) == 0  # held, and no busy loop
         types = [e.type for e in read_events(store.db, stream=f"alert:{alert_id}")]
         assert types == ["AlertQueued", "AlertDispatched"]
-        store.replay()
+        replay(store)
         status = store.db.execute("SELECT status FROM alerts WHERE id = ?", (alert_id,))
         assert status.fetchone()[0] == "in_flight"
 

@@ -48,7 +48,7 @@ from monitor.config import Settings
 from monitor.eventlog.store import Clock, Store, read_events
 from monitor.feeds import feed_list as feeds
 from monitor.feeds.fetch import Fetcher, FetchPolicy
-from monitor.feeds.parse import ParserPool
+from monitor.feeds.parser_pool import ParserPool
 from monitor.poll.pipeline import Pipeline, PollOutcome, PollPolicy
 from monitor.rules.matcher import load_ruleset
 

@@ -24,11 +24,12 @@ from prometheus_client.parser import text_string_to_metric_families
 from monitor import daemon
 from monitor.bot.health import TelegramHealth
 from monitor.config import Settings
+from monitor.eventlog.queries.counts import EventTally
 from monitor.eventlog.store import Store
 from monitor.feeds import feed_list as feeds
-from monitor.ops.http import Health, HttpServerError, daemon_health, database_writable, start_http
+from monitor.ops.http import Health, HttpServerError, daemon_health, start_http
 from monitor.ops.log_format import configure_logging, logfmt_value
-from monitor.ops.metrics import EventTally, LogMetrics, PollCounters
+from monitor.ops.metrics import LogMetrics, PollCounters
 from monitor.poll.pipeline import PollOutcome
 
 MATCHING = ("g1", "China to expand police training for foreign officers", "A forum in Lianyungang.")
@@ -166,9 +167,9 @@ def test_the_tally_starts_again_on_a_shorter_log(
     tally = EventTally()
     with Store(settings.db) as long_log, Store(tmp_path / "short.db") as short_log:
         feeds.add_feed(short_log, "http://127.0.0.1:9/only.xml")
-        tally.advance(long_log.db)
+        tally.advance(long_log)
         assert tally.by_type["EntrySeen"] == 3
-        tally.advance(short_log.db)
+        tally.advance(short_log)
     assert dict(tally.by_type) == {"FeedAdded": 1}
     assert tally.through == 1
 
@@ -290,11 +291,12 @@ async def test_healthz_says_telegram_is_off_without_a_token(store: Store) -> Non
 
 
 def test_a_missing_database_is_not_writable_and_is_not_created(tmp_path: Path) -> None:
-    missing = database_writable(tmp_path / "absent.db")
+    check = daemon_health(tmp_path / "absent.db", lambda: True)
+    missing = check()
     assert not missing.ok and "absent.db" in missing.reason
     assert not (tmp_path / "absent.db").exists()
     Store(tmp_path / "present.db").close()
-    assert database_writable(tmp_path / "present.db").ok
+    assert daemon_health(tmp_path / "present.db", lambda: True)().ok
 
 
 async def test_a_failing_scrape_is_a_500_with_the_reason(store: Store) -> None:

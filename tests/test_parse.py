@@ -16,16 +16,16 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from monitor.feeds.parse import (
+from monitor.feeds.parse import parse_feed
+from monitor.feeds.parser_pool import ParserPool
+from monitor.feeds.records import (
     SUMMARY_LIMIT,
     TITLE_LIMIT,
     EntryData,
     FeedData,
     ParseFailed,
-    ParserPool,
-    canonical_link,
-    parse_feed,
 )
+from monitor.feeds.text import canonical_link
 from monitor.feeds.worker_pool import TimedOut, WorkerFailed, WorkerPool
 
 FEED_URL = "https://news.example.org/feeds/world.xml"

@@ -10,7 +10,8 @@ from __future__ import annotations
 import pytest
 from helpers import CORPUS, corpus_rows
 
-from monitor.feeds.parse import FAILURE_KINDS, FeedData, ParseFailed, parse_feed
+from monitor.feeds.parse import parse_feed
+from monitor.feeds.records import FAILURE_KINDS, FeedData, ParseFailed
 
 # path -> (entries we give, why feedparser on the raw bytes gives a different number)
 EXPECTED_DIFFERENCES = {

@@ -103,7 +103,7 @@ def log(tmp_path: Path, feed_server: FeedServer) -> Settings:
 def gathered(settings: Settings, days: int = 90) -> report.ReportData:
     names = {"country:rs": "Serbia", "country:ke": "Kenya", "region:africa": "Africa"}
     with Store(settings.db) as store:
-        return report.gather(store.db, datetime.now(UTC), timedelta(days=days), names)
+        return report.gather(store, datetime.now(UTC), timedelta(days=days), names)
 
 
 def test_gathered_counts_per_rule_per_week_within_the_window(log: Settings) -> None:
@@ -194,7 +194,7 @@ def test_report_names_sections_and_chart_series(log: Settings) -> None:
 def test_empty_log_still_renders(tmp_path: Path) -> None:
     settings = settings_for(tmp_path)
     with Store(settings.db) as store:
-        data = report.gather(store.db, datetime.now(UTC), timedelta(days=30), {})
+        data = report.gather(store, datetime.now(UTC), timedelta(days=30), {})
     page = report.render(data)
     assert "No matches in this period." in page
     assert "No match of level high or critical" in page

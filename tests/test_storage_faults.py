@@ -18,10 +18,11 @@ from helpers import rss, settings_for
 
 from monitor import daemon
 from monitor.eventlog.queries.feeds import feed_states
+from monitor.eventlog.replay import replay
 from monitor.eventlog.store import Store, StoreError
 from monitor.feeds import feed_list as feeds
 from monitor.feeds.fetch import Fetcher
-from monitor.feeds.parse import ParserPool
+from monitor.feeds.parser_pool import ParserPool
 from monitor.poll.pipeline import Pipeline
 from monitor.rules.matcher import load_ruleset
 
@@ -65,7 +66,7 @@ def test_a_full_disk_refuses_the_whole_poll_then_recovers(
     store.db.execute("PRAGMA max_page_count = 1073741823")
     asyncio.run(poll_once(store, tmp_path / "rules"))
     assert entries(store) == 50
-    assert store.replay(write=False).identical
+    assert replay(store, write=False).identical
 
 
 def test_a_read_only_database_is_a_clear_error(store_with_feed: Store, tmp_path: Path) -> None:

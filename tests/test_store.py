@@ -10,6 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from monitor.eventlog import events as ev
+from monitor.eventlog.replay import replay
 from monitor.eventlog.store import MIGRATIONS, ConcurrencyError, Store, read_events
 
 T0 = datetime(2026, 11, 30, 8, 0, tzinfo=UTC)
@@ -102,11 +103,11 @@ def test_projection_updated_in_the_same_transaction(store: Store) -> None:
 def test_replay_repairs_a_tampered_projection(store: Store) -> None:
     store.append([feed_added()])
     store.db.execute("UPDATE feeds SET title = 'tampered'")
-    report = store.replay(write=False)
+    report = replay(store, write=False)
     assert not report.identical
     assert report.differences["feeds"] == 2
-    assert not store.replay().identical
-    assert store.replay().identical
+    assert not replay(store).identical
+    assert replay(store).identical
     assert store.db.execute("SELECT title FROM feeds").fetchone()[0] == ""
 
 
@@ -256,7 +257,7 @@ def test_replay_equals_incremental_projections(
         # e.g. an entry seen twice: the projection refuses, the append rolls back
         with contextlib.suppress(sqlite3.IntegrityError):
             store.append([ev.NewEvent(stream, data, f"op{position}")])
-    report = store.replay(write=False)
+    report = replay(store, write=False)
     assert report.identical, report.differences
     assert report.events == len(read_events(store.db))
     store.close()

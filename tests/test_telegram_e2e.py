@@ -22,6 +22,7 @@ from fakes.telegram import FakeTelegram, slow, visible_text
 from helpers import rss, settings_for, wait_until
 
 from monitor import daemon
+from monitor.eventlog.replay import replay
 from monitor.eventlog.store import Store
 from monitor.feeds import feed_list as feeds
 
@@ -89,7 +90,7 @@ def test_each_subscriber_gets_each_alert_exactly_once(
         assert "batch 001" in alert_texts(telegram, 101)[0]
         assert telegram.calls_to("setMyCommands")
         with Store(settings.db) as store:
-            assert store.replay(write=False).identical
+            assert replay(store, write=False).identical
 
 
 async def _run(settings, stop: asyncio.Event) -> None:
@@ -196,7 +197,7 @@ def test_sigkill_mid_burst_loses_nothing_and_repeats_only_uncertain(
         )
         assert duplicated == []
         with Store(settings.db) as store:
-            assert store.replay(write=False).identical
+            assert replay(store, write=False).identical
 
 
 def free_port() -> int:

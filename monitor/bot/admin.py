@@ -6,12 +6,11 @@ of the bot's admins, and turns a ConcurrencyError into a reply; nothing here che
 
 from __future__ import annotations
 
-import sqlite3
-
 from monitor.bot.replies import BotContext, Caller, Command, Reply, fit, link, minute, show
-from monitor.cli.tables import feed_rows, status_summary
 from monitor.config import ENV_PREFIX, Settings
 from monitor.durations import format_duration, parse_duration
+from monitor.eventlog.queries.feeds import feed_exists, feed_rows, status_summary
+from monitor.eventlog.store import Reader
 from monitor.feeds.feed_list import FeedError, add_feed, remove_feed
 from monitor.feeds.fetch import address_refusal
 from monitor.feeds.http_policy import check_url
@@ -90,7 +89,7 @@ def _removefeed(ctx: BotContext, caller: Caller, args: str) -> Reply:
     feed_id = args.strip()
     if not feed_id or " " in feed_id or len(feed_id) > 64:
         return Reply("Usage: /removefeed &lt;feed-id&gt;; /feeds lists the ids.")
-    if ctx.store.db.execute("SELECT 1 FROM feeds WHERE id = ?", (feed_id,)).fetchone() is None:
+    if not feed_exists(ctx.store, feed_id):
         return Reply(f"No feed has the id <code>{show(feed_id, 64)}</code>; /feeds lists them.")
     try:
         reason = f"removed from Telegram by {caller.user_id}"
@@ -101,18 +100,18 @@ def _removefeed(ctx: BotContext, caller: Caller, args: str) -> Reply:
 
 
 def _feeds(ctx: BotContext, caller: Caller, args: str) -> Reply:
-    return feeds_reply(ctx.store.db)
+    return feeds_reply(ctx.store)
 
 
 def _status(ctx: BotContext, caller: Caller, args: str) -> Reply:
-    return status_reply(ctx.store.db)
+    return status_reply(ctx.store)
 
 
 # --- views --------------------------------------------------------------------------
 
 
-def feeds_reply(db: sqlite3.Connection) -> Reply:
-    rows = feed_rows(db)
+def feeds_reply(log: Reader) -> Reply:
+    rows = feed_rows(log)
     if not rows:
         return Reply("No feeds yet. /addfeed &lt;url&gt; adds one.")
     blocks = [f"<b>{len(rows)} feeds</b> (id · title · failures)"]
@@ -124,8 +123,8 @@ def feeds_reply(db: sqlite3.Connection) -> Reply:
     return fit(blocks)
 
 
-def status_reply(db: sqlite3.Connection) -> Reply:
-    s = status_summary(db)
+def status_reply(log: Reader) -> Reply:
+    s = status_summary(log)
     blocks = [
         "<b>Status</b>",
         f"Feeds: {s['feeds']} ({s['failing']} failing) · entries: {s['entries']}"
@@ -134,7 +133,7 @@ def status_reply(db: sqlite3.Connection) -> Reply:
         f" {s['alerts_sent']} sent, {s['alerts_failed']} failed, {s['alerts_uncertain']} uncertain",
         f"Last check: {minute(s['last_check'])}",
     ]
-    for row in (r for r in feed_rows(db) if r["failures"]):
+    for row in (r for r in feed_rows(log) if r["failures"]):
         blocks.append(
             f"⚠️ <code>{row['id']}</code> {show(row['title'] or row['url'], 80)}: {row['failures']}"
             f" failures; {show(row['last_error_kind'], 40)}: {show(row['last_error'], 300)}"

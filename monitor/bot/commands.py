@@ -17,10 +17,11 @@ from datetime import timedelta
 from monitor.bot import access, why
 from monitor.bot import replies as views
 from monitor.bot.admin import ADMIN_COMMANDS, ADMIN_HANDLERS
-from monitor.bot.replies import BotContext, Button, Caller, ChatView, Command, Reply
+from monitor.bot.replies import BotContext, Button, Caller, Command, Reply
 from monitor.durations import parse_duration
 from monitor.eventlog import events as ev
 from monitor.eventlog.projections import iso
+from monitor.eventlog.queries.chats import ChatView, chat_view
 from monitor.eventlog.store import ConcurrencyError
 from monitor.feeds.http_policy import check_url
 
@@ -117,7 +118,7 @@ def _append(ctx: BotContext, chat: ChatView, events: Sequence[ev.NewEvent]) -> N
 
 def _change(ctx: BotContext, caller: Caller, data: ev.Payload, key: str) -> None:
     """Register the chat if needed, then append one event keyed by the chat's version."""
-    chat = views.chat_view(ctx.store, caller.chat_id)
+    chat = chat_view(ctx.store, caller.chat_id)
     events = [*_registration(caller, chat), ev.NewEvent(chat.stream, data, f"{key}@{chat.version}")]
     _append(ctx, chat, events)
 
@@ -144,13 +145,13 @@ def _start(ctx: BotContext, caller: Caller, args: str) -> Reply:
     )
     if not access.allowed(ctx.settings, caller):
         return Reply(f"{intro}\n\n{access.closed(caller).text}")
-    chat = views.chat_view(ctx.store, caller.chat_id)
+    chat = chat_view(ctx.store, caller.chat_id)
     _append(ctx, chat, _registration(caller, chat))
     return Reply(intro, views.topic_buttons(ctx.rules(), chat))
 
 
 def _topics(ctx: BotContext, caller: Caller, args: str) -> Reply:
-    return views.topics_reply(ctx.rules(), views.chat_view(ctx.store, caller.chat_id))
+    return views.topics_reply(ctx.rules(), chat_view(ctx.store, caller.chat_id))
 
 
 def _rule_ids(args: str) -> list[str]:
@@ -168,7 +169,7 @@ def _subscribe(ctx: BotContext, caller: Caller, args: str) -> Reply:
 
 
 def _unsubscribe(ctx: BotContext, caller: Caller, args: str) -> Reply:
-    mine = views.chat_view(ctx.store, caller.chat_id).subscriptions
+    mine = chat_view(ctx.store, caller.chat_id).subscriptions
     valid = list(dict.fromkeys([*(rule.id for rule in ctx.rules().rules), *mine]))
     wanted = _rule_ids(args)
     if not wanted:
@@ -181,7 +182,7 @@ def _unsubscribe(ctx: BotContext, caller: Caller, args: str) -> Reply:
 def _subscriptions(
     ctx: BotContext, caller: Caller, wanted: list[str], valid: list[str], subscribe: bool
 ) -> Reply:
-    chat = views.chat_view(ctx.store, caller.chat_id)
+    chat = chat_view(ctx.store, caller.chat_id)
     known = [rule_id for rule_id in wanted if rule_id in valid]
     changing = [r for r in known if (r in chat.subscriptions) != subscribe]
     kind, verb = (ev.Subscribed, "subscribed") if subscribe else (ev.Unsubscribed, "unsubscribed")
@@ -207,7 +208,7 @@ def _subscriptions(
 def _toggle(ctx: BotContext, caller: Caller, rule_id: str, subscribe: bool) -> Reply:
     """A button: says what changed, and nothing is appended when nothing changes."""
     rules = {rule.id: rule for rule in ctx.rules().rules}
-    mine = views.chat_view(ctx.store, caller.chat_id).subscriptions
+    mine = chat_view(ctx.store, caller.chat_id).subscriptions
     if rule_id not in rules and not (rule_id in mine and not subscribe):
         text = "That topic is not offered any more. /topics shows the current ones."
     else:
@@ -219,16 +220,16 @@ def _toggle(ctx: BotContext, caller: Caller, rule_id: str, subscribe: bool) -> R
         else:
             _subscriptions(ctx, caller, [rule_id], [rule_id], subscribe)
             text = f"{'Subscribed to' if subscribe else 'Unsubscribed from'} {title}."
-    chat = views.chat_view(ctx.store, caller.chat_id)
+    chat = chat_view(ctx.store, caller.chat_id)
     return Reply(text, views.topic_buttons(ctx.rules(), chat))
 
 
 def _mysubs(ctx: BotContext, caller: Caller, args: str) -> Reply:
-    return views.mysubs_reply(ctx.rules(), views.chat_view(ctx.store, caller.chat_id), ctx.clock())
+    return views.mysubs_reply(ctx.rules(), chat_view(ctx.store, caller.chat_id), ctx.clock())
 
 
 def _level(ctx: BotContext, caller: Caller, args: str) -> Reply:
-    chat = views.chat_view(ctx.store, caller.chat_id)
+    chat = chat_view(ctx.store, caller.chat_id)
     allowed = "|".join(ev.LEVELS)
     level = args.lower()
     if level not in ev.LEVELS:
@@ -258,7 +259,7 @@ def _mute(ctx: BotContext, caller: Caller, args: str) -> Reply:
 
 
 def _unmute(ctx: BotContext, caller: Caller, args: str) -> Reply:
-    chat = views.chat_view(ctx.store, caller.chat_id)
+    chat = chat_view(ctx.store, caller.chat_id)
     if chat.muted_until is None or chat.muted_until <= ctx.clock():
         return Reply("This chat is not muted.")
     _change(ctx, caller, ev.ChatUnmuted(chat_id=caller.chat_id), "unmuted")
@@ -268,12 +269,12 @@ def _unmute(ctx: BotContext, caller: Caller, args: str) -> Reply:
 def _recent(ctx: BotContext, caller: Caller, args: str) -> Reply:
     if args and not (args.isascii() and args.isdigit() and 1 <= int(args) <= MAX_RECENT):
         return Reply(f"Usage: /recent [N], N from 1 to {MAX_RECENT} (default 5).")
-    chat = views.chat_view(ctx.store, caller.chat_id)
-    return views.recent_reply(ctx.store.db, chat, int(args) if args else 5)
+    chat = chat_view(ctx.store, caller.chat_id)
+    return views.recent_reply(ctx.store, chat, int(args) if args else 5)
 
 
 def _search(ctx: BotContext, caller: Caller, args: str) -> Reply:
-    return views.search_reply(ctx.store.db, args)
+    return views.search_reply(ctx.store, args)
 
 
 def _why(ctx: BotContext, caller: Caller, args: str) -> Reply:
@@ -282,7 +283,7 @@ def _why(ctx: BotContext, caller: Caller, args: str) -> Reply:
         return Reply("Usage: /why &lt;url&gt;, the http(s) link of an entry.")
     # Other recipients are shown to an admin only in a private chat, never to a group.
     everyone = access.is_admin(ctx.settings, caller) and caller.chat_type == "private"
-    return why.why_reply(ctx.store.db, caller.chat_id, everyone, url)
+    return why.why_reply(ctx.store, caller.chat_id, everyone, url)
 
 
 _COMMANDS: dict[str, Command] = {

@@ -9,7 +9,6 @@ The admin views are in `bot_admin`, the /why view in `bot_why`.
 from __future__ import annotations
 
 import html
-import sqlite3
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -18,7 +17,14 @@ from monitor.alerts.cutting import cut_utf16, cut_words, utf16_len
 from monitor.alerts.render import TELEGRAM_LIMIT, safe_link
 from monitor.config import Settings
 from monitor.eventlog.events import LEVELS
-from monitor.eventlog.store import Store
+from monitor.eventlog.queries.chats import ChatView
+from monitor.eventlog.queries.entries import (
+    ListedEntry,
+    SearchError,
+    recent_matches,
+    search_entries,
+)
+from monitor.eventlog.store import Reader, Store
 from monitor.feeds.text import visible_text
 from monitor.rules.matcher import RuleSet
 from monitor.rules.normalise import is_cjk
@@ -60,43 +66,6 @@ class BotContext:
 
 
 Command = Callable[[BotContext, Caller, str], Reply]  # a command's handler: args are cleaned
-
-
-@dataclass(frozen=True)
-class ChatView:
-    """A chat as the projections know it; `version` is its stream's, for the next append."""
-
-    id: int
-    known: bool
-    title: str
-    kind: str
-    blocked: bool
-    min_level: str
-    muted_until: datetime | None
-    subscriptions: tuple[str, ...]
-    version: int
-
-    @property
-    def stream(self) -> str:
-        return f"chat:{self.id}"
-
-
-def chat_view(store: Store, chat_id: int) -> ChatView:
-    row = store.db.execute("SELECT * FROM chats WHERE id = ?", (chat_id,)).fetchone()
-    subscriptions = tuple(
-        r[0]
-        for r in store.db.execute(
-            "SELECT rule_id FROM subscriptions WHERE chat_id = ? ORDER BY rule_id", (chat_id,)
-        )
-    )
-    version = store.version(f"chat:{chat_id}")
-    if row is None:
-        return ChatView(chat_id, False, "", "", False, "info", None, subscriptions, version)
-    muted = datetime.fromisoformat(row["muted_until"]) if row["muted_until"] else None
-    return ChatView(
-        chat_id, True, row["title"], row["kind"], bool(row["blocked"]), row["min_level"],
-        muted, subscriptions, version,
-    )  # fmt: skip
 
 
 # --- text ---------------------------------------------------------------------------
@@ -196,49 +165,34 @@ def mysubs_reply(rules: RuleSet, chat: ChatView, now: datetime) -> Reply:
 
 # --- entries ------------------------------------------------------------------------
 
-ENTRY_COLUMNS = (
-    "e.id, e.title, e.link, e.published, e.seen_at, e.feed_id, e.backlog,"
-    " f.title AS feed_title, f.url AS feed_url"
-)
+
+def source(entry: ListedEntry) -> str:
+    if entry.feed_title:
+        return show(entry.feed_title, 80)
+    if entry.feed_url:
+        return show(entry.feed_url, 80)
+    return f"feed <code>{show(entry.feed_id, 32)}</code> (removed)"
 
 
-def source(row: sqlite3.Row) -> str:
-    if row["feed_title"]:
-        return show(row["feed_title"], 80)
-    if row["feed_url"]:
-        return show(row["feed_url"], 80)
-    return f"feed <code>{show(row['feed_id'], 32)}</code> (removed)"
+def entry_line(entry: ListedEntry) -> str:
+    return f"{minute(entry.dated)} · {link(entry.title, entry.link)}"
 
 
-def entry_line(row: sqlite3.Row) -> str:
-    return f"{minute(row['published'] or row['seen_at'])} · {link(row['title'], row['link'])}"
-
-
-def recent_reply(db: sqlite3.Connection, chat: ChatView, count: int) -> Reply:
+def recent_reply(log: Reader, chat: ChatView, count: int) -> Reply:
     """The newest matches of the chat's topics at or above its level, newest first by date."""
     if not chat.subscriptions:
         return Reply("This chat follows no topics yet, so there is nothing recent. /topics")
     levels = LEVELS[LEVELS.index(chat.min_level) if chat.min_level in LEVELS else 0 :]
-    marks = ", ".join("?" * len(levels))
-    # The date shown is the published one (clamped when in the future), else when seen.
-    rows = db.execute(
-        f"SELECT {ENTRY_COLUMNS}, group_concat(m.rule_id) AS rules,"
-        " COALESCE(e.published, e.seen_at) AS shown"
-        " FROM matches m JOIN subscriptions s ON s.rule_id = m.rule_id AND s.chat_id = ?"
-        " JOIN entries e ON e.id = m.entry_id LEFT JOIN feeds f ON f.id = e.feed_id"
-        f" WHERE m.level IN ({marks})"
-        " GROUP BY e.id ORDER BY shown DESC, MAX(m.seq) DESC LIMIT ?",
-        (chat.id, *levels, count),
-    ).fetchall()
+    found = recent_matches(log, chat.id, levels, count)
     at_level = f"level {chat.min_level} and above"
-    if not rows:
+    if not found:
         return Reply(
             f"Nothing at {at_level} has matched this chat's topics yet. /level changes the level."
         )
-    blocks = [f"<b>Latest {len(rows)} matches of this chat's topics</b> ({at_level})"]
-    for row in rows:
-        rules = ", ".join(show(r, 64) for r in sorted(row["rules"].split(",")))
-        blocks.append(f"\n{entry_line(row)}\n<i>{rules}</i> · {source(row)}")
+    blocks = [f"<b>Latest {len(found)} matches of this chat's topics</b> ({at_level})"]
+    for entry in found:
+        rules = ", ".join(show(r, 64) for r in entry.rules)
+        blocks.append(f"\n{entry_line(entry)}\n<i>{rules}</i> · {source(entry)}")
     return fit(blocks)
 
 
@@ -248,42 +202,20 @@ def search_words(text: str) -> list[str]:
     return list(dict.fromkeys(words))[:MAX_SEARCH_WORDS]
 
 
-def fts_query(words: Sequence[str]) -> str:
-    """Each word as an FTS5 string, so that no user text is read as query syntax."""
-    return " ".join('"' + word.replace('"', '""') + '"' for word in words)
+def split_search_words(words: Sequence[str]) -> tuple[list[str], list[str]]:
+    """(words for the full-text index, Chinese words to look for as substrings)."""
+    substrings = [w for w in words if any(is_cjk(c) for c in w)]
+    return [w for w in words if w not in substrings], substrings
 
 
-def _like(word: str) -> str:
-    escaped = word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return f"%{escaped}%"
-
-
-def search_entries(db: sqlite3.Connection, words: Sequence[str], limit: int) -> list[sqlite3.Row]:
-    # FTS5's default tokenizer keeps a run of Chinese characters as one token, so
-    # Chinese words are looked for as substrings instead.
-    latin = [w for w in words if not any(is_cjk(c) for c in w)]
-    clauses, params = [], []
-    if latin:
-        clauses.append("e.rowid IN (SELECT rowid FROM entries_fts WHERE entries_fts MATCH ?)")
-        params.append(fts_query(latin))
-    for word in (w for w in words if w not in latin):
-        clauses.append("(e.title LIKE ? ESCAPE '\\' OR e.summary LIKE ? ESCAPE '\\')")
-        params += [_like(word), _like(word)]
-    sql = (
-        f"SELECT {ENTRY_COLUMNS} FROM entries e LEFT JOIN feeds f ON f.id = e.feed_id"
-        f" WHERE {' AND '.join(clauses)} ORDER BY e.seq DESC LIMIT ?"
-    )
-    return db.execute(sql, [*params, limit]).fetchall()
-
-
-def search_reply(db: sqlite3.Connection, text: str) -> Reply:
+def search_reply(log: Reader, text: str) -> Reply:
     words = search_words(text)
     if not words:
         return Reply("Usage: /search &lt;words&gt;, for example /search police training Serbia.")
     try:
-        rows = search_entries(db, words, SEARCH_HITS + 1)
-    except sqlite3.OperationalError as error:
-        return Reply(f"The search could not run ({show(str(error), 200)}). Try plain words.")
+        rows = search_entries(log, *split_search_words(words), SEARCH_HITS + 1)
+    except SearchError as error:
+        return Reply(f"{show(str(error).capitalize(), 300)}.")
     asked = " ".join(words)
     if not rows:
         return Reply(f"No stored entry contains all of: {show(asked, 300)}.")

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
-import sqlite3
+from collections.abc import Sequence
 
-from monitor.bot.replies import ENTRY_COLUMNS, Reply, fit, link, minute, show, source
+from monitor.bot.replies import Reply, fit, link, minute, show, source
 from monitor.eventlog import events as ev
-from monitor.eventlog.store import read_events
+from monitor.eventlog.queries.entries import AlertRecord, EntryStory, entries_with_link, entry_story
+from monitor.eventlog.store import Reader
 from monitor.feeds.text import canonical_link
 
 
@@ -20,52 +20,42 @@ def link_forms(url: str) -> list[str]:
     return list(dict.fromkeys(forms))
 
 
-def why_reply(db: sqlite3.Connection, chat_id: int, admin: bool, url: str) -> Reply:
-    forms = link_forms(url)
-    rows = db.execute(
-        f"SELECT {ENTRY_COLUMNS} FROM entries e LEFT JOIN feeds f ON f.id = e.feed_id"
-        f" WHERE e.link IN ({', '.join('?' * len(forms))}) ORDER BY e.seq LIMIT 3",
-        forms,
-    ).fetchall()
-    if not rows:
+def why_reply(log: Reader, chat_id: int, admin: bool, url: str) -> Reply:
+    found = entries_with_link(log, link_forms(url), limit=3)
+    if not found:
         return Reply(
             f"The log has no entry with the link {show(url, 300)}. Links are compared as"
             " stored (tracking parameters removed); /search &lt;words&gt; finds entries by words."
         )
     blocks: list[str] = []
-    for row in rows:
-        blocks += _entry_story(db, row, chat_id, admin)
+    for entry in found:
+        blocks += _entry_story(entry_story(log, entry, history=20), chat_id, admin)
     return fit(blocks)
 
 
-def _entry_story(db: sqlite3.Connection, row: sqlite3.Row, chat_id: int, admin: bool) -> list[str]:
-    backlog = " on the feed's first poll (backlog: recorded, not alerted)" if row["backlog"] else ""
+def _entry_story(story: EntryStory, chat_id: int, admin: bool) -> list[str]:
+    entry = story.entry
+    backlog = " on the feed's first poll (backlog: recorded, not alerted)" if entry.backlog else ""
     blocks = [
-        f"<b>{link(row['title'], row['link'])}</b>",
-        f"Seen {minute(row['seen_at'])} in {source(row)}{backlog}; published"
-        f" {minute(row['published'])}.",
+        f"<b>{link(entry.title, entry.link)}</b>",
+        f"Seen {minute(entry.seen_at)} in {source(entry)}{backlog}; published"
+        f" {minute(entry.published)}.",
     ]
-    matches = db.execute(
-        "SELECT rule_id, level, terms FROM matches WHERE entry_id = ? ORDER BY seq", (row["id"],)
-    ).fetchall()
-    for match in matches:
-        terms = ", ".join(show(t, 64) for t in json.loads(match["terms"])[:12]) or "entities only"
-        blocks.append(f"Matched <b>{show(match['rule_id'], 64)}</b> ({match['level']}) on: {terms}")
-    if not matches:
+    for match in story.matches:
+        terms = ", ".join(show(t, 64) for t in match.terms[:12]) or "entities only"
+        blocks.append(f"Matched <b>{show(match.rule_id, 64)}</b> ({match.level}) on: {terms}")
+    if not story.matches:
         blocks.append("No rule matched it.")
-    return blocks + _alert_story(db, row["id"], f"telegram:{chat_id}", admin)
+    return blocks + _alert_story(story.alerts, f"telegram:{chat_id}", admin)
 
 
-def _alert_story(db: sqlite3.Connection, entry_id: str, mine: str, admin: bool) -> list[str]:
-    alerts = db.execute(
-        "SELECT id, recipient, status FROM alerts WHERE entry_id = ? ORDER BY seq", (entry_id,)
-    ).fetchall()
-    shown = [a for a in alerts if admin or a["recipient"] == mine]
+def _alert_story(alerts: Sequence[AlertRecord], mine: str, admin: bool) -> list[str]:
+    shown = [a for a in alerts if admin or a.recipient == mine]
     blocks = []
     for alert in shown:
-        who = "this chat" if alert["recipient"] == mine else show(alert["recipient"], 64)
-        blocks.append(f"Alert to {who}: <b>{alert['status']}</b>")
-        blocks += [_attempt(e) for e in read_events(db, stream=f"alert:{alert['id']}", limit=20)]
+        who = "this chat" if alert.recipient == mine else show(alert.recipient, 64)
+        blocks.append(f"Alert to {who}: <b>{alert.status}</b>")
+        blocks += [_attempt(e) for e in alert.history]
     others = len(alerts) - len(shown)
     if others:
         blocks.append(f"{others} alert(s) to other recipients.")

@@ -32,7 +32,10 @@ from monitor.cli.rules import match_command, rules_app
 from monitor.cli.views import register as register_views
 from monitor.config import Settings
 from monitor.eventlog.events import EVENT_TYPES
+from monitor.eventlog.queries.entries import entries_matched_by, entries_seen_since
+from monitor.eventlog.queries.feeds import feed_rows, status_summary
 from monitor.eventlog.queries.streams import streams_named
+from monitor.eventlog.replay import replay as rebuild_projections
 from monitor.eventlog.store import Reader, StoreError, read_events
 from monitor.feeds import feed_list as feeds
 from monitor.feeds.opml import OpmlError
@@ -184,7 +187,7 @@ def replay(
     Example: monitor replay --check
     """
     with open_store(settings_from(ctx)) as store:
-        report = store.replay(write=not check)
+        report = rebuild_projections(store, write=not check)
     for table, count in report.differences.items():
         out.print(f"{table:14} {'identical' if count == 0 else f'{count} rows differ'}")
     if report.identical:
@@ -202,8 +205,8 @@ def status(ctx: typer.Context, as_json: JsonOption = False, wide: WideOption = F
     Example: monitor status
     """
     with open_store(settings_from(ctx)) as store:
-        summary = reports.status_summary(store.db)
-        rows = reports.feed_rows(store.db)
+        summary = status_summary(store)
+        rows = feed_rows(store)
     if as_json:
         out.print_json(data={"summary": summary, "feeds": rows})
         return
@@ -271,9 +274,9 @@ def backtest(
         raise fail(str(error)) from None
     with open_store(settings) as store:
         start = store.clock() - timedelta(seconds=window)
-        entries = bt.stored_entries(store.db, start)
+        entries = entries_seen_since(store, start)
         result = bt.run_backtest(
-            candidate, ruleset, entries, bt.current_matches(store.db, candidate.id), samples
+            candidate, ruleset, entries, entries_matched_by(store, candidate.id), samples
         )
     reports.print_backtest(out, result, as_json)
 

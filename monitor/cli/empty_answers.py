@@ -8,19 +8,21 @@ publication date, so the most common answer is "older than the window: try --sin
 from __future__ import annotations
 
 import math
-import sqlite3
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from monitor.eventlog.events import LEVELS
-from monitor.eventlog.projections import iso
-from monitor.ops.report import DATED_BY, match_filter
-
-MATCHED_ENTRIES = "matches m JOIN entries e ON e.id = m.entry_id"
+from monitor.eventlog.queries.activity import (
+    count_entries,
+    count_matches,
+    entries_before,
+    matches_before,
+)
+from monitor.eventlog.store import Reader
 
 
 def no_matches(
-    db: sqlite3.Connection,
+    log: Reader,
     now: datetime,
     back: timedelta,
     *,
@@ -30,50 +32,26 @@ def no_matches(
     levels: Sequence[str] = LEVELS,
 ) -> str:
     """The line to print when no match of these rules and levels is dated (`by`) in the window."""
-    where, params = match_filter(rules, levels)
-    older, oldest = _before(db, MATCHED_ENTRIES, DATED_BY[by], now - back, where, params)
+    older = matches_before(log, now - back, by, rules, levels)
     head = f"no matches{_of(rules, levels)} {by} in the last {since}"
-    if older:
-        return f"{head} ({older} older matches, {_try_since(now, oldest)})"
-    others = _count(db, f"SELECT COUNT(*) FROM {MATCHED_ENTRIES}")
+    if older.count:
+        return f"{head} ({older.count} older matches, {_try_since(now, older.oldest)})"
+    others = count_matches(log)
     if others:
         return f"{head} ({others} of other rules or levels: try without --rule or --level)"
-    entries = _count(db, "SELECT COUNT(*) FROM entries")
     return (
-        f"{head}: the log has no matches yet ({entries} entries seen); rules match entries as"
-        " feeds are polled, and `monitor search WORDS` looks through every entry"
+        f"{head}: the log has no matches yet ({count_entries(log)} entries seen); rules match"
+        " entries as feeds are polled, and `monitor search WORDS` looks through every entry"
     )
 
 
-def no_entries(
-    db: sqlite3.Connection, now: datetime, back: timedelta, *, since: str, by: str
-) -> str:
+def no_entries(log: Reader, now: datetime, back: timedelta, *, since: str, by: str) -> str:
     """The line to print when no entry is dated (`by`) in the window."""
-    older, oldest = _before(db, "entries e", DATED_BY[by], now - back, "1", [])
+    older = entries_before(log, now - back, by)
     head = f"no entries {by} in the last {since}"
-    if older:
-        return f"{head} ({older} older entries, {_try_since(now, oldest)})"
+    if older.count:
+        return f"{head} ({older.count} older entries, {_try_since(now, older.oldest)})"
     return f"{head}: the log has no entries yet; `monitor run --once` polls every feed once"
-
-
-def _before(
-    db: sqlite3.Connection,
-    source: str,
-    when: str,
-    start: datetime,
-    where: str,
-    params: Sequence[object],
-) -> tuple[int, str | None]:
-    """How many rows of `source` are dated before `start`, and the oldest date of them."""
-    row = db.execute(
-        f"SELECT COUNT(*), MIN({when}) FROM {source} WHERE {when} < ? AND {where}",
-        [iso(start), *params],
-    ).fetchone()
-    return int(row[0]), row[1]
-
-
-def _count(db: sqlite3.Connection, sql: str) -> int:
-    return int(db.execute(sql).fetchone()[0])
 
 
 def _of(rules: Sequence[str], levels: Sequence[str]) -> str:

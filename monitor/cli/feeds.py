@@ -23,6 +23,7 @@ from monitor.cli.common import (
 )
 from monitor.config import Settings
 from monitor.durations import MAX_INTERVAL, format_duration
+from monitor.eventlog.queries.feeds import feed_rows
 from monitor.feeds import feed_list as feeds
 from monitor.feeds.opml import OpmlError, write_opml
 
@@ -78,7 +79,7 @@ def feeds_list(ctx: typer.Context, as_json: JsonOption = False, wide: WideOption
     Example: monitor feeds list --json
     """
     with open_store(settings_from(ctx)) as store:
-        rows = reports.feed_rows(store.db)
+        rows = feed_rows(store)
     if as_json:
         out.print_json(data=rows)
         return

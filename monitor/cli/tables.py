@@ -2,40 +2,19 @@
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Sequence
 from dataclasses import asdict
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from monitor.durations import format_duration
 from monitor.eventlog.events import StoredEvent
-from monitor.eventlog.projections import iso
 from monitor.poll.pipeline import PollOutcome
 from monitor.rules.backtest import Backtest
 
 Row = dict[str, Any]
-
-# How long a feed answers 410 Gone before `status` counts it as one to remove.
-GONE_REPORTED_AFTER = timedelta(days=30)
-
-# When feed `f` began its current run of 410s: the first FeedFailed of kind "gone" after
-# the stream's last sign of life (a fetch, a recovery, or a failure of another kind).
-GONE_SINCE = """
-CASE WHEN f.last_error_kind = 'gone' AND f.failures > 0 THEN (
-    SELECT MIN(g.recorded_at) FROM events g
-    WHERE g.stream = 'feed:' || f.id AND g.type = 'FeedFailed'
-      AND json_extract(g.data, '$.kind') = 'gone'
-      AND g.seq > COALESCE((
-          SELECT MAX(o.seq) FROM events o
-          WHERE o.stream = g.stream AND (o.type IN ('FeedFetched', 'FeedRecovered')
-              OR (o.type = 'FeedFailed' AND json_extract(o.data, '$.kind') != 'gone'))
-      ), 0)
-) END"""
 
 
 def table(title: str, rows: Sequence[Row], columns: Sequence[str], *, wide: bool = False) -> Table:
@@ -77,44 +56,6 @@ FEED_COLUMNS = (
     "last_changed_at",
 )  # fmt: skip
 EVENT_COLUMNS = ("seq", "recorded_at", "type", "stream", "summary")
-
-
-def feed_rows(db: sqlite3.Connection) -> list[Row]:
-    rows = db.execute(
-        "SELECT f.id, f.title, f.url, f.origin, f.interval,"
-        " (SELECT COUNT(*) FROM entries e WHERE e.feed_id = f.id) AS entries,"
-        " f.failures, f.failing_since,"
-        " f.last_error_kind, f.last_error, f.next_poll_at, f.last_changed_at,"
-        f" c.checked_at AS last_check, c.outcome, {GONE_SINCE} AS gone_since"
-        " FROM feeds f LEFT JOIN feed_checks c ON c.feed_id = f.id ORDER BY f.added_at, f.id"
-    )
-    result = []
-    for row in rows:
-        item = dict(row)
-        item["interval"] = format_duration(row["interval"]) if row["interval"] else "default"
-        result.append(item)
-    return result
-
-
-def status_summary(db: sqlite3.Connection, now: datetime | None = None) -> Row:
-    """Counts for `monitor status`; `gone_30d` counts feeds answering 410 for 30 days or more."""
-
-    def count(sql: str, *params: object) -> int:
-        return int(db.execute(sql, params).fetchone()[0])
-
-    gone_before = iso((now or datetime.now(UTC)) - GONE_REPORTED_AFTER)
-    summary: Row = {
-        "feeds": count("SELECT COUNT(*) FROM feeds"),
-        "failing": count("SELECT COUNT(*) FROM feeds WHERE failures > 0"),
-        "gone_30d": count(f"SELECT COUNT(*) FROM feeds f WHERE {GONE_SINCE} <= ?", gone_before),
-        "entries": count("SELECT COUNT(*) FROM entries"),
-        "matches": count("SELECT COUNT(*) FROM matches"),
-        "events": count("SELECT COUNT(*) FROM events"),
-        "last_check": db.execute("SELECT MAX(checked_at) FROM feed_checks").fetchone()[0],
-    }
-    for state in ("pending", "in_flight", "sent", "failed", "uncertain"):
-        summary[f"alerts_{state}"] = count(f"SELECT COUNT(*) FROM alerts WHERE status = '{state}'")
-    return summary
 
 
 def event_row(event: StoredEvent) -> Row:

@@ -8,7 +8,6 @@ counts back from now. Settings, the store and output come from monitor.cli_commo
 
 from __future__ import annotations
 
-import sqlite3
 from dataclasses import asdict
 from datetime import timedelta
 from pathlib import Path
@@ -16,7 +15,7 @@ from typing import Annotated, Any
 
 import typer
 
-from monitor.bot.replies import search_entries, search_words
+from monitor.bot.replies import search_words, split_search_words
 from monitor.cli import empty_answers as views_empty
 from monitor.cli import tables as reports
 from monitor.cli.common import (
@@ -33,8 +32,17 @@ from monitor.cli.why import why
 from monitor.durations import parse_duration
 from monitor.eventlog.events import LEVELS
 from monitor.eventlog.projections import iso
+from monitor.eventlog.queries.activity import (
+    DATED_BY,
+    MatchRow,
+    Weekly,
+    feed_weeks,
+    match_rows,
+    matches_per_week,
+    rule_ids_known,
+)
+from monitor.eventlog.queries.entries import ListedEntry, SearchError, search_entries
 from monitor.ops import report
-from monitor.ops.report_chart import Weekly
 from monitor.rules.files import RulesError
 from monitor.rules.gazetteer import load_gazetteer
 
@@ -66,8 +74,8 @@ ByOption = Annotated[
 
 
 def _dated_by(by: str) -> str:
-    if by not in report.DATED_BY:
-        raise view_fail(f"--by: {by!r} is not one of: {', '.join(report.DATED_BY)}", 2)
+    if by not in DATED_BY:
+        raise view_fail(f"--by: {by!r} is not one of: {', '.join(DATED_BY)}", 2)
     return by
 
 
@@ -104,15 +112,13 @@ def matches(
     levels = LEVELS[LEVELS.index(level) :]
     with view_store(ctx) as store:
         now = store.clock()
-        found = report.match_rows(
-            store.db, now - back, rules=rule or (), levels=levels, limit=limit, by=by
-        )
-        known = _rule_ids(store.db)
+        found = match_rows(store, now - back, rules=rule or (), levels=levels, limit=limit, by=by)
+        known = rule_ids_known(store)
         why_empty = (
             ""
             if found
             else views_empty.no_matches(
-                store.db, now, back, since=since, by=by, rules=rule or (), levels=levels
+                store, now, back, since=since, by=by, rules=rule or (), levels=levels
             )
         )
     for name in (r for r in rule or () if r not in known):
@@ -125,7 +131,7 @@ def matches(
         _show_matches(found, f"Matches {by} since {iso(now - back)}", by, wide)
 
 
-def _show_matches(found: list[report.MatchRow], title: str, by: str, wide: bool) -> None:
+def _show_matches(found: list[MatchRow], title: str, by: str, wide: bool) -> None:
     rows = [
         {**asdict(r), "terms": ", ".join(r.terms), "entities": ", ".join(r.entities)} for r in found
     ]
@@ -133,11 +139,6 @@ def _show_matches(found: list[report.MatchRow], title: str, by: str, wide: bool)
     every = ["at", "seen_at", "rule_id", "level", "title", "source", "terms", "entities", "link"]
     columns = [*every, "alert"] if wide else [when, "rule_id", "level", "title"]
     show(reports.table(title, rows, columns, wide=wide))
-
-
-def _rule_ids(db: sqlite3.Connection) -> set[str]:
-    rows = db.execute("SELECT id FROM rules UNION SELECT DISTINCT rule_id FROM matches")
-    return {r[0] for r in rows}
 
 
 # --- search -----------------------------------------------------------------------------
@@ -158,11 +159,12 @@ def search(
     cleaned = search_words(" ".join(words))
     if not cleaned:
         raise view_fail("give words with a letter or digit, e.g. monitor search police training", 2)
+    indexed, substrings = split_search_words(cleaned)
     with view_store(ctx) as store:
         try:
-            found = [_search_row(store.db, row) for row in search_entries(store.db, cleaned, limit)]
-        except sqlite3.OperationalError as error:
-            raise view_fail(f"the search could not run ({error}); try plain words") from None
+            found = [_search_row(e) for e in search_entries(store, indexed, substrings, limit)]
+        except SearchError as error:
+            raise view_fail(str(error)) from None
     if as_json:
         print_json(found)
         return
@@ -170,17 +172,14 @@ def search(
     show(reports.table(f"Entries with: {' '.join(cleaned)}", found, columns, wide=wide))
 
 
-def _search_row(db: sqlite3.Connection, row: sqlite3.Row) -> Row:
-    rules = db.execute(
-        "SELECT rule_id FROM matches WHERE entry_id = ? ORDER BY rule_id", (row["id"],)
-    )
+def _search_row(entry: ListedEntry) -> Row:
     return {
-        "at": row["published"] or row["seen_at"],
-        "title": row["title"],
-        "link": row["link"],
-        "source": row["feed_title"] or row["feed_url"] or f"feed {row['feed_id']} (removed)",
-        "entry_id": row["id"],
-        "rules": ", ".join(r[0] for r in rules),
+        "at": iso(entry.dated),
+        "title": entry.title,
+        "link": entry.link,
+        "source": entry.feed_title or entry.feed_url or f"feed {entry.feed_id} (removed)",
+        "entry_id": entry.id,
+        "rules": ", ".join(entry.rules),
     }
 
 
@@ -202,12 +201,12 @@ def stats(
     back, by = _window("--since", since), _dated_by(by)
     with view_store(ctx) as store:
         now = store.clock()
-        per_rule = report.matches_per_week(store.db, now - back, now, by)
-        per_feed = report.feed_weeks(store.db, now - back, now, by)
+        per_rule = matches_per_week(store, now - back, now, by)
+        per_feed = feed_weeks(store, now - back, now, by)
         if not per_feed:
-            warn(views_empty.no_entries(store.db, now, back, since=since, by=by))
+            warn(views_empty.no_entries(store, now, back, since=since, by=by))
         elif not per_rule.series:
-            warn(views_empty.no_matches(store.db, now, back, since=since, by=by))
+            warn(views_empty.no_matches(store, now, back, since=since, by=by))
     weeks = [f"{w:%Y-%m-%d}" for w in per_rule.weeks]
     if as_json:
         feeds = {name: dict(data.series) for name, data in per_feed.items()}
@@ -267,7 +266,7 @@ def write_report(
     back = _window("--since", since)
     names = _entity_names(settings_from(ctx).rules / "entities")
     with view_store(ctx) as store:
-        data = report.gather(store.db, store.clock(), back, names)
+        data = report.gather(store, store.clock(), back, names)
     try:
         out.write_text(report.render(data), encoding="utf-8")
     except OSError as error:

@@ -1,22 +1,22 @@
 """`monitor why URL`: everything the log knows about one entry, from its sighting to each
 alert attempt.
 
-views_cli.register adds the command to the `monitor` app with the other views.
+cli.views.register adds the command to the `monitor` app with the other views.
 """
 
 from __future__ import annotations
 
-import json
-import sqlite3
+from dataclasses import asdict
 from typing import Annotated, Any
 
 import typer
 
-from monitor.bot.replies import ENTRY_COLUMNS
 from monitor.bot.why import link_forms
 from monitor.cli import tables as reports
 from monitor.cli.common import ViewJsonOption, WideOption, print_json, show, view_fail, view_store
-from monitor.eventlog.store import read_events
+from monitor.eventlog.events import StoredEvent
+from monitor.eventlog.projections import iso
+from monitor.eventlog.queries.entries import EntryStory, entries_with_link, entry_story
 
 Row = dict[str, Any]
 
@@ -33,7 +33,8 @@ def why(
     Example: monitor why https://example.org/news/police-training-course
     """
     with view_store(ctx) as store:
-        stories = [entry_story(store.db, row) for row in entries_by_link(store.db, url)]
+        found = entries_with_link(store, link_forms(url))
+        stories = [_story_row(entry_story(store, entry)) for entry in found]
     if not stories:
         raise view_fail(
             f"the log has no entry with the link {url!r}. Links are compared as stored"
@@ -46,42 +47,34 @@ def why(
         _print_story(story, wide)
 
 
-def entries_by_link(db: sqlite3.Connection, url: str) -> list[sqlite3.Row]:
-    forms = link_forms(url)
-    return db.execute(
-        f"SELECT {ENTRY_COLUMNS}, e.summary FROM entries e LEFT JOIN feeds f ON f.id = e.feed_id"
-        f" WHERE e.link IN ({', '.join('?' * len(forms))}) ORDER BY e.seq LIMIT 5",
-        forms,
-    ).fetchall()
-
-
-def entry_story(db: sqlite3.Connection, entry: sqlite3.Row) -> Row:
-    matched = db.execute(
-        "SELECT rule_id, rule_version, level, terms, entities, matched_at FROM matches"
-        " WHERE entry_id = ? ORDER BY seq",
-        (entry["id"],),
-    )
-    alerts = db.execute(
-        "SELECT id, recipient, status, attempts, last_error, message_id, queued_at"
-        " FROM alerts WHERE entry_id = ? ORDER BY seq",
-        (entry["id"],),
-    )
+def _story_row(story: EntryStory) -> Row:
+    """The story as JSON-ready columns (what `--json` prints and the tables show)."""
+    entry = story.entry
     return {
-        "entry": dict(entry),
+        "entry": {
+            "id": entry.id, "title": entry.title, "link": entry.link,
+            "published": iso(entry.published) if entry.published else None,
+            "seen_at": iso(entry.seen_at), "feed_id": entry.feed_id,
+            "backlog": int(entry.backlog), "feed_title": entry.feed_title,
+            "feed_url": entry.feed_url, "summary": entry.summary,
+        },
         "matches": [
-            {**dict(m), "terms": json.loads(m["terms"]), "entities": json.loads(m["entities"])}
-            for m in matched
+            {**asdict(m), "terms": list(m.terms), "entities": list(m.entities),
+             "matched_at": iso(m.matched_at)}
+            for m in story.matches
         ],
-        "alerts": [{**dict(a), "history": _alert_history(db, a["id"])} for a in alerts],
-    }
+        "alerts": [
+            {"id": a.id, "recipient": a.recipient, "status": a.status, "attempts": a.attempts,
+             "last_error": a.last_error, "message_id": a.message_id,
+             "queued_at": iso(a.queued_at), "history": [_attempt(e) for e in a.history]}
+            for a in story.alerts
+        ],
+    }  # fmt: skip
 
 
-def _alert_history(db: sqlite3.Connection, alert_id: str) -> list[Row]:
-    history = read_events(db, stream=f"alert:{alert_id}", limit=50)
-    return [
-        {k: v for k, v in reports.event_row(e).items() if k in ("recorded_at", "type", "summary")}
-        for e in history
-    ]
+def _attempt(event: StoredEvent) -> Row:
+    row = reports.event_row(event)
+    return {k: v for k, v in row.items() if k in ("recorded_at", "type", "summary")}
 
 
 def _print_story(story: Row, wide: bool) -> None:

@@ -4,7 +4,7 @@ The projections are rebuilt in a scratch database, compared table by table with
 `EXCEPT`, and (when asked) copied over the live ones. All of it happens inside one
 transaction on the live database: `BEGIN IMMEDIATE` when the tables are replaced, so a
 running daemon's appends wait instead of being wiped, and a plain read transaction for a
-check, so it compares one snapshot. `Store.replay` calls `replay`.
+check, so it compares one snapshot.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from pathlib import Path
 from monitor.eventlog import events as ev
 from monitor.eventlog import projections
 from monitor.eventlog.schema import PROJECTION_SCHEMA, PROJECTION_TABLES, split_statements
-from monitor.eventlog.store import database_uri, read_events, write_error
+from monitor.eventlog.store import Reader, database_uri, read_events, write_error
 
 
 @dataclass(frozen=True)
@@ -32,8 +32,13 @@ class ReplayReport:
         return not any(self.differences.values())
 
 
-def replay(live_path: Path, *, write: bool = True, busy_timeout: float = 10.0) -> ReplayReport:
-    """Rebuild projections in a scratch database, compare, and (if `write`) replace live ones."""
+def replay(log: Reader, *, write: bool = True) -> ReplayReport:
+    """Rebuild projections in a scratch database, compare, and (if `write`) replace live ones.
+
+    Through a connection of its own (the log's file attached to a scratch database), so
+    `log` may be the daemon's Store or any Reader of the same file.
+    """
+    live_path, busy_timeout = log.path, log.busy_timeout
     with tempfile.TemporaryDirectory(prefix="monitor-replay-") as folder:
         try:
             return _replay(Path(folder) / "scratch.db", live_path, write, busy_timeout)

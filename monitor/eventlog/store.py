@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Self
+from typing import Self
 
 import sqlite_utils
 
@@ -19,9 +19,6 @@ from monitor.eventlog import events as ev
 from monitor.eventlog import projections
 from monitor.eventlog.schema import EVENTS_SCHEMA, PROJECTION_SCHEMA, split_statements
 from monitor.eventlog.views import VIEWS, create_views
-
-if TYPE_CHECKING:
-    from monitor.eventlog.replay import ReplayReport
 
 Clock = Callable[[], datetime]
 
@@ -64,6 +61,23 @@ def connect(
 def database_uri(path: Path, mode: str) -> str:
     """A `file:` URI for `path`, percent-encoded: `#`, `?` and `%` in a name stay in the name."""
     return f"{path.absolute().as_uri()}?mode={mode}"
+
+
+def write_probe(path: Path, timeout: float = 0.5) -> str | None:
+    """Take the write lock and give it back at once: None if the file can be written now,
+    else why not. Its own short-lived connection, so no writer's transaction is touched,
+    and a lock held elsewhere costs at most `timeout`."""
+    try:
+        db = sqlite3.connect(database_uri(path, "rw"), uri=True, timeout=timeout)
+        try:
+            db.isolation_level = None
+            db.execute("BEGIN IMMEDIATE")
+            db.execute("ROLLBACK")
+        finally:
+            db.close()
+    except sqlite3.Error as error:
+        return str(error)
+    return None
 
 
 class Reader:
@@ -150,13 +164,6 @@ class Store(Reader):
                 )
         finally:
             self.db.execute("PRAGMA synchronous = FULL")
-
-    def replay(self, *, write: bool = True) -> ReplayReport:
-        """Rebuild every projection from `events` alone and compare with the live tables."""
-        # Imported here, not at the top: monitor.replay imports this module (read_events).
-        from monitor.eventlog.replay import replay
-
-        return replay(self.path, write=write, busy_timeout=self.busy_timeout)
 
 
 def write_error(path: Path, error: sqlite3.Error) -> StoreError:

@@ -11,6 +11,7 @@ from monitor.eventlog import events as ev
 from monitor.eventlog.queries.feeds import (
     FeedState,
     FeedStream,
+    feed_id_with_url,
     feed_state,
     feed_states,
     feed_streams,
@@ -56,7 +57,7 @@ def add_feed(
 ) -> str:
     """Append FeedAdded and return the feed id; refuses duplicates and bad URLs."""
     url = check_feed_url(url)
-    existing = _feed_by_url(store, url)
+    existing = feed_id_with_url(store, url)
     if existing:
         raise FeedError(f"{url} is already monitored as feed {existing}")
     feed_id = ev.feed_id_for(url)
@@ -190,8 +191,3 @@ def _valid_outlines(path: Path) -> list[Outline]:
             continue
         valid.append(outline)
     return valid
-
-
-def _feed_by_url(store: Store, url: str) -> str | None:
-    row = store.db.execute("SELECT id FROM feeds WHERE url = ?", (url,)).fetchone()
-    return str(row[0]) if row else None

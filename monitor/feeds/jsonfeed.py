@@ -1,4 +1,4 @@
-"""JSON Feed 1.0 and 1.1 (https://jsonfeed.org) to the records of monitor.parse.
+"""JSON Feed 1.0 and 1.1 (https://jsonfeed.org) to the records of feeds.records.
 
 feedparser 6 cannot read JSON Feed, so this reads the JSON itself. Publishers get the types
 wrong often (numbers as ids, objects where strings belong): wrong types are ignored field by
@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
 
-from monitor.feeds.parse import (
+from monitor.feeds.records import (
     TITLE_LIMIT,
     EntryData,
     EntryFields,

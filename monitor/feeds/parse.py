@@ -1,9 +1,8 @@
-"""Feed documents (bytes) to plain records.
+"""Feed documents (bytes) to plain records (monitor.feeds.records).
 
 RSS, Atom and RDF go through feedparser (imported here and nowhere else); JSON Feed is read
-by monitor.jsonfeed; text and link clean-up is monitor.textclean. parse_feed is pure and
-in-process; ParserPool (monitor.parse_pool, re-exported here) runs it in worker processes
-that are killed when a document takes too long.
+by feeds.jsonfeed; text and link clean-up is feeds.text. parse_feed is pure and in-process;
+feeds.parser_pool runs it in worker processes that are killed when a document takes too long.
 """
 
 from __future__ import annotations
@@ -15,19 +14,27 @@ import io
 import zlib
 from collections import Counter
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
 import feedparser
 
-from monitor.feeds.parser_pool import ParserPool  # re-exported (__all__): imported from here
+from monitor.feeds import jsonfeed
+from monitor.feeds.records import (
+    TITLE_LIMIT,
+    EntryData,
+    EntryFields,
+    FeedData,
+    ParseFailed,
+    ParseResult,
+    build_entry,
+)
 from monitor.feeds.text import (
     bomless_utf16_or_32,
     canonical_link,
     collapse_whitespace,
     document_head,
-    entry_key,
     guess_chinese_codec,
     html_to_text,
     is_utf8,
@@ -36,76 +43,7 @@ from monitor.feeds.text import (
     shorten,
 )
 
-__all__ = [
-    "EntryData",
-    "FeedData",
-    "ParseFailed",
-    "ParseResult",
-    "ParserPool",
-    "canonical_link",
-    "parse_feed",
-]
-
-# Longer titles and summaries are cut here, before anything stores, indexes, matches or
-# prints them: a hostile feed's 9 MB title would otherwise cost every one of those.
-TITLE_LIMIT = 1_000
-SUMMARY_LIMIT = 5_000
 GUNZIP_LIMIT = 64 * 1024 * 1024
-FAILURE_KINDS = frozenset({"empty", "not-a-feed", "malformed", "parse-timeout", "parse-crash"})
-
-
-@dataclass(frozen=True)
-class EntryData:
-    key: str
-    link: str | None
-    title: str
-    summary: str
-    published: datetime | None
-    author: str | None
-    lang: str | None
-
-
-@dataclass(frozen=True)
-class FeedData:
-    format: str
-    title: str
-    link: str | None
-    lang: str | None
-    entries: tuple[EntryData, ...]
-    warnings: tuple[str, ...]
-
-
-@dataclass(frozen=True)
-class ParseFailed:
-    kind: str
-    detail: str
-
-
-ParseResult = FeedData | ParseFailed
-
-
-@dataclass(frozen=True)
-class EntryFields:
-    """What a format reader found for one entry, before the key is chosen."""
-
-    ident: str
-    link: str | None
-    title: str
-    summary: str
-    date_text: str
-    published: datetime | None
-    author: str | None
-    lang: str | None
-
-
-def build_entry(fields: EntryFields) -> EntryData | None:
-    """The entry record, or None when nothing identifies it (no id, link, title or text)."""
-    key = entry_key(fields.ident, fields.link, fields.title, fields.date_text, fields.summary)
-    if key is None:
-        return None
-    title = shorten(fields.title, TITLE_LIMIT)
-    summary = fields.summary[:SUMMARY_LIMIT]
-    return EntryData(key, fields.link, title, summary, fields.published, fields.author, fields.lang)
 
 
 def parse_feed(body: bytes, url: str, content_type: str | None = None) -> ParseResult:
@@ -118,7 +56,6 @@ def parse_feed(body: bytes, url: str, content_type: str | None = None) -> ParseR
 
 
 def _parse(body: bytes, url: str, content_type: str | None) -> ParseResult:
-    from monitor.feeds import jsonfeed  # here, not at the top: jsonfeed builds the records above
 
     warnings: list[str] = []
     if body[:2] == b"\x1f\x8b":

@@ -8,14 +8,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from aiohttp import web
 
-from monitor.eventlog.store import database_uri
+from monitor.eventlog.store import write_probe
 from monitor.ops.metrics import CONTENT_TYPE
 
 log = logging.getLogger(__name__)
@@ -37,23 +36,7 @@ class HttpServerError(Exception):
     """The endpoint cannot listen; the message names the address and the setting to change."""
 
 
-def database_writable(path: Path, timeout: float = 0.5) -> Health:
-    """Take the write lock and give it back at once: proves the file can be written now.
-
-    A separate short-lived connection, so the daemon's writer and its transaction
-    state are never touched, and a lock held elsewhere costs at most `timeout`.
-    """
-    try:
-        db = sqlite3.connect(database_uri(path, "rw"), uri=True, timeout=timeout)
-        try:
-            db.isolation_level = None
-            db.execute("BEGIN IMMEDIATE")
-            db.execute("ROLLBACK")
-        finally:
-            db.close()
-    except sqlite3.Error as error:
-        return Health(False, f"database {path} is not writable: {error}")
-    return Health(True, "scheduler running, database writable")
+_HEALTHY = "scheduler running, database writable"
 
 
 def daemon_health(
@@ -72,8 +55,9 @@ def daemon_health(
         state, detail = telegram() if telegram is not None else ("off", "")
         if not scheduler_running():
             return Health(False, "scheduler is not running", state)
-        health = database_writable(db_path, timeout)
-        return Health(health.ok, f"{health.reason}; {detail}" if detail else health.reason, state)
+        problem = write_probe(db_path, timeout)
+        reason = f"database {db_path} is not writable: {problem}" if problem else _HEALTHY
+        return Health(problem is None, f"{reason}; {detail}" if detail else reason, state)
 
     return check
 

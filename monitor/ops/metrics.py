@@ -13,7 +13,6 @@ Telegram token, whether Telegram answers and the failed Bot API calls come from
 
 from __future__ import annotations
 
-import sqlite3
 import threading
 from collections import Counter
 from collections.abc import Iterator
@@ -26,14 +25,21 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 
 from monitor.bot.health import TelegramHealth
-from monitor.eventlog.store import Clock, connect, utc_now
+from monitor.eventlog.queries.counts import (
+    EventTally,
+    alerts_by_status,
+    database_size,
+    feed_counts,
+    last_successful_poll,
+    matches_by_rule,
+)
+from monitor.eventlog.store import Clock, Reader, utc_now
 
 if TYPE_CHECKING:
     from monitor.poll.pipeline import PollOutcome
 
 CONTENT_TYPE = CONTENT_TYPE_PLAIN_0_0_4
 POLL_OUTCOMES = ("new", "unchanged", "not-modified", "failed", "skipped")
-ALERT_STATUSES = ("pending", "in_flight", "sent", "failed", "uncertain")
 
 
 class PollCounters:
@@ -55,49 +61,6 @@ class PollCounters:
             return dict(self._counts)
 
 
-class EventTally:
-    """Events by type and failures by kind, advanced by sequence number.
-
-    The log is append-only, so each scrape only counts the events appended since the
-    previous one; the first scrape after a start counts the whole log once.
-    """
-
-    def __init__(self) -> None:
-        self.through = 0
-        self.by_type: Counter[str] = Counter()
-        self.failures_by_kind: Counter[str] = Counter()
-
-    def reset(self) -> None:
-        self.through = 0
-        self.by_type.clear()
-        self.failures_by_kind.clear()
-
-    def advance(self, db: sqlite3.Connection) -> None:
-        top = int(db.execute("SELECT COALESCE(MAX(seq), 0) FROM events").fetchone()[0])
-        if top < self.through:  # a different log (restored from a backup): count afresh
-            self.reset()
-        if top == self.through:
-            return
-        span = (self.through, top)
-        # First count: the covering index on (type, seq) beats reading every row's data.
-        types = (
-            db.execute(_TYPES_UPTO, (top,))
-            if not self.through
-            else db.execute(_TYPES_BETWEEN, span)
-        )
-        self.by_type.update(dict(types.fetchall()))
-        self.failures_by_kind.update(dict(db.execute(_FAILURES_BETWEEN, span).fetchall()))
-        self.through = top
-
-
-_TYPES_UPTO = "SELECT type, COUNT(*) FROM events WHERE seq <= ? GROUP BY type"
-_TYPES_BETWEEN = "SELECT type, COUNT(*) FROM events WHERE seq > ? AND seq <= ? GROUP BY type"
-_FAILURES_BETWEEN = (
-    "SELECT COALESCE(json_extract(data, '$.kind'), 'unknown'), COUNT(*) FROM events"
-    " WHERE type = 'FeedFailed' AND seq > ? AND seq <= ? GROUP BY 1"
-)
-
-
 class LogCollector:
     """A prometheus_client collector that queries the log each time it is scraped."""
 
@@ -113,12 +76,12 @@ class LogCollector:
         self.polls = polls
         self.telegram = telegram
         self.tally = EventTally()
-        self._db: sqlite3.Connection | None = None
+        self._log: Reader | None = None
 
     def collect(self) -> Iterator[Metric]:
-        db = self._connection()
-        self.tally.advance(db)
-        yield from feed_metrics(db)
+        log = self._reader()
+        self.tally.advance(log)
+        yield from feed_metrics(log)
         if self.polls is not None:
             yield _labelled_counter(
                 "monitor_polls",
@@ -126,44 +89,43 @@ class LogCollector:
                 "outcome",
                 self.polls.snapshot(),
             )
-        yield from log_metrics(db, self.tally)
-        yield from alert_metrics(db)
-        yield _poll_age(db, self.clock())
-        yield _database_size(db)
+        yield from log_metrics(log, self.tally)
+        yield from alert_metrics(log)
+        yield _poll_age(log, self.clock())
+        yield GaugeMetricFamily(
+            "monitor_database_size_bytes",
+            "Size of the database file (pages in use and free, not the WAL).",
+            value=database_size(log),
+        )
         if self.telegram is not None:
             yield from telegram_metrics(self.telegram)
 
     def close(self) -> None:
-        if self._db is not None:
-            self._db.close()
-            self._db = None
+        if self._log is not None:
+            self._log.close()
+            self._log = None
 
-    def _connection(self) -> sqlite3.Connection:
-        if self._db is None:
-            self._db = connect(self.db_path, readonly=True)
-        return self._db
+    def _reader(self) -> Reader:
+        if self._log is None:
+            self._log = Reader.open(self.db_path)
+        return self._log
 
 
-def feed_metrics(db: sqlite3.Connection) -> Iterator[Metric]:
-    total, failing = db.execute(
-        "SELECT COUNT(*), COALESCE(SUM(failures > 0), 0) FROM feeds"
-    ).fetchone()
-    yield GaugeMetricFamily("monitor_feeds", "Feeds being watched.", value=total)
+def feed_metrics(log: Reader) -> Iterator[Metric]:
+    counts = feed_counts(log)
+    yield GaugeMetricFamily("monitor_feeds", "Feeds being watched.", value=counts.total)
     yield GaugeMetricFamily(
-        "monitor_feeds_failing", "Feeds whose last poll failed (backing off).", value=failing
+        "monitor_feeds_failing", "Feeds whose last poll failed (backing off).", value=counts.failing
     )
-    outcomes: Counter[str] = Counter(dict.fromkeys(("new", "unchanged", "not-modified"), 0))
-    for outcome, count in db.execute("SELECT outcome, COUNT(*) FROM feed_checks GROUP BY outcome"):
-        outcomes[str(outcome).split(":", 1)[0]] += count
     yield _labelled_gauge(
         "monitor_feeds_by_last_outcome",
         "Feeds by the outcome of their most recent poll (failed includes every kind).",
         "outcome",
-        outcomes,
+        counts.by_last_outcome,
     )
 
 
-def log_metrics(db: sqlite3.Connection, tally: EventTally) -> Iterator[Metric]:
+def log_metrics(log: Reader, tally: EventTally) -> Iterator[Metric]:
     yield _labelled_counter("monitor_events", "Events in the log, by type.", "type", tally.by_type)
     yield CounterMetricFamily(
         "monitor_entries_seen",
@@ -180,13 +142,12 @@ def log_metrics(db: sqlite3.Connection, tally: EventTally) -> Iterator[Metric]:
         "monitor_matches",
         "Entries matched, by rule (the matches table).",
         "rule",
-        dict(db.execute("SELECT rule_id, COUNT(*) FROM matches GROUP BY rule_id").fetchall()),
+        matches_by_rule(log),
     )
 
 
-def alert_metrics(db: sqlite3.Connection) -> Iterator[Metric]:
-    statuses: Counter[str] = Counter(dict.fromkeys(ALERT_STATUSES, 0))
-    statuses.update(dict(db.execute("SELECT status, COUNT(*) FROM alerts GROUP BY status")))
+def alert_metrics(log: Reader) -> Iterator[Metric]:
+    statuses = alerts_by_status(log)
     yield _labelled_gauge(
         "monitor_alerts",
         "Alerts by delivery status (one alert per entry and recipient).",
@@ -213,35 +174,13 @@ def telegram_metrics(health: TelegramHealth) -> Iterator[Metric]:
     )
 
 
-def _poll_age(db: sqlite3.Connection, now: datetime) -> Metric:
-    last = last_successful_poll(db)
+def _poll_age(log: Reader, now: datetime) -> Metric:
+    last = last_successful_poll(log)
     age = (now - last).total_seconds() if last is not None else float("nan")
     return GaugeMetricFamily(
         "monitor_last_successful_poll_age_seconds",
         "Seconds since any feed was last polled successfully (NaN: never).",
         value=max(age, 0.0) if last is not None else age,
-    )
-
-
-def last_successful_poll(db: sqlite3.Connection) -> datetime | None:
-    """From feed_checks; after a replay or restore that table may be empty: the last FeedFetched."""
-    row = db.execute(
-        "SELECT MAX(checked_at) FROM feed_checks WHERE outcome NOT LIKE 'failed%'"
-    ).fetchone()
-    if row[0] is None:
-        row = db.execute(
-            "SELECT recorded_at FROM events WHERE type = 'FeedFetched' ORDER BY seq DESC LIMIT 1"
-        ).fetchone()
-    return datetime.fromisoformat(row[0]) if row and row[0] else None
-
-
-def _database_size(db: sqlite3.Connection) -> Metric:
-    pages = db.execute("PRAGMA page_count").fetchone()[0]
-    page_size = db.execute("PRAGMA page_size").fetchone()[0]
-    return GaugeMetricFamily(
-        "monitor_database_size_bytes",
-        "Size of the database file (pages in use and free, not the WAL).",
-        value=pages * page_size,
     )
 
 

@@ -12,18 +12,11 @@ from dataclasses import dataclass
 from datetime import date
 
 from monitor.alerts.cutting import cut_utf16
-from monitor.bot.replies import clean
+from monitor.eventlog.queries.activity import Weekly
+from monitor.feeds.text import visible_text as clean
 
 COLOURS = ("#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf")
 WIDTH, PLOT_HEIGHT, LEFT, RIGHT, LEGEND_LINE = 960, 260, 56, 16, 20
-
-
-@dataclass(frozen=True)
-class Weekly:
-    """Counts per week (weeks start on Monday, UTC) for each named series."""
-
-    weeks: tuple[date, ...]
-    series: Mapping[str, tuple[int, ...]]
 
 
 def text(value: object, limit: int = 300) -> str:

@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 
 from monitor.eventlog import events as ev
 from monitor.eventlog.queries.feeds import FeedState
-from monitor.feeds.parse import EntryData
+from monitor.feeds.records import EntryData
 from monitor.rules.matcher import MatchResult
 
 # A clock skew allowance: a little ahead is normal, more is a wrong date.

@@ -13,7 +13,8 @@ from monitor.eventlog.queries.entries import known_entry_ids
 from monitor.eventlog.queries.feeds import FeedState
 from monitor.eventlog.store import Clock, ConcurrencyError, Store
 from monitor.feeds.fetch import Fetched, Fetcher, FetchFailed, NotModified, Validators
-from monitor.feeds.parse import FeedData, ParseFailed, ParserPool
+from monitor.feeds.parser_pool import ParserPool
+from monitor.feeds.records import FeedData, ParseFailed
 from monitor.poll import decide
 from monitor.poll.decide import Failure
 from monitor.poll.recipients import Audience, recipients_of

@@ -2,28 +2,33 @@
 
 from __future__ import annotations
 
-import sqlite3
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
+from typing import Protocol
 from urllib.parse import urlsplit
 
-from monitor.eventlog.projections import iso
 from monitor.rules.gazetteer import load_gazetteer
 from monitor.rules.loading import Rule, load_rule
 from monitor.rules.matcher import RuleSet, load_ruleset
 
 
-@dataclass(frozen=True)
-class StoredEntry:
-    id: str
-    title: str
-    summary: str
-    link: str | None
-    day: str
-    source: str
+class StoredEntry(Protocol):
+    """What a backtest reads of a stored entry (the event log's EntryText has it)."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def title(self) -> str: ...
+    @property
+    def summary(self) -> str: ...
+    @property
+    def link(self) -> str | None: ...
+    @property
+    def day(self) -> str: ...  # YYYY-MM-DD
+    @property
+    def source(self) -> str: ...  # the feed's title, URL or id
 
 
 @dataclass(frozen=True)
@@ -67,30 +72,6 @@ def candidate(spec: str, rules_dir: Path) -> tuple[Rule, RuleSet]:
     raise LookupError(f"no rule {spec!r} in {rules_dir}; give a rule id or a rule file path")
 
 
-def stored_entries(db: sqlite3.Connection, since: datetime) -> Iterable[StoredEntry]:
-    rows = db.execute(
-        "SELECT e.id, e.title, e.summary, e.link, substr(COALESCE(e.published, e.seen_at), 1, 10)"
-        " AS day, COALESCE(NULLIF(f.title, ''), f.url, e.feed_id) AS source"
-        " FROM entries e LEFT JOIN feeds f ON f.id = e.feed_id"
-        " WHERE e.seen_at >= ? ORDER BY e.seq",
-        (iso(since),),
-    )
-    for row in rows:
-        yield StoredEntry(
-            row["id"],
-            row["title"],
-            row["summary"],
-            row["link"],
-            row["day"],
-            _short_source(row["source"]),
-        )
-
-
-def current_matches(db: sqlite3.Connection, rule_id: str) -> frozenset[str]:
-    rows = db.execute("SELECT entry_id FROM matches WHERE rule_id = ?", (rule_id,))
-    return frozenset(r[0] for r in rows)
-
-
 def run_backtest(
     rule: Rule,
     ruleset: RuleSet,
@@ -106,13 +87,14 @@ def run_backtest(
         old = entry.id in current
         if not (new or old):
             continue
-        counter = result.counts.setdefault((entry.day, entry.source), Counter())
+        source = _short_source(entry.source)
+        counter = result.counts.setdefault((entry.day, source), Counter())
         counter["candidate"] += new
         counter["current"] += old
         bucket = result.kept if new and old else result.added if new else result.dropped
         counter["kept" if new and old else "added" if new else "dropped"] += 1
         if len(bucket) < samples:
-            bucket.append(Sample(entry.day, entry.source, entry.title, entry.link))
+            bucket.append(Sample(entry.day, source, entry.title, entry.link))
     return result
 
 

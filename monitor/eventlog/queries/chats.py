@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime
 
 from monitor.eventlog.queries.records import chunks
-from monitor.eventlog.store import Reader
+from monitor.eventlog.store import Reader, stream_version
 
 
 @dataclass(frozen=True)
@@ -31,3 +32,39 @@ def subscribers(log: Reader, rule_ids: Iterable[str]) -> list[Subscriber]:
         )
         found += [Subscriber(int(r[0]), str(r[1]), str(r[2])) for r in rows]
     return sorted(found, key=lambda s: (s.chat_id, s.rule_id))
+
+
+@dataclass(frozen=True)
+class ChatView:
+    """A chat as the projections know it; `version` is its stream's, for the next append."""
+
+    id: int
+    known: bool
+    title: str
+    kind: str
+    blocked: bool
+    min_level: str
+    muted_until: datetime | None
+    subscriptions: tuple[str, ...]
+    version: int
+
+    @property
+    def stream(self) -> str:
+        return f"chat:{self.id}"
+
+
+def chat_view(log: Reader, chat_id: int) -> ChatView:
+    """The chat as the projections know it (a chat never seen is `known=False`)."""
+    row = log.db.execute("SELECT * FROM chats WHERE id = ?", (chat_id,)).fetchone()
+    subscribed = log.db.execute(
+        "SELECT rule_id FROM subscriptions WHERE chat_id = ? ORDER BY rule_id", (chat_id,)
+    )
+    subscriptions = tuple(r[0] for r in subscribed)
+    version = stream_version(log.db, f"chat:{chat_id}")
+    if row is None:
+        return ChatView(chat_id, False, "", "", False, "info", None, subscriptions, version)
+    muted = datetime.fromisoformat(row["muted_until"]) if row["muted_until"] else None
+    return ChatView(
+        chat_id, True, row["title"], row["kind"], bool(row["blocked"]), row["min_level"],
+        muted, subscriptions, version,
+    )  # fmt: skip

@@ -1,0 +1,72 @@
+"""What parsing a feed gives: plain records of the feed and its entries, or a failure.
+
+Every format reader (feedparser's, JSON Feed's) builds its entries with build_entry, so
+caps and keys are decided in one place.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from monitor.feeds.text import entry_key, shorten
+
+# Longer titles and summaries are cut here, before anything stores, indexes, matches or
+# prints them: a hostile feed's 9 MB title would otherwise cost every one of those.
+TITLE_LIMIT = 1_000
+SUMMARY_LIMIT = 5_000
+FAILURE_KINDS = frozenset({"empty", "not-a-feed", "malformed", "parse-timeout", "parse-crash"})
+
+
+@dataclass(frozen=True)
+class EntryData:
+    key: str
+    link: str | None
+    title: str
+    summary: str
+    published: datetime | None
+    author: str | None
+    lang: str | None
+
+
+@dataclass(frozen=True)
+class FeedData:
+    format: str
+    title: str
+    link: str | None
+    lang: str | None
+    entries: tuple[EntryData, ...]
+    warnings: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class ParseFailed:
+    kind: str
+    detail: str
+
+
+ParseResult = FeedData | ParseFailed
+
+
+@dataclass(frozen=True)
+class EntryFields:
+    """What a format reader found for one entry, before the key is chosen."""
+
+    ident: str
+    link: str | None
+    title: str
+    summary: str
+    date_text: str
+    published: datetime | None
+    author: str | None
+    lang: str | None
+
+
+def build_entry(fields: EntryFields) -> EntryData | None:
+    """The entry record, or None when nothing identifies it (no id, link, title or text)."""
+    key = entry_key(fields.ident, fields.link, fields.title, fields.date_text, fields.summary)
+    if key is None:
+        return None
+    title = shorten(fields.title, TITLE_LIMIT)
+    summary = fields.summary[:SUMMARY_LIMIT]
+    return EntryData(key, fields.link, title, summary, fields.published, fields.author, fields.lang)
