@@ -17,6 +17,7 @@ from pydantic import BeforeValidator, Field, SecretStr, ValidationError, field_v
 from pydantic_settings import BaseSettings, NoDecode, PydanticBaseSettingsSource, SettingsConfigDict
 
 from monitor.durations import MAX_INTERVAL, MAX_JITTER, MAX_TIMEOUT, parse_duration
+from monitor.errors import ConfigError
 
 ENV_PREFIX = "MONITOR_"
 DEFAULT_CONFIG_FILE = Path("monitor.toml")
@@ -31,10 +32,6 @@ _SIZE_UNITS = {
     "gb": 1000**3,
     "gib": 1024**3,
 }
-
-
-class ConfigError(Exception):
-    """A setting is missing, malformed or out of range; the message says which and why."""
 
 
 def parse_size(value: object) -> int:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html.parser
 import re
+import sqlite3
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -577,3 +578,18 @@ def test_a_feed_removed_from_chat_is_not_added_back_by_the_opml_sync(
     )
     report = feeds.sync_opml(ctx.store, opml)
     assert (report.added, report.skipped) == ([], [url])
+
+
+def test_a_refused_write_is_a_reply_not_a_crash(tmp_path: Path, ruleset: RuleSet) -> None:
+    """A MonitorError (here the write lock held by another process) becomes the reply."""
+    with Store(tmp_path / "locked.db", clock=lambda: NOW, busy_timeout=0.1) as store:
+        ctx = make_context(store, tmp_path, ruleset)
+        holder = sqlite3.connect(store.path, isolation_level=None)
+        holder.execute("BEGIN EXCLUSIVE")
+        try:
+            reply = run(ctx, ALICE, "subscribe", "police-training").text
+        finally:
+            holder.execute("ROLLBACK")
+            holder.close()
+        assert "another process holds the write lock" in reply and "Nothing was done" in reply
+        assert events_of(store, "Subscribed") == []

@@ -4,8 +4,9 @@ from pathlib import Path
 
 import pytest
 
-from monitor.config import ConfigError, Settings, load_settings, parse_size
+from monitor.config import Settings, load_settings, parse_size
 from monitor.durations import format_duration, parse_duration
+from monitor.errors import ConfigError
 
 
 @pytest.fixture(autouse=True)

@@ -12,7 +12,8 @@ from fakes.feed_server import FeedServer
 from helpers import rss, settings_for, wait_until
 from test_daemon import Daemon, daemon_env, rows
 
-from monitor.eventlog.lock import DaemonRunningError, daemon_lock
+from monitor.errors import DaemonRunningError
+from monitor.eventlog.lock import daemon_lock
 from monitor.eventlog.store import Store
 from monitor.feeds import feed_list as feeds
 

@@ -24,10 +24,11 @@ from prometheus_client.parser import text_string_to_metric_families
 from monitor import daemon
 from monitor.bot.health import TelegramHealth
 from monitor.config import Settings
+from monitor.errors import HttpServerError
 from monitor.eventlog.queries.counts import EventTally
 from monitor.eventlog.store import Store
 from monitor.feeds import feed_list as feeds
-from monitor.ops.http import Health, HttpServerError, daemon_health, start_http
+from monitor.ops.http import Health, daemon_health, start_http
 from monitor.ops.log_format import configure_logging, logfmt_value
 from monitor.ops.metrics import LogMetrics, PollCounters
 from monitor.poll.pipeline import PollOutcome

@@ -6,9 +6,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from monitor.errors import RulesError
 from monitor.rules.checks import check_rules
 from monitor.rules.condition import ConditionError, evaluate, necessary_names, parse_condition
-from monitor.rules.files import RulesError
 from monitor.rules.gazetteer import load_gazetteer
 from monitor.rules.matcher import load_ruleset
 

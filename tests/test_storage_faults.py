@@ -17,9 +17,10 @@ from fakes.feed_server import FeedServer
 from helpers import rss, settings_for
 
 from monitor import daemon
+from monitor.errors import StoreError
 from monitor.eventlog.queries.feeds import feed_states
 from monitor.eventlog.replay import replay
-from monitor.eventlog.store import Store, StoreError
+from monitor.eventlog.store import Store
 from monitor.feeds import feed_list as feeds
 from monitor.feeds.fetch import Fetcher
 from monitor.feeds.parser_pool import ParserPool

@@ -9,9 +9,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from monitor.errors import ConcurrencyError
 from monitor.eventlog import events as ev
 from monitor.eventlog.replay import replay
-from monitor.eventlog.store import MIGRATIONS, ConcurrencyError, Store, read_events
+from monitor.eventlog.store import MIGRATIONS, Store, read_events
 
 T0 = datetime(2026, 11, 30, 8, 0, tzinfo=UTC)
 

@@ -26,6 +26,7 @@ from monitor.alerts.sinks import (
     Sink,
     Uncertain,
 )
+from monitor.errors import StoreError
 from monitor.eventlog import events as ev
 from monitor.eventlog.queries.alerts import (
     DueHead,
@@ -37,7 +38,7 @@ from monitor.eventlog.queries.alerts import (
     outgoing,
     pending_alert_ids,
 )
-from monitor.eventlog.store import Store, StoreError
+from monitor.eventlog.store import Store
 
 log = logging.getLogger(__name__)
 

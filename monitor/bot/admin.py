@@ -9,9 +9,10 @@ from __future__ import annotations
 from monitor.bot.replies import BotContext, Caller, Command, Reply, fit, link, minute, show
 from monitor.config import ENV_PREFIX, Settings
 from monitor.durations import format_duration, parse_duration
+from monitor.errors import FeedError
 from monitor.eventlog.queries.feeds import feed_exists, feed_rows, status_summary
 from monitor.eventlog.store import Reader
-from monitor.feeds.feed_list import FeedError, add_feed, remove_feed
+from monitor.feeds.feed_list import add_feed, remove_feed
 from monitor.feeds.fetch import address_refusal
 from monitor.feeds.http_policy import check_url
 

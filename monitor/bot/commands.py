@@ -19,10 +19,10 @@ from monitor.bot import replies as views
 from monitor.bot.admin import ADMIN_COMMANDS, ADMIN_HANDLERS
 from monitor.bot.replies import BotContext, Button, Caller, Command, Reply
 from monitor.durations import parse_duration
+from monitor.errors import ConcurrencyError, MonitorError
 from monitor.eventlog import events as ev
 from monitor.eventlog.projections import iso
 from monitor.eventlog.queries.chats import ChatView, chat_view
-from monitor.eventlog.store import ConcurrencyError
 from monitor.feeds.http_policy import check_url
 
 __all__ = [
@@ -76,6 +76,8 @@ def handle_command(ctx: BotContext, caller: Caller, command: str, args: str) -> 
         return handler(ctx, caller, views.clean(args).strip())
     except ConcurrencyError:
         return Reply("This chat changed at the same moment; please send the command again.")
+    except MonitorError as error:  # a refused write, say: the message says what happened
+        return Reply(f"{views.show(str(error), 600)} Nothing was done.")
 
 
 def handle_callback(ctx: BotContext, caller: Caller, data: str) -> Reply:
@@ -97,6 +99,8 @@ def handle_callback(ctx: BotContext, caller: Caller, data: str) -> Reply:
         return _toggle(ctx, caller, rule_id, subscribe=action == "sub")
     except ConcurrencyError:
         return Reply("This chat changed at the same moment; please press the button again.")
+    except MonitorError as error:
+        return Reply(f"{views.show(str(error), 600)} Nothing was done.")
 
 
 # --- chat state ---------------------------------------------------------------------

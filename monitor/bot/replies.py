@@ -16,14 +16,10 @@ from datetime import UTC, datetime
 from monitor.alerts.cutting import cut_utf16, cut_words, utf16_len
 from monitor.alerts.render import TELEGRAM_LIMIT, safe_link
 from monitor.config import Settings
+from monitor.errors import SearchError
 from monitor.eventlog.events import LEVELS
 from monitor.eventlog.queries.chats import ChatView
-from monitor.eventlog.queries.entries import (
-    ListedEntry,
-    SearchError,
-    recent_matches,
-    search_entries,
-)
+from monitor.eventlog.queries.entries import ListedEntry, recent_matches, search_entries
 from monitor.eventlog.store import Reader, Store
 from monitor.feeds.text import visible_text
 from monitor.rules.matcher import RuleSet

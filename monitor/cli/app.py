@@ -31,17 +31,14 @@ from monitor.cli.feeds import feeds_app
 from monitor.cli.rules import match_command, rules_app
 from monitor.cli.views import register as register_views
 from monitor.config import Settings
+from monitor.errors import MonitorError, RulesError
 from monitor.eventlog.events import EVENT_TYPES
 from monitor.eventlog.queries.entries import entries_matched_by, entries_seen_since
 from monitor.eventlog.queries.feeds import feed_rows, status_summary
 from monitor.eventlog.queries.streams import streams_named
 from monitor.eventlog.replay import replay as rebuild_projections
-from monitor.eventlog.store import Reader, StoreError, read_events
-from monitor.feeds import feed_list as feeds
-from monitor.feeds.opml import OpmlError
+from monitor.eventlog.store import Reader, read_events
 from monitor.ops import log_format as logs
-from monitor.ops.http import HttpServerError
-from monitor.rules.files import RulesError
 
 app = typer.Typer(
     help="Announcement monitor: polls news feeds, matches rules, keeps an event log, sends alerts."
@@ -102,10 +99,10 @@ def run(
             reports.print_cycle(err, outcomes)
         else:
             asyncio.run(daemon.run(settings))
-    except (StoreError, OpmlError, feeds.FeedError, HttpServerError) as error:
-        raise fail(str(error)) from None
     except RulesError as error:
         raise fail(error.summary("the rules cannot be loaded")) from None
+    except MonitorError as error:
+        raise fail(str(error)) from None
 
 
 @app.command()
@@ -285,9 +282,10 @@ register_views(app)
 
 
 def main() -> Any:
-    """The console script: a refused database write anywhere is one line, never a traceback."""
+    """The console script: any MonitorError a command lets through is one line, never a
+    traceback (commands say more where they know more)."""
     try:
         return app()
-    except StoreError as error:
+    except MonitorError as error:
         err.print(f"error: {error}", highlight=False)
         raise SystemExit(1) from None

@@ -13,9 +13,10 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
-from monitor.config import ConfigError, Settings, load_settings
+from monitor.config import Settings, load_settings
 from monitor.durations import MAX_DURATION, parse_duration
-from monitor.eventlog.store import Store, StoreError
+from monitor.errors import ConfigError, StoreError
+from monitor.eventlog.store import Store
 
 # No markup: what we print quotes feed titles, URLs and errors, which may contain "[/]".
 out = Console(soft_wrap=True, markup=False)

@@ -23,9 +23,10 @@ from monitor.cli.common import (
 )
 from monitor.config import Settings
 from monitor.durations import MAX_INTERVAL, format_duration
+from monitor.errors import FeedError, OpmlError
 from monitor.eventlog.queries.feeds import feed_rows
 from monitor.feeds import feed_list as feeds
-from monitor.feeds.opml import OpmlError, write_opml
+from monitor.feeds.opml import write_opml
 
 feeds_app = typer.Typer(
     help="Add, list, remove, import and export the monitored feeds.", no_args_is_help=True
@@ -54,7 +55,7 @@ def feeds_add(
     with open_store(settings) as store:
         try:
             feed_id = feeds.add_feed(store, url, title=name, interval=seconds)
-        except feeds.FeedError as error:
+        except FeedError as error:
             raise fail(str(error)) from None
     out.print(f"added feed {feed_id}: {url.strip()}")
 
@@ -99,7 +100,7 @@ def feeds_remove(ctx: typer.Context, feed_id: str) -> None:
     with open_store(settings_from(ctx)) as store:
         try:
             url = feeds.remove_feed(store, feed_id, reason="removed with the CLI")
-        except feeds.FeedError as error:
+        except FeedError as error:
             raise fail(str(error)) from None
     out.print(f"removed feed {feed_id}: {url}")
 

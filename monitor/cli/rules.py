@@ -13,9 +13,9 @@ import typer
 
 from monitor.cli import tables as reports
 from monitor.cli.common import WideOption, out, settings_from
+from monitor.errors import RulesError
 from monitor.rules.checks import check_rules
 from monitor.rules.evaluate import Span
-from monitor.rules.files import RulesError
 from monitor.rules.loading import DetectionBlock, EntityBlock, NearBlock, Rule
 from monitor.rules.matcher import MatchResult, RuleSet, load_ruleset
 

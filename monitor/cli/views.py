@@ -30,6 +30,7 @@ from monitor.cli.common import (
 )
 from monitor.cli.why import why
 from monitor.durations import parse_duration
+from monitor.errors import RulesError, SearchError
 from monitor.eventlog.events import LEVELS
 from monitor.eventlog.projections import iso
 from monitor.eventlog.queries.activity import (
@@ -41,9 +42,8 @@ from monitor.eventlog.queries.activity import (
     matches_per_week,
     rule_ids_known,
 )
-from monitor.eventlog.queries.entries import ListedEntry, SearchError, search_entries
+from monitor.eventlog.queries.entries import ListedEntry, search_entries
 from monitor.ops import report
-from monitor.rules.files import RulesError
 from monitor.rules.gazetteer import load_gazetteer
 
 Row = dict[str, Any]

@@ -13,11 +13,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from monitor.eventlog.store import StoreError
-
-
-class DaemonRunningError(StoreError):
-    """Another daemon holds the log; the message names its pid and the lock file."""
+from monitor.errors import DaemonRunningError, StoreError
 
 
 def lock_path(db: Path) -> Path:

@@ -15,6 +15,7 @@ from typing import Self
 
 import sqlite_utils
 
+from monitor.errors import ConcurrencyError, StoreError
 from monitor.eventlog import events as ev
 from monitor.eventlog import projections
 from monitor.eventlog.schema import EVENTS_SCHEMA, PROJECTION_SCHEMA, split_statements
@@ -24,14 +25,6 @@ Clock = Callable[[], datetime]
 
 # Each migration runs once, in order; PRAGMA user_version counts the ones applied.
 MIGRATIONS: tuple[str, ...] = (EVENTS_SCHEMA + PROJECTION_SCHEMA,)
-
-
-class ConcurrencyError(Exception):
-    """A stream moved on since the caller read it; re-read and decide again."""
-
-
-class StoreError(Exception):
-    """The database cannot be opened or written; the message says which file and why."""
 
 
 def utc_now() -> datetime:

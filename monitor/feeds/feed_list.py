@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from monitor.errors import FeedError
 from monitor.eventlog import events as ev
 from monitor.eventlog.queries.feeds import (
     FeedState,
@@ -20,10 +21,6 @@ from monitor.eventlog.store import Store
 from monitor.feeds.opml import Outline, read_opml
 
 log = logging.getLogger(__name__)
-
-
-class FeedError(ValueError):
-    """A feed command cannot be carried out; the message says why and how to fix it."""
 
 
 BATCH = 1_000  # feed events per append in an OPML sync or import

@@ -8,9 +8,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-
-class OpmlError(Exception):
-    """The file is not usable OPML; the message names the file and line."""
+from monitor.errors import OpmlError
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from aiohttp import web
 
+from monitor.errors import HttpServerError
 from monitor.eventlog.store import write_probe
 from monitor.ops.metrics import CONTENT_TYPE
 
@@ -30,10 +31,6 @@ class Health:
 HealthCheck = Callable[[], Health]
 TelegramStatus = Callable[[], tuple[str, str]]  # ("ok" or "degraded", what is wrong or "")
 RenderMetrics = Callable[[], bytes]
-
-
-class HttpServerError(Exception):
-    """The endpoint cannot listen; the message names the address and the setting to change."""
 
 
 _HEALTHY = "scheduler running, database writable"

@@ -7,11 +7,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from monitor.errors import ConcurrencyError
 from monitor.eventlog import events as ev
 from monitor.eventlog.queries.chats import Subscriber, subscribers
 from monitor.eventlog.queries.entries import known_entry_ids
 from monitor.eventlog.queries.feeds import FeedState
-from monitor.eventlog.store import Clock, ConcurrencyError, Store
+from monitor.eventlog.store import Clock, Store
 from monitor.feeds.fetch import Fetched, Fetcher, FetchFailed, NotModified, Validators
 from monitor.feeds.parser_pool import ParserPool
 from monitor.feeds.records import FeedData, ParseFailed

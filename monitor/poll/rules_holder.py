@@ -9,10 +9,10 @@ import logging
 from pathlib import Path
 
 from monitor.config import Settings
+from monitor.errors import RulesError, StoreError
 from monitor.eventlog import events as ev
 from monitor.eventlog.queries.rules import RULES_STREAM, last_ruleset_version
-from monitor.eventlog.store import Store, StoreError
-from monitor.rules.files import RulesError
+from monitor.eventlog.store import Store
 from monitor.rules.matcher import RuleSet, load_ruleset
 
 log = logging.getLogger(__name__)

@@ -15,8 +15,8 @@ from datetime import UTC, datetime, timedelta
 from apscheduler.jobstores.base import JobLookupError
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
+from monitor.errors import StoreError
 from monitor.eventlog.queries.feeds import FeedState, feed_state, feed_states
-from monitor.eventlog.store import StoreError
 from monitor.poll.pipeline import Pipeline, is_due
 
 log = logging.getLogger(__name__)

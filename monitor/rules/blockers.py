@@ -12,7 +12,8 @@ from collections.abc import Mapping, Sequence
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from monitor.rules.files import Problem, YamlDocument, validation_problems
+from monitor.errors import Problem
+from monitor.rules.files import YamlDocument, validation_problems
 from monitor.rules.normalise import normalise_term
 
 BLOCKERS_FILE = "blockers.yaml"

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from monitor.rules.files import Problem, RulesError
+from monitor.errors import Problem, RulesError
 from monitor.rules.gazetteer import load_gazetteer
 from monitor.rules.loading import (
     InlineTest,

@@ -12,42 +12,15 @@ import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 
 import yaml
 from pydantic import BaseModel, ValidationError
 
+from monitor.errors import Problem, RulesError
 from monitor.rules.messages import plain_message
 
 MAX_YAML_DEPTH = 50  # levels of nested lists and mappings; a rule file uses about six
-
-
-class Problem(NamedTuple):
-    """One thing wrong with a rule or gazetteer file: (file, line, field, message)."""
-
-    file: str
-    line: int
-    field: str
-    message: str
-
-    def __str__(self) -> str:
-        where = f"{self.field}: " if self.field else ""
-        line = f":{self.line}" if self.line else ""  # 0: about a whole folder or file
-        return f"{self.file}{line}: {where}{self.message}"
-
-
-class RulesError(Exception):
-    """Raised when rule or gazetteer files are bad; `problems` lists every one."""
-
-    def __init__(self, problems: Sequence[Problem]) -> None:
-        self.problems = list(problems)
-        super().__init__("\n".join(str(p) for p in self.problems))
-
-    def summary(self, what: str) -> str:
-        """`what: file:line: ...` on one line for one problem; else a count, one problem a line."""
-        if len(self.problems) == 1:
-            return f"{what}: {self.problems[0]}"
-        return f"{what} ({len(self.problems)} problems):\n{self}"
 
 
 @dataclass(frozen=True)

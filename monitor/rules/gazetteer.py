@@ -17,18 +17,12 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator, model_validator
 
+from monitor.errors import Problem, RulesError
 from monitor.rules.blockers import (
     BLOCKERS_FILE,
     collect_blockers,  # match.py imports it from here
 )
-from monitor.rules.files import (
-    Problem,
-    RulesError,
-    YamlDocument,
-    content_hash,
-    read_yaml,
-    validation_problems,
-)
+from monitor.rules.files import YamlDocument, content_hash, read_yaml, validation_problems
 from monitor.rules.normalise import normalise_term
 
 EntityType = Literal["country", "region", "organisation", "person", "initiative"]

@@ -11,15 +11,9 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
+from monitor.errors import Problem, RulesError
 from monitor.rules.condition import ConditionError, Node, evaluate, parse_condition, used_names
-from monitor.rules.files import (
-    Problem,
-    RulesError,
-    YamlDocument,
-    content_hash,
-    read_yaml,
-    validation_problems,
-)
+from monitor.rules.files import YamlDocument, content_hash, read_yaml, validation_problems
 from monitor.rules.gazetteer import Gazetteer
 from monitor.rules.schema import BlockSpec, RuleSpec, TermSpec
 

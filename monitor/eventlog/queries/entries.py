@@ -9,10 +9,11 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+from monitor.errors import SearchError
 from monitor.eventlog.events import StoredEvent
 from monitor.eventlog.projections import iso
 from monitor.eventlog.queries.records import chunks, parse_time
-from monitor.eventlog.store import Reader, StoreError, read_events
+from monitor.eventlog.store import Reader, read_events
 
 
 def known_entry_ids(log: Reader, ids: Iterable[str]) -> frozenset[str]:
@@ -88,10 +89,6 @@ def recent_matches(
         (chat_id, *levels, count),
     )
     return [_listed(row, sorted(row["rules"].split(","))) for row in rows]
-
-
-class SearchError(StoreError):
-    """The full-text index refused a search; the message says why."""
 
 
 def search_entries(
