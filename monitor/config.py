@@ -18,6 +18,7 @@ from pydantic_settings import BaseSettings, NoDecode, PydanticBaseSettingsSource
 
 from monitor.durations import MAX_INTERVAL, MAX_JITTER, MAX_TIMEOUT, parse_duration
 from monitor.errors import ConfigError
+from monitor.levels import Level
 
 ENV_PREFIX = "MONITOR_"
 DEFAULT_CONFIG_FILE = Path("monitor.toml")
@@ -79,7 +80,6 @@ Timeout = Annotated[float, _duration_up_to(MAX_TIMEOUT), Field(gt=0)]
 Bytes = Annotated[int, BeforeValidator(parse_size), Field(gt=0)]
 OptionalPath = Annotated[Path | None, BeforeValidator(_optional_path)]
 IdList = Annotated[tuple[int, ...], NoDecode, BeforeValidator(_id_list)]
-Level = Literal["info", "low", "medium", "high", "critical"]
 
 
 class Settings(BaseSettings):
@@ -158,11 +158,6 @@ class Settings(BaseSettings):
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         # The TOML file arrives as init values; the environment must override it.
         return (env_settings, init_settings)
-
-    @property
-    def console_alerts(self) -> bool:
-        """Without a Telegram token, alerts are printed on stdout instead."""
-        return self.telegram_token is None
 
 
 def setting_names() -> list[str]:

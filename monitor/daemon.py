@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+import threading
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -101,18 +102,25 @@ async def _assembled(
             resend = settings.telegram_resend_uncertain
             dispatcher = Dispatcher(store, outputs.sinks, resend_uncertain=resend)
             pipeline = Pipeline(
-                store,
-                fetcher,
-                parser,
-                rules,
-                outputs.audience,
-                poll_policy(settings, backlog=backlog),
+                store=store,
+                fetcher=fetcher,
+                parser=parser,
+                rules=rules,
+                audience=outputs.audience,
+                policy=poll_policy(settings, backlog=backlog),
                 on_alerts=dispatcher.wake,
                 on_outcome=polls,
             )
             dispatcher.settle_in_flight()
             try:
-                yield Running(store, rules, pipeline, dispatcher, outputs, polls)
+                yield Running(
+                    store=store,
+                    rules=rules,
+                    pipeline=pipeline,
+                    dispatcher=dispatcher,
+                    outputs=outputs,
+                    polls=polls,
+                )
             finally:
                 await close_outputs(outputs)
     finally:
@@ -145,15 +153,12 @@ async def run_once(
         return outcomes
 
 
-async def run(
-    settings: Settings, stop: asyncio.Event | None = None, *, install_signals: bool = True
-) -> None:
+async def run(settings: Settings, stop: asyncio.Event | None = None) -> None:
     """The daemon: runs until SIGTERM or SIGINT (or `stop` is set)."""
     stop = stop or asyncio.Event()
     async with assembled(settings) as running:
         scheduler = PollScheduler(running.pipeline, jitter=settings.jitter)
-        if install_signals:
-            _install_signals(stop, running.rules)
+        _install_signals(stop, running.rules)
         await open_outputs(running.outputs, settings, stop, receive_updates=True)
         scheduler.start()
         log.info(
@@ -209,6 +214,11 @@ async def _shut_down(
 
 
 def _install_signals(stop: asyncio.Event, rules: RulesHolder) -> None:
+    """SIGTERM and SIGINT stop, SIGHUP reloads the rules. Only the main thread may handle
+    signals: run in another thread (embedded), the caller stops the daemon through `stop`."""
+    if threading.current_thread() is not threading.main_thread():
+        log.info("not in the main thread: signals are left to the program that runs the daemon")
+        return
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)

@@ -25,7 +25,7 @@ def test_defaults_without_file_or_environment() -> None:
     assert settings.poll_interval == 600
     assert settings.min_interval == 60
     assert settings.max_backoff == 6 * 3600
-    assert settings.console_alerts
+    assert settings.telegram_token is None  # alerts go to the console
 
 
 @pytest.mark.parametrize(

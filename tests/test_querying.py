@@ -32,6 +32,7 @@ from monitor.eventlog.queries.alerts import OutgoingAlert
 from monitor.eventlog.store import Store
 from monitor.eventlog.views import VIEWS, create_views
 from monitor.feeds import feed_list as feeds
+from monitor.levels import highest
 
 ROOT = Path(__file__).resolve().parents[1]
 QUERYING = ROOT / "docs" / "querying.md"
@@ -126,7 +127,7 @@ def queue_telegram_alerts(store: Store) -> None:
         " WHERE e.backlog = 0 GROUP BY e.id ORDER BY e.seq"
     )
     queued = [
-        (entry_id, json.loads(rules), max(json.loads(levels), key=ev.LEVELS.index))
+        (entry_id, json.loads(rules), highest(json.loads(levels)))
         for entry_id, rules, levels in rows
     ]
     store.append(

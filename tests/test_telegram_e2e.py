@@ -94,7 +94,7 @@ def test_each_subscriber_gets_each_alert_exactly_once(
 
 
 async def _run(settings, stop: asyncio.Event) -> None:
-    await daemon.run(settings, stop, install_signals=False)
+    await daemon.run(settings, stop)
 
 
 class Feeder(threading.Thread):

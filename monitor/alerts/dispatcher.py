@@ -53,7 +53,7 @@ def outcome_events(
     alert: OutgoingAlert, attempt: int, result: SendResult, now: datetime
 ) -> list[ev.NewEvent]:
     """The events that record one attempt's outcome (pure)."""
-    stream = f"alert:{alert.id}"
+    stream = ev.alert_stream(alert.id)
     match result:
         case Sent(message_id):
             return [ev.NewEvent(stream, ev.AlertSent(message_id=message_id), "sent")]
@@ -67,7 +67,7 @@ def outcome_events(
             return [ev.NewEvent(stream, ev.AlertUncertain(reason=reason), f"uncertain@{attempt}")]
         case Blocked(chat_id, reason):
             blocked = ev.NewEvent(
-                f"chat:{chat_id}",
+                ev.chat_stream(chat_id),
                 ev.ChatBlocked(chat_id=chat_id, reason=reason),
                 f"blocked@{alert.id}",
             )
@@ -85,18 +85,20 @@ def _migration_events(alert: OutgoingAlert, chat_id: int, new_chat_id: int) -> l
     requeued = ev.AlertQueued(
         entry_id=alert.entry_id, recipient=recipient, rules=alert.rules, level=alert.level
     )
-    new_stream = f"alert:{ev.alert_id_for(alert.entry_id, recipient)}"
+    new_stream = ev.alert_stream(ev.alert_id_for(alert.entry_id, recipient))
     reason = f"the chat moved to {new_chat_id}; queued there"
     return [
-        ev.NewEvent(f"chat:{chat_id}", moved, f"migrated@{new_chat_id}"),
-        ev.NewEvent(f"alert:{alert.id}", ev.AlertFailed(reason=reason), "failed"),
+        ev.NewEvent(ev.chat_stream(chat_id), moved, f"migrated@{new_chat_id}"),
+        ev.NewEvent(ev.alert_stream(alert.id), ev.AlertFailed(reason=reason), "failed"),
         ev.NewEvent(new_stream, requeued, "queued"),
     ]
 
 
 def dispatched_event(alert: OutgoingAlert) -> ev.NewEvent:
     attempt = alert.attempts + 1
-    return ev.NewEvent(f"alert:{alert.id}", ev.AlertDispatched(attempt=attempt), f"try@{attempt}")
+    return ev.NewEvent(
+        ev.alert_stream(alert.id), ev.AlertDispatched(attempt=attempt), f"try@{attempt}"
+    )
 
 
 class Dispatcher:
@@ -164,14 +166,16 @@ class Dispatcher:
         stored = self.store.append([dispatched_event(a) for a in alerts])
         claimed = {event.stream for event in stored}
         for alert in alerts:
-            if f"alert:{alert.id}" not in claimed:
+            if ev.alert_stream(alert.id) not in claimed:
                 self._held.add((alert.id, alert.attempts))
                 log.error(
                     "alert=%s to=%s not sent: attempt %d is already in the log; the alerts"
                     " table lags the events (`monitor replay` repairs it)",
-                    alert.id, alert.recipient, alert.attempts + 1,
-                )  # fmt: skip
-        return [alert for alert in alerts if f"alert:{alert.id}" in claimed]
+                    alert.id,
+                    alert.recipient,
+                    alert.attempts + 1,
+                )
+        return [alert for alert in alerts if ev.alert_stream(alert.id) in claimed]
 
     async def run(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
@@ -236,13 +240,27 @@ class Dispatcher:
 
     def _fail_pending(self, recipient: str, reason: str) -> None:
         for alert_id in pending_alert_ids(self.store, recipient):
-            failed = ev.NewEvent(f"alert:{alert_id}", ev.AlertFailed(reason=reason), "failed")
+            failed = ev.NewEvent(ev.alert_stream(alert_id), ev.AlertFailed(reason=reason), "failed")
             self.store.append([failed])
 
 
 def _stub(alert_id: str) -> OutgoingAlert:
     """Enough of an alert to record an outcome for it."""
-    return OutgoingAlert(alert_id, "", "", [], "info", 0, "", None, "", None, "", "", [])
+    return OutgoingAlert(
+        id=alert_id,
+        entry_id="",
+        recipient="",
+        rules=[],
+        level="info",
+        attempts=0,
+        entry_title="",
+        entry_link=None,
+        entry_summary="",
+        published=None,
+        feed_title="",
+        feed_url="",
+        terms=[],
+    )
 
 
 async def _send_safely(sink: Sink, alert: OutgoingAlert) -> SendResult:

@@ -10,7 +10,6 @@ overall rate, not by the number of chats ever seen.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterable
 from dataclasses import dataclass
 
 GROUP_WINDOW = 60.0  # seconds over which per_group_per_minute is counted
@@ -76,21 +75,6 @@ class Pacer:
             self._paused_all = max(self._paused_all, until)
         else:
             self._paused[chat_id] = max(self._paused.get(chat_id, until), until)
-
-    def next_ready(self, chat_ids: Iterable[int], now: float) -> tuple[int, float] | None:
-        """The chat that can be sent to soonest, and its wait; the first one on a tie."""
-        best: tuple[int, float] | None = None
-        for chat_id in chat_ids:
-            wait = self.wait_for(chat_id, now)
-            if best is None or wait < best[1]:
-                best = (chat_id, wait)
-            if wait == 0.0:
-                break
-        return best
-
-    def tracked_chats(self) -> int:
-        """How many chats the pacer remembers (sends or pauses still in force)."""
-        return len(self._last_sent.keys() | self._group_sends.keys() | self._paused.keys())
 
     def _sweep(self, now: float) -> None:
         """Forget chats whose windows and pauses have passed; at most once a window."""

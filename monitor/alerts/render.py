@@ -24,13 +24,13 @@ from monitor.alerts.cutting import (
     tidy,
     utf16_len,  # re-exported
 )
+from monitor.levels import rank
 
 TELEGRAM_LIMIT = 4096
 SNIPPET_CHARS = 300  # summary characters shown around the first match
 CONTEXT_BEFORE = 80  # of those, how many may come before the first match
 MAX_RULE_LINES = 8
 LEVEL_MARKS = {"critical": "🚨", "high": "🔴", "medium": "🟠", "low": "🟡", "info": "🔵"}
-_LEVEL_ORDER = ("critical", "high", "medium", "low", "info")
 
 
 @dataclass(frozen=True)
@@ -136,8 +136,7 @@ class _Parts:
 
 
 def _prepare(view: AlertView) -> _Prepared:
-    rank = {level: n for n, level in enumerate(_LEVEL_ORDER)}
-    rules = sorted(view.rules, key=lambda r: rank.get(r[2], len(rank)))
+    rules = sorted(view.rules, key=lambda r: -rank(r[2]))  # the most urgent first
     title, title_marks = tidy(view.title, [(s, e) for f, s, e in view.spans if f == "title"])
     summary, summary_marks = tidy(
         view.summary, [(s, e) for f, s, e in view.spans if f == "summary"]

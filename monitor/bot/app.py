@@ -129,9 +129,13 @@ def build_application(
     health = health or TelegramHealth(settings.telegram_degraded_after)
     timeout = settings.telegram_timeout
     sends = WatchedRequest(
-        health, connection_pool_size=64, pool_timeout=10, connect_timeout=10,
-        read_timeout=timeout, write_timeout=timeout,
-    )  # fmt: skip
+        health,
+        connection_pool_size=64,
+        pool_timeout=10,
+        connect_timeout=10,
+        read_timeout=timeout,
+        write_timeout=timeout,
+    )
     app = (
         ApplicationBuilder()
         .token(settings.telegram_token.get_secret_value())
@@ -317,12 +321,17 @@ def _admitted(context: ContextTypes.DEFAULT_TYPE, caller: Caller) -> bool:
 def _answer(context: ContextTypes.DEFAULT_TYPE, chat_id: int, reply: Reply) -> None:
     """Queue the reply: it goes out when the chat's pacing allows (shared with alerts)."""
     _queue(
-        context, chat_id, f"reply to chat {chat_id}",
+        context,
+        chat_id,
+        f"reply to chat {chat_id}",
         lambda: context.bot.send_message(
-            chat_id, reply.text, parse_mode=ParseMode.HTML, reply_markup=keyboard(reply),
+            chat_id,
+            reply.text,
+            parse_mode=ParseMode.HTML,
+            reply_markup=keyboard(reply),
             link_preview_options=NO_PREVIEW,
         ),
-    )  # fmt: skip
+    )
 
 
 def _replace_buttons(
@@ -330,11 +339,13 @@ def _replace_buttons(
 ) -> None:
     """The pressed message's buttons now offer what the chat can do (edited in place)."""
     _queue(
-        context, chat_id, f"buttons of message {message_id} in chat {chat_id}",
+        context,
+        chat_id,
+        f"buttons of message {message_id} in chat {chat_id}",
         lambda: context.bot.edit_message_reply_markup(
             chat_id, message_id, reply_markup=keyboard(reply)
         ),
-    )  # fmt: skip
+    )
 
 
 def _queue(

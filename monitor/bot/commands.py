@@ -24,6 +24,7 @@ from monitor.eventlog import events as ev
 from monitor.eventlog.projections import iso
 from monitor.eventlog.queries.chats import ChatView, chat_view
 from monitor.feeds.http_policy import check_url
+from monitor.levels import LEVELS
 
 __all__ = [
     "ADMIN_COMMANDS",
@@ -234,9 +235,9 @@ def _mysubs(ctx: BotContext, caller: Caller, args: str) -> Reply:
 
 def _level(ctx: BotContext, caller: Caller, args: str) -> Reply:
     chat = chat_view(ctx.store, caller.chat_id)
-    allowed = "|".join(ev.LEVELS)
+    allowed = "|".join(LEVELS)
     level = args.lower()
-    if level not in ev.LEVELS:
+    if level not in LEVELS:
         asked = f"{views.show(args, 40)} is not a level. " if args else ""
         return Reply(f"{asked}Usage: /level &lt;{allowed}&gt;; now {chat.min_level}.")
     if chat.known and chat.min_level == level:

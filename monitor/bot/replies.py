@@ -17,11 +17,11 @@ from monitor.alerts.cutting import cut_utf16, cut_words, utf16_len
 from monitor.alerts.render import TELEGRAM_LIMIT, safe_link
 from monitor.config import Settings
 from monitor.errors import SearchError
-from monitor.eventlog.events import LEVELS
 from monitor.eventlog.queries.chats import ChatView
 from monitor.eventlog.queries.entries import ListedEntry, recent_matches, search_entries
 from monitor.eventlog.store import Reader, Store
 from monitor.feeds.text import visible_text
+from monitor.levels import at_or_above
 from monitor.rules.matcher import RuleSet
 from monitor.rules.normalise import is_cjk
 
@@ -178,7 +178,7 @@ def recent_reply(log: Reader, chat: ChatView, count: int) -> Reply:
     """The newest matches of the chat's topics at or above its level, newest first by date."""
     if not chat.subscriptions:
         return Reply("This chat follows no topics yet, so there is nothing recent. /topics")
-    levels = LEVELS[LEVELS.index(chat.min_level) if chat.min_level in LEVELS else 0 :]
+    levels = at_or_above(chat.min_level)
     found = recent_matches(log, chat.id, levels, count)
     at_level = f"level {chat.min_level} and above"
     if not found:

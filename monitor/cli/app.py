@@ -7,8 +7,6 @@ what they share (consoles, settings, the store, errors) is in cli_common.
 from __future__ import annotations
 
 import asyncio
-import json
-import sys
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any
@@ -25,6 +23,7 @@ from monitor.cli.common import (
     fail,
     open_store,
     out,
+    print_json_line,
     settings_from,
 )
 from monitor.cli.feeds import feeds_app
@@ -138,7 +137,7 @@ def events(
     rows = [reports.event_row(event) for event in found]
     if as_json:
         for row in rows:
-            sys.stdout.write(json.dumps(row, ensure_ascii=False) + "\n")
+            print_json_line(row)
         return
     columns = reports.EVENT_COLUMNS if wide else ("seq", "type", "stream", "summary")
     out.print(reports.table("Events", rows, columns, wide=wide))

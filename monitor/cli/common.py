@@ -90,5 +90,10 @@ def view_fail(message: str, code: int = 1) -> typer.Exit:
     return typer.Exit(code)
 
 
+def print_json_line(data: Any) -> None:
+    """One JSON object on one line (`--json` for streams: events, match results)."""
+    sys.stdout.write(json.dumps(data, ensure_ascii=False) + "\n")
+
+
 def print_json(data: Any) -> None:
     sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2) + "\n")

@@ -11,7 +11,6 @@ import math
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-from monitor.eventlog.events import LEVELS
 from monitor.eventlog.queries.activity import (
     count_entries,
     count_matches,
@@ -19,6 +18,7 @@ from monitor.eventlog.queries.activity import (
     matches_before,
 )
 from monitor.eventlog.store import Reader
+from monitor.levels import LEVELS
 
 
 def no_matches(

@@ -12,7 +12,7 @@ from typing import Annotated, Any, TextIO
 import typer
 
 from monitor.cli import tables as reports
-from monitor.cli.common import WideOption, out, settings_from
+from monitor.cli.common import WideOption, out, print_json_line, settings_from
 from monitor.errors import RulesError
 from monitor.rules.checks import check_rules
 from monitor.rules.evaluate import Span
@@ -155,7 +155,7 @@ def _load(rules: Path) -> RuleSet:
 
 def _write(ruleset: RuleSet, entry: dict[str, Any]) -> None:
     result = ruleset.match(entry["title"], entry["summary"])
-    typer.echo(json.dumps(result_json(entry["id"], result), ensure_ascii=False))
+    print_json_line(result_json(entry["id"], result))
 
 
 @contextmanager

@@ -31,7 +31,6 @@ from monitor.cli.common import (
 from monitor.cli.why import why
 from monitor.durations import parse_duration
 from monitor.errors import RulesError, SearchError
-from monitor.eventlog.events import LEVELS
 from monitor.eventlog.projections import iso
 from monitor.eventlog.queries.activity import (
     DATED_BY,
@@ -43,6 +42,7 @@ from monitor.eventlog.queries.activity import (
     rule_ids_known,
 )
 from monitor.eventlog.queries.entries import ListedEntry, search_entries
+from monitor.levels import LEVELS, at_or_above
 from monitor.ops import report
 from monitor.rules.gazetteer import load_gazetteer
 
@@ -109,7 +109,7 @@ def matches(
     if level not in LEVELS:
         raise view_fail(f"--level: {level!r} is not one of: {', '.join(LEVELS)}", 2)
     back, by = _window("--since", since), _dated_by(by)
-    levels = LEVELS[LEVELS.index(level) :]
+    levels = at_or_above(level)
     with view_store(ctx) as store:
         now = store.clock()
         found = match_rows(store, now - back, rules=rule or (), levels=levels, limit=limit, by=by)

@@ -52,24 +52,40 @@ def _story_row(story: EntryStory) -> Row:
     entry = story.entry
     return {
         "entry": {
-            "id": entry.id, "title": entry.title, "link": entry.link,
+            "id": entry.id,
+            "title": entry.title,
+            "link": entry.link,
             "published": iso(entry.published) if entry.published else None,
-            "seen_at": iso(entry.seen_at), "feed_id": entry.feed_id,
-            "backlog": int(entry.backlog), "feed_title": entry.feed_title,
-            "feed_url": entry.feed_url, "summary": entry.summary,
+            "seen_at": iso(entry.seen_at),
+            "feed_id": entry.feed_id,
+            "backlog": int(entry.backlog),
+            "feed_title": entry.feed_title,
+            "feed_url": entry.feed_url,
+            "summary": entry.summary,
         },
         "matches": [
-            {**asdict(m), "terms": list(m.terms), "entities": list(m.entities),
-             "matched_at": iso(m.matched_at)}
+            {
+                **asdict(m),
+                "terms": list(m.terms),
+                "entities": list(m.entities),
+                "matched_at": iso(m.matched_at),
+            }
             for m in story.matches
         ],
         "alerts": [
-            {"id": a.id, "recipient": a.recipient, "status": a.status, "attempts": a.attempts,
-             "last_error": a.last_error, "message_id": a.message_id,
-             "queued_at": iso(a.queued_at), "history": [_attempt(e) for e in a.history]}
+            {
+                "id": a.id,
+                "recipient": a.recipient,
+                "status": a.status,
+                "attempts": a.attempts,
+                "last_error": a.last_error,
+                "message_id": a.message_id,
+                "queued_at": iso(a.queued_at),
+                "history": [_attempt(e) for e in a.history],
+            }
             for a in story.alerts
         ],
-    }  # fmt: skip
+    }
 
 
 def _attempt(event: StoredEvent) -> Row:

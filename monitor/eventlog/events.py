@@ -14,8 +14,6 @@ from functools import cached_property
 
 from pydantic import BaseModel, ConfigDict
 
-LEVELS = ("info", "low", "medium", "high", "critical")
-
 _NAMESPACE = uuid.UUID("6f1c7c52-3e0b-4d1e-9b7e-2a4f5d8c9e10")
 
 
@@ -258,3 +256,22 @@ def entry_id_for(feed_id: str, key: str) -> str:
 
 def alert_id_for(entry_id: str, recipient: str) -> str:
     return short_id("alert", entry_id, recipient)
+
+
+# Stream names: one place for the `kind:id` form every append and read uses.
+
+
+def feed_stream(feed_id: str) -> str:
+    return f"feed:{feed_id}"
+
+
+def entry_stream(entry_id: str) -> str:
+    return f"entry:{entry_id}"
+
+
+def alert_stream(alert_id: str) -> str:
+    return f"alert:{alert_id}"
+
+
+def chat_stream(chat_id: int) -> str:
+    return f"chat:{chat_id}"

@@ -7,7 +7,7 @@ events and updates the projections together, so a crash leaves either both or ne
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -237,7 +237,7 @@ def append_in(
 
 def _existing_ids(db: sqlite3.Connection, ids: list[str]) -> set[str]:
     found: set[str] = set()
-    for chunk in _chunks(ids):
+    for chunk in chunks(ids):
         marks = ", ".join("?" * len(chunk))
         rows = db.execute(f"SELECT event_id FROM events WHERE event_id IN ({marks})", chunk)
         found.update(row[0] for row in rows)
@@ -246,15 +246,17 @@ def _existing_ids(db: sqlite3.Connection, ids: list[str]) -> set[str]:
 
 def _stream_versions(db: sqlite3.Connection, streams: set[str]) -> dict[str, int]:
     versions = dict.fromkeys(streams, 0)
-    for chunk in _chunks(sorted(streams)):
+    for chunk in chunks(sorted(streams)):
         marks = ", ".join("?" * len(chunk))
         sql = f"SELECT stream, MAX(version) FROM events WHERE stream IN ({marks}) GROUP BY stream"
         versions.update((row[0], int(row[1])) for row in db.execute(sql, chunk))
     return versions
 
 
-def _chunks(items: list[str], size: int = 500) -> list[list[str]]:
-    return [items[start : start + size] for start in range(0, len(items), size)]
+def chunks(items: Iterable[str], size: int = 500) -> list[list[str]]:
+    """Ids in groups for `IN (...)`, well under SQLite's limit on bound parameters."""
+    listed = list(items)
+    return [listed[start : start + size] for start in range(0, len(listed), size)]
 
 
 def _check_expected(stream: str, current: int, expected: Mapping[str, int]) -> None:

@@ -58,7 +58,7 @@ def add_feed(
     if existing:
         raise FeedError(f"{url} is already monitored as feed {existing}")
     feed_id = ev.feed_id_for(url)
-    stream = f"feed:{feed_id}"
+    stream = ev.feed_stream(feed_id)
     version = store.version(stream)
     data = ev.FeedAdded(url=url, title=title, interval=interval, origin=origin)
     store.append([ev.NewEvent(stream, data, f"added@{version}")], expected={stream: version})
@@ -158,7 +158,7 @@ def _additions(
         feed_id = ev.feed_id_for(outline.url)
         version = streams[feed_id].version if feed_id in streams else 0
         data = ev.FeedAdded(url=outline.url, title=outline.title, origin=origin)
-        changes.append((ev.NewEvent(f"feed:{feed_id}", data, f"added@{version}"), version))
+        changes.append((ev.NewEvent(ev.feed_stream(feed_id), data, f"added@{version}"), version))
     return changes
 
 

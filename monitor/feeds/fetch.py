@@ -16,13 +16,13 @@ import ssl
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
 import aiohttp
 import yarl
 from aiohttp.abc import AbstractResolver, ResolveResult
 
+from monitor.eventlog.store import Clock, utc_now
 from monitor.feeds.http_policy import (
     CHUNK_BYTES,
     ENCODINGS,
@@ -67,7 +67,6 @@ __all__ = [
     "failed",
     "is_public_address",
     "parse_retry_after",
-    "utc_now",
 ]
 
 ACCEPT = (
@@ -89,10 +88,6 @@ class FetchPolicy:
     max_connections: int = 50
     max_per_host: int = 2
     allow_private: bool = False  # only consulted for guarded fetches
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 class _BlockedAddressError(OSError):
@@ -133,7 +128,7 @@ class Fetcher:
         self,
         policy: FetchPolicy,
         *,
-        clock: Callable[[], datetime] = utc_now,
+        clock: Clock = utc_now,
         resolver: AbstractResolver | None = None,
         address_allowed: Callable[[IPAddress], bool] = is_public_address,
     ) -> None:

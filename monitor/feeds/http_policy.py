@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
+from typing import Literal, get_args
 from urllib.parse import urldefrag, urljoin, urlsplit
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -47,25 +48,26 @@ class NotModified:
     moved_to: str | None = None
 
 
+FetchFailureKind = Literal[
+    "bad-url", "dns", "connect", "tls", "timeout", "too-large", "redirect-loop",
+    "too-many-redirects", "bad-redirect", "not-found", "gone", "rate-limited",
+    "client-error", "server-error", "blocked-address", "protocol",
+]  # fmt: skip
+
+
 @dataclass(frozen=True)
 class FetchFailed:
-    kind: str  # one of FAILURE_KINDS
+    kind: FetchFailureKind
     detail: str  # one human-readable line
     status: int | None = None
     retry_after: float | None = None  # seconds, from Retry-After on 429/503
 
 
 FetchResult = Fetched | NotModified | FetchFailed
-FAILURE_KINDS: frozenset[str] = frozenset(
-    {
-        "bad-url", "dns", "connect", "tls", "timeout", "too-large", "redirect-loop",
-        "too-many-redirects", "bad-redirect", "not-found", "gone", "rate-limited",
-        "client-error", "server-error", "blocked-address", "protocol",
-    }
-)  # fmt: skip
+FAILURE_KINDS: frozenset[str] = frozenset(get_args(FetchFailureKind))
 
 
-def failed(kind: str, detail: str, status: int | None = None) -> FetchFailed:
+def failed(kind: FetchFailureKind, detail: str, status: int | None = None) -> FetchFailed:
     """A FetchFailed whose detail is squeezed onto one line (error texts may span several)."""
     return FetchFailed(kind, " ".join(detail.split()), status)
 
@@ -214,8 +216,11 @@ def _redirect(status: int, location: str | None, url: str) -> _Redirect | FetchF
 def _http_failure(
     status: int, reason: str | None, headers: Mapping[str, str], url: str, now: datetime
 ) -> FetchFailed:
-    by_range = "server-error" if status >= 500 else "client-error" if status >= 400 else "protocol"
-    kind = {404: "not-found", 410: "gone", 429: "rate-limited"}.get(status, by_range)
+    by_range: FetchFailureKind = (
+        "server-error" if status >= 500 else "client-error" if status >= 400 else "protocol"
+    )
+    named: dict[int, FetchFailureKind] = {404: "not-found", 410: "gone", 429: "rate-limited"}
+    kind = named.get(status, by_range)
     retry = parse_retry_after(headers.get("Retry-After"), now) if status in (429, 503) else None
     wait = f"; retry after {retry:g} s" if retry is not None else ""
     result = failed(kind, f"{url} answered HTTP {status} {reason or ''}{wait}", status)

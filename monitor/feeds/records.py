@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Literal, get_args
 
 from monitor.feeds.text import entry_key, shorten
 
@@ -15,7 +16,8 @@ from monitor.feeds.text import entry_key, shorten
 # prints them: a hostile feed's 9 MB title would otherwise cost every one of those.
 TITLE_LIMIT = 1_000
 SUMMARY_LIMIT = 5_000
-FAILURE_KINDS = frozenset({"empty", "not-a-feed", "malformed", "parse-timeout", "parse-crash"})
+ParseFailureKind = Literal["empty", "not-a-feed", "malformed", "parse-timeout", "parse-crash"]
+FAILURE_KINDS: frozenset[str] = frozenset(get_args(ParseFailureKind))
 
 
 @dataclass(frozen=True)
@@ -41,7 +43,7 @@ class FeedData:
 
 @dataclass(frozen=True)
 class ParseFailed:
-    kind: str
+    kind: ParseFailureKind
     detail: str
 
 
@@ -69,4 +71,12 @@ def build_entry(fields: EntryFields) -> EntryData | None:
         return None
     title = shorten(fields.title, TITLE_LIMIT)
     summary = fields.summary[:SUMMARY_LIMIT]
-    return EntryData(key, fields.link, title, summary, fields.published, fields.author, fields.lang)
+    return EntryData(
+        key=key,
+        link=fields.link,
+        title=title,
+        summary=summary,
+        published=fields.published,
+        author=fields.author,
+        lang=fields.lang,
+    )

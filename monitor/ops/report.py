@@ -25,9 +25,10 @@ from monitor.eventlog.queries.activity import (
     top_sources,
 )
 from monitor.eventlog.store import Reader
+from monitor.levels import at_or_above
 from monitor.ops.report_chart import chart_svg, text
 
-HIGH_LEVELS = ("high", "critical")
+HIGH_LEVELS = at_or_above("high")
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from monitor.eventlog import events as ev
 from monitor.eventlog.queries.feeds import FeedState
 from monitor.feeds.records import EntryData
+from monitor.levels import rank
 from monitor.rules.matcher import MatchResult
 
 # A clock skew allowance: a little ahead is normal, more is a wrong date.
@@ -104,6 +105,7 @@ def moved_events(feed: FeedState, moved_to: str | None) -> list[ev.NewEvent]:
 
 def fetched_events(
     feed: FeedState,
+    *,
     etag: str | None,
     last_modified: str | None,
     body_hash: str | None,
@@ -132,7 +134,7 @@ def entry_events(
     backlog: bool,
 ) -> list[ev.NewEvent]:
     """EntrySeen, a RuleMatched per rule, and (unless backlog) an AlertQueued per recipient."""
-    stream = f"entry:{new.id}"
+    stream = ev.entry_stream(new.id)
     entry = new.entry
     seen = ev.EntrySeen(
         feed_id=feed.id,
@@ -170,8 +172,8 @@ def alert_events(
     levels = {hit.rule_id: hit.level for hit in result.rules}
     out = []
     for recipient, rule_ids in recipients:
-        level = max((levels[rule] for rule in rule_ids), key=ev.LEVELS.index)
+        level = max((levels[rule] for rule in rule_ids), key=rank)
         data = ev.AlertQueued(entry_id=entry_id, recipient=recipient, rules=rule_ids, level=level)
         alert_id = ev.alert_id_for(entry_id, recipient)
-        out.append(ev.NewEvent(f"alert:{alert_id}", data, "queued"))
+        out.append(ev.NewEvent(ev.alert_stream(alert_id), data, "queued"))
     return out

@@ -6,6 +6,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Literal
 
 from monitor.errors import ConcurrencyError
 from monitor.eventlog import events as ev
@@ -35,10 +36,13 @@ class PollPolicy:
         return decide.effective_interval(feed.interval, self.default_interval, self.min_interval)
 
 
+PollStatus = Literal["new", "unchanged", "not-modified", "failed", "skipped"]
+
+
 @dataclass(frozen=True)
 class PollOutcome:
     feed_id: str
-    status: str  # "new", "unchanged", "not-modified", "failed", "skipped"
+    status: PollStatus
     new_entries: int = 0
     matches: int = 0
     alerts: int = 0
@@ -99,11 +103,11 @@ class Pipeline:
         new_events = decide.moved_events(feed, fetched.moved_to)
         new_events += decide.fetched_events(
             feed,
-            fetched.validators.etag,
-            fetched.validators.last_modified,
-            body_hash,
-            parsed.title,
-            len(fresh),
+            etag=fetched.validators.etag,
+            last_modified=fetched.validators.last_modified,
+            body_hash=body_hash,
+            title=parsed.title,
+            new_count=len(fresh),
         )
         new_events += decide.recovery_events(feed)
         results = [rules.match(new.entry.title, new.entry.summary) for new in fresh]
@@ -122,11 +126,20 @@ class Pipeline:
         return subscribers(self.store, matched)
 
     def _unchanged(
-        self, feed: FeedState, validators: Validators, moved_to: str | None, status: str
+        self,
+        feed: FeedState,
+        validators: Validators,
+        moved_to: str | None,
+        status: Literal["unchanged", "not-modified"],
     ) -> PollOutcome:
         new_events = decide.moved_events(feed, moved_to)
         new_events += decide.fetched_events(
-            feed, validators.etag, validators.last_modified, feed.content_hash, None, 0
+            feed,
+            etag=validators.etag,
+            last_modified=validators.last_modified,
+            body_hash=feed.content_hash,
+            title=None,
+            new_count=0,
         )
         new_events += decide.recovery_events(feed)
         self._append(feed, new_events)

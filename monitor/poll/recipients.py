@@ -6,8 +6,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from monitor.eventlog.events import LEVELS
 from monitor.eventlog.queries.chats import Subscriber
+from monitor.levels import rank
 from monitor.rules.matcher import MatchResult
 
 CONSOLE = "console"
@@ -40,12 +40,8 @@ def recipients_of(
         return [(CONSOLE, list(levels))]
     chosen: dict[str, list[str]] = {}
     for sub in subscribers:
-        if sub.rule_id in levels and _rank(levels[sub.rule_id]) >= _rank(sub.min_level):
+        if sub.rule_id in levels and rank(levels[sub.rule_id]) >= rank(sub.min_level):
             chosen.setdefault(f"telegram:{sub.chat_id}", []).append(sub.rule_id)
-    if audience.channel and _rank(result.level or "info") >= _rank(audience.channel_level):
+    if audience.channel and rank(result.level or "info") >= rank(audience.channel_level):
         chosen.setdefault(f"telegram:{audience.channel}", sorted(levels))
     return sorted(chosen.items())
-
-
-def _rank(level: str) -> int:
-    return LEVELS.index(level) if level in LEVELS else 0

@@ -17,8 +17,6 @@ from monitor.rules.files import YamlDocument, content_hash, read_yaml, validatio
 from monitor.rules.gazetteer import Gazetteer
 from monitor.rules.schema import BlockSpec, RuleSpec, TermSpec
 
-LEVEL_ORDER = {"info": 0, "low": 1, "medium": 2, "high": 3, "critical": 4}
-
 
 @dataclass(frozen=True)
 class Term:

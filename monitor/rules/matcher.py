@@ -16,6 +16,7 @@ from pathlib import Path
 
 import ahocorasick  # type: ignore[import-not-found]  # no type stubs published
 
+from monitor.levels import highest
 from monitor.rules.blockers import resolve_names
 from monitor.rules.condition import necessary_names
 from monitor.rules.evaluate import (
@@ -29,7 +30,6 @@ from monitor.rules.evaluate import (
 from monitor.rules.files import content_hash
 from monitor.rules.gazetteer import Gazetteer, load_gazetteer
 from monitor.rules.loading import (
-    LEVEL_ORDER,
     EntityBlock,
     KeywordBlock,
     NearBlock,
@@ -80,7 +80,7 @@ class MatchResult:
         """The highest level among the matched rules, or None."""
         if not self.rules:
             return None
-        return max((hit.level for hit in self.rules), key=LEVEL_ORDER.__getitem__)
+        return highest(hit.level for hit in self.rules)
 
 
 @dataclass(frozen=True)

@@ -11,10 +11,9 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from monitor.levels import LEVELS, Level
 from monitor.rules.normalise import is_stem_char, normalise_term
 
-Level = Literal["info", "low", "medium", "high", "critical"]
-LEVELS: tuple[str, ...] = ("info", "low", "medium", "high", "critical")
 FieldName = Literal["title", "summary"]
 MIN_STEM = 4
 _RULE_ID = re.compile(r"^[a-z0-9][a-z0-9-]*$")

@@ -11,9 +11,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
-from monitor.eventlog.events import LEVELS
 from monitor.eventlog.projections import iso
 from monitor.eventlog.store import Reader
+from monitor.levels import LEVELS
 
 WHEN = "COALESCE(e.published, e.seen_at)"
 # What `--by` names: when the monitor first saw an entry (a feed's backlog is seen at its
@@ -24,7 +24,6 @@ ALERT_STATUSES = "SELECT group_concat(DISTINCT a.status) FROM alerts a WHERE a.e
 STATUS_ORDER = ("sent", "in_flight", "pending", "uncertain", "failed")
 SOURCE = "COALESCE(NULLIF(f.title, ''), f.url, 'feed ' || e.feed_id || ' (removed)')"
 PLACE_KINDS = ("country:", "region:")
-HIGH_LEVELS = ("high", "critical")
 
 
 @dataclass(frozen=True)
@@ -147,12 +146,20 @@ def match_filter(rules: Sequence[str], levels: Sequence[str]) -> tuple[str, list
 def _match_row(row: sqlite3.Row) -> MatchRow:
     statuses = set((row["alerts"] or "").split(",")) - {""}
     return MatchRow(
-        at=row["at"], seen_at=row["seen_at"], rule_id=row["rule_id"], level=row["level"],
-        title=row["title"], link=row["link"], source=row["source"], feed_id=row["feed_id"],
-        entry_id=row["entry_id"], terms=json.loads(row["terms"]),
-        entities=json.loads(row["entities"]), alerted=bool(statuses),
+        at=row["at"],
+        seen_at=row["seen_at"],
+        rule_id=row["rule_id"],
+        level=row["level"],
+        title=row["title"],
+        link=row["link"],
+        source=row["source"],
+        feed_id=row["feed_id"],
+        entry_id=row["entry_id"],
+        terms=json.loads(row["terms"]),
+        entities=json.loads(row["entities"]),
+        alerted=bool(statuses),
         alert=", ".join(s for s in STATUS_ORDER if s in statuses) or "none",
-    )  # fmt: skip
+    )
 
 
 def top_sources(

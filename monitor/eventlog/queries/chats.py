@@ -6,8 +6,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from monitor.eventlog.queries.records import chunks
-from monitor.eventlog.store import Reader, stream_version
+from monitor.eventlog.events import chat_stream
+from monitor.eventlog.queries.records import parse_time
+from monitor.eventlog.store import Reader, chunks, stream_version
 
 
 @dataclass(frozen=True)
@@ -50,7 +51,7 @@ class ChatView:
 
     @property
     def stream(self) -> str:
-        return f"chat:{self.id}"
+        return chat_stream(self.id)
 
 
 def chat_view(log: Reader, chat_id: int) -> ChatView:
@@ -60,11 +61,27 @@ def chat_view(log: Reader, chat_id: int) -> ChatView:
         "SELECT rule_id FROM subscriptions WHERE chat_id = ? ORDER BY rule_id", (chat_id,)
     )
     subscriptions = tuple(r[0] for r in subscribed)
-    version = stream_version(log.db, f"chat:{chat_id}")
+    version = stream_version(log.db, chat_stream(chat_id))
     if row is None:
-        return ChatView(chat_id, False, "", "", False, "info", None, subscriptions, version)
-    muted = datetime.fromisoformat(row["muted_until"]) if row["muted_until"] else None
+        return ChatView(
+            id=chat_id,
+            known=False,
+            title="",
+            kind="",
+            blocked=False,
+            min_level="info",
+            muted_until=None,
+            subscriptions=subscriptions,
+            version=version,
+        )
     return ChatView(
-        chat_id, True, row["title"], row["kind"], bool(row["blocked"]), row["min_level"],
-        muted, subscriptions, version,
-    )  # fmt: skip
+        id=chat_id,
+        known=True,
+        title=row["title"],
+        kind=row["kind"],
+        blocked=bool(row["blocked"]),
+        min_level=row["min_level"],
+        muted_until=parse_time(row["muted_until"]),
+        subscriptions=subscriptions,
+        version=version,
+    )

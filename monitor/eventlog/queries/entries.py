@@ -10,10 +10,10 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from monitor.errors import SearchError
-from monitor.eventlog.events import StoredEvent
+from monitor.eventlog.events import StoredEvent, alert_stream
 from monitor.eventlog.projections import iso
-from monitor.eventlog.queries.records import chunks, parse_time
-from monitor.eventlog.store import Reader, read_events
+from monitor.eventlog.queries.records import parse_time
+from monitor.eventlog.store import Reader, chunks, read_events
 
 
 def known_entry_ids(log: Reader, ids: Iterable[str]) -> frozenset[str]:
@@ -56,11 +56,18 @@ _FROM = "FROM entries e LEFT JOIN feeds f ON f.id = e.feed_id"
 
 def _listed(row: sqlite3.Row, rules: Sequence[str] = ()) -> ListedEntry:
     return ListedEntry(
-        id=row["id"], title=row["title"], link=row["link"],
-        published=parse_time(row["published"]), seen_at=datetime.fromisoformat(row["seen_at"]),
-        feed_id=row["feed_id"], feed_title=row["feed_title"], feed_url=row["feed_url"],
-        backlog=bool(row["backlog"]), summary=row["summary"], rules=tuple(rules),
-    )  # fmt: skip
+        id=row["id"],
+        title=row["title"],
+        link=row["link"],
+        published=parse_time(row["published"]),
+        seen_at=datetime.fromisoformat(row["seen_at"]),
+        feed_id=row["feed_id"],
+        feed_title=row["feed_title"],
+        feed_url=row["feed_url"],
+        backlog=bool(row["backlog"]),
+        summary=row["summary"],
+        rules=tuple(rules),
+    )
 
 
 def entries_with_link(log: Reader, links: Sequence[str], limit: int = 5) -> list[ListedEntry]:
@@ -147,8 +154,9 @@ def entries_seen_since(log: Reader, since: datetime) -> Iterator[EntryText]:
         (iso(since),),
     )
     for row in rows:
-        yield EntryText(row["id"], row["title"], row["summary"], row["link"], row["day"],
-                        row["source"])  # fmt: skip
+        yield EntryText(
+            row["id"], row["title"], row["summary"], row["link"], row["day"], row["source"]
+        )
 
 
 def entries_matched_by(log: Reader, rule_id: str) -> frozenset[str]:
@@ -210,14 +218,24 @@ def entry_story(log: Reader, entry: ListedEntry, history: int = 50) -> EntryStor
 
 def _match_record(row: sqlite3.Row) -> MatchRecord:
     return MatchRecord(
-        row["rule_id"], row["rule_version"], row["level"], tuple(json.loads(row["terms"])),
-        tuple(json.loads(row["entities"])), datetime.fromisoformat(row["matched_at"]),
-    )  # fmt: skip
+        rule_id=row["rule_id"],
+        rule_version=row["rule_version"],
+        level=row["level"],
+        terms=tuple(json.loads(row["terms"])),
+        entities=tuple(json.loads(row["entities"])),
+        matched_at=datetime.fromisoformat(row["matched_at"]),
+    )
 
 
 def _alert_record(log: Reader, row: sqlite3.Row, history: int) -> AlertRecord:
-    events = read_events(log, stream=f"alert:{row['id']}", limit=history)
+    events = read_events(log, stream=alert_stream(row["id"]), limit=history)
     return AlertRecord(
-        row["id"], row["recipient"], row["status"], row["attempts"], row["last_error"],
-        row["message_id"], datetime.fromisoformat(row["queued_at"]), tuple(events),
-    )  # fmt: skip
+        id=row["id"],
+        recipient=row["recipient"],
+        status=row["status"],
+        attempts=row["attempts"],
+        last_error=row["last_error"],
+        message_id=row["message_id"],
+        queued_at=datetime.fromisoformat(row["queued_at"]),
+        history=tuple(events),
+    )

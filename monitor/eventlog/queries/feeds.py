@@ -11,8 +11,8 @@ from typing import Any
 from monitor.durations import format_duration
 from monitor.eventlog import events as ev
 from monitor.eventlog.projections import iso
-from monitor.eventlog.queries.records import chunks, parse_time
-from monitor.eventlog.store import Reader
+from monitor.eventlog.queries.records import parse_time
+from monitor.eventlog.store import Reader, chunks
 
 
 @dataclass(frozen=True)
@@ -34,7 +34,7 @@ class FeedState:
 
     @property
     def stream(self) -> str:
-        return f"feed:{self.id}"
+        return ev.feed_stream(self.id)
 
 
 def feed_states(log: Reader) -> list[FeedState]:
@@ -82,7 +82,7 @@ class FeedStream:
 def feed_streams(log: Reader, feed_ids: Iterable[str]) -> dict[str, FeedStream]:
     """By feed id, the streams that have events (a feed never added has none)."""
     found: dict[str, FeedStream] = {}
-    for chunk in chunks(f"feed:{feed_id}" for feed_id in feed_ids):
+    for chunk in chunks(ev.feed_stream(feed_id) for feed_id in feed_ids):
         marks = ", ".join("?" * len(chunk))
         # With MAX(), SQLite takes the other columns from the row that holds the maximum.
         sql = (
