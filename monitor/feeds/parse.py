@@ -1,9 +1,10 @@
 """Feed documents (bytes) to plain records.
 
-RSS, Atom and RDF go through feedparser (imported here and nowhere else); JSON Feed is read
-by monitor.jsonfeed; text and link clean-up is monitor.textclean. parse_feed is pure and
-in-process; ParserPool (monitor.parse_pool, re-exported here) runs it in worker processes
-that are killed when a document takes too long.
+RSS, Atom and RDF go through feedparser, or through monitor.feeds.fast_parse (lxml) when it
+can promise feedparser's result for the document; JSON Feed is read by monitor.jsonfeed;
+text and link clean-up is monitor.textclean. parse_feed is pure and in-process; ParserPool
+(monitor.parse_pool, re-exported here) runs it in worker processes that are killed when a
+document takes too long.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from typing import Any
 
 import feedparser
 
+from monitor.feeds import fast_parse
 from monitor.feeds.parser_pool import ParserPool  # re-exported (__all__): imported from here
 from monitor.feeds.text import (
     bomless_utf16_or_32,
@@ -108,16 +110,21 @@ def build_entry(fields: EntryFields) -> EntryData | None:
     return EntryData(key, fields.link, title, summary, fields.published, fields.author, fields.lang)
 
 
-def parse_feed(body: bytes, url: str, content_type: str | None = None) -> ParseResult:
-    """Parse one fetched document. Never raises: a parser bug becomes a "parse-crash"."""
+def parse_feed(
+    body: bytes, url: str, content_type: str | None = None, fast: bool = True
+) -> ParseResult:
+    """Parse one fetched document. Never raises: a parser bug becomes a "parse-crash".
+
+    fast=False reads XML with feedparser even where the fast path would (tests, benches).
+    """
     try:
-        return _parse(body, url, content_type)
+        return _parse(body, url, content_type, fast)
     except Exception as exc:  # a bug in a parser must cost one feed, not the daemon
         message = collapse_whitespace(f"{type(exc).__name__}: {exc}")
         return ParseFailed("parse-crash", f"{url}: parser raised {message}")
 
 
-def _parse(body: bytes, url: str, content_type: str | None) -> ParseResult:
+def _parse(body: bytes, url: str, content_type: str | None, fast: bool) -> ParseResult:
     from monitor.feeds import jsonfeed  # here, not at the top: jsonfeed builds the records above
 
     warnings: list[str] = []
@@ -131,7 +138,7 @@ def _parse(body: bytes, url: str, content_type: str | None) -> ParseResult:
         return ParseFailed("empty", f"{url}: the response body is empty or only whitespace")
     if jsonfeed.looks_like_json(body, content_type):
         return jsonfeed.parse_json_feed(body, url, content_type, warnings)
-    return _parse_xml(body, url, content_type, warnings)
+    return _parse_xml(body, url, content_type, warnings, fast)
 
 
 def _gunzip(body: bytes, url: str) -> bytes | ParseFailed:
@@ -145,13 +152,17 @@ def _gunzip(body: bytes, url: str) -> bytes | ParseFailed:
     return data
 
 
-def _parse_xml(body: bytes, url: str, content_type: str | None, warnings: list[str]) -> ParseResult:
+def _parse_xml(
+    body: bytes, url: str, content_type: str | None, warnings: list[str], fast: bool
+) -> ParseResult:
     wide_codec = bomless_utf16_or_32(body)
     if wide_codec:  # feedparser cannot tell UTF-16/32 without a BOM unless it is declared
         body, content_type = body.decode(wide_codec).encode(), "application/xml; charset=utf-8"
     elif body.startswith(_BOMS):
         content_type = "application/xml"  # a byte-order mark overrides the HTTP charset
-    raw = _run_feedparser(body, url, content_type)
+    # The fast path gives feedparser's result for plain documents, or None to leave it be.
+    raw = fast and fast_parse.read_feed(body, url, content_type)
+    raw = raw or _run_feedparser(body, url, content_type)
     charset = _better_charset(raw, body)
     if charset:
         warnings.append(f"bytes are {charset}, not {raw.get('encoding')} as feedparser read them")

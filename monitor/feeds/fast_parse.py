@@ -1,0 +1,297 @@
+"""feedparser's result for plain, well-formed RSS 0.9x/1.0/2.0 and Atom 1.0, read with lxml.
+
+parse.py asks `read_feed` first and runs feedparser only when it declines (returns None).
+It returns the part of feedparser's result dict that parse.py reads, so the records are
+built by the same code either way. It declines, by the bytes and content type alone (the
+same input always takes the same path), whatever it does not reproduce exactly: broken
+XML, a DOCTYPE, encodings other than UTF-8 (or ASCII), Atom 0.3, XHTML or base64
+content, xml:base, repeated or nested fields, and elements feedparser gives meaning to
+that are not read here (media:title, itunes:summary, ...). Where feedparser's rules are
+subtle (date formats, guessing HTML in RSS titles, joining URLs, repairing mis-decoded
+text), its own functions are called, so both paths agree by construction.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from feedparser.datetimes import _parse_date
+from feedparser.encodings import CharacterEncodingOverride
+from feedparser.mixin import _FeedParserMixin
+from feedparser.urls import _urljoin
+from lxml import etree
+
+from monitor.feeds.fast_names import (
+    AUTHOR_ELEMENTS,
+    AUTHOR_PARTS,
+    DATE_ELEMENTS,
+    Names,
+    Unsure,
+    check_inert,
+    text_of,
+)
+from monitor.feeds.fast_text import (
+    BASE_ATTRIBUTE,
+    attributes,
+    base_uri,
+    check_bases,
+    content_type_is_text_xml,
+    encoding_of,
+    lang_of,
+    repair,
+)
+
+_PARSER = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False)
+_RDF_ABOUT = "{http://www.w3.org/1999/02/22-rdf-syntax-ns#}about"
+_ATOM = "http://www.w3.org/2005/Atom"
+_RSS_VERSIONS = {"0.91": "rss091u", "0.92": "rss092", "0.93": "rss093", "0.94": "rss094"}
+_TEXT_TYPES = {"text": "text/plain", "plain": "text/plain", "text/plain": "text/plain",
+               "html": "text/html", "text/html": "text/html"}  # fmt: skip
+_EMAIL = re.compile(  # feedparser's, for "name (email)" author strings
+    r"(([a-zA-Z0-9\_\-\.\+]+)@((\[[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}\.)|(([a-zA-Z0-9\-]+\.)+))"
+    r"([a-zA-Z]{2,4}|[0-9]{1,3})(\]?))(\?subject=\S+)?"
+)
+_looks_like_html = _FeedParserMixin.looks_like_html
+_LINK_ENTITY = re.compile("&([A-Za-z0-9_]+);")
+
+
+def read_feed(body: bytes, url: str, content_type: str | None) -> dict[str, Any] | None:
+    """The feedparser result parse.py reads, or None when feedparser must read the document."""
+    encoding = encoding_of(body, content_type or "application/xml")
+    if encoding is None:
+        return None
+    try:
+        root = etree.fromstring(body, _PARSER)
+        if root.getroottree().docinfo.doctype:
+            return None  # feedparser rewrites DOCTYPEs and their entities its own way
+        if BASE_ATTRIBUTE.search(body):
+            check_bases(root)
+        reader = _Reader(Names(body), base_uri(url))
+        result = reader.document(root)
+    except (etree.XMLSyntaxError, Unsure):
+        return None
+    result["encoding"] = encoding
+    if encoding == "utf-8" and content_type_is_text_xml(content_type) and not body.isascii():
+        result["bozo"] = True  # what feedparser reports: text/xml without charset means ASCII
+        result["bozo_exception"] = CharacterEncodingOverride(
+            "document declared as us-ascii, but parsed as utf-8"
+        )
+    return result
+
+
+class _Reader:
+    """One document's walk, in feedparser's terms (feed, entries, their detail dicts)."""
+
+    def __init__(self, names: Names, base: str) -> None:
+        self.names = names
+        self.base = base
+        self.version = ""
+        self.feed: dict[str, Any] = {}
+        self.entries: list[dict[str, Any]] = []
+        self.seen_entry_or_image = False
+
+    def document(self, root: Any) -> dict[str, Any]:
+        kind = self.names.name(root)
+        lang = lang_of(root, None)
+        if kind == "rss":
+            version = root.get("version", "")
+            self.version = _RSS_VERSIONS.get(version) or ("rss20" if version[:2] == "2." else "rss")
+        elif kind == "feed" and root.tag == f"{{{_ATOM}}}feed" and not self.names.has_rdf:
+            self.version = "atom10"
+        elif root.tag == "{http://www.w3.org/1999/02/22-rdf-syntax-ns#}RDF":
+            self.version = self.names.rdf_version(root)
+        else:
+            raise Unsure("not RSS, RDF or Atom 1.0")
+        if lang and kind in ("rss", "feed"):
+            self.feed["language"] = lang.replace("_", "-")
+        self._channel(root, lang, is_feed=kind == "feed")
+        return {"version": self.version, "bozo": False, "feed": self.feed, "entries": self.entries}
+
+    def _channel(self, element: Any, lang: str | None, is_feed: bool) -> None:
+        attrs = attributes(element)
+        if "href" in attrs or "lastmod" in attrs:
+            raise Unsure("CDF attributes")
+        channels = 0
+        for child in element:
+            if not isinstance(child.tag, str):
+                continue
+            name = self.names.name(child)
+            child_lang = lang_of(child, lang)
+            if name in ("item", "entry"):
+                self.seen_entry_or_image = True
+                self.entries.append(self._entry(child, child_lang))
+            elif name == "channel" and not is_feed and channels == 0:
+                channels += 1
+                self._channel(child, child_lang, is_feed=True)
+            elif not is_feed:
+                self._outside_channel(child, name)
+            else:
+                self._feed_field(child, name, child_lang)
+
+    def _outside_channel(self, element: Any, name: str) -> None:
+        if name in ("image", "textinput"):
+            self.seen_entry_or_image = True
+        check_inert(self.names, element, in_entry=False)
+
+    def _feed_field(self, element: Any, name: str, lang: str | None) -> None:
+        if name in ("title", "dc_title"):
+            if "title" in self.feed or self.seen_entry_or_image:
+                raise Unsure("a second feed title, or one after entries")
+            self.feed["title"], self.feed["title_detail"] = self._content(
+                element, lang, "text/plain"
+            )
+        elif name == "link":
+            self._link(self.feed, element, in_entry=False)
+        elif name in ("id", "guid"):
+            self._guid(self.feed, element)
+        elif name in ("language", "dc_language"):
+            self.feed["language"] = repair(text_of(element).strip())
+        else:
+            if name in ("image", "textinput"):
+                self.seen_entry_or_image = True
+            check_inert(self.names, element, in_entry=False)
+
+    def _content(self, element: Any, lang: str | None, default: str) -> tuple[str, dict[str, Any]]:
+        """A text construct's value and detail, as feedparser's push_content and pop give them."""
+        attrs = attributes(element)
+        kind = _TEXT_TYPES.get(attrs.get("type", default).lower())
+        if kind is None or "mode" in attrs or "src" in attrs:
+            raise Unsure("content that is not plain text or escaped HTML")
+        output = text_of(element).strip()
+        if (
+            kind == "text/plain"
+            and not self.version.startswith("atom")
+            and _looks_like_html(output)
+        ):
+            kind = "text/html"
+        detail = {"type": kind, "language": lang and lang.replace("_", "-"), "base": self.base}
+        detail["value"] = output = repair(output)
+        return output, detail
+
+    def _link(self, context: dict[str, Any], element: Any, in_entry: bool) -> None:
+        attrs = attributes(element)
+        href = attrs.get("url", attrs.get("uri", attrs.get("href")))
+        if href or "href" in attrs:
+            rel = attrs.get("rel", "alternate")
+            kind = attrs.get("type", "application/atom+xml" if rel == "self" else "text/html")
+            if rel == "alternate" and kind in ("text/html", "application/xhtml+xml"):
+                context["link"] = _urljoin(self.base, href or "")
+            return
+        output = text_of(element).strip()
+        output = repair(_urljoin(self.base, output) if output else output)
+        if in_entry:
+            output = output.replace("&amp;", "&")
+        context["link"] = _LINK_ENTITY.sub(r"&\g<1>", output)
+
+    def _entry(self, element: Any, lang: str | None) -> dict[str, Any]:
+        entry: dict[str, Any] = {}
+        attrs = attributes(element)
+        if "href" in attrs or "lastmod" in attrs:
+            raise Unsure("CDF attributes")
+        if element.get(_RDF_ABOUT):
+            entry["id"] = element.get(_RDF_ABOUT)
+        seen: set[str] = set()
+        for child in element:
+            if isinstance(child.tag, str):
+                self._entry_field(entry, child, self.names.name(child), lang_of(child, lang), seen)
+        for key in ("published", "updated"):
+            if key in entry:
+                entry[f"{key}_parsed"] = _parse_date(entry[key])
+        return entry
+
+    def _entry_field(
+        self, entry: dict[str, Any], element: Any, name: str, lang: str | None, seen: set[str]
+    ) -> None:
+        group = _GROUPS.get(name)
+        if group is None:
+            check_inert(self.names, element, in_entry=True)
+            return
+        if group in seen and group not in ("link", "id", "published", "updated"):
+            raise Unsure(f"a second {group} in one entry")
+        seen.add(group)
+        if group == "title":
+            entry["title"], entry["title_detail"] = self._content(element, lang, "text/plain")
+        elif group == "summary":
+            default = "text/html" if name == "description" else "text/plain"
+            entry["summary"], entry["summary_detail"] = self._content(element, lang, default)
+        elif group == "content":
+            self._full_content(entry, element, lang, name)
+        elif group == "link":
+            self._link(entry, element, in_entry=True)
+        elif group == "id":
+            self._guid(entry, element)
+        elif group == "author":
+            _read_author(self.names, entry, element)
+        else:  # published or updated
+            entry[DATE_ELEMENTS[name]] = repair(text_of(element).strip())
+
+    def _full_content(
+        self, entry: dict[str, Any], element: Any, lang: str | None, name: str
+    ) -> None:
+        default = "text/html" if name == "content_encoded" else "text/plain"
+        value, detail = self._content(element, lang, default)
+        entry["content"] = [detail]
+        entry.setdefault("summary", value)  # feedparser copies text or HTML content to summary
+
+    def _guid(self, entry: dict[str, Any], element: Any) -> None:
+        is_link = attributes(element).get("ispermalink", "true") == "true"
+        output = text_of(element).strip()
+        if is_link and output:
+            output = _urljoin(self.base, output)
+        entry["id"] = output = repair(output)
+        if is_link:
+            entry.setdefault("link", output)
+
+
+def _read_author(names: Names, entry: dict[str, Any], element: Any) -> None:
+    """feedparser's author handling: name, email and uri children, or "email (name)" text."""
+    detail: dict[str, str] = {}
+    own_text = element.text or ""
+    for child in element:
+        own_text += child.tail or ""
+        if not isinstance(child.tag, str):
+            continue
+        part = AUTHOR_PARTS.get(names.name(child))
+        if part is None:
+            raise Unsure("an author with unknown parts")
+        value = text_of(child).strip()
+        detail[part] = value
+        entry.setdefault("author_detail", {})[part] = value
+        _sync_author(entry, detail)
+    if len(element) and own_text.strip():
+        raise Unsure("an author with both text and parts")
+    entry["author"] = repair(own_text.strip())
+    _sync_author(entry, detail)
+
+
+def _sync_author(entry: dict[str, Any], detail: dict[str, str]) -> None:
+    # feedparser's _sync_author_detail, for one author.
+    if detail:
+        name, email = detail.get("name"), detail.get("email")
+        if name or email:
+            entry["author"] = f"{name} ({email})" if name and email else name or email
+        return
+    author, email = entry.get("author"), None
+    if not author:
+        return
+    match = _EMAIL.search(author)
+    if match:
+        email = match.group(0)
+        author = author.replace(email, "").replace("()", "").replace("<>", "")
+        author = author.replace("&lt;&gt;", "").strip()
+        author = author[1:] if author[:1] == "(" else author
+        author = (author[:-1] if author[-1:] == ")" else author).strip()
+    if author or email:
+        found = entry.setdefault("author_detail", detail)
+        if author:
+            found["name"] = author
+        if email:
+            found["email"] = email
+
+
+_GROUPS = {
+    "title": "title", "dc_title": "title", "description": "summary", "summary": "summary",
+    "content_encoded": "content", "content": "content", "link": "link", "guid": "id",
+    "id": "id", **dict.fromkeys(AUTHOR_ELEMENTS, "author"), **DATE_ELEMENTS,
+}  # fmt: skip

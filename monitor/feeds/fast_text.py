@@ -1,0 +1,123 @@
+"""feedparser's rules for bytes and text, as the fast path (monitor.feeds.fast_parse) needs them.
+
+Which encoding feedparser would read a document in (and when that is certain to give the
+text lxml reads), where xml:base could move a URI, and the last touches feedparser gives
+every text value. Uses feedparser's own functions and tables where they exist.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+from typing import Any
+
+from feedparser.encodings import RE_XML_PI_ENCODING, chardet
+from feedparser.encodings import parse_content_type as split_content_type
+from feedparser.html import _cp1252
+from feedparser.urls import make_safe_absolute_uri
+
+from monitor.feeds.fast_names import Unsure
+from monitor.feeds.text import is_utf8
+
+_XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
+
+_XML_MEDIA_TYPES = (
+    "application/xml", "application/xml-dtd", "application/xml-external-parsed-entity"
+)  # fmt: skip
+_TEXT_XML_TYPES = ("text/xml", "text/xml-external-parsed-entity")
+# Single-byte encodings that Python and libxml2 both know by these names and read alike.
+_SINGLE_BYTE = frozenset(
+    [f"iso-8859-{n}" for n in (*range(1, 11), 13, 14, 15, 16)]
+    + [f"windows-125{n}" for n in range(9)] + ["koi8-r", "koi8-u"]
+)  # fmt: skip
+# Codecs that read ASCII bytes as ASCII: any of them gives an ASCII body the same text.
+_ASCII_SAFE = _SINGLE_BYTE | {"utf-8", "us-ascii", "ascii", "latin-1"}
+BASE_ATTRIBUTE = re.compile(rb"[\s:]base\s*=")
+# Text constructs whose own xml:base only changes the base of URIs inside their markup,
+# which this monitor does not resolve (and feedparser is told not to).
+_TEXT_ELEMENTS = frozenset({"title", "summary", "description", "content", "encoded"})
+
+
+def content_type_is_text_xml(content_type: str | None) -> bool:
+    media_type, charset = split_content_type(content_type or "application/xml")
+    return not charset and (media_type in _TEXT_XML_TYPES or _is_text_plus_xml(media_type))
+
+
+def _is_text_plus_xml(media_type: str) -> bool:
+    return media_type.startswith("text/") and media_type.endswith("+xml")
+
+
+def encoding_of(body: bytes, content_type: str) -> str | None:
+    """The encoding feedparser would report, when the text is certain to be the same."""
+    data = body[3:] if body.startswith(b"\xef\xbb\xbf") else body
+    match = RE_XML_PI_ENCODING.match(data)
+    declared = match.group(1).decode("ascii", "replace").lower() if match else ""
+    media_type, charset = split_content_type(content_type)
+    if media_type in _XML_MEDIA_TYPES or (
+        media_type.startswith("application/") and media_type.endswith("+xml")
+    ):
+        encoding = charset or declared or "utf-8"
+    elif media_type in _TEXT_XML_TYPES or _is_text_plus_xml(media_type):
+        encoding = charset or "us-ascii"
+        if not charset and not body.isascii():  # feedparser falls back to the declaration
+            if chardet is not None or declared not in ("", "utf-8"):
+                return None
+            encoding = "utf-8"
+    else:
+        return None  # feedparser flags a non-XML media type
+    codec = encoding.lower()
+    if body.isascii() and codec in _ASCII_SAFE:
+        return encoding
+    if codec != (declared or "utf-8") or (data is not body and codec != "utf-8"):
+        return None  # lxml reads the bytes as the declaration (or a BOM) says
+    if codec != "utf-8" and (codec not in _SINGLE_BYTE or is_utf8(data)):
+        return None  # parse.py would read valid UTF-8 again as UTF-8, with a warning
+    try:
+        data.decode(codec)
+    except UnicodeDecodeError:
+        return None
+    return encoding
+
+
+def base_uri(url: str) -> str:
+    # feedparser's base URI for a document read from a file object with Content-Location.
+    base = make_safe_absolute_uri("", url) or make_safe_absolute_uri(url) or ""
+    return (make_safe_absolute_uri(base, base) or base) if base else ""
+
+
+def check_bases(root: Any) -> None:
+    """Unsure when xml:base could move a URI feedparser reads (it resolves links with it)."""
+    for element in root.xpath("//*[@xml:base or @base]"):
+        parent = element.getparent()
+        if parent is None or _local(element) not in _TEXT_ELEMENTS or len(element):
+            raise Unsure("xml:base outside a text element")
+
+
+def _local(element: Any) -> str:
+    tag: str = element.tag
+    return tag.rpartition("}")[2].lower()
+
+
+def lang_of(element: Any, inherited: str | None) -> str | None:
+    lang = element.get(_XML_LANG, element.get("lang"))
+    if lang == "":
+        return None  # xml:lang="" resets the language
+    return inherited if lang is None else lang
+
+
+def repair(output: str) -> str:
+    """feedparser's last steps on text: undo UTF-8 read as Latin-1, map C1 to Windows-1252."""
+    if output.isascii():
+        return output
+    with contextlib.suppress(UnicodeEncodeError, UnicodeDecodeError):
+        output = output.encode("iso-8859-1").decode("utf-8")
+    return output.translate(_cp1252)
+
+
+def attributes(element: Any) -> dict[str, str]:
+    # feedparser lower-cases attribute names, and the values of rel and type.
+    attrs = {key.lower(): value for key, value in element.attrib.items() if key[0] != "{"}
+    for key in ("rel", "type"):
+        if key in attrs:
+            attrs[key] = attrs[key].lower()
+    return attrs
