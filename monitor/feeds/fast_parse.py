@@ -19,7 +19,6 @@ from typing import Any
 from feedparser.datetimes import _parse_date
 from feedparser.encodings import CharacterEncodingOverride
 from feedparser.mixin import _FeedParserMixin
-from feedparser.urls import _urljoin
 from lxml import etree
 
 from monitor.feeds.fast_names import (
@@ -38,6 +37,7 @@ from monitor.feeds.fast_text import (
     check_bases,
     content_type_is_text_xml,
     encoding_of,
+    join_url,
     lang_of,
     repair,
 )
@@ -171,15 +171,15 @@ class _Reader:
 
     def _link(self, context: dict[str, Any], element: Any, in_entry: bool) -> None:
         attrs = attributes(element)
-        href = attrs.get("url", attrs.get("uri", attrs.get("href")))
-        if href or "href" in attrs:
+        href = attrs.get("url", attrs.get("uri", attrs.get("href"))) or attrs.get("href")
+        if href is not None:
             rel = attrs.get("rel", "alternate")
             kind = attrs.get("type", "application/atom+xml" if rel == "self" else "text/html")
             if rel == "alternate" and kind in ("text/html", "application/xhtml+xml"):
-                context["link"] = _urljoin(self.base, href or "")
+                context["link"] = join_url(self.base, href)
             return
         output = text_of(element).strip()
-        output = repair(_urljoin(self.base, output) if output else output)
+        output = repair(join_url(self.base, output) if output else output)
         if in_entry:
             output = output.replace("&amp;", "&")
         context["link"] = _LINK_ENTITY.sub(r"&\g<1>", output)
@@ -238,7 +238,7 @@ class _Reader:
         is_link = attributes(element).get("ispermalink", "true") == "true"
         output = text_of(element).strip()
         if is_link and output:
-            output = _urljoin(self.base, output)
+            output = join_url(self.base, output)
         entry["id"] = output = repair(output)
         if is_link:
             entry.setdefault("link", output)
