@@ -157,13 +157,20 @@ def text_of(element: Any) -> str:
     return text
 
 
-def check_inert(names: Names, element: Any, in_entry: bool) -> None:
-    """Unsure unless nothing in `element` can change what parse.py reads."""
+def check_inert(names: Names, element: Any, in_entry: bool) -> bool:
+    """Unsure unless nothing in `element` can change what parse.py reads.
+
+    In an entry, media:title may be there (text only): returns whether it is, as it is
+    harmless only beside a title (fast_parse checks).
+    """
     if in_entry:
+        media_title = False
         for node in element.iter():
             if isinstance(node.tag, str):
-                _check_entry_name(names.name(node))
-        return
+                name = names.name(node)
+                media_title |= name == "media_title" and text_of(node) is not None
+                _check_entry_name(name)
+        return media_title
     own_name = names.name(element)
     inside = _IMAGE_PARTS.get(own_name)
     for node in element.iter():
@@ -174,8 +181,11 @@ def check_inert(names: Names, element: Any, in_entry: bool) -> None:
             raise Unsure(f"{name} where the fast path does not read it")
         if inside is not None and names.is_plain(node) and name not in inside:
             raise Unsure(f"{name} inside {own_name}")  # feedparser then leaves the image
+    return False
 
 
 def _check_entry_name(name: str) -> None:
+    if name == "media_title":
+        return
     if (name in HANDLED_BY_FEEDPARSER and name not in ENTRY_INERT) or name in READ_KEYS:
         raise Unsure(f"{name} where the fast path does not read it")

@@ -5,7 +5,7 @@ It returns the part of feedparser's result dict that parse.py reads, so the reco
 built by the same code either way. It declines, by the bytes and content type alone (the
 same input always takes the same path), whatever it does not reproduce exactly: broken
 XML, a DOCTYPE, encodings other than UTF-8 (or ASCII), Atom 0.3, XHTML or base64
-content, xml:base, repeated or nested fields, and elements feedparser gives meaning to
+content, repeated or nested fields, and elements feedparser gives meaning to
 that are not read here (media:title, itunes:summary, ...). Where feedparser's rules are
 subtle (date formats, guessing HTML in RSS titles, joining URLs, repairing mis-decoded
 text), its own functions are called, so both paths agree by construction.
@@ -33,8 +33,8 @@ from monitor.feeds.fast_names import (
 from monitor.feeds.fast_text import (
     BASE_ATTRIBUTE,
     attributes,
+    base_of,
     base_uri,
-    check_bases,
     content_type_is_text_xml,
     encoding_of,
     join_url,
@@ -65,9 +65,7 @@ def read_feed(body: bytes, url: str, content_type: str | None) -> dict[str, Any]
         root = etree.fromstring(body, _PARSER)
         if root.getroottree().docinfo.doctype:
             return None  # feedparser rewrites DOCTYPEs and their entities its own way
-        if BASE_ATTRIBUTE.search(body):
-            check_bases(root)
-        reader = _Reader(Names(body), base_uri(url))
+        reader = _Reader(Names(body), base_uri(url), bool(BASE_ATTRIBUTE.search(body)))
         result = reader.document(root)
     except (etree.XMLSyntaxError, Unsure):
         return None
@@ -83,9 +81,10 @@ def read_feed(body: bytes, url: str, content_type: str | None) -> dict[str, Any]
 class _Reader:
     """One document's walk, in feedparser's terms (feed, entries, their detail dicts)."""
 
-    def __init__(self, names: Names, base: str) -> None:
+    def __init__(self, names: Names, base: str, has_bases: bool) -> None:
         self.names = names
-        self.base = base
+        self.base = base  # feedparser's base URI where the walk is (xml:base moves it)
+        self.has_bases = has_bases
         self.version = ""
         self.feed: dict[str, Any] = {}
         self.entries: list[dict[str, Any]] = []
@@ -105,6 +104,7 @@ class _Reader:
             raise Unsure("not RSS, RDF or Atom 1.0")
         if lang and kind in ("rss", "feed"):
             self.feed["language"] = lang.replace("_", "-")
+        self.base = self._base_of(root, self.base)
         self._channel(root, lang, is_feed=kind == "feed")
         return {"version": self.version, "bozo": False, "feed": self.feed, "entries": self.entries}
 
@@ -112,10 +112,11 @@ class _Reader:
         attrs = attributes(element)
         if "href" in attrs or "lastmod" in attrs:
             raise Unsure("CDF attributes")
-        channels = 0
+        channels, base = 0, self.base
         for child in element:
             if not isinstance(child.tag, str):
                 continue
+            self.base = self._base_of(child, base)
             name = self.names.name(child)
             child_lang = lang_of(child, lang)
             if name in ("item", "entry"):
@@ -128,6 +129,10 @@ class _Reader:
                 self._outside_channel(child, name)
             else:
                 self._feed_field(child, name, child_lang)
+        self.base = base
+
+    def _base_of(self, element: Any, parent: str) -> str:
+        return base_of(element, parent) if self.has_bases else parent
 
     def _outside_channel(self, element: Any, name: str) -> None:
         if name in ("image", "textinput"):
@@ -192,9 +197,16 @@ class _Reader:
         if element.get(_RDF_ABOUT):
             entry["id"] = element.get(_RDF_ABOUT)
         seen: set[str] = set()
+        base = self.base
         for child in element:
             if isinstance(child.tag, str):
+                self.base = self._base_of(child, base)
                 self._entry_field(entry, child, self.names.name(child), lang_of(child, lang), seen)
+        self.base = base
+        if "media_title" in seen and (not entry.get("title") or "source" in seen):
+            # feedparser keeps media:title only where no non-empty title comes before or
+            # after it (a source element makes it forget the one before)
+            raise Unsure("media:title without a title")
         for key in ("published", "updated"):
             if key in entry:
                 entry[f"{key}_parsed"] = _parse_date(entry[key])
@@ -205,18 +217,21 @@ class _Reader:
     ) -> None:
         group = _GROUPS.get(name)
         if group is None:
-            check_inert(self.names, element, in_entry=True)
+            if check_inert(self.names, element, in_entry=True):
+                seen.add("media_title")
+            if name == "source":
+                seen.add("source")
             return
-        if group in seen and group not in ("link", "id", "published", "updated"):
+        if group in seen and group in ("title", "author"):
             raise Unsure(f"a second {group} in one entry")
         seen.add(group)
         if group == "title":
             entry["title"], entry["title_detail"] = self._content(element, lang, "text/plain")
         elif group == "summary":
-            default = "text/html" if name == "description" else "text/plain"
-            entry["summary"], entry["summary_detail"] = self._content(element, lang, default)
+            self._summary(entry, element, lang, name, seen)
         elif group == "content":
-            self._full_content(entry, element, lang, name)
+            default = "text/plain" if name == "content" else "text/html"
+            self._full_content(entry, element, lang, default, seen)
         elif group == "link":
             self._link(entry, element, in_entry=True)
         elif group == "id":
@@ -226,12 +241,22 @@ class _Reader:
         else:  # published or updated
             entry[DATE_ELEMENTS[name]] = repair(text_of(element).strip())
 
-    def _full_content(
-        self, entry: dict[str, Any], element: Any, lang: str | None, name: str
+    def _summary(
+        self, entry: dict[str, Any], element: Any, lang: str | None, name: str, seen: set[str]
     ) -> None:
-        default = "text/html" if name == "content_encoded" else "text/plain"
+        if name != "abstract" and "summary" in entry and "content" not in seen:
+            # feedparser reads a second summary as content, unless content came before it
+            self._full_content(entry, element, lang, "text/plain", seen)
+            return
+        default = "text/html" if name in ("description", "dc_description") else "text/plain"
+        entry["summary"], entry["summary_detail"] = self._content(element, lang, default)
+
+    def _full_content(
+        self, entry: dict[str, Any], element: Any, lang: str | None, default: str, seen: set[str]
+    ) -> None:
+        seen.add("content")
         value, detail = self._content(element, lang, default)
-        entry["content"] = [detail]
+        entry.setdefault("content", []).append(detail)
         entry.setdefault("summary", value)  # feedparser copies text or HTML content to summary
 
     def _guid(self, entry: dict[str, Any], element: Any) -> None:
@@ -292,6 +317,8 @@ def _sync_author(entry: dict[str, Any], detail: dict[str, str]) -> None:
 
 _GROUPS = {
     "title": "title", "dc_title": "title", "description": "summary", "summary": "summary",
-    "content_encoded": "content", "content": "content", "link": "link", "guid": "id",
+    "dc_description": "summary", "itunes_summary": "summary", "abstract": "summary",
+    "content_encoded": "content", "fullitem": "content", "content": "content",
+    "link": "link", "guid": "id",
     "id": "id", **dict.fromkeys(AUTHOR_ELEMENTS, "author"), **DATE_ELEMENTS,
 }  # fmt: skip

@@ -16,7 +16,6 @@ from feedparser.encodings import parse_content_type as split_content_type
 from feedparser.html import _cp1252
 from feedparser.urls import _urljoin, make_safe_absolute_uri
 
-from monitor.feeds.fast_names import Unsure
 from monitor.feeds.text import is_utf8
 
 _PLAIN_URL = re.compile(r"https?://[^/?#;\[\]@\s\\]+(?:/[^?#;\s\\]*)?(?:\?[^#;\s\\]+)?(?:#\S+)?\Z")
@@ -34,10 +33,8 @@ _SINGLE_BYTE = frozenset(
 )  # fmt: skip
 # Codecs that read ASCII bytes as ASCII: any of them gives an ASCII body the same text.
 _ASCII_SAFE = _SINGLE_BYTE | {"utf-8", "us-ascii", "ascii", "latin-1"}
-BASE_ATTRIBUTE = re.compile(rb"[\s:]base\s*=")
-# Text constructs whose own xml:base only changes the base of URIs inside their markup,
-# which this monitor does not resolve (and feedparser is told not to).
-_TEXT_ELEMENTS = frozenset({"title", "summary", "description", "content", "encoded"})
+BASE_ATTRIBUTE = re.compile(rb"[\s:]base\s*=", re.IGNORECASE)  # xml:base or base somewhere
+_XML_BASE = "{http://www.w3.org/XML/1998/namespace}base"
 
 
 def content_type_is_text_xml(content_type: str | None) -> bool:
@@ -101,17 +98,13 @@ def join_url(base: str, url: str) -> str:
     return result
 
 
-def check_bases(root: Any) -> None:
-    """Unsure when xml:base could move a URI feedparser reads (it resolves links with it)."""
-    for element in root.xpath("//*[@xml:base or @base]"):
-        parent = element.getparent()
-        if parent is None or _local(element) not in _TEXT_ELEMENTS or len(element):
-            raise Unsure("xml:base outside a text element")
-
-
-def _local(element: Any) -> str:
-    tag: str = element.tag
-    return tag.rpartition("}")[2].lower()
+def base_of(element: Any, parent: str) -> str:
+    """feedparser's base URI inside an element: its xml:base (or base) joined to the parent's."""
+    given = element.get(_XML_BASE, element.get("base")) or parent
+    if not parent:
+        result: str = _urljoin(parent, given)
+        return result
+    return make_safe_absolute_uri(parent, given) or parent
 
 
 def lang_of(element: Any, inherited: str | None) -> str | None:
