@@ -23,7 +23,6 @@ from lxml import etree
 
 from monitor.feeds.fast_names import (
     AUTHOR_ELEMENTS,
-    AUTHOR_PARTS,
     DATE_ELEMENTS,
     Names,
     Unsure,
@@ -39,6 +38,7 @@ from monitor.feeds.fast_text import (
     encoding_of,
     join_url,
     lang_of,
+    read_author,
     repair,
 )
 
@@ -48,10 +48,6 @@ _ATOM = "http://www.w3.org/2005/Atom"
 _RSS_VERSIONS = {"0.91": "rss091u", "0.92": "rss092", "0.93": "rss093", "0.94": "rss094"}
 _TEXT_TYPES = {"text": "text/plain", "plain": "text/plain", "text/plain": "text/plain",
                "html": "text/html", "text/html": "text/html"}  # fmt: skip
-_EMAIL = re.compile(  # feedparser's, for "name (email)" author strings
-    r"(([a-zA-Z0-9\_\-\.\+]+)@((\[[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}\.)|(([a-zA-Z0-9\-]+\.)+))"
-    r"([a-zA-Z]{2,4}|[0-9]{1,3})(\]?))(\?subject=\S+)?"
-)
 _looks_like_html = _FeedParserMixin.looks_like_html
 _LINK_ENTITY = re.compile("&([A-Za-z0-9_]+);")
 
@@ -237,7 +233,7 @@ class _Reader:
         elif group == "id":
             self._guid(entry, element)
         elif group == "author":
-            _read_author(self.names, entry, element)
+            read_author(self.names, entry, element)
         else:  # published or updated
             entry[DATE_ELEMENTS[name]] = repair(text_of(element).strip())
 
@@ -267,52 +263,6 @@ class _Reader:
         entry["id"] = output = repair(output)
         if is_link:
             entry.setdefault("link", output)
-
-
-def _read_author(names: Names, entry: dict[str, Any], element: Any) -> None:
-    """feedparser's author handling: name, email and uri children, or "email (name)" text."""
-    detail: dict[str, str] = {}
-    own_text = element.text or ""
-    for child in element:
-        own_text += child.tail or ""
-        if not isinstance(child.tag, str):
-            continue
-        part = AUTHOR_PARTS.get(names.name(child))
-        if part is None:
-            raise Unsure("an author with unknown parts")
-        value = text_of(child).strip()
-        detail[part] = value
-        entry.setdefault("author_detail", {})[part] = value
-        _sync_author(entry, detail)
-    if len(element) and own_text.strip():
-        raise Unsure("an author with both text and parts")
-    entry["author"] = repair(own_text.strip())
-    _sync_author(entry, detail)
-
-
-def _sync_author(entry: dict[str, Any], detail: dict[str, str]) -> None:
-    # feedparser's _sync_author_detail, for one author.
-    if detail:
-        name, email = detail.get("name"), detail.get("email")
-        if name or email:
-            entry["author"] = f"{name} ({email})" if name and email else name or email
-        return
-    author, email = entry.get("author"), None
-    if not author:
-        return
-    match = _EMAIL.search(author)
-    if match:
-        email = match.group(0)
-        author = author.replace(email, "").replace("()", "").replace("<>", "")
-        author = author.replace("&lt;&gt;", "").strip()
-        author = author[1:] if author[:1] == "(" else author
-        author = (author[:-1] if author[-1:] == ")" else author).strip()
-    if author or email:
-        found = entry.setdefault("author_detail", detail)
-        if author:
-            found["name"] = author
-        if email:
-            found["email"] = email
 
 
 _GROUPS = {

@@ -1,8 +1,8 @@
 """feedparser's rules for bytes and text, as the fast path (monitor.feeds.fast_parse) needs them.
 
 Which encoding feedparser would read a document in (and when that is certain to give the
-text lxml reads), where xml:base could move a URI, and the last touches feedparser gives
-every text value. Uses feedparser's own functions and tables where they exist.
+text lxml reads), how xml:base moves its base URI, the last touches it gives every text
+value, and how it reads authors. Uses feedparser's own functions and tables where they exist.
 """
 
 from __future__ import annotations
@@ -16,9 +16,14 @@ from feedparser.encodings import parse_content_type as split_content_type
 from feedparser.html import _cp1252
 from feedparser.urls import _urljoin, make_safe_absolute_uri
 
+from monitor.feeds.fast_names import AUTHOR_PARTS, Names, Unsure, text_of
 from monitor.feeds.text import is_utf8
 
 _PLAIN_URL = re.compile(r"https?://[^/?#;\[\]@\s\\]+(?:/[^?#;\s\\]*)?(?:\?[^#;\s\\]+)?(?:#\S+)?\Z")
+_EMAIL = re.compile(  # feedparser's, for "name (email)" author strings
+    r"(([a-zA-Z0-9\_\-\.\+]+)@((\[[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}\.)|(([a-zA-Z0-9\-]+\.)+))"
+    r"([a-zA-Z]{2,4}|[0-9]{1,3})(\]?))(\?subject=\S+)?"
+)
 _C1_CONTROLS = re.compile("[\x80-\x9f]")
 _XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
 
@@ -133,3 +138,49 @@ def attributes(element: Any) -> dict[str, str]:
         if key in attrs:
             attrs[key] = attrs[key].lower()
     return attrs
+
+
+def read_author(names: Names, entry: dict[str, Any], element: Any) -> None:
+    """feedparser's author handling: name, email and uri children, or "email (name)" text."""
+    detail: dict[str, str] = {}
+    own_text = element.text or ""
+    for child in element:
+        own_text += child.tail or ""
+        if not isinstance(child.tag, str):
+            continue
+        part = AUTHOR_PARTS.get(names.name(child))
+        if part is None:
+            raise Unsure("an author with unknown parts")
+        value = text_of(child).strip()
+        detail[part] = value
+        entry.setdefault("author_detail", {})[part] = value
+        _sync_author(entry, detail)
+    if len(element) and own_text.strip():
+        raise Unsure("an author with both text and parts")
+    entry["author"] = repair(own_text.strip())
+    _sync_author(entry, detail)
+
+
+def _sync_author(entry: dict[str, Any], detail: dict[str, str]) -> None:
+    # feedparser's _sync_author_detail, for one author.
+    if detail:
+        name, email = detail.get("name"), detail.get("email")
+        if name or email:
+            entry["author"] = f"{name} ({email})" if name and email else name or email
+        return
+    author, email = entry.get("author"), None
+    if not author:
+        return
+    match = _EMAIL.search(author)
+    if match:
+        email = match.group(0)
+        author = author.replace(email, "").replace("()", "").replace("<>", "")
+        author = author.replace("&lt;&gt;", "").strip()
+        author = author[1:] if author[:1] == "(" else author
+        author = (author[:-1] if author[-1:] == ")" else author).strip()
+    if author or email:
+        found = entry.setdefault("author_detail", detail)
+        if author:
+            found["name"] = author
+        if email:
+            found["email"] = email
