@@ -289,6 +289,9 @@ DECLINED = {
     "broken XML": rss("2.0", ["<title>Unclosed <b></title>"]),
     "DOCTYPE": '<!DOCTYPE rss [<!ENTITY e "x">]>' + rss("2.0", ["<title>&e;</title>"])[39:],
     "media:title without a title": rss("2.0", ["<title></title><media:title>M</media:title>"]),
+    "entity in a namespace": rss("2.0", ["<title>T</title><a:b>x</a:b>"]).replace(
+        "<rss ", '<rss xmlns:a="https://ns.example/?x=1&amp;y=2" '
+    ),
     "two authors": rss("2.0", ["<title>T</title><author>A</author><dc:creator>B</dc:creator>"]),
     "XHTML content": atom(['<id>1</id><content type="xhtml"><div xmlns="http://www.w3.org/1999/xhtml">x</div></content>']),
     "two titles": rss("2.0", ["<title>One</title><title>Two</title>"]),

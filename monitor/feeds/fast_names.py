@@ -89,7 +89,10 @@ class Names:
         # Every declaration in the document (and any look-alike in its text, which can only
         # make this stricter): feedparser names an unknown namespace by its prefix.
         declared = [
-            (match.group(1).decode() if match.group(1) else None, match.group(3).decode())
+            (
+                match.group(1).decode("utf-8", "replace") if match.group(1) else None,
+                match.group(3).decode("utf-8", "replace"),
+            )
             for match in _DECLARATION.finditer(body)
         ]
         self.uris = {uri.lower() for _, uri in declared}
@@ -124,7 +127,9 @@ class Names:
         name = self._cache.get(tag)
         if name is None:
             uri, _, local = tag[1:].rpartition("}") if tag[0] == "{" else ("", "", tag)
-            prefix = self.prefixes[uri]
+            prefix = self.prefixes.get(uri)
+            if prefix is None:  # declared in a way the scan above did not read (an entity)
+                raise Unsure(f"namespace {uri} not found among the declarations")
             name = f"{prefix}_{local.lower()}" if prefix else local.lower()
             self._cache[tag] = name
         return name
@@ -132,7 +137,7 @@ class Names:
     def is_plain(self, element: Any) -> bool:
         """Whether feedparser sees the element without a prefix (plain RSS or Atom)."""
         tag: str = element.tag
-        return tag[0] != "{" or not self.prefixes[tag[1:].rpartition("}")[0]]
+        return tag[0] != "{" or not self.prefixes.get(tag[1:].rpartition("}")[0])
 
     def rdf_version(self, root: Any) -> str:
         """feedparser's version for an RDF document: from its one RSS 1.0 or 0.90 namespace."""
@@ -168,7 +173,9 @@ def check_inert(names: Names, element: Any, in_entry: bool) -> bool:
         for node in element.iter():
             if isinstance(node.tag, str):
                 name = names.name(node)
-                media_title |= name == "media_title" and text_of(node) is not None
+                if name == "media_title":
+                    text_of(node)  # text only
+                    media_title = True
                 _check_entry_name(name)
         return media_title
     own_name = names.name(element)

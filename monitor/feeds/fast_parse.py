@@ -42,7 +42,6 @@ from monitor.feeds.fast_text import (
     repair,
 )
 
-_PARSER = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False)
 _RDF_ABOUT = "{http://www.w3.org/1999/02/22-rdf-syntax-ns#}about"
 _ATOM = "http://www.w3.org/2005/Atom"
 _RSS_VERSIONS = {"0.91": "rss091u", "0.92": "rss092", "0.93": "rss093", "0.94": "rss094"}
@@ -58,7 +57,9 @@ def read_feed(body: bytes, url: str, content_type: str | None) -> dict[str, Any]
     if encoding is None:
         return None
     try:
-        root = etree.fromstring(body, _PARSER)
+        # A parser per document: lxml parsers must not be shared between threads.
+        parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False)
+        root = etree.fromstring(body, parser)
         if root.getroottree().docinfo.doctype:
             return None  # feedparser rewrites DOCTYPEs and their entities its own way
         reader = _Reader(Names(body), base_uri(url), bool(BASE_ATTRIBUTE.search(body)))
