@@ -4,11 +4,12 @@ parse.py asks `read_feed` first and runs feedparser only when it declines (retur
 It returns the part of feedparser's result dict that parse.py reads, so the records are
 built by the same code either way. It declines, by the bytes and content type alone (the
 same input always takes the same path), whatever it does not reproduce exactly: broken
-XML, a DOCTYPE, encodings other than UTF-8 (or ASCII), Atom 0.3, XHTML or base64
-content, repeated or nested fields, and elements feedparser gives meaning to
-that are not read here (media:title, itunes:summary, ...). Where feedparser's rules are
-subtle (date formats, guessing HTML in RSS titles, joining URLs, repairing mis-decoded
-text), its own functions are called, so both paths agree by construction.
+XML, a DOCTYPE, encodings other than UTF-8 and a few single-byte ones, Atom 0.3, XHTML
+or base64 content, a second title or author, and elements feedparser gives a meaning to
+that are not read here (media:description, itunes:owner, ...; see fast_names.py).
+Where feedparser's rules are subtle (date formats, guessing HTML in RSS titles, joining
+URLs, repairing mis-decoded text), its own functions are called, so both paths agree by
+construction. docs/compatibility.md lists what declines and why.
 """
 
 from __future__ import annotations
@@ -48,6 +49,8 @@ _RSS_VERSIONS = {"0.91": "rss091u", "0.92": "rss092", "0.93": "rss093", "0.94": 
 _TEXT_TYPES = {"text": "text/plain", "plain": "text/plain", "text/plain": "text/plain",
                "html": "text/html", "text/html": "text/html"}  # fmt: skip
 _looks_like_html = _FeedParserMixin.looks_like_html
+_map_content_type = _FeedParserMixin.map_content_type
+_HTML_TYPES = ("text/html", "application/xhtml+xml")
 _LINK_ENTITY = re.compile("&([A-Za-z0-9_]+);")
 
 
@@ -177,7 +180,7 @@ class _Reader:
         if href is not None:
             rel = attrs.get("rel", "alternate")
             kind = attrs.get("type", "application/atom+xml" if rel == "self" else "text/html")
-            if rel == "alternate" and kind in ("text/html", "application/xhtml+xml"):
+            if rel == "alternate" and _map_content_type(kind) in _HTML_TYPES:
                 context["link"] = join_url(self.base, href)
             return
         output = text_of(element).strip()
