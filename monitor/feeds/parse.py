@@ -1,8 +1,9 @@
 """Feed documents (bytes) to plain records (monitor.feeds.records).
 
-RSS, Atom and RDF go through feedparser (imported here and nowhere else); JSON Feed is read
-by feeds.jsonfeed; text and link clean-up is feeds.text. parse_feed is pure and in-process;
-feeds.parser_pool runs it in worker processes that are killed when a document takes too long.
+RSS, Atom and RDF go through feedparser, or through feeds.fast_parse (lxml) when it can
+promise feedparser's result for the document; JSON Feed is read by feeds.jsonfeed; text
+and link clean-up is feeds.text. parse_feed is pure and in-process; feeds.parser_pool runs
+it in worker processes that are killed when a document takes too long.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from typing import Any
 
 import feedparser
 
-from monitor.feeds import jsonfeed
+from monitor.feeds import fast_parse, jsonfeed
 from monitor.feeds.records import (
     TITLE_LIMIT,
     EntryData,
@@ -46,16 +47,21 @@ from monitor.feeds.text import (
 GUNZIP_LIMIT = 64 * 1024 * 1024
 
 
-def parse_feed(body: bytes, url: str, content_type: str | None = None) -> ParseResult:
-    """Parse one fetched document. Never raises: a parser bug becomes a "parse-crash"."""
+def parse_feed(
+    body: bytes, url: str, content_type: str | None = None, fast: bool = True
+) -> ParseResult:
+    """Parse one fetched document. Never raises: a parser bug becomes a "parse-crash".
+
+    fast=False reads XML with feedparser even where the fast path would (tests, benches).
+    """
     try:
-        return _parse(body, url, content_type)
+        return _parse(body, url, content_type, fast)
     except Exception as exc:  # a bug in a parser must cost one feed, not the daemon
         message = collapse_whitespace(f"{type(exc).__name__}: {exc}")
         return ParseFailed("parse-crash", f"{url}: parser raised {message}")
 
 
-def _parse(body: bytes, url: str, content_type: str | None) -> ParseResult:
+def _parse(body: bytes, url: str, content_type: str | None, fast: bool) -> ParseResult:
 
     warnings: list[str] = []
     if body[:2] == b"\x1f\x8b":
@@ -68,7 +74,7 @@ def _parse(body: bytes, url: str, content_type: str | None) -> ParseResult:
         return ParseFailed("empty", f"{url}: the response body is empty or only whitespace")
     if jsonfeed.looks_like_json(body, content_type):
         return jsonfeed.parse_json_feed(body, url, content_type, warnings)
-    return _parse_xml(body, url, content_type, warnings)
+    return _parse_xml(body, url, content_type, warnings, fast)
 
 
 def _gunzip(body: bytes, url: str) -> bytes | ParseFailed:
@@ -82,13 +88,17 @@ def _gunzip(body: bytes, url: str) -> bytes | ParseFailed:
     return data
 
 
-def _parse_xml(body: bytes, url: str, content_type: str | None, warnings: list[str]) -> ParseResult:
+def _parse_xml(
+    body: bytes, url: str, content_type: str | None, warnings: list[str], fast: bool
+) -> ParseResult:
     wide_codec = bomless_utf16_or_32(body)
     if wide_codec:  # feedparser cannot tell UTF-16/32 without a BOM unless it is declared
         body, content_type = body.decode(wide_codec).encode(), "application/xml; charset=utf-8"
     elif body.startswith(_BOMS):
         content_type = "application/xml"  # a byte-order mark overrides the HTTP charset
-    raw = _run_feedparser(body, url, content_type)
+    # The fast path gives feedparser's result for plain documents, or None to leave it be.
+    raw = fast and fast_parse.read_feed(body, url, content_type)
+    raw = raw or _run_feedparser(body, url, content_type)
     charset = _better_charset(raw, body)
     if charset:
         warnings.append(f"bytes are {charset}, not {raw.get('encoding')} as feedparser read them")
