@@ -2,7 +2,8 @@
 
 A clause ends at a sentence end (. ! ? 。), a semicolon or a colon, and before English
 connectives that open a new clause with its own subject or a background remark
-(", while", ", but", ", as", "amid", "which"). Chinese commas do not end a clause: a
+(", while", ", but", ", as", "amid"); not before "which", whose clause is about
+the name before it. Chinese commas do not end a clause: a
 Chinese sentence often names its subject once and then chains its acts with commas
 (中方愿……, 支持……, 开展……). Abbreviations such as "U.S." do not end a sentence.
 """
@@ -19,7 +20,7 @@ _SENTENCE_END = re.compile(
 )
 _CONNECTIVE = re.compile(
     r"(?:,\s*|\s)(?=(?:while|whereas|amid|amidst|although|though)\s)"
-    r"|,\s*(?=(?:but|as|which|after|following|since|even as)\s)"
+    r"|,\s*(?=(?:but|as|after|following|since|even as)\s)"
     r"|\s(?=but\s)"
 )
 

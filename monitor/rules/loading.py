@@ -67,6 +67,7 @@ class Cues:
 
     before: tuple[Term, ...] = ()
     after: tuple[Term, ...] = ()
+    within: int = 1
 
 
 @dataclass(frozen=True)
@@ -271,7 +272,7 @@ def _block(name: str, spec: BlockSpec, rule: RuleSpec, gazetteer: Gazetteer) -> 
 
 
 def _cues(spec: CuesSpec) -> Cues:
-    return Cues(_terms(spec.before), _terms(spec.after))
+    return Cues(_terms(spec.before), _terms(spec.after), spec.within)
 
 
 def _terms(specs: Sequence[TermSpec]) -> tuple[Term, ...]:

@@ -49,6 +49,7 @@ from monitor.rules.normalise import (
     normalise_term,
 )
 from monitor.rules.owners import resolve_owners
+from monitor.rules.parties import CueSet
 
 FIELDS = ("title", "summary")
 # Entity names (China, Beijing) are far more common in news than rule keywords.
@@ -263,22 +264,19 @@ def _compile(rule: Rule, table: _TermTable, framing: Framing) -> CompiledRule:
     def ids(terms: Sequence[Term]) -> tuple[int, ...]:
         return tuple(table.add(t.text, t.exact, t.stem) for t in terms)
 
-    def cue_ids(cues: Sequence[tuple[str, bool]], extra: Sequence[Term] = ()) -> tuple[int, ...]:
-        shared = (table.add(text, stem=stem) for text, stem in cues)
-        return tuple(dict.fromkeys([*shared, *ids(extra)]))
+    def cue_ids(cues: Sequence[tuple[str, bool]]) -> tuple[int, ...]:
+        return tuple(dict.fromkeys(table.add(text, stem=stem) for text, stem in cues))
 
     blocks: list[CompiledBlock] = []
     for b in rule.blocks:
         if isinstance(b, KeywordBlock):
             blocks.append(CompiledKeywords(b.name, b.fields, ids(b.any), ids(b.all), ids(b.none)))
         elif isinstance(b, PartiesBlock):
-            before = cue_ids(framing.before, b.framing.before)
-            after = cue_ids(framing.after, b.framing.after)
+            shared = CueSet(cue_ids(framing.before), cue_ids(framing.after), framing.within)
+            own = CueSet(ids(b.framing.before), ids(b.framing.after), b.framing.within)
             clause = cue_ids(framing.clause)
             blocks.append(
-                CompiledParties(
-                    b.name, b.fields, b.entities, b.acts, before, after, clause, framing.within
-                )
+                CompiledParties(b.name, b.fields, b.entities, b.acts, (shared, own), clause)
             )
         else:
             blocks.append(b)

@@ -20,9 +20,11 @@ from collections.abc import Collection, Mapping, Sequence
 from monitor.rules.blockers import NameSpan
 from monitor.rules.normalise import NormalisedText, is_cjk
 
-# What may stand between an owner and the name: "'s", "s'", a space, one or two CJK
-# characters (越南国家公安部 has 国家); after the name, "of" or "of the".
-_BEFORE = re.compile(r"^(?:'s?|s')?\s*(?:national\s+|federal\s+|state\s+)?$")
+# What may stand between an owner and the name, in the original case: "'s", a space, or
+# a run of capitalised words joined by "and" or "of" ("Türkiye's Police Academy and
+# Gendarmerie and Coast Guard Academy"); one or two CJK characters (越南国家公安部);
+# after the name, "of" or "of the".
+_BEFORE = re.compile(r"^(?:'s?|s')?(?:\s+(?:[A-Z][\w'-]*|and|of|the|&))*\s*$")
 _AFTER = re.compile(r"^\s+of\s+(?:the\s+)?$")
 _MAX_CJK_BETWEEN = 2
 
@@ -64,15 +66,16 @@ def _owner(
     texts: Mapping[str, NormalisedText],
 ) -> str | None:
     field, start, end = span
-    folded = texts[field].folded
+    cased, folded = texts[field].cased, texts[field].folded
+    owner, nearest = None, -1
     for country_id, (other_field, first, last) in countries:
         if other_field != field:
             continue
-        if last <= start and _joins_before(folded[last:start]):
-            return country_id
+        if nearest < last <= start and _joins_before(cased[last:start]):
+            owner, nearest = country_id, last  # the closest owner before the name wins
         if first >= end and _AFTER.match(folded[end:first]):
             return country_id
-    return None
+    return owner
 
 
 def _joins_before(between: str) -> bool:

@@ -22,17 +22,24 @@ from monitor.rules.hits import Hits, Span, token_gap
 
 
 @dataclass(frozen=True)
+class CueSet:
+    """Cue term ids (in the matcher's term table) and how near a name they must be."""
+
+    before: tuple[int, ...]
+    after: tuple[int, ...]
+    within: int
+
+
+@dataclass(frozen=True)
 class CompiledParties:
-    """A parties block with its cue terms as ids in the matcher's term table."""
+    """A parties block: the shared framing cues, the block's own, and the clause cues."""
 
     name: str
     fields: tuple[str, ...]
     entities: str
     acts: tuple[str, ...]
-    before: tuple[int, ...]
-    after: tuple[int, ...]
+    cues: tuple[CueSet, ...]
     clause: tuple[int, ...]
-    within: int
 
 
 @dataclass(frozen=True)
@@ -75,12 +82,13 @@ def _check(block: CompiledParties, name: Span, acts: Sequence[Span], hits: Hits)
     for cue in _cues(block.clause, hits):
         if in_clause(cue) and cue[2] <= start:
             return PartyCheck(name, False, "framed in clause", cue)
-    for cue in _cues(block.before, hits):
-        if in_clause(cue) and cue[2] <= start and token_gap(hits, cue, name) <= block.within:
-            return PartyCheck(name, False, "framed before", cue)
-    for cue in _cues(block.after, hits):
-        if in_clause(cue) and cue[1] >= end and token_gap(hits, name, cue) <= block.within:
-            return PartyCheck(name, False, "framed after", cue)
+    for cues in block.cues:
+        for cue in _cues(cues.before, hits):
+            if in_clause(cue) and cue[2] <= start and token_gap(hits, cue, name) <= cues.within:
+                return PartyCheck(name, False, "framed before", cue)
+        for cue in _cues(cues.after, hits):
+            if in_clause(cue) and cue[1] >= end and token_gap(hits, name, cue) <= cues.within:
+                return PartyCheck(name, False, "framed after", cue)
     for act in acts:
         if in_clause(act) and not (act[1] < end and start < act[2]):  # not the name itself
             return PartyCheck(name, True, "act", act)

@@ -139,12 +139,13 @@ class NearSpec(_Strict):
 
 
 class CuesSpec(_Strict):
-    """Words that demote a name next to them: `before` it, `after` it (within a few tokens)."""
+    """Words that demote a name: `before` it or `after` it, at most `within` tokens away."""
 
-    shape = "a mapping with before and after lists of terms"
+    shape = "a mapping with before and after lists of terms, and within: N"
 
     before: list[TermSpec] = []
     after: list[TermSpec] = []
+    within: int = Field(default=1, ge=0, le=20)
 
 
 class PartiesSpec(_Strict):
