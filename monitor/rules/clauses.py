@@ -22,6 +22,7 @@ _CONNECTIVE = re.compile(
     r"(?:,\s*|\s)(?=(?:while|whereas|amid|amidst|although|though)\s)"
     r"|,\s*(?=(?:but|as|after|following|since|even as)\s)"
     r"|\s(?=but\s)"
+    r"|\s(?=and\s+(?:is|are|was|were|has|have|had|will|would|also)\s)"  # a new predicate
 )
 
 

@@ -58,7 +58,15 @@ def check_parties(
     """One check per hit of the entities block, in the block's fields."""
     names = [s for s in fired.get(block.entities, ()) if s[0] in block.fields]
     acts = [s for act in block.acts for s in fired.get(act, ()) if s[0] in block.fields]
+    # A word inside a name is part of the name, not an act: the "Cooperation" of the
+    # Global Public Security Cooperation Forum is no cooperation of China's.
+    inside_names = [span for _, span in hits.entities]
+    acts = [act for act in acts if not any(_within(act, name) for name in inside_names)]
     return tuple(_check(block, name, acts, hits) for name in names)
+
+
+def _within(inner: Span, outer: Span) -> bool:
+    return inner[0] == outer[0] and outer[1] <= inner[1] and inner[2] <= outer[2] and inner != outer
 
 
 def party_spans(checks: Sequence[PartyCheck]) -> tuple[Span, ...]:
