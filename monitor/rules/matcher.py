@@ -144,7 +144,8 @@ class RuleSet:
             e.id: (e.shared, e.owner or "") for e in gazetteer.entities.values() if e.shared
         }
         self._states = frozenset(e.id for e in gazetteer.entities.values() if e.type == "country")
-        self._compiled = tuple(_compile(rule, table, gazetteer.framing) for rule in self.rules)
+        framing = _framing_cues(table, gazetteer.framing)
+        self._compiled = tuple(_compile(rule, table, framing) for rule in self.rules)
         self._by_term, self._by_entity = _triggers(self._compiled)
         self._patterns = tuple(table.patterns)
         self._automaton = table.automaton()
@@ -260,21 +261,28 @@ def _entity_terms(table: _TermTable, gazetteer: Gazetteer) -> dict[int, list[str
     return dict(by_term)
 
 
-def _compile(rule: Rule, table: _TermTable, framing: Framing) -> CompiledRule:
+def _framing_cues(table: _TermTable, framing: Framing) -> tuple[CueSet, tuple[int, ...]]:
+    """The gazetteer's framing cues as term ids: (before and after, clause cues)."""
+
+    def ids(cues: Sequence[tuple[str, bool]]) -> tuple[int, ...]:
+        return tuple(dict.fromkeys(table.add(text, stem=stem) for text, stem in cues))
+
+    return CueSet(ids(framing.before), ids(framing.after), framing.within), ids(framing.clause)
+
+
+def _compile(
+    rule: Rule, table: _TermTable, framing: tuple[CueSet, tuple[int, ...]]
+) -> CompiledRule:
     def ids(terms: Sequence[Term]) -> tuple[int, ...]:
         return tuple(table.add(t.text, t.exact, t.stem) for t in terms)
 
-    def cue_ids(cues: Sequence[tuple[str, bool]]) -> tuple[int, ...]:
-        return tuple(dict.fromkeys(table.add(text, stem=stem) for text, stem in cues))
-
+    shared, clause = framing
     blocks: list[CompiledBlock] = []
     for b in rule.blocks:
         if isinstance(b, KeywordBlock):
             blocks.append(CompiledKeywords(b.name, b.fields, ids(b.any), ids(b.all), ids(b.none)))
         elif isinstance(b, PartiesBlock):
-            shared = CueSet(cue_ids(framing.before), cue_ids(framing.after), framing.within)
             own = CueSet(ids(b.framing.before), ids(b.framing.after), b.framing.within)
-            clause = cue_ids(framing.clause)
             blocks.append(
                 CompiledParties(b.name, b.fields, b.entities, b.acts, (shared, own), clause)
             )
