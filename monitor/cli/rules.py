@@ -89,7 +89,8 @@ def explain(
     summary: Annotated[str, typer.Option("--summary", help="An optional summary.")] = "",
     rules: RulesOption = None,
 ) -> None:
-    """Show which blocks of a rule fire on a text, on which words, and whether it matches.
+    """Show which blocks of a rule fire on a text, on which words, who is a party to an act
+    (or why not: framed by a cue, no act in the clause), and whether it matches.
 
     Example: monitor rules explain police-training --text "China to train Somali police"
     """
