@@ -17,9 +17,9 @@ from pathlib import Path
 import ahocorasick  # type: ignore[import-not-found]  # no type stubs published
 
 from monitor.rules.blockers import resolve_names
+from monitor.rules.compiling import compile_rule, framing_cues
 from monitor.rules.condition import necessary_names
 from monitor.rules.evaluate import (
-    CompiledBlock,
     CompiledKeywords,
     CompiledParties,
     CompiledRule,
@@ -29,16 +29,12 @@ from monitor.rules.evaluate import (
     evaluate_rule,
 )
 from monitor.rules.files import content_hash
-from monitor.rules.framing import Framing
 from monitor.rules.gazetteer import Gazetteer, load_gazetteer
 from monitor.rules.loading import (
     LEVEL_ORDER,
     EntityBlock,
-    KeywordBlock,
     NearBlock,
-    PartiesBlock,
     Rule,
-    Term,
     load_rules,
 )
 from monitor.rules.normalise import (
@@ -49,7 +45,6 @@ from monitor.rules.normalise import (
     normalise_term,
 )
 from monitor.rules.owners import resolve_owners
-from monitor.rules.parties import CueSet
 
 FIELDS = ("title", "summary")
 # Entity names (China, Beijing) are far more common in news than rule keywords.
@@ -144,8 +139,8 @@ class RuleSet:
             e.id: (e.shared, e.owner or "") for e in gazetteer.entities.values() if e.shared
         }
         self._states = frozenset(e.id for e in gazetteer.entities.values() if e.type == "country")
-        framing = _framing_cues(table, gazetteer.framing)
-        self._compiled = tuple(_compile(rule, table, framing) for rule in self.rules)
+        framing = framing_cues(table.add, gazetteer.framing)
+        self._compiled = tuple(compile_rule(rule, table.add, framing) for rule in self.rules)
         self._by_term, self._by_entity = _triggers(self._compiled)
         self._patterns = tuple(table.patterns)
         self._automaton = table.automaton()
@@ -259,36 +254,6 @@ def _entity_terms(table: _TermTable, gazetteer: Gazetteer) -> dict[int, list[str
         for text in entity.exact_terms:
             by_term[table.add(text, exact=True)].append(entity.id)
     return dict(by_term)
-
-
-def _framing_cues(table: _TermTable, framing: Framing) -> tuple[CueSet, tuple[int, ...]]:
-    """The gazetteer's framing cues as term ids: (before and after, clause cues)."""
-
-    def ids(cues: Sequence[tuple[str, bool]]) -> tuple[int, ...]:
-        return tuple(dict.fromkeys(table.add(text, stem=stem) for text, stem in cues))
-
-    return CueSet(ids(framing.before), ids(framing.after), framing.within), ids(framing.clause)
-
-
-def _compile(
-    rule: Rule, table: _TermTable, framing: tuple[CueSet, tuple[int, ...]]
-) -> CompiledRule:
-    def ids(terms: Sequence[Term]) -> tuple[int, ...]:
-        return tuple(table.add(t.text, t.exact, t.stem) for t in terms)
-
-    shared, clause = framing
-    blocks: list[CompiledBlock] = []
-    for b in rule.blocks:
-        if isinstance(b, KeywordBlock):
-            blocks.append(CompiledKeywords(b.name, b.fields, ids(b.any), ids(b.all), ids(b.none)))
-        elif isinstance(b, PartiesBlock):
-            own = CueSet(ids(b.framing.before), ids(b.framing.after), b.framing.within)
-            blocks.append(
-                CompiledParties(b.name, b.fields, b.entities, b.acts, (shared, own), clause)
-            )
-        else:
-            blocks.append(b)
-    return CompiledRule.build(rule, blocks)
 
 
 def _triggers(
