@@ -1,13 +1,16 @@
 """Benchmark: matcher throughput against the number of rules.
 
     .venv/bin/python bench/match.py [--entries 50000] [--repeats 3] [--rules 3,100,1000,10000]
+                                    [--no-parties]
 
 Rules are generated (deterministically, seeded) from a generated vocabulary plus the
-real gazetteer in rules/entities; so are the entries (English and Chinese, some with
-rule terms and entity names in them). Prints, per rule count, the time to build the
-rule set and the median entries/s over the repeats, with the ratio to the smallest
-rule count. Targets: >= 20,000 entries/s on one core, and at 1,000 rules at least half
-the throughput of 3 rules.
+real gazetteer in rules/entities (with its framing cues); so are the entries (English
+and Chinese, some with rule terms and entity names in them). Each rule has a parties
+block (its entities a party to its words, in the same clause and not framed) that a
+third of the conditions need; --no-parties leaves it out. Prints, per rule count, the
+time to build the rule set and the median entries/s over the repeats, with the ratio to
+the smallest rule count. Targets: >= 20,000 entries/s on one core, and at 1,000 rules at
+least half the throughput of 3 rules, with party checks on.
 """
 
 from __future__ import annotations
@@ -20,7 +23,15 @@ from pathlib import Path
 
 from monitor.rules.condition import parse_condition
 from monitor.rules.gazetteer import Gazetteer, load_gazetteer
-from monitor.rules.loading import EntityBlock, KeywordBlock, NearBlock, Rule, Term
+from monitor.rules.loading import (
+    DetectionBlock,
+    EntityBlock,
+    KeywordBlock,
+    NearBlock,
+    PartiesBlock,
+    Rule,
+    Term,
+)
 from monitor.rules.matcher import RuleSet
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -52,20 +63,26 @@ def entity_names(gazetteer: Gazetteer) -> tuple[list[str], list[str]]:
     return sorted(latin), sorted(chinese)
 
 
-def make_rule(rng: random.Random, index: int, vocab: list[str], gazetteer: Gazetteer) -> Rule:
+def make_rule(
+    rng: random.Random, index: int, vocab: list[str], gazetteer: Gazetteer, parties: bool
+) -> Rule:
     terms = tuple(
         Term(word, stem=rng.random() < 0.2) if len(word) >= 4 else Term(word)
         for word in rng.sample(vocab, 3)
     )
     ids = sorted(gazetteer.entities)
     entity_ids = frozenset(rng.sample(ids, 3))
-    blocks = (
+    blocks: tuple[DetectionBlock, ...] = (
         KeywordBlock("words", FIELDS, terms),
         EntityBlock("places", FIELDS, entity_ids),
         KeywordBlock("more", FIELDS, (Term(rng.choice(vocab)),)),
         NearBlock("close", FIELDS, "words", "places", 8),
     )
-    condition = rng.choice(["words and places", "close or (more and places)", "1 of words*"])
+    conditions = ["words and places", "close or (more and places)", "1 of words*"]
+    if parties:
+        blocks = (*blocks, PartiesBlock("party", FIELDS, "places", ("words", "more")))
+        conditions = ["party and words", "close or (more and party)", "1 of words*"]
+    condition = rng.choice(conditions)
     return Rule(
         id=f"bench-{index:05d}",
         title=f"Generated rule {index}",
@@ -118,6 +135,7 @@ def main() -> None:
     parser.add_argument("--entries", type=int, default=50_000)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--rules", default="3,100,1000,10000")
+    parser.add_argument("--no-parties", action="store_true", help="rules without party checks")
     args = parser.parse_args()
     gazetteer = load_gazetteer(ROOT / "rules" / "entities")
     rng = random.Random(SEED)
@@ -126,14 +144,16 @@ def main() -> None:
     entries = [make_entry(rng, vocab, latin, chinese) for _ in range(args.entries)]
     print(
         f"{len(entries)} entries, {len(gazetteer.entities)} gazetteer entities, "
-        f"median of {args.repeats} runs"
+        f"median of {args.repeats} runs, party checks {'off' if args.no_parties else 'on'}"
     )
     print(f"{'rules':>7} {'build s':>8} {'entries/s':>10} {'ratio':>6} {'matches/entry':>14}")
     throughput(RuleSet([], gazetteer), entries)  # warm the per-character caches
     baseline = None
     for count in (int(n) for n in args.rules.split(",")):
         rule_rng = random.Random(SEED + count)
-        rules = [make_rule(rule_rng, i, vocab, gazetteer) for i in range(count)]
+        rules = [
+            make_rule(rule_rng, i, vocab, gazetteer, not args.no_parties) for i in range(count)
+        ]
         start = time.perf_counter()
         ruleset = RuleSet(rules, gazetteer)
         build = time.perf_counter() - start

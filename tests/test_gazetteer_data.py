@@ -20,6 +20,7 @@ import yaml
 
 GAZETTEER = Path(__file__).resolve().parent.parent / "rules" / "entities"
 BLOCKERS = GAZETTEER / "blockers.yaml"
+FRAMING = GAZETTEER / "framing.yaml"  # cues for parties blocks, not entities
 FILE_TYPES = {
     "countries.yaml": "country",
     "regions.yaml": "region",
@@ -34,7 +35,7 @@ ID_PREFIX = {
     "person": "person",
     "initiative": "initiative",
 }
-LIST_KEYS = ("names", "demonyms", "metonyms", "exact", "zh", "members")
+LIST_KEYS = ("names", "demonyms", "metonyms", "exact", "zh", "members", "shared")
 LOOSE_KEYS = ("names", "demonyms", "metonyms")  # matched case-insensitively
 
 # ISO 3166-1 alpha-2 codes of the 193 UN member states.
@@ -146,7 +147,7 @@ def _documents() -> dict[str, Any]:
     return {
         path.name: yaml.safe_load(path.read_text(encoding="utf-8"))
         for path in sorted(GAZETTEER.glob("*.yaml"))
-        if path != BLOCKERS
+        if path not in (BLOCKERS, FRAMING)
     }
 
 
@@ -181,7 +182,7 @@ def test_entries_have_the_required_keys_and_lists_of_strings() -> None:
     for entry in _entries():
         data = entry.data
         assert isinstance(data, dict), f"{entry.where()}: an entry is a mapping"
-        unknown = set(data) - {"id", "type", "name", *LIST_KEYS}
+        unknown = set(data) - {"id", "type", "name", "owner", *LIST_KEYS}
         assert not unknown, f"{entry.where()}: unknown keys {sorted(unknown)}"
         for key in ("id", "type", "name"):
             assert isinstance(data.get(key), str) and data[key], f"{entry.where()}: needs {key}"

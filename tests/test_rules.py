@@ -397,7 +397,7 @@ PYDANTIC_WORDS = (
             "    keywords: [train*, 培训]",
             "    keyword: [train*, 培训]",
             ":6: detection.training.keyword: unknown field; did you mean 'keywords'? (the fields"
-            " here are: keywords, entities, near, fields)",
+            " here are: keywords, entities, near, parties, fields)",
         ),
         (
             "title: Demo rule\n",
@@ -413,8 +413,8 @@ PYDANTIC_WORDS = (
         (
             "  training:\n    keywords: [train*, 培训]",
             "  training: train*",
-            ":5: detection.training: must be a block: a mapping with one of keywords, entities"
-            " or near, not 'train*'",
+            ":5: detection.training: must be a block: a mapping with one of keywords, entities,"
+            " near or parties, not 'train*'",
         ),
         (
             "id: demo",

@@ -1,10 +1,10 @@
-"""`monitor rules list|check|explain` and `monitor match`: the rules from the command line."""
+"""`monitor rules list|check|explain|eval` and `monitor match`: the rules from the command line."""
 
 from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any, TextIO
@@ -15,9 +15,9 @@ from monitor.cli import tables as reports
 from monitor.cli.common import WideOption, out, print_json_line, settings_from
 from monitor.errors import RulesError
 from monitor.rules.checks import check_rules
-from monitor.rules.evaluate import Span
-from monitor.rules.loading import DetectionBlock, EntityBlock, NearBlock, Rule
+from monitor.rules.explaining import block_lines, party_lines
 from monitor.rules.matcher import MatchResult, RuleSet, load_ruleset
+from monitor.rules.scoring import Evaluation, LabelledError, evaluate_items, read_items
 
 rules_app = typer.Typer(
     help="Inspect, check and try the alert rules (rules/*.yaml; format in docs/rules.md).",
@@ -89,7 +89,8 @@ def explain(
     summary: Annotated[str, typer.Option("--summary", help="An optional summary.")] = "",
     rules: RulesOption = None,
 ) -> None:
-    """Show which blocks of a rule fire on a text, on which words, and whether it matches.
+    """Show which blocks of a rule fire on a text, on which words, who is a party to an act
+    (or why not: framed by a cue, no act in the clause), and whether it matches.
 
     Example: monitor rules explain police-training --text "China to train Somali police"
     """
@@ -101,10 +102,95 @@ def explain(
         typer.echo(f"error: no rule {rule_id!r} in {rules}; the rules are: {known}", err=True)
         raise typer.Exit(code=1)
     outcome = ruleset.explain(rule_id, text, summary)
-    for line in _explanation(ruleset, rule, outcome.fired, text, summary):
-        typer.echo(line)
+    for line in block_lines(ruleset, rule, outcome, text, summary, all_blocks=True):
+        typer.echo(f"  {line}")
+    for line in party_lines(ruleset, rule, outcome, text, summary):
+        typer.echo(f"  {line}")
     typer.echo(f"condition: {' '.join(rule.condition_text.split())}")
     typer.echo(f"result: {'MATCH' if outcome.holds else 'no match'}")
+
+
+@rules_app.command("eval")
+def eval_rules(
+    ctx: typer.Context,
+    file: Annotated[
+        Path, typer.Argument(metavar="FILE.jsonl", help="Labelled items, one JSON object a line.")
+    ],
+    rules: RulesOption = None,
+    label: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--label",
+            metavar="NAME=RULE",
+            help="Read label NAME as rule RULE (repeat it; e.g. --label T1=police-training).",
+        ),
+    ] = None,
+    min_precision: Annotated[
+        float, typer.Option("--min-precision", min=0.0, max=1.0, help="Exit 1 below this.")
+    ] = 0.0,
+    min_recall: Annotated[
+        float, typer.Option("--min-recall", min=0.0, max=1.0, help="Exit 1 below this.")
+    ] = 0.0,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object instead.")] = False,
+) -> None:
+    """Score the rules on labelled items: precision and recall per rule and per language.
+
+    Each line of FILE has id, title, summary, labels (rule ids) and optionally lang.
+    Prints the figures, then each false positive (FP) and false negative (FN) with the
+    words and parties that fired. Exits 1 when a rule, overall or in one language, is
+    below --min-precision or --min-recall.
+
+    Example: monitor rules eval items.jsonl --min-precision 0.9 --min-recall 0.9
+    """
+    ruleset = _load(rules_folder(ctx, rules))
+    try:
+        aliases = _aliases(label or [])
+        items = read_items(file, aliases, (r.id for r in ruleset.rules))
+    except LabelledError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(code=2) from None
+    result = evaluate_items(ruleset, items)
+    if as_json:
+        typer.echo(json.dumps(result.as_dict(), ensure_ascii=False, indent=1))
+    else:
+        _print_evaluation(result)
+    below = result.below(min_precision, min_recall)
+    for line in below:
+        typer.echo(f"below the floor: {line}", err=True)
+    if below:
+        raise typer.Exit(code=1)
+
+
+def _aliases(pairs: Iterable[str]) -> dict[str, str]:
+    aliases = {}
+    for pair in pairs:
+        name, sep, rule_id = pair.partition("=")
+        if not sep or not name.strip() or not rule_id.strip():
+            raise LabelledError(f"--label {pair!r}: write NAME=RULE, e.g. T1=police-training")
+        aliases[name.strip()] = rule_id.strip()
+    return aliases
+
+
+def _print_evaluation(result: Evaluation) -> None:
+    rows = [
+        {
+            **counts.as_dict(),
+            "rule": rule_id,
+            "lang": lang,
+            "precision": f"{counts.precision:.3f}",
+            "recall": f"{counts.recall:.3f}",
+        }
+        for rule_id, by_lang in result.counts.items()
+        for lang, counts in by_lang.items()
+    ]
+    columns = ("rule", "lang", "precision", "recall", "tp", "fp", "fn", "items")
+    out.print(reports.table("Precision and recall", rows, columns, wide=True))
+    for miss in result.misses:
+        typer.echo(
+            f"{miss.kind} {miss.rule_id} {miss.item.id} [{miss.item.lang}] {miss.item.title}"
+        )
+        for line in (*miss.fired, *miss.parties):
+            typer.echo(f"    {line}")
 
 
 def match_command(input: Path | None, text: str | None, rules: Path) -> None:
@@ -197,22 +283,3 @@ def _entry_problem(entry: Any) -> str | None:
     if wrong:
         return f"field(s) {', '.join(wrong)} must be strings"
     return None
-
-
-def _explanation(
-    ruleset: RuleSet, rule: Rule, fired: Mapping[str, tuple[Span, ...]], title: str, summary: str
-) -> Iterator[str]:
-    for block in rule.blocks:
-        kind = _kind(block)
-        spans = fired.get(block.name)
-        if spans is None:
-            yield f"  {block.name} ({kind}): -"
-            continue
-        words = dict.fromkeys(ruleset.original_words(spans, title, summary))
-        yield f"  {block.name} ({kind}): fired on {', '.join(repr(w) for w in words)}"
-
-
-def _kind(block: DetectionBlock) -> str:
-    if isinstance(block, NearBlock):
-        return f"near {block.first}/{block.second} within {block.within}"
-    return "entities" if isinstance(block, EntityBlock) else "keywords"

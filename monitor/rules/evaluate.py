@@ -10,10 +10,20 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from monitor.rules.condition import evaluate, positive_names
+from monitor.rules.hits import Hits, Span, token_gap
 from monitor.rules.loading import EntityBlock, NearBlock, Rule
-from monitor.rules.normalise import NormalisedText, token_index, tokens
+from monitor.rules.parties import CompiledParties, PartyCheck, check_parties, party_spans
 
-Span = tuple[str, int, int]  # (field, start, end) in normalised offsets
+__all__ = [
+    "CompiledBlock",
+    "CompiledKeywords",
+    "CompiledParties",
+    "CompiledRule",
+    "Hits",
+    "Outcome",
+    "Span",
+    "evaluate_rule",
+]
 
 
 @dataclass(frozen=True)
@@ -27,7 +37,7 @@ class CompiledKeywords:
     none: tuple[int, ...]
 
 
-CompiledBlock = CompiledKeywords | EntityBlock | NearBlock
+CompiledBlock = CompiledKeywords | EntityBlock | NearBlock | CompiledParties
 
 
 @dataclass(frozen=True)
@@ -41,30 +51,13 @@ class CompiledRule:
         return CompiledRule(rule, tuple(blocks), positive_names(rule.condition))
 
 
-@dataclass
-class Hits:
-    """Everything found in one entry's fields."""
-
-    texts: Mapping[str, NormalisedText]
-    terms: Mapping[int, Sequence[Span]]
-    entities: Sequence[tuple[str, Span]]  # (entity id, span), longest names only
-    _tokens: dict[str, tuple[int, ...]] = field(default_factory=dict)
-
-    def token_range(self, span: Span) -> tuple[int, int]:
-        """First and last token numbers of a span (for near)."""
-        name, start, end = span
-        starts = self._tokens.get(name)
-        if starts is None:
-            starts = self._tokens[name] = tokens(self.texts[name].folded)
-        return token_index(starts, start), token_index(starts, max(end - 1, start))
-
-
 @dataclass(frozen=True)
 class Outcome:
     """A rule's evaluation: the condition, and each fired block's spans."""
 
     holds: bool
     fired: Mapping[str, tuple[Span, ...]]
+    parties: Mapping[str, tuple[PartyCheck, ...]] = field(default_factory=dict)
 
     def spans(self, names: frozenset[str]) -> list[Span]:
         found = [span for name in names & self.fired.keys() for span in self.fired[name]]
@@ -72,19 +65,31 @@ class Outcome:
 
 
 def evaluate_rule(rule: CompiledRule, hits: Hits) -> Outcome:
-    """Evaluate each block (near blocks last: they use the others' spans), then the condition."""
+    """Evaluate each block (near and parties blocks last: they use the others' spans).
+
+    A parties block is checked only when its entities block and one of its act blocks
+    fired, so the clause work is done for few entries and few rules.
+    """
     fired: dict[str, tuple[Span, ...]] = {}
     for block in rule.blocks:
-        if not isinstance(block, NearBlock):
+        if isinstance(block, CompiledKeywords | EntityBlock):
             spans = _block_spans(block, hits)
             if spans:
                 fired[block.name] = spans
+    parties: dict[str, tuple[PartyCheck, ...]] = {}
     for block in rule.blocks:
         if isinstance(block, NearBlock):
             spans = _near_spans(block, fired, hits)
-            if spans:
-                fired[block.name] = spans
-    return Outcome(evaluate(rule.rule.condition, fired.keys()), fired)
+        elif isinstance(block, CompiledParties):
+            if block.entities not in fired or not any(a in fired for a in block.acts):
+                continue
+            parties[block.name] = check_parties(block, fired, hits)
+            spans = party_spans(parties[block.name])
+        else:
+            continue
+        if spans:
+            fired[block.name] = spans
+    return Outcome(evaluate(rule.rule.condition, fired.keys()), fired, parties)
 
 
 def _block_spans(block: CompiledKeywords | EntityBlock, hits: Hits) -> tuple[Span, ...]:
@@ -126,11 +131,6 @@ def _near_spans(
     close: list[Span] = []
     for a in firsts:
         for b in seconds:
-            if a[0] == b[0] and _gap(hits.token_range(a), hits.token_range(b)) <= block.within:
+            if a[0] == b[0] and token_gap(hits, a, b) <= block.within:
                 close.extend((a, b))
     return tuple(dict.fromkeys(close))
-
-
-def _gap(a: tuple[int, int], b: tuple[int, int]) -> int:
-    """Tokens between two spans (adjacent words: 0)."""
-    return max(b[0] - a[1], a[0] - b[1], 1) - 1

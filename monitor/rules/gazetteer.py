@@ -23,6 +23,7 @@ from monitor.rules.blockers import (
     collect_blockers,  # match.py imports it from here
 )
 from monitor.rules.files import YamlDocument, content_hash, read_yaml, validation_problems
+from monitor.rules.framing import FRAMING_FILE, Framing, collect_framing
 from monitor.rules.normalise import normalise_term
 
 EntityType = Literal["country", "region", "organisation", "person", "initiative"]
@@ -51,6 +52,11 @@ class EntityEntry(BaseModel):
     exact: list[str] = []
     zh: list[str] = []
     members: list[str] = []
+    # Names (from the lists above) that other states' bodies carry too ("Ministry of
+    # Public Security", 公安部): this entity's only when no other state owns them in the
+    # text; `owner` is the state whose they are when a text names nobody else's.
+    shared: list[str] = []
+    owner: str | None = None
 
     @field_validator("id")
     @classmethod
@@ -66,7 +72,16 @@ class EntityEntry(BaseModel):
             raise ValueError(f"an entity of type {self.type} needs an id starting {prefix}:")
         if self.members and self.type != "region":
             raise ValueError("only regions have members")
+        if self.shared and self.owner is None:
+            raise ValueError("an entity with shared names needs an owner (e.g. owner: country:cn)")
+        listed = {normalise_term(t.strip())[1] for t in self.all_names()}
+        for name in self.shared:
+            if normalise_term(name.strip())[1] not in listed:
+                raise ValueError(f"shared name {name!r} must also be listed in names, exact or zh")
         return self
+
+    def all_names(self) -> list[str]:
+        return [self.name, *self.names, *self.demonyms, *self.metonyms, *self.exact, *self.zh]
 
 
 class EntityFile(BaseModel):
@@ -85,6 +100,8 @@ class Entity:
     terms: tuple[str, ...]  # matched case-insensitively
     exact_terms: tuple[str, ...]  # matched case-sensitively
     members: frozenset[str] = frozenset()  # regions: every member, transitively
+    shared: frozenset[str] = frozenset()  # folded names other states' bodies carry too
+    owner: str | None = None  # whose the shared names are when nobody else owns them
 
 
 @dataclass(frozen=True)
@@ -94,6 +111,7 @@ class Gazetteer:
     entities: Mapping[str, Entity] = field(default_factory=dict)
     version: str = "empty"
     blockers: tuple[str, ...] = ()  # words that suppress entity names they overlap
+    framing: Framing = field(default_factory=Framing)  # cues: a name is a mention, not a party
 
     def select(self, selector: str) -> frozenset[str]:
         """Entity ids a rule selector stands for: an id (a region with its members) or type:X."""
@@ -119,19 +137,23 @@ def load_gazetteer(directory: Path) -> Gazetteer:
     entries: dict[str, tuple[EntityEntry, YamlDocument, int]] = {}
     problems: list[Problem] = []
     for doc in docs:
-        if doc.path.name != BLOCKERS_FILE:
+        if doc.path.name not in (BLOCKERS_FILE, FRAMING_FILE):
             problems.extend(_collect_entries(doc, entries))
     problems.extend(_member_problems(entries))
     blockers: list[str] = []
+    framing = Framing()
     for doc in docs:
         if doc.path.name == BLOCKERS_FILE:
             problems.extend(collect_blockers(doc, _names_of(entries), blockers))
+        elif doc.path.name == FRAMING_FILE:
+            framing, found = collect_framing(doc)
+            problems.extend(found)
     if problems:
         raise RulesError(problems)
     members = {key: _expand(key, entries) for key in entries}
     version = content_hash([[doc.path.name, doc.data] for doc in docs])
     built = {key: _entity(entry, members[key]) for key, (entry, _, _) in entries.items()}
-    return Gazetteer(built, version, tuple(dict.fromkeys(blockers)))
+    return Gazetteer(built, version, tuple(dict.fromkeys(blockers)), framing)
 
 
 def _collect_entries(
@@ -157,8 +179,7 @@ def _names_of(entries: Mapping[str, tuple[EntityEntry, YamlDocument, int]]) -> d
     """Every name of every entity, folded, with the id of (one) entity it names."""
     names: dict[str, str] = {}
     for entry, _, _ in entries.values():
-        listed = [entry.name, *entry.names, *entry.demonyms, *entry.metonyms, *entry.exact]
-        for term in [*listed, *entry.zh]:
+        for term in entry.all_names():
             if term.strip():
                 names.setdefault(normalise_term(term.strip())[1], entry.id)
     return names
@@ -171,6 +192,9 @@ def _member_problems(entries: Mapping[str, tuple[EntityEntry, YamlDocument, int]
             if member not in entries:
                 message = f"unknown member {member!r}: members must be ids defined in the gazetteer"
                 problems.append(doc.problem(["entities", index, "members", position], message))
+        if entry.owner is not None and entry.owner not in entries:
+            message = f"unknown owner {entry.owner!r}: use an id defined in the gazetteer"
+            problems.append(doc.problem(["entities", index, "owner"], message))
     return problems
 
 
@@ -196,4 +220,5 @@ def _entity(entry: EntityEntry, members: frozenset[str]) -> Entity:
     loose = [*display, *entry.names, *entry.demonyms, *entry.metonyms, *entry.zh]
     terms = tuple(dict.fromkeys(t.strip() for t in loose if t.strip()))
     exact = tuple(dict.fromkeys(t.strip() for t in entry.exact if t.strip()))
-    return Entity(entry.id, entry.type, entry.name, terms, exact, members)
+    shared = frozenset(normalise_term(t.strip())[1] for t in entry.shared if t.strip())
+    return Entity(entry.id, entry.type, entry.name, terms, exact, members, shared, entry.owner)

@@ -15,7 +15,7 @@ from monitor.errors import Problem, RulesError
 from monitor.rules.condition import ConditionError, Node, evaluate, parse_condition, used_names
 from monitor.rules.files import YamlDocument, content_hash, read_yaml, validation_problems
 from monitor.rules.gazetteer import Gazetteer
-from monitor.rules.schema import BlockSpec, RuleSpec, TermSpec
+from monitor.rules.schema import BlockSpec, CuesSpec, RuleSpec, TermSpec
 
 
 @dataclass(frozen=True)
@@ -53,7 +53,27 @@ class NearBlock:
     within: int
 
 
-DetectionBlock = KeywordBlock | EntityBlock | NearBlock
+@dataclass(frozen=True)
+class Cues:
+    """Terms that demote a name: `before` it or `after` it, within a few tokens."""
+
+    before: tuple[Term, ...] = ()
+    after: tuple[Term, ...] = ()
+    within: int = 1
+
+
+@dataclass(frozen=True)
+class PartiesBlock:
+    """The hits of entities block `entities` that are a party to an act of the `acts` blocks."""
+
+    name: str
+    fields: tuple[str, ...]
+    entities: str
+    acts: tuple[str, ...]
+    framing: Cues = Cues()
+
+
+DetectionBlock = KeywordBlock | EntityBlock | NearBlock | PartiesBlock
 
 
 @dataclass(frozen=True)
@@ -193,9 +213,28 @@ def _reference_problems(doc: YamlDocument, spec: RuleSpec, gazetteer: Gazetteer)
         if block.near is not None:
             for i, other in enumerate(block.near.blocks):
                 target = spec.detection.get(other)
-                if target is None or target.near is not None:
+                if target is None or target.is_derived:
                     message = f"{other!r} is not a keywords or entities block of this rule"
                     problems.append(doc.problem(["detection", name, "near", "blocks", i], message))
+        if block.parties is not None:
+            problems.extend(_parties_problems(doc, spec, name, block))
+    return problems
+
+
+def _parties_problems(
+    doc: YamlDocument, spec: RuleSpec, name: str, block: BlockSpec
+) -> list[Problem]:
+    assert block.parties is not None
+    problems = []
+    target = spec.detection.get(block.parties.entities)
+    if target is None or target.entities is None:
+        message = f"{block.parties.entities!r} is not an entities block of this rule"
+        problems.append(doc.problem(["detection", name, "parties", "entities"], message))
+    for i, other in enumerate(block.parties.acts):
+        act = spec.detection.get(other)
+        if act is None or act.is_derived:
+            message = f"{other!r} is not a keywords or entities block of this rule"
+            problems.append(doc.problem(["detection", name, "parties", "acts", i], message))
     return problems
 
 
@@ -214,9 +253,18 @@ def _block(name: str, spec: BlockSpec, rule: RuleSpec, gazetteer: Gazetteer) -> 
         ids = frozenset().union(*(gazetteer.select(s) for s in spec.entities.any))
         excluded = frozenset().union(*(gazetteer.select(s) for s in spec.entities.exclude))
         return EntityBlock(name, fields, ids, excluded)
+    if spec.parties is not None:
+        parties = spec.parties
+        return PartiesBlock(
+            name, fields, parties.entities, tuple(parties.acts), _cues(parties.framing)
+        )
     assert spec.near is not None  # BlockSpec guarantees exactly one kind
     first, second = spec.near.blocks
     return NearBlock(name, fields, first, second, spec.near.within)
+
+
+def _cues(spec: CuesSpec) -> Cues:
+    return Cues(_terms(spec.before), _terms(spec.after), spec.within)
 
 
 def _terms(specs: Sequence[TermSpec]) -> tuple[Term, ...]:
@@ -237,6 +285,8 @@ def _lint(doc: YamlDocument, spec: RuleSpec, condition: Node) -> list[Problem]:
     for block in spec.detection.values():
         if block.near is not None:
             used.update(block.near.blocks)
+        if block.parties is not None:
+            used.update([block.parties.entities, *block.parties.acts])
     warnings = [
         doc.problem(["detection", name], "block is not used by the condition or a near block")
         for name in spec.detection

@@ -18,9 +18,11 @@ import ahocorasick  # type: ignore[import-not-found]  # no type stubs published
 
 from monitor.levels import highest
 from monitor.rules.blockers import resolve_names
+from monitor.rules.compiling import compile_rule, framing_cues
 from monitor.rules.condition import necessary_names
 from monitor.rules.evaluate import (
     CompiledKeywords,
+    CompiledParties,
     CompiledRule,
     Hits,
     Outcome,
@@ -31,10 +33,8 @@ from monitor.rules.files import content_hash
 from monitor.rules.gazetteer import Gazetteer, load_gazetteer
 from monitor.rules.loading import (
     EntityBlock,
-    KeywordBlock,
     NearBlock,
     Rule,
-    Term,
     load_rules,
 )
 from monitor.rules.normalise import (
@@ -44,6 +44,7 @@ from monitor.rules.normalise import (
     normalise,
     normalise_term,
 )
+from monitor.rules.owners import resolve_owners
 
 FIELDS = ("title", "summary")
 # Entity names (China, Beijing) are far more common in news than rule keywords.
@@ -134,7 +135,12 @@ class RuleSet:
         # Blockers share the table with rule keywords (执法 is both): they hide entity
         # names only, a keyword hit is never suppressed.
         self._blocker_terms = frozenset(table.add(word) for word in gazetteer.blockers)
-        self._compiled = tuple(_compile(rule, table) for rule in self.rules)
+        self._shared = {
+            e.id: (e.shared, e.owner or "") for e in gazetteer.entities.values() if e.shared
+        }
+        self._states = frozenset(e.id for e in gazetteer.entities.values() if e.type == "country")
+        framing = framing_cues(table.add, gazetteer.framing)
+        self._compiled = tuple(compile_rule(rule, table.add, framing) for rule in self.rules)
         self._by_term, self._by_entity = _triggers(self._compiled)
         self._patterns = tuple(table.patterns)
         self._automaton = table.automaton()
@@ -173,7 +179,12 @@ class RuleSet:
         blockers = [
             span for term_id in self._blocker_terms.intersection(terms) for span in terms[term_id]
         ]
-        return Hits(texts, terms, resolve_names(self._entity_spans(terms), blockers))
+        names = self._entity_spans(terms)
+        others = resolve_owners(names, self._shared, self._states, texts) if self._shared else ()
+        resolved = resolve_names(names, blockers)
+        if others:
+            resolved = [hit for hit in resolved if hit not in others]
+        return Hits(texts, terms, resolved)
 
     def _scan_field(self, name: str, text: NormalisedText, found: dict[int, list[Span]]) -> None:
         folded, size, patterns = text.folded, len(text.folded), self._patterns
@@ -245,19 +256,6 @@ def _entity_terms(table: _TermTable, gazetteer: Gazetteer) -> dict[int, list[str
     return dict(by_term)
 
 
-def _compile(rule: Rule, table: _TermTable) -> CompiledRule:
-    def ids(terms: Sequence[Term]) -> tuple[int, ...]:
-        return tuple(table.add(t.text, t.exact, t.stem) for t in terms)
-
-    blocks = [
-        CompiledKeywords(b.name, b.fields, ids(b.any), ids(b.all), ids(b.none))
-        if isinstance(b, KeywordBlock)
-        else b
-        for b in rule.blocks
-    ]
-    return CompiledRule.build(rule, blocks)
-
-
 def _triggers(
     compiled: Sequence[CompiledRule],
 ) -> tuple[dict[int, list[int]], dict[str, list[int]]]:
@@ -290,6 +288,10 @@ def _waking_blocks(rule: CompiledRule) -> list[CompiledKeywords | EntityBlock]:
         block = by_name[todo.pop()]
         if isinstance(block, NearBlock):  # both sides must fire: wake on the cheaper one
             todo.append(min((block.first, block.second), key=lambda n: (cost[n], n)))
+        elif isinstance(block, CompiledParties):  # the names, or one of the acts, must fire
+            acts = sorted(block.acts)
+            cheaper = sum(cost[n] for n in acts) < cost[block.entities]
+            todo.extend(acts if cheaper else [block.entities])
         else:
             found[block.name] = block
     return list(found.values())

@@ -137,22 +137,57 @@ class NearSpec(_Strict):
     within: int = Field(ge=1, le=200)
 
 
-class BlockSpec(_Strict):
-    """A named detection block: exactly one of keywords, entities or near."""
+class CuesSpec(_Strict):
+    """Words that demote a name: `before` it or `after` it, at most `within` tokens away."""
 
-    shape = "a block: a mapping with one of keywords, entities or near"
+    shape = "a mapping with before and after lists of terms, and within: N"
+
+    before: list[TermSpec] = []
+    after: list[TermSpec] = []
+    within: int = Field(default=1, ge=0, le=20)
+
+
+class PartiesSpec(_Strict):
+    """The entities of block `entities` that are a party to an act of the `acts` blocks.
+
+    A name is a party when a hit of one of the `acts` blocks is in its clause and no
+    framing cue (rules/entities/framing.yaml, plus this block's own `framing`) demotes it.
+    """
+
+    shape = "a mapping with entities: BLOCK, acts: [BLOCK, ...] and optional framing"
+
+    entities: str
+    acts: list[str] = Field(min_length=1)
+    framing: CuesSpec = CuesSpec()
+
+
+BLOCK_KINDS = ("keywords", "entities", "near", "parties")
+
+
+class BlockSpec(_Strict):
+    """A named detection block: exactly one of keywords, entities, near or parties."""
+
+    shape = "a block: a mapping with one of keywords, entities, near or parties"
 
     keywords: KeywordsSpec | None = None
     entities: EntitiesSpec | None = None
     near: NearSpec | None = None
+    parties: PartiesSpec | None = None
     fields: list[FieldName] | None = None
 
     @model_validator(mode="after")
     def _one_kind(self) -> BlockSpec:
-        kinds = [k for k in ("keywords", "entities", "near") if getattr(self, k) is not None]
+        kinds = [k for k in BLOCK_KINDS if getattr(self, k) is not None]
         if len(kinds) != 1:
-            raise ValueError("a block has exactly one of 'keywords', 'entities' or 'near'")
+            raise ValueError(
+                "a block has exactly one of 'keywords', 'entities', 'near' or 'parties'"
+            )
         return self
+
+    @property
+    def is_derived(self) -> bool:
+        """Near and parties blocks are computed from other blocks' hits."""
+        return self.near is not None or self.parties is not None
 
 
 class TestText(_Strict):

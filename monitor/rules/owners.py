@@ -1,0 +1,89 @@
+"""Shared names: "Ministry of Public Security", 公安部 and "coast guard" are not only China's.
+
+An entity lists such names as `shared`, with an `owner` (org:mps: country:cn). A shared
+name hit is the entity's only when no other state owns that name in the text. A state
+owns a hit when its name stands right before it ("Vietnam's Ministry of Public
+Security", "the Philippine coast guard", 越南公安部) or after it ("Ministry of Public
+Security of Laos"). Once another state owns one hit, the unowned hits of the same
+entity in the text are taken as that state's too (the story is about its ministry);
+hits the owner itself owns ("China's Ministry of Public Security", 中国公安部) stay.
+
+Ownership is read from every name hit before the longest-name pass, so the country
+inside "Vietnam's Ministry of Public Security" (org:vn-mps) still counts.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Collection, Mapping, Sequence
+
+from monitor.rules.blockers import NameSpan
+from monitor.rules.normalise import NormalisedText, is_cjk
+
+# What may stand between an owner and the name, in the original case: "'s", a space, or
+# a run of capitalised words joined by "and" or "of" ("Türkiye's Police Academy and
+# Gendarmerie and Coast Guard Academy"); one or two CJK characters (越南国家公安部);
+# after the name, "of" or "of the".
+_BEFORE = re.compile(r"^(?:'s?|s')?(?:\s+(?:[A-Z][\w'-]*|and|of|the|&))*\s*$")
+_AFTER = re.compile(r"^\s+of\s+(?:the\s+)?$")
+_MAX_CJK_BETWEEN = 2
+
+
+def resolve_owners(
+    names: Sequence[NameSpan],
+    shared: Mapping[str, tuple[frozenset[str], str]],
+    states: Collection[str],
+    texts: Mapping[str, NormalisedText],
+) -> frozenset[NameSpan]:
+    """The shared-name hits that are not the entity's: another state owns them in the text.
+
+    `shared` maps an entity id to (its folded shared names, its owner); `states` are the
+    ids of countries.
+    """
+    hits = [
+        (entity_id, span)
+        for entity_id, span in names
+        if entity_id in shared and _text(texts, span) in shared[entity_id][0]
+    ]
+    if not hits:
+        return frozenset()
+    countries = [(entity_id, span) for entity_id, span in names if entity_id in states]
+    owned_by_other: set[NameSpan] = set()
+    unowned: list[NameSpan] = []
+    for hit in hits:
+        owner = _owner(hit[1], countries, texts)
+        if owner is None:
+            unowned.append(hit)
+        elif owner != shared[hit[0]][1]:
+            owned_by_other.add(hit)
+    others = {entity_id for entity_id, _ in owned_by_other}
+    return frozenset(owned_by_other | {hit for hit in unowned if hit[0] in others})
+
+
+def _owner(
+    span: tuple[str, int, int],
+    countries: Sequence[NameSpan],
+    texts: Mapping[str, NormalisedText],
+) -> str | None:
+    field, start, end = span
+    cased, folded = texts[field].cased, texts[field].folded
+    owner, nearest = None, -1
+    for country_id, (other_field, first, last) in countries:
+        if other_field != field:
+            continue
+        if nearest < last <= start and _joins_before(cased[last:start]):
+            owner, nearest = country_id, last  # the closest owner before the name wins
+        if first >= end and _AFTER.match(folded[end:first]):
+            return country_id
+    return owner
+
+
+def _joins_before(between: str) -> bool:
+    if _BEFORE.match(between):
+        return True
+    return len(between) <= _MAX_CJK_BETWEEN and all(is_cjk(char) for char in between)
+
+
+def _text(texts: Mapping[str, NormalisedText], span: tuple[str, int, int]) -> str:
+    field, start, end = span
+    return texts[field].folded[start:end]

@@ -1,0 +1,107 @@
+"""Parties: is a name a party to what the text reports, or only mentioned?
+
+A `parties:` block takes the hits of an entities block (China, the Ministry) and keeps
+those that are a party to an act: a hit of one of its `acts` blocks (sign, train,
+donate, 签署) is in the name's clause, and no framing cue demotes the name. Framing cues
+(rules/entities/framing.yaml and the block's own) are `before` cues ("amid concerns
+over China", "vies with China", 遏制中国), `after` cues ("China's growing influence",
+中国威胁), both within a few tokens, and `clause` cues that demote every name after them
+in the clause ("amid ...", 外界认为...). So "US and Palau sign security pact amid China
+concerns" has an act in China's clause, but China is framed; "Kiribati requested China's
+policing assistance" keeps China as a party.
+
+Patterns over clauses, not a parse: see docs/rules.md for why.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from monitor.rules.hits import Hits, Span, token_gap
+
+
+@dataclass(frozen=True)
+class CueSet:
+    """Cue term ids (in the matcher's term table) and how near a name they must be."""
+
+    before: tuple[int, ...]
+    after: tuple[int, ...]
+    within: int
+
+
+@dataclass(frozen=True)
+class CompiledParties:
+    """A parties block: the shared framing cues, the block's own, and the clause cues."""
+
+    name: str
+    fields: tuple[str, ...]
+    entities: str
+    acts: tuple[str, ...]
+    cues: tuple[CueSet, ...]
+    clause: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class PartyCheck:
+    """Why one name hit is or is not a party: the act or cue that decided it."""
+
+    name: Span
+    party: bool
+    reason: str  # "act", "framed before", "framed after", "framed in clause", "no act"
+    evidence: Span | None = None
+
+
+def check_parties(
+    block: CompiledParties, fired: Mapping[str, tuple[Span, ...]], hits: Hits
+) -> tuple[PartyCheck, ...]:
+    """One check per hit of the entities block, in the block's fields."""
+    names = [s for s in fired.get(block.entities, ()) if s[0] in block.fields]
+    acts = [s for act in block.acts for s in fired.get(act, ()) if s[0] in block.fields]
+    # A word inside a name is part of the name, not an act: the "Cooperation" of the
+    # Global Public Security Cooperation Forum is no cooperation of China's.
+    inside_names = [span for _, span in hits.entities]
+    acts = [act for act in acts if not any(_within(act, name) for name in inside_names)]
+    return tuple(_check(block, name, acts, hits) for name in names)
+
+
+def _within(inner: Span, outer: Span) -> bool:
+    return inner[0] == outer[0] and outer[1] <= inner[1] and inner[2] <= outer[2] and inner != outer
+
+
+def party_spans(checks: Sequence[PartyCheck]) -> tuple[Span, ...]:
+    """The spans that explain a parties block: each party and the act it is party to."""
+    found: list[Span] = []
+    for check in checks:
+        if check.party:
+            found.append(check.name)
+            if check.evidence is not None:
+                found.append(check.evidence)
+    return tuple(dict.fromkeys(found))
+
+
+def _check(block: CompiledParties, name: Span, acts: Sequence[Span], hits: Hits) -> PartyCheck:
+    field, start, end = name
+    clause_start, clause_end = hits.clause(name)
+
+    def in_clause(span: Span) -> bool:
+        return span[0] == field and clause_start <= span[1] and span[2] <= clause_end
+
+    for cue in _cues(block.clause, hits):
+        if in_clause(cue) and cue[2] <= start:
+            return PartyCheck(name, False, "framed in clause", cue)
+    for cues in block.cues:
+        for cue in _cues(cues.before, hits):
+            if in_clause(cue) and cue[2] <= start and token_gap(hits, cue, name) <= cues.within:
+                return PartyCheck(name, False, "framed before", cue)
+        for cue in _cues(cues.after, hits):
+            if in_clause(cue) and cue[1] >= end and token_gap(hits, name, cue) <= cues.within:
+                return PartyCheck(name, False, "framed after", cue)
+    for act in acts:
+        if in_clause(act) and not (act[1] < end and start < act[2]):  # not the name itself
+            return PartyCheck(name, True, "act", act)
+    return PartyCheck(name, False, "no act")
+
+
+def _cues(term_ids: Sequence[int], hits: Hits) -> list[Span]:
+    return [span for term in term_ids for span in hits.terms.get(term, ())]
