@@ -152,7 +152,7 @@ def _emit(text: str, start: int, end: int, marks: bytes, style: Style) -> str:
 
 
 def tidy(text: str, spans: Iterable[tuple[int, int]] = ()) -> tuple[str, bytes]:
-    """Whitespace runs become one space; hidden characters go (textclean.is_hidden_at: controls,
+    """Whitespace runs become one space; hidden characters go (feeds.text.is_hidden_at: controls,
     zero-width and bidi characters, lone surrogates), so text shows what it says.
 
     Returns the text and a mask of which of its characters lie inside `spans` (offsets

@@ -3,7 +3,7 @@
 No Telegram library here. Every stored or user-supplied text is cleaned of control and
 format characters, cut, then HTML-escaped; a reply is cut at whole blocks so it stays
 within Telegram's 4096 UTF-16 units and its HTML is never cut inside a tag.
-The admin views are in `bot_admin`, the /why view in `bot_why`.
+The admin views are in `bot.admin`, the /why view in `bot.why`.
 """
 
 from __future__ import annotations
@@ -68,7 +68,7 @@ Command = Callable[[BotContext, Caller, str], Reply]  # a command's handler: arg
 
 
 # Without control, zero-width, bidi and lone surrogate characters; newlines become spaces.
-# The bot's modules call it views.clean; alerts use the same function (monitor.textclean).
+# The bot's modules call it views.clean; alerts use the same function (feeds.text).
 clean = visible_text
 
 

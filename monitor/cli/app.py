@@ -1,7 +1,7 @@
 """The `monitor` command: a thin layer over the library functions.
 
-Sub-commands live in cli_feeds (`feeds`), rules_cli (`rules`), views_cli and views_why;
-what they share (consoles, settings, the store, errors) is in cli_common.
+Sub-commands live in cli.feeds (`feeds`), cli.rules (`rules`), cli.views and cli.why;
+what they share (consoles, settings, the store, errors) is in cli.common.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """What the CLI modules share: the consoles, settings, the store, errors and options.
 
-monitor.cli registers the commands of cli_feeds, views_cli and views_why; those modules
-import this one, never monitor.cli, so no import goes round in a circle.
+cli.app registers the commands of cli.feeds, cli.views and cli.why; those modules
+import this one, never cli.app, so no import goes round in a circle.
 """
 
 from __future__ import annotations
@@ -61,7 +61,7 @@ def duration_option(option: str, text: str, most: float = MAX_DURATION) -> float
         raise fail(f"{option}: {error}", 2) from None
 
 
-# --- the view commands (views_cli, views_why): plain text, never styled ------------------
+# --- the view commands (cli.views, cli.why): plain text, never styled ------------------
 
 ViewJsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")]
 WideOption = Annotated[

@@ -3,7 +3,7 @@
 `register(app)` adds them, and `why` (monitor.views_why), to the `monitor` app. `matches`
 and `stats` date entries by when the monitor first saw them (`--by published`: by their
 publication time, or when seen if they have none); the report by publication. `--since`
-counts back from now. Settings, the store and output come from monitor.cli_common.
+counts back from now. Settings, the store and output come from cli.common.
 """
 
 from __future__ import annotations

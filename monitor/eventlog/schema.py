@@ -1,6 +1,6 @@
 """The database's tables as SQL: the event log, and the projections derived from it.
 
-monitor.store creates them in its first migration; monitor.replay rebuilds the
+eventlog.store creates them in its first migration; eventlog.replay rebuilds the
 projections in a scratch database from the events and compares them with the live ones.
 """
 

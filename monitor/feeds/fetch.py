@@ -5,7 +5,7 @@ redirect hop and the whole body), a cap on the decompressed body, redirects foll
 hand, and for feeds added by untrusted users an SSRF guard that checks every address
 before connecting. aiohttp is imported here and nowhere else in the package; the rules
 that need no HTTP client (URL checks, address policy, decompression, status meanings)
-live in `http_rules`, and the names callers use are re-exported from here.
+live in `feeds.http_policy`, and the names callers use are re-exported from here.
 """
 
 from __future__ import annotations

@@ -122,7 +122,7 @@ def _ends_emoji(char: str) -> bool:
 def visible_text(text: str) -> str:
     """`text` without hidden characters (is_hidden_at); tab, newline and return become spaces.
 
-    Everything shown to a person goes through this or `textcut.tidy`, which uses
+    Everything shown to a person goes through this or `alerts.cutting.tidy`, which uses
     is_hidden_at: bot replies, Telegram alerts and console alert lines.
     """
     return "".join(

@@ -1,6 +1,6 @@
 """Run a module-level function in worker processes that can be killed, from asyncio.
 
-Used by monitor.parse so that a document that makes a parser spin or crash costs one
+Used by feeds.parser_pool so that a document that makes a parser spin or crash costs one
 worker, not the daemon. Stdlib only.
 """
 
