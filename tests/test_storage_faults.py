@@ -9,12 +9,11 @@ import os
 import sqlite3
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 from fakes.feed_server import FeedServer
-from helpers import rss, settings_for
+from helpers import rss, settings_for, wait_until
 
 from monitor import daemon
 from monitor.errors import StoreError
@@ -120,16 +119,15 @@ def test_the_daemon_survives_a_locked_database_and_catches_up(
         process = subprocess.Popen([sys.executable, "-m", "monitor", "run"], env=env,
                                    cwd=tmp_path, stdout=sink, stderr=sink)  # fmt: skip
         try:
-            time.sleep(3)
+            assert wait_until(lambda: _count(settings.db) == 1, 60), log.read_text()
             other = sqlite3.connect(settings.db, isolation_level=None)
             other.execute("BEGIN EXCLUSIVE")
             feed_server.serve("/news.xml", rss(ITEMS))
-            time.sleep(3)
+            refused = "poll not recorded, retried next time"
+            assert wait_until(lambda: refused in log.read_text(), 60), log.read_text()
             other.execute("ROLLBACK")
             other.close()
-            deadline = time.monotonic() + 15
-            while time.monotonic() < deadline and _count(settings.db) < 2:
-                time.sleep(0.2)
+            assert wait_until(lambda: _count(settings.db) == 2, 60), log.read_text()
             assert process.poll() is None
         finally:
             process.terminate()
