@@ -118,7 +118,7 @@ async def test_replies_keep_the_chats_pace(tmp_path: Path, telegram: FakeTelegra
 async def test_a_flood_is_answered_once_then_dropped(
     tmp_path: Path, telegram: FakeTelegram
 ) -> None:
-    quick = {"pacer": Pacer(PacingRules(per_chat_interval=0.05)), "flood": FloodRules(5, 600)}
+    quick = {"pacer": Pacer(PacingRules(per_chat_interval=0.3)), "flood": FloodRules(5, 600)}
     async with bot_running(tmp_path, telegram, quick) as app:
         for _ in range(1000):
             telegram.user_message(42, "/subscribe police-training")
@@ -129,7 +129,8 @@ async def test_a_flood_is_answered_once_then_dropped(
     assert len(texts) == 6, texts
     assert "Subscribed:" in texts[0] and all("Already subscribed" in t for t in texts[1:5])
     assert texts[5].startswith("Slow down: this chat sent more than 5 commands")
-    assert min(gaps(reply_times(telegram, 42))) >= 0.045
+    # Paced 0.3 s apart when sent; arrival times may jitter by tens of ms on a busy machine.
+    assert min(gaps(reply_times(telegram, 42))) >= 0.2
 
 
 def test_the_flood_guard_lets_a_chat_in_again_after_the_window() -> None:
