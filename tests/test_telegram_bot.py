@@ -111,7 +111,8 @@ async def test_replies_keep_the_chats_pace(tmp_path: Path, telegram: FakeTelegra
         await eventually(lambda: len(telegram.sent_messages(42)) == 3)
         telegram.callback(43, "sub:police-training", message_id=2)  # reply + edit: 2 slots
         await eventually(lambda: len(reply_times(telegram, 43)) == 3)
-    assert min(gaps(reply_times(telegram, 42))) >= 0.8  # paced 1 s apart; arrivals may jitter under load
+    # paced 1 s apart; arrival times may jitter by tens of ms under load
+    assert min(gaps(reply_times(telegram, 42))) >= 0.8
     assert min(gaps(reply_times(telegram, 43))) >= 0.8
 
 
