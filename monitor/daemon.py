@@ -23,6 +23,7 @@ from monitor.eventlog.store import Store
 from monitor.feeds import feed_list as feeds
 from monitor.feeds.fetch import Fetcher, FetchPolicy
 from monitor.feeds.parser_pool import ParserPool
+from monitor.feeds.probe import Prober
 from monitor.ops.http import HttpServer, daemon_health, start_http
 from monitor.ops.metrics import LogMetrics, PollCounters
 from monitor.outputs import Outputs, build_outputs, close_outputs, open_outputs, stop_receiving
@@ -97,7 +98,8 @@ async def _assembled(
             Fetcher(fetch_policy(settings)) as fetcher,
             ParserPool(settings.parse_workers, settings.parse_timeout) as parser,
         ):
-            outputs = build_outputs(settings, store, rules, write)
+            prober = Prober(fetcher, parser.inspect)  # /addfeed's check, parsed in the workers
+            outputs = build_outputs(settings, store, rules, write, prober)
             polls = PollCounters()
             resend = settings.telegram_resend_uncertain
             dispatcher = Dispatcher(store, outputs.sinks, resend_uncertain=resend)

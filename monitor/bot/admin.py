@@ -6,6 +6,7 @@ of the bot's admins, and turns a ConcurrencyError into a reply; nothing here che
 
 from __future__ import annotations
 
+from monitor.bot.adding import checked_add
 from monitor.bot.replies import BotContext, Caller, Command, Reply, fit, link, minute, show
 from monitor.config import ENV_PREFIX, Settings
 from monitor.durations import format_duration, parse_duration
@@ -45,6 +46,8 @@ def _addfeed(ctx: BotContext, caller: Caller, args: str) -> Reply:
     if isinstance(interval, str):
         return Reply(f"{interval}\n{usage}")
     seconds, note = interval
+    if ctx.prober is not None:
+        return checked_add(ctx, ctx.prober, caller, parts[0].strip(), seconds, note)
     try:
         feed_id = add_feed(
             ctx.store, parts[0], interval=seconds, origin=f"telegram:{caller.chat_id}"

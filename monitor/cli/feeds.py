@@ -11,6 +11,7 @@ from typing import Annotated
 
 import typer
 
+from monitor.cli import adding
 from monitor.cli import tables as reports
 from monitor.cli.common import (
     JsonOption,
@@ -45,8 +46,16 @@ def feeds_add(
             help="Poll interval, e.g. 15m or 1h30m: from MONITOR_MIN_INTERVAL to 30d.",
         ),
     ] = None,
+    yes: Annotated[
+        bool, typer.Option("--yes", help="For an HTML page: add the first feed it links.")
+    ] = False,
+    no_check: Annotated[
+        bool, typer.Option("--no-check", help="Add without fetching the URL first (offline).")
+    ] = False,
 ) -> None:
-    """Add a feed by URL.
+    """Add a feed by URL, once one fetch shows it is a feed (title and entry count shown).
+
+    An HTML page that links feeds (rel="alternate") lists them; --yes adds the first.
 
     Example: monitor feeds add https://example.org/rss.xml --name "Example" --interval 15m
     """
@@ -54,6 +63,13 @@ def feeds_add(
     seconds = None if interval is None else _feed_interval(settings, interval)
     with open_store(settings) as store:
         try:
+            if not no_check:
+                feeds.check_feed_url(url)
+                feeds.refuse_duplicate(store, url.strip())
+                adding.add_checked(
+                    settings, store, url.strip(), name=name, interval=seconds, yes=yes
+                )
+                return
             feed_id = feeds.add_feed(store, url, title=name, interval=seconds)
         except FeedError as error:
             raise fail(str(error)) from None

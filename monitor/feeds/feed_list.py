@@ -54,15 +54,20 @@ def add_feed(
 ) -> str:
     """Append FeedAdded and return the feed id; refuses duplicates and bad URLs."""
     url = check_feed_url(url)
-    existing = feed_id_with_url(store, url)
-    if existing:
-        raise FeedError(f"{url} is already monitored as feed {existing}")
+    refuse_duplicate(store, url)
     feed_id = ev.feed_id_for(url)
     stream = ev.feed_stream(feed_id)
     version = store.version(stream)
     data = ev.FeedAdded(url=url, title=title, interval=interval, origin=origin)
     store.append([ev.NewEvent(stream, data, f"added@{version}")], expected={stream: version})
     return feed_id
+
+
+def refuse_duplicate(store: Store, url: str) -> None:
+    """FeedError when `url` is monitored already (checked before a fetch, and again on add)."""
+    existing = feed_id_with_url(store, url)
+    if existing:
+        raise FeedError(f"{url} is already monitored as feed {existing}")
 
 
 def remove_feed(store: Store, feed_id: str, reason: str = "", origin: str = "cli") -> str:
