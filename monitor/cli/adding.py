@@ -52,8 +52,9 @@ def offers_text(found: OffersFeeds) -> str:
 def refusal_text(found: Probe) -> str:
     if isinstance(found, NoFeed):
         return (
-            f'{found.url} is an HTML page without a feed link (rel="alternate");'
-            " --no-check adds it unchecked"
+            f'{found.url} is an HTML page without a feed link (rel="alternate"); watch it as'
+            f" a page instead (`monitor watch test {found.url}`), or --no-check adds it"
+            " unchecked"
         )
     if isinstance(found, IsFeed | OffersFeeds):  # not a refusal; callers never pass these
         return f"{found.url} is usable"

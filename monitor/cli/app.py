@@ -29,6 +29,7 @@ from monitor.cli.common import (
 from monitor.cli.feeds import feeds_app
 from monitor.cli.rules import match_command, rules_app
 from monitor.cli.views import register as register_views
+from monitor.cli.watch import watch_app
 from monitor.config import Settings
 from monitor.errors import MonitorError, RulesError
 from monitor.eventlog.events import EVENT_TYPES
@@ -46,6 +47,7 @@ app = typer.Typer(
     rich_markup_mode=None,
 )
 app.add_typer(feeds_app, name="feeds")
+app.add_typer(watch_app, name="watch")
 app.add_typer(rules_app, name="rules")
 
 ConfigOption = Annotated[

@@ -60,7 +60,7 @@ def feeds_add(
     Example: monitor feeds add https://example.org/rss.xml --name "Example" --interval 15m
     """
     settings = settings_from(ctx)
-    seconds = None if interval is None else _feed_interval(settings, interval)
+    seconds = None if interval is None else interval_seconds(settings, interval)
     with open_store(settings) as store:
         try:
             if not no_check:
@@ -76,7 +76,7 @@ def feeds_add(
     out.print(f"added feed {feed_id}: {url.strip()}")
 
 
-def _feed_interval(settings: Settings, text: str) -> float:
+def interval_seconds(settings: Settings, text: str) -> float:
     """Refused below the minimum now, rather than raised to it with a warning at each start."""
     seconds = duration_option("--interval", text, MAX_INTERVAL)
     if seconds < settings.min_interval:

@@ -21,11 +21,28 @@ class Payload(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
+# --- source kinds: what a page watch reads (issue 13) -------------------------------
+
+
+class PageSelectors(Payload):
+    """How a page watch finds its entries: CSS selectors (XPath with `xpath`); the item
+    selector is absolute, the others relative to an item. Empty item: found automatically."""
+
+    item: str = ""
+    title: str = ""
+    link: str = ""
+    date: str = ""
+    summary: str = ""
+    xpath: bool = False
+
+
 class FeedAdded(Payload):
     url: str
     title: str = ""
     interval: float | None = None  # seconds; None means the configured default
     origin: str = "cli"  # "opml:<path>", "cli", "telegram:<chat id>"
+    kind: str = "feed"  # "feed", "page" (a page watch) or "sitemap"
+    selectors: PageSelectors | None = None  # a page watch's; None: found automatically
 
 
 class FeedRemoved(Payload):

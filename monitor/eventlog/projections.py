@@ -32,9 +32,10 @@ def stream_id(stream: str) -> str:
 
 def _feed_added(db: sqlite3.Connection, event: ev.StoredEvent) -> None:
     data = _as(event, ev.FeedAdded)
+    selectors = data.selectors.model_dump_json() if data.selectors else None
     db.execute(
-        "INSERT OR REPLACE INTO feeds (id, url, title, origin, interval, added_at) "
-        "VALUES (?, ?, ?, ?, ?, ?)",
+        "INSERT OR REPLACE INTO feeds (id, url, title, origin, interval, added_at, kind,"
+        " selectors) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
         (
             stream_id(event.stream),
             data.url,
@@ -42,6 +43,8 @@ def _feed_added(db: sqlite3.Connection, event: ev.StoredEvent) -> None:
             data.origin,
             data.interval,
             iso(event.recorded_at),
+            data.kind,
+            selectors,
         ),
     )
 

@@ -126,6 +126,16 @@ CREATE TABLE IF NOT EXISTS rules (
 );
 """
 
+# Migration 2 (issue 13): feeds have a kind (feed, page, sitemap) and a page watch's
+# selectors (JSON). Replay applies it after PROJECTION_SCHEMA, as the store does.
+SOURCE_KINDS_SCHEMA = """
+ALTER TABLE feeds ADD COLUMN kind TEXT NOT NULL DEFAULT 'feed';
+ALTER TABLE feeds ADD COLUMN selectors TEXT;
+"""
+
+# The projection changes of later migrations, in order: a scratch rebuild applies them.
+PROJECTION_CHANGES: tuple[str, ...] = (SOURCE_KINDS_SCHEMA,)
+
 # Table name -> the columns that order it, for replay comparison.
 PROJECTION_TABLES: dict[str, str] = {
     "feeds": "id",

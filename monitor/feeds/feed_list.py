@@ -50,15 +50,27 @@ def check_feed_url(url: str) -> str:
 
 
 def add_feed(
-    store: Store, url: str, *, title: str = "", interval: float | None = None, origin: str = "cli"
+    store: Store,
+    url: str,
+    *,
+    title: str = "",
+    interval: float | None = None,
+    origin: str = "cli",
+    kind: str = "feed",
+    selectors: ev.PageSelectors | None = None,
 ) -> str:
-    """Append FeedAdded and return the feed id; refuses duplicates and bad URLs."""
+    """Append FeedAdded and return the feed id; refuses duplicates and bad URLs.
+
+    `kind` "page" is a page watch (its `selectors`, or None for the automatic mode).
+    """
     url = check_feed_url(url)
     refuse_duplicate(store, url)
     feed_id = ev.feed_id_for(url)
     stream = ev.feed_stream(feed_id)
     version = store.version(stream)
-    data = ev.FeedAdded(url=url, title=title, interval=interval, origin=origin)
+    data = ev.FeedAdded(
+        url=url, title=title, interval=interval, origin=origin, kind=kind, selectors=selectors
+    )
     store.append([ev.NewEvent(stream, data, f"added@{version}")], expected={stream: version})
     return feed_id
 

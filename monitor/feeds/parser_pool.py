@@ -1,4 +1,4 @@
-"""ParserPool: the parsers of feeds.parse and feeds.discover in worker processes
+"""ParserPool: the parsers of feeds.sources and feeds.discover in worker processes
 (feeds.worker_pool).
 
 A document that makes a parser spin or crash costs one worker, not the daemon.
@@ -8,14 +8,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from monitor.eventlog.events import PageSelectors
 from monitor.feeds.discover import Inspection, PageLinks, inspect_document
-from monitor.feeds.parse import parse_feed
 from monitor.feeds.records import FeedData, ParseFailed, ParseResult
+from monitor.feeds.sources import parse_source
 from monitor.feeds.worker_pool import TimedOut, WorkerFailed, WorkerPool
 
 # What a worker can be asked to do, by name (the name crosses the pipe, not the function).
 TASKS: dict[str, Callable[..., ParseResult | Inspection]] = {
-    "feed": parse_feed,
+    "feed": parse_source,
     "inspect": inspect_document,
 }
 
@@ -37,9 +38,17 @@ class ParserPool:
     async def __aexit__(self, *exc_info: object) -> None:
         await self.close()
 
-    async def parse(self, body: bytes, url: str, content_type: str | None = None) -> ParseResult:
-        """Like parse_feed; "parse-timeout" or "parse-crash" when the worker hangs or dies."""
-        outcome = await self._call("feed", body, url, content_type)
+    async def parse(
+        self,
+        body: bytes,
+        url: str,
+        content_type: str | None = None,
+        kind: str = "feed",
+        selectors: PageSelectors | None = None,
+    ) -> ParseResult:
+        """Like sources.parse_source; "parse-timeout" or "parse-crash" when the worker hangs
+        or dies."""
+        outcome = await self._call("feed", body, url, content_type, kind, selectors)
         if isinstance(outcome, FeedData):
             return outcome
         if isinstance(outcome, PageLinks):  # cannot happen: "feed" gives feeds or failures

@@ -16,7 +16,10 @@ from monitor.feeds.text import entry_key, shorten
 # prints them: a hostile feed's 9 MB title would otherwise cost every one of those.
 TITLE_LIMIT = 1_000
 SUMMARY_LIMIT = 5_000
-ParseFailureKind = Literal["empty", "not-a-feed", "malformed", "parse-timeout", "parse-crash"]
+ParseFailureKind = Literal[
+    "empty", "not-a-feed", "malformed", "parse-timeout", "parse-crash",
+    "selectors-empty",  # a page watch whose selectors (or automatic mode) found no item
+]  # fmt: skip
 FAILURE_KINDS: frozenset[str] = frozenset(get_args(ParseFailureKind))
 
 

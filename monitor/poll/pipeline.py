@@ -84,7 +84,9 @@ class Pipeline:
         body_hash = decide.content_hash(fetched.body)
         if body_hash == feed.content_hash and feed.polled:
             return self._unchanged(feed, fetched.validators, fetched.moved_to, "unchanged")
-        parsed = await self.parser.parse(fetched.body, fetched.url, fetched.content_type)
+        parsed = await self.parser.parse(
+            fetched.body, fetched.url, fetched.content_type, feed.kind, feed.selectors
+        )
         if isinstance(parsed, ParseFailed):
             return self._fail(feed, Failure(parsed.kind, parsed.detail, fetched.status))
         return self._ingest(feed, fetched, parsed, body_hash)

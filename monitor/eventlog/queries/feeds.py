@@ -31,6 +31,8 @@ class FeedState:
     failures: int
     next_poll_at: datetime | None
     version: int
+    kind: str = "feed"  # "feed", "page" or "sitemap"
+    selectors: ev.PageSelectors | None = None
 
     @property
     def stream(self) -> str:
@@ -68,6 +70,10 @@ def _feed_state(row: sqlite3.Row) -> FeedState:
         failures=row["failures"],
         next_poll_at=parse_time(row["next_poll_at"]),
         version=row["version"] or 0,
+        kind=row["kind"],
+        selectors=ev.PageSelectors.model_validate_json(row["selectors"])
+        if row["selectors"]
+        else None,
     )
 
 
@@ -130,7 +136,7 @@ CASE WHEN f.last_error_kind = 'gone' AND f.failures > 0 THEN (
 def feed_rows(log: Reader) -> list[Row]:
     """Every feed with its counts, last check and failures, as columns for a table or JSON."""
     rows = log.db.execute(
-        "SELECT f.id, f.title, f.url, f.origin, f.interval,"
+        "SELECT f.id, f.kind, f.title, f.url, f.origin, f.interval,"
         " (SELECT COUNT(*) FROM entries e WHERE e.feed_id = f.id) AS entries,"
         " f.failures, f.failing_since,"
         " f.last_error_kind, f.last_error, f.next_poll_at, f.last_changed_at,"
