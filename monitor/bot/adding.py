@@ -57,6 +57,7 @@ def _add(
             title=found.title,
             interval=interval,
             origin=f"telegram:{caller.chat_id}",
+            kind=found.kind,
         )
     except FeedError as error:
         return Reply(show(str(error), 400))

@@ -36,9 +36,13 @@ def add_checked(
         found = probe(settings, found.feeds[0].url)
     if not isinstance(found, IsFeed):
         raise fail(refusal_text(found))
-    feed_id = feeds.add_feed(store, found.url, title=name or found.title, interval=interval)
+    feed_id = feeds.add_feed(
+        store, found.url, title=name or found.title, interval=interval, kind=found.kind
+    )
     title = f'"{found.title}"' if found.title else "no title"
-    out.print(f"added feed {feed_id}: {found.url} ({title}, {found.entries} entries)")
+    what = f"{found.sitemaps} sitemaps to read" if found.sitemaps else f"{found.entries} entries"
+    noun = "sitemap" if found.kind == "sitemap" else "feed"
+    out.print(f"added {noun} {feed_id}: {found.url} ({title}, {what})")
 
 
 def offers_text(found: OffersFeeds) -> str:

@@ -52,6 +52,10 @@ def feeds_add(
     no_check: Annotated[
         bool, typer.Option("--no-check", help="Add without fetching the URL first (offline).")
     ] = False,
+    kind: Annotated[
+        str,
+        typer.Option("--kind", help="With --no-check: feed or sitemap (the check tells itself)."),
+    ] = "feed",
 ) -> None:
     """Add a feed by URL, once one fetch shows it is a feed (title and entry count shown).
 
@@ -70,7 +74,11 @@ def feeds_add(
                     settings, store, url.strip(), name=name, interval=seconds, yes=yes
                 )
                 return
-            feed_id = feeds.add_feed(store, url, title=name, interval=seconds)
+            if kind not in ("feed", "sitemap"):
+                raise fail(
+                    f"--kind {kind!r}: give feed or sitemap (page watches: monitor watch add)", 2
+                )
+            feed_id = feeds.add_feed(store, url, title=name, interval=seconds, kind=kind)
         except FeedError as error:
             raise fail(str(error)) from None
     out.print(f"added feed {feed_id}: {url.strip()}")

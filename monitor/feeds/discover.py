@@ -15,6 +15,7 @@ from lxml import etree
 from monitor.feeds.http_policy import check_url
 from monitor.feeds.parse import parse_feed
 from monitor.feeds.records import FeedData, ParseFailed
+from monitor.feeds.sitemaps import is_sitemap, parse_sitemap
 from monitor.feeds.text import collapse_whitespace, document_head, looks_like_html
 
 FEED_TYPES = frozenset(
@@ -50,10 +51,12 @@ Inspection = FeedData | PageLinks | ParseFailed
 
 
 def inspect_document(body: bytes, url: str, content_type: str | None = None) -> Inspection:
-    """The document read as a feed, or, for an HTML page, the feeds it links."""
+    """The document read as a feed (or a sitemap), or, for an HTML page, the feeds it links."""
     parsed = parse_feed(body, url, content_type)
     if isinstance(parsed, ParseFailed) and looks_like_html(document_head(body)):
         return page_links(body, url)
+    if isinstance(parsed, ParseFailed) and is_sitemap(body):
+        return parse_sitemap(body, url)
     return parsed
 
 

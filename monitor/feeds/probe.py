@@ -17,6 +17,8 @@ class IsFeed:
     title: str
     entries: int
     format: str
+    kind: str = "feed"  # or "sitemap" (a urlset or a sitemap index)
+    sitemaps: int = 0  # a sitemap index: how many sitemaps it names that will be read
 
 
 @dataclass(frozen=True)
@@ -65,7 +67,9 @@ class Prober:
     async def _read(self, url: str, fetched: Fetched) -> Probe:
         found = await self._inspect(fetched.body, fetched.url, fetched.content_type)
         if isinstance(found, FeedData):
-            return IsFeed(url, found.title, len(found.entries), found.format)
+            kind = "sitemap" if found.format in ("sitemap", "sitemapindex") else "feed"
+            count = len(found.entries)
+            return IsFeed(url, found.title, count, found.format, kind, len(found.sitemaps))
         if isinstance(found, PageLinks):
             return (
                 OffersFeeds(url, found.title, found.feeds)

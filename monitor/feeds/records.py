@@ -19,6 +19,7 @@ SUMMARY_LIMIT = 5_000
 ParseFailureKind = Literal[
     "empty", "not-a-feed", "malformed", "parse-timeout", "parse-crash",
     "selectors-empty",  # a page watch whose selectors (or automatic mode) found no item
+    "index-failed",  # every sitemap a sitemap index names failed
 ]  # fmt: skip
 FAILURE_KINDS: frozenset[str] = frozenset(get_args(ParseFailureKind))
 
@@ -42,6 +43,7 @@ class FeedData:
     lang: str | None
     entries: tuple[EntryData, ...]
     warnings: tuple[str, ...]
+    sitemaps: tuple[str, ...] = ()  # a sitemap index: the sitemaps to read (feeds.sitemaps)
 
 
 @dataclass(frozen=True)
