@@ -27,10 +27,12 @@ from monitor.durations import MAX_INTERVAL, format_duration
 from monitor.errors import FeedError, OpmlError
 from monitor.eventlog.queries.feeds import feed_rows
 from monitor.feeds import feed_list as feeds
+from monitor.feeds.controls import resolve_feed
 from monitor.feeds.opml import write_opml
 
 feeds_app = typer.Typer(
-    help="Add, list, remove, import and export the monitored feeds.", no_args_is_help=True
+    help="Add, list, remove, pause, resume, poll, import and export the monitored feeds.",
+    no_args_is_help=True,
 )
 
 
@@ -113,8 +115,8 @@ def feeds_list(ctx: typer.Context, as_json: JsonOption = False, wide: WideOption
 
 
 @feeds_app.command("remove")
-def feeds_remove(ctx: typer.Context, feed_id: str) -> None:
-    """Stop monitoring a feed (its entries stay in the log).
+def feeds_remove(ctx: typer.Context, feed_ref: str) -> None:
+    """Stop monitoring a feed, by id, unique id prefix or URL (its entries stay in the log).
 
     A feed of MONITOR_FEEDS removed here is not added back at the next start; `monitor
     feeds add URL` brings it back.
@@ -123,6 +125,7 @@ def feeds_remove(ctx: typer.Context, feed_id: str) -> None:
     """
     with open_store(settings_from(ctx)) as store:
         try:
+            feed_id = resolve_feed(store, feed_ref).id
             url = feeds.remove_feed(store, feed_id, reason="removed with the CLI")
         except FeedError as error:
             raise fail(str(error)) from None

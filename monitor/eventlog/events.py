@@ -43,6 +43,8 @@ class FeedAdded(Payload):
     origin: str = "cli"  # "opml:<path>", "cli", "telegram:<chat id>"
     kind: str = "feed"  # "feed", "page" (a page watch) or "sitemap"
     selectors: PageSelectors | None = None  # a page watch's; None: found automatically
+    html_url: str | None = None  # the site's page (OPML htmlUrl)
+    category: str | None = None  # the OPML folder it came from, kept on export
 
 
 class FeedRemoved(Payload):
@@ -175,6 +177,25 @@ class ChatUnmuted(Payload):
     chat_id: int
 
 
+# --- operator controls of a feed (issue 13) ------------------------------------------
+
+
+class FeedPaused(Payload):
+    """Not polled until FeedResumed; its entries stay."""
+
+    origin: str = "cli"  # "cli" or "telegram:<chat id>"
+
+
+class FeedResumed(Payload):
+    origin: str = "cli"
+
+
+class FeedPollRequested(Payload):
+    """Poll it now: the running daemon polls it at its next look at the feed list."""
+
+    origin: str = "cli"
+
+
 class RuleVersion(Payload):
     id: str
     version: str
@@ -213,6 +234,9 @@ EVENT_TYPES: dict[str, type[Payload]] = {
         ChatMuted,
         ChatUnmuted,
         RulesLoaded,
+        FeedPaused,
+        FeedResumed,
+        FeedPollRequested,
     )
 }
 

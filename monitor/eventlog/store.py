@@ -20,6 +20,7 @@ from monitor.eventlog import events as ev
 from monitor.eventlog import projections
 from monitor.eventlog.schema import (
     EVENTS_SCHEMA,
+    FEED_CONTROLS_SCHEMA,
     PROJECTION_SCHEMA,
     SOURCE_KINDS_SCHEMA,
     split_statements,
@@ -29,7 +30,11 @@ from monitor.eventlog.views import VIEWS, create_views
 Clock = Callable[[], datetime]
 
 # Each migration runs once, in order; PRAGMA user_version counts the ones applied.
-MIGRATIONS: tuple[str, ...] = (EVENTS_SCHEMA + PROJECTION_SCHEMA, SOURCE_KINDS_SCHEMA)
+MIGRATIONS: tuple[str, ...] = (
+    EVENTS_SCHEMA + PROJECTION_SCHEMA,
+    SOURCE_KINDS_SCHEMA,
+    FEED_CONTROLS_SCHEMA,
+)
 
 
 def utc_now() -> datetime:

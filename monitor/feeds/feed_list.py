@@ -151,7 +151,7 @@ def removed_by_hand(removal: ev.FeedRemoved | None) -> bool:
 
 
 def export_outlines(store: Store) -> list[Outline]:
-    return [Outline(f.url, f.title) for f in feed_states(store)]
+    return [Outline(f.url, f.title, f.html_url, f.category, f.kind) for f in feed_states(store)]
 
 
 def _outlines_by_feed_id(path: Path) -> dict[str, Outline]:
@@ -174,7 +174,14 @@ def _additions(
     for outline in outlines:
         feed_id = ev.feed_id_for(outline.url)
         version = streams[feed_id].version if feed_id in streams else 0
-        data = ev.FeedAdded(url=outline.url, title=outline.title, origin=origin)
+        data = ev.FeedAdded(
+            url=outline.url,
+            title=outline.title,
+            origin=origin,
+            kind=outline.kind,
+            html_url=outline.html_url,
+            category=outline.category,
+        )
         changes.append((ev.NewEvent(ev.feed_stream(feed_id), data, f"added@{version}"), version))
     return changes
 

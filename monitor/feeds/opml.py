@@ -16,7 +16,12 @@ class Outline:
     url: str
     title: str = ""
     html_url: str | None = None
-    category: str | None = None
+    category: str | None = None  # the folder (a nesting outline's text), or `category`
+    kind: str = "feed"  # type="html" is a page watch (automatic mode), type="sitemap" a sitemap
+
+
+_KINDS = {"html": "page", "sitemap": "sitemap"}
+_TYPES = {"page": "html", "sitemap": "sitemap"}
 
 
 def read_opml(path: Path) -> list[Outline]:
@@ -39,7 +44,8 @@ def _outlines(parent: ET.Element, category: str | None) -> Iterable[Outline]:
         url = (node.get("xmlUrl") or "").strip()
         title = (node.get("title") or node.get("text") or "").strip()
         if url:
-            yield Outline(url, title, node.get("htmlUrl"), node.get("category") or category)
+            kind = _KINDS.get((node.get("type") or "").lower(), "feed")
+            yield Outline(url, title, node.get("htmlUrl"), node.get("category") or category, kind)
         else:
             yield from _outlines(node, title or category)
 
@@ -52,17 +58,22 @@ def write_opml(outlines: Iterable[Outline], title: str = "announcement-monitor f
         "%a, %d %b %Y %H:%M:%S GMT"
     )
     body = ET.SubElement(root, "body")
+    folders: dict[str, ET.Element] = {}
     for outline in outlines:
+        parent = body
+        if outline.category:  # a folder: one nesting outline per category, in first-seen order
+            parent = folders.get(outline.category) or ET.SubElement(
+                body, "outline", {"text": outline.category, "title": outline.category}
+            )
+            folders[outline.category] = parent
         attributes = {
-            "type": "rss",
+            "type": _TYPES.get(outline.kind, "rss"),
             "text": outline.title or outline.url,
             "title": outline.title,
             "xmlUrl": outline.url,
         }
         if outline.html_url:
             attributes["htmlUrl"] = outline.html_url
-        if outline.category:
-            attributes["category"] = outline.category
-        ET.SubElement(body, "outline", attributes)
+        ET.SubElement(parent, "outline", attributes)
     ET.indent(root)
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
