@@ -151,7 +151,10 @@ def removed_by_hand(removal: ev.FeedRemoved | None) -> bool:
 
 
 def export_outlines(store: Store) -> list[Outline]:
-    return [Outline(f.url, f.title, f.html_url, f.category, f.kind) for f in feed_states(store)]
+    return [
+        Outline(f.url, f.title, f.html_url, f.category, f.kind, f.selectors)
+        for f in feed_states(store)
+    ]
 
 
 def _outlines_by_feed_id(path: Path) -> dict[str, Outline]:
@@ -179,6 +182,7 @@ def _additions(
             title=outline.title,
             origin=origin,
             kind=outline.kind,
+            selectors=outline.selectors if outline.kind == "page" else None,
             html_url=outline.html_url,
             category=outline.category,
         )
