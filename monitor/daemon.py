@@ -18,11 +18,12 @@ from monitor.alerts.dispatcher import Dispatcher
 from monitor.bot.health import TelegramHealth
 from monitor.config import Settings
 from monitor.eventlog.lock import daemon_lock
-from monitor.eventlog.queries.feeds import feed_states
+from monitor.eventlog.queries.feeds import feed_state, feed_states
 from monitor.eventlog.store import Store
 from monitor.feeds import feed_list as feeds
 from monitor.feeds.fetch import Fetcher, FetchPolicy
 from monitor.feeds.parser_pool import ParserPool
+from monitor.feeds.probe import Prober
 from monitor.ops.http import HttpServer, daemon_health, start_http
 from monitor.ops.metrics import LogMetrics, PollCounters
 from monitor.outputs import Outputs, build_outputs, close_outputs, open_outputs, stop_receiving
@@ -97,7 +98,8 @@ async def _assembled(
             Fetcher(fetch_policy(settings)) as fetcher,
             ParserPool(settings.parse_workers, settings.parse_timeout) as parser,
         ):
-            outputs = build_outputs(settings, store, rules, write)
+            prober = Prober(fetcher, parser.inspect)  # /addfeed's check, parsed in the workers
+            outputs = build_outputs(settings, store, rules, write, prober)
             polls = PollCounters()
             resend = settings.telegram_resend_uncertain
             dispatcher = Dispatcher(store, outputs.sinks, resend_uncertain=resend)
@@ -128,8 +130,9 @@ async def _assembled(
 
 
 async def poll_all(pipeline: Pipeline) -> list[PollOutcome]:
-    """Poll every feed once, concurrently (the fetcher bounds connections per host and overall)."""
-    states = feed_states(pipeline.store)
+    """Poll every feed but the paused ones once, concurrently (the fetcher bounds connections
+    per host and overall)."""
+    states = [feed for feed in feed_states(pipeline.store) if not feed.paused]
     results = await asyncio.gather(
         *(pipeline.poll(feed) for feed in states), return_exceptions=True
     )
@@ -151,6 +154,19 @@ async def run_once(
         outcomes = await poll_all(running.pipeline)
         await running.dispatcher.deliver_due()
         return outcomes
+
+
+async def poll_one(settings: Settings, feed_id: str) -> PollOutcome:
+    """Poll one feed now and deliver what is due, as `run --once` does for all (`feeds poll`
+    when no daemon runs on the log; DaemonRunningError when one does)."""
+    async with assembled(settings) as running:
+        feed = feed_state(running.store, feed_id)
+        if feed is None:
+            return PollOutcome(feed_id, "skipped", failure="removed meanwhile")
+        await open_outputs(running.outputs, settings, asyncio.Event(), receive_updates=False)
+        outcome = await running.pipeline.poll(feed)
+        await running.dispatcher.deliver_due()
+        return outcome
 
 
 async def run(settings: Settings, stop: asyncio.Event | None = None) -> None:

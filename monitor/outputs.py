@@ -17,6 +17,7 @@ from monitor.bot.health import TelegramHealth
 from monitor.config import Settings
 from monitor.eventlog.queries.alerts import OutgoingAlert
 from monitor.eventlog.store import Store
+from monitor.feeds.probe import Prober
 from monitor.poll.recipients import Audience
 from monitor.rules.matcher import RuleSet
 
@@ -41,11 +42,14 @@ def build_outputs(
     store: Store,
     rules: Callable[[], RuleSet],
     write: Callable[[str], None] | None = None,
+    prober: Prober | None = None,
 ) -> Outputs:
     if settings.telegram_token is None:
         return Outputs([ConsoleSink(write)], Audience(console=True))
     telegram.protect_token(settings.telegram_token.get_secret_value())
-    context = BotContext(store=store, rules=rules, settings=settings, clock=store.clock)
+    context = BotContext(
+        store=store, rules=rules, settings=settings, clock=store.clock, prober=prober
+    )
     pacer = Pacer()  # one for alerts and replies: Telegram counts them together
     health = TelegramHealth(settings.telegram_degraded_after)
     app = telegram.build_application(settings, context, pacer, health=health)

@@ -44,7 +44,14 @@ def invoke(*args: str) -> tuple[int, str]:
 
 def test_feeds_add_list_remove(env: Path) -> None:
     code, output = invoke(
-        "feeds", "add", "https://example.org/rss.xml", "--name", "Example", "--interval", "15m"
+        "feeds",
+        "add",
+        "https://example.org/rss.xml",
+        "--no-check",
+        "--name",
+        "Example",
+        "--interval",
+        "15m",
     )
     assert code == 0, output
     feed_id = output.split()[2].rstrip(":")
@@ -73,13 +80,13 @@ def test_invalid_url_is_refused_and_nothing_is_appended(env: Path, url: str, rea
 
 
 def test_duplicate_feed_is_refused(env: Path) -> None:
-    invoke("feeds", "add", "https://example.org/rss.xml")
-    code, output = invoke("feeds", "add", "https://example.org/rss.xml")
+    invoke("feeds", "add", "https://example.org/rss.xml", "--no-check")
+    code, output = invoke("feeds", "add", "https://example.org/rss.xml", "--no-check")
     assert code == 1 and "already monitored" in output
 
 
 def test_bad_interval_names_the_option(env: Path) -> None:
-    code, output = invoke("feeds", "add", "https://example.org/rss.xml", "--interval", "soon")
+    code, output = invoke("feeds", "add", FEED, "--no-check", "--interval", "soon")
     assert code == 2 and "--interval" in output
 
 
@@ -90,7 +97,7 @@ def test_feeds_add_refuses_an_interval_below_the_minimum(
     env: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("MONITOR_MIN_INTERVAL", "1m")
-    code, output = invoke("feeds", "add", FEED, "--interval", "10s")
+    code, output = invoke("feeds", "add", FEED, "--no-check", "--interval", "10s")
     assert code == 2
     assert output.splitlines() == [
         "error: --interval 10s: shorter than the minimum 1m (MONITOR_MIN_INTERVAL); use 1m or more"
@@ -99,7 +106,7 @@ def test_feeds_add_refuses_an_interval_below_the_minimum(
 
 
 def test_feeds_add_refuses_an_interval_over_30_days(env: Path) -> None:
-    code, output = invoke("feeds", "add", FEED, "--interval", "99999999999d")
+    code, output = invoke("feeds", "add", FEED, "--no-check", "--interval", "99999999999d")
     assert code == 2
     assert output.splitlines() == ["error: --interval: '99999999999d' is too long: at most 30d"]
     assert invoke("events", "--json")[1].strip() == ""
@@ -109,7 +116,7 @@ def test_feeds_add_refuses_an_interval_over_30_days(env: Path) -> None:
     ("interval", "shown"), [("1h30m", "1h30m"), ("90m", "1h30m"), ("2d12h", "2d12h"), ("120", "2m")]
 )
 def test_feeds_add_accepts_compound_intervals(env: Path, interval: str, shown: str) -> None:
-    code, output = invoke("feeds", "add", FEED, "--interval", interval)
+    code, output = invoke("feeds", "add", FEED, "--no-check", "--interval", interval)
     assert code == 0, output
     [row] = json.loads(invoke("feeds", "list", "--json")[1])
     assert row["interval"] == shown
@@ -245,7 +252,7 @@ def test_bad_settings_print_one_line_per_key_and_nothing_else(
     ("name", "most"), [("POLL_INTERVAL", "30d"), ("MIN_INTERVAL", "30d"), ("JITTER", "1d")]
 )
 def test_a_huge_duration_stops_the_daemon_with_one_line(env: Path, name: str, most: str) -> None:
-    assert invoke("feeds", "add", "http://127.0.0.1:9/rss.xml")[0] == 0  # never fetched
+    assert invoke("feeds", "add", "http://127.0.0.1:9/rss.xml", "--no-check")[0] == 0
     environ = {**os.environ, f"MONITOR_{name}": "99999999999d", "MONITOR_HTTP_PORT": "0"}
     done = subprocess.run(
         [sys.executable, "-m", "monitor", "run"],

@@ -22,13 +22,18 @@ def monitor(db: Path, *args: str) -> subprocess.CompletedProcess[str]:
 
 
 @pytest.mark.parametrize(
-    "command", [["feeds", "add", "http://127.0.0.1/b.xml"], ["feeds", "remove", "ID"], ["replay"]]
+    "command",
+    [
+        ["feeds", "add", "http://127.0.0.1/b.xml", "--no-check"],
+        ["feeds", "remove", "ID"],
+        ["replay"],
+    ],
 )
 def test_a_cli_writer_under_a_held_write_lock_says_so_in_one_line(
     tmp_path: Path, command: list[str]
 ) -> None:
     db = tmp_path / "monitor.db"
-    assert monitor(db, "feeds", "add", "http://127.0.0.1/a.xml").returncode == 0
+    assert monitor(db, "feeds", "add", "http://127.0.0.1/a.xml", "--no-check").returncode == 0
     feed_id = monitor(db, "feeds", "list", "--json").stdout.split('"id": "')[1].split('"')[0]
     holder = sqlite3.connect(db, isolation_level=None)
     holder.execute("BEGIN EXCLUSIVE")
@@ -46,7 +51,7 @@ def test_a_cli_writer_under_a_held_write_lock_says_so_in_one_line(
 @pytest.mark.parametrize("name", ["odd#1.db", "what?.db", "100%.db", "space d.db"])
 def test_any_file_name_is_the_database(tmp_path: Path, name: str) -> None:
     db = tmp_path / name
-    assert monitor(db, "feeds", "add", "http://127.0.0.1/a.xml").returncode == 0
+    assert monitor(db, "feeds", "add", "http://127.0.0.1/a.xml", "--no-check").returncode == 0
     assert db.is_file()
     assert sorted(p.name for p in tmp_path.iterdir() if not p.name.startswith(name)) == []
     assert "127.0.0.1/a.xml" in monitor(db, "feeds", "list", "--json").stdout

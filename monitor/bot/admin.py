@@ -1,4 +1,5 @@
-"""The Telegram bot's admin commands: /addfeed, /removefeed, /feeds and /status, with their views.
+"""The Telegram bot's admin commands: /addfeed, /feeds and /status with their views; /removefeed,
+/pause, /resume and /refresh are in bot.controls.
 
 `bot_commands.handle_command` dispatches here only after checking that the caller is one
 of the bot's admins, and turns a ConcurrencyError into a reply; nothing here checks access.
@@ -6,13 +7,15 @@ of the bot's admins, and turns a ConcurrencyError into a reply; nothing here che
 
 from __future__ import annotations
 
+from monitor.bot import controls
+from monitor.bot.adding import checked_add
 from monitor.bot.replies import BotContext, Caller, Command, Reply, fit, link, minute, show
 from monitor.config import ENV_PREFIX, Settings
 from monitor.durations import format_duration, parse_duration
 from monitor.errors import FeedError
-from monitor.eventlog.queries.feeds import feed_exists, feed_rows, status_summary
+from monitor.eventlog.queries.feeds import feed_rows, status_summary
 from monitor.eventlog.store import Reader
-from monitor.feeds.feed_list import add_feed, remove_feed
+from monitor.feeds.feed_list import add_feed
 from monitor.feeds.fetch import address_refusal
 from monitor.feeds.http_policy import check_url
 
@@ -21,7 +24,8 @@ ALLOW_PRIVATE = ENV_PREFIX + "allow_private_feeds".upper()  # the setting, named
 
 ADMIN_COMMANDS: tuple[tuple[str, str], ...] = (
     ("addfeed", "Add a feed: /addfeed <url> [interval]"),
-    ("removefeed", "Remove a feed: /removefeed <feed-id>"),
+    ("removefeed", "Remove a feed: /removefeed <feed-id|prefix|url>"),
+    *controls.CONTROL_COMMANDS,
     ("feeds", "Every feed with its failures"),
     ("status", "Feeds, failures, outbox depth, last errors"),
 )
@@ -45,6 +49,8 @@ def _addfeed(ctx: BotContext, caller: Caller, args: str) -> Reply:
     if isinstance(interval, str):
         return Reply(f"{interval}\n{usage}")
     seconds, note = interval
+    if ctx.prober is not None:
+        return checked_add(ctx, ctx.prober, caller, parts[0].strip(), seconds, note)
     try:
         feed_id = add_feed(
             ctx.store, parts[0], interval=seconds, origin=f"telegram:{caller.chat_id}"
@@ -86,20 +92,6 @@ def _feed_interval(settings: Settings, text: str | None) -> tuple[float | None, 
     return seconds, ""
 
 
-def _removefeed(ctx: BotContext, caller: Caller, args: str) -> Reply:
-    feed_id = args.strip()
-    if not feed_id or " " in feed_id or len(feed_id) > 64:
-        return Reply("Usage: /removefeed &lt;feed-id&gt;; /feeds lists the ids.")
-    if not feed_exists(ctx.store, feed_id):
-        return Reply(f"No feed has the id <code>{show(feed_id, 64)}</code>; /feeds lists them.")
-    try:
-        reason = f"removed from Telegram by {caller.user_id}"
-        url = remove_feed(ctx.store, feed_id, reason, origin=f"telegram:{caller.chat_id}")
-    except FeedError as error:
-        return Reply(show(str(error), 400))
-    return Reply(f"Removed feed <code>{show(feed_id, 64)}</code> ({show(url, 300)}).")
-
-
 def _feeds(ctx: BotContext, caller: Caller, args: str) -> Reply:
     return feeds_reply(ctx.store)
 
@@ -118,6 +110,7 @@ def feeds_reply(log: Reader) -> Reply:
     blocks = [f"<b>{len(rows)} feeds</b> (id · title · failures)"]
     for row in rows:
         failing = f" · ⚠️ {row['failures']} failures" if row["failures"] else ""
+        failing += " · ⏸ paused" if row["paused"] else ""
         blocks.append(
             f"<code>{row['id']}</code> · {link(row['title'] or row['url'], row['url'])}{failing}"
         )
@@ -144,7 +137,10 @@ def status_reply(log: Reader) -> Reply:
 
 ADMIN_HANDLERS: dict[str, Command] = {
     "addfeed": _addfeed,
-    "removefeed": _removefeed,
+    "removefeed": controls.removefeed,
+    "pause": controls.pause,
+    "resume": controls.resume,
+    "refresh": controls.refresh,
     "feeds": _feeds,
     "status": _status,
 }

@@ -290,6 +290,7 @@ async def on_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
     caller = await with_group_role(context, caller, command)
     reply = bot_commands.handle_command(context.bot_data["context"], caller, command, args)
     _answer(context, caller.chat_id, reply)
+    _finish_later(context, caller.chat_id, reply)
 
 
 async def on_callback(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -305,6 +306,22 @@ async def on_callback(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
     if reply.buttons and query.message is not None:
         _replace_buttons(context, caller.chat_id, query.message.message_id, reply)
     _answer(context, caller.chat_id, Reply(reply.text))
+    _finish_later(context, caller.chat_id, reply)
+
+
+def _finish_later(context: ContextTypes.DEFAULT_TYPE, chat_id: int, reply: Reply) -> None:
+    """Run the reply's network work in the background and answer when it is done."""
+    later = reply.later
+    if later is None:
+        return
+    running: set[asyncio.Task[None]] = context.bot_data.setdefault("later", set())
+
+    async def finish() -> None:
+        _answer(context, chat_id, await later())
+
+    task = asyncio.create_task(finish())
+    running.add(task)  # a task nobody holds may be collected before it ends
+    task.add_done_callback(running.discard)
 
 
 def _admitted(context: ContextTypes.DEFAULT_TYPE, caller: Caller) -> bool:

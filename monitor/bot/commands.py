@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import timedelta
 
-from monitor.bot import access, why
+from monitor.bot import access, adding, why
 from monitor.bot import replies as views
 from monitor.bot.admin import ADMIN_COMMANDS, ADMIN_HANDLERS
 from monitor.bot.replies import BotContext, Button, Caller, Command, Reply
@@ -73,12 +74,7 @@ def handle_command(ctx: BotContext, caller: Caller, command: str, args: str) -> 
     refusal = access.refusal(ctx.settings, caller, name)
     if refusal is not None:
         return refusal
-    try:
-        return handler(ctx, caller, views.clean(args).strip())
-    except ConcurrencyError:
-        return Reply("This chat changed at the same moment; please send the command again.")
-    except MonitorError as error:  # a refused write, say: the message says what happened
-        return Reply(f"{views.show(str(error), 600)} Nothing was done.")
+    return _guarded(handler, ctx, caller, views.clean(args).strip())
 
 
 def handle_callback(ctx: BotContext, caller: Caller, data: str) -> Reply:
@@ -89,10 +85,12 @@ def handle_callback(ctx: BotContext, caller: Caller, data: str) -> Reply:
     """
     action, _, rule_id = data.partition(":")
     too_long = len(data.encode("utf-8", "replace")) > views.BUTTON_DATA_BYTES
-    if too_long or action not in ("sub", "unsub") or not rule_id:
+    if too_long or action not in ("sub", "unsub", "addfeed") or not rule_id:
         return Reply("Unknown button. /topics shows the current ones.")
     if not access.allowed(ctx.settings, caller):
         return access.closed(caller)
+    if action == "addfeed":
+        return _guarded(_offer_pressed, ctx, caller, rule_id)
     refusal = access.group_refusal(ctx.settings, caller, "subscribe")  # buttons change topics
     if refusal is not None:
         return refusal
@@ -102,6 +100,32 @@ def handle_callback(ctx: BotContext, caller: Caller, data: str) -> Reply:
         return Reply("This chat changed at the same moment; please press the button again.")
     except MonitorError as error:
         return Reply(f"{views.show(str(error), 600)} Nothing was done.")
+
+
+def _offer_pressed(ctx: BotContext, caller: Caller, token: str) -> Reply:
+    refusal = access.refusal(ctx.settings, caller, "addfeed")
+    return refusal or adding.offer_pressed(ctx, caller, token)
+
+
+def _guarded(command: Command, ctx: BotContext, caller: Caller, args: str) -> Reply:
+    """Run a command; a refused write becomes the reply, and so does one in `later`."""
+    try:
+        reply = command(ctx, caller, args)
+    except ConcurrencyError:
+        return Reply("This chat changed at the same moment; please send the command again.")
+    except MonitorError as error:  # a refused write, say: the message says what happened
+        return Reply(f"{views.show(str(error), 600)} Nothing was done.")
+    later = reply.later
+    if later is None:
+        return reply
+
+    async def finish() -> Reply:
+        try:
+            return await later()
+        except MonitorError as error:
+            return Reply(f"{views.show(str(error), 600)} Nothing was done.")
+
+    return replace(reply, later=finish)
 
 
 # --- chat state ---------------------------------------------------------------------

@@ -9,17 +9,19 @@ The admin views are in `bot.admin`, the /why view in `bot.why`.
 from __future__ import annotations
 
 import html
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from monitor.alerts.cutting import cut_utf16, cut_words, utf16_len
 from monitor.alerts.render import TELEGRAM_LIMIT, safe_link
+from monitor.bot.offers import FeedOffers
 from monitor.config import Settings
 from monitor.errors import SearchError
 from monitor.eventlog.queries.chats import ChatView
 from monitor.eventlog.queries.entries import ListedEntry, recent_matches, search_entries
 from monitor.eventlog.store import Reader, Store
+from monitor.feeds.probe import Prober
 from monitor.feeds.text import visible_text
 from monitor.levels import at_or_above
 from monitor.rules.matcher import RuleSet
@@ -51,6 +53,9 @@ class Button:
 class Reply:
     text: str  # Telegram HTML, at most 4096 UTF-16 units
     buttons: tuple[tuple[Button, ...], ...] = ()  # rows of inline buttons
+    # Work that needs the network (a feed checked before it is added): the bot sends this
+    # reply at once, then the one `later` gives when it is done.
+    later: Callable[[], Awaitable[Reply]] | None = None
 
 
 @dataclass(frozen=True)
@@ -59,6 +64,8 @@ class BotContext:
     rules: Callable[[], RuleSet]  # the rules in force (reloadable)
     settings: Settings
     clock: Callable[[], datetime]
+    prober: Prober | None = None  # fetches a URL before /addfeed adds it; None: added unchecked
+    offers: FeedOffers = field(default_factory=FeedOffers)
 
 
 Command = Callable[[BotContext, Caller, str], Reply]  # a command's handler: args are cleaned

@@ -26,9 +26,11 @@ from monitor.cli.common import (
     print_json_line,
     settings_from,
 )
+from monitor.cli.feed_controls import feed_controls_app
 from monitor.cli.feeds import feeds_app
 from monitor.cli.rules import match_command, rules_app
 from monitor.cli.views import register as register_views
+from monitor.cli.watch import watch_app
 from monitor.config import Settings
 from monitor.errors import MonitorError, RulesError
 from monitor.eventlog.events import EVENT_TYPES
@@ -45,7 +47,9 @@ app = typer.Typer(
     no_args_is_help=True,
     rich_markup_mode=None,
 )
+feeds_app.registered_commands += feed_controls_app.registered_commands
 app.add_typer(feeds_app, name="feeds")
+app.add_typer(watch_app, name="watch")
 app.add_typer(rules_app, name="rules")
 
 ConfigOption = Annotated[

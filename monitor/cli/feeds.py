@@ -11,6 +11,7 @@ from typing import Annotated
 
 import typer
 
+from monitor.cli import adding
 from monitor.cli import tables as reports
 from monitor.cli.common import (
     JsonOption,
@@ -26,10 +27,12 @@ from monitor.durations import MAX_INTERVAL, format_duration
 from monitor.errors import FeedError, OpmlError
 from monitor.eventlog.queries.feeds import feed_rows
 from monitor.feeds import feed_list as feeds
+from monitor.feeds.controls import resolve_feed
 from monitor.feeds.opml import write_opml
 
 feeds_app = typer.Typer(
-    help="Add, list, remove, import and export the monitored feeds.", no_args_is_help=True
+    help="Add, list, remove, pause, resume, poll, import and export the monitored feeds.",
+    no_args_is_help=True,
 )
 
 
@@ -45,22 +48,45 @@ def feeds_add(
             help="Poll interval, e.g. 15m or 1h30m: from MONITOR_MIN_INTERVAL to 30d.",
         ),
     ] = None,
+    yes: Annotated[
+        bool, typer.Option("--yes", help="For an HTML page: add the first feed it links.")
+    ] = False,
+    no_check: Annotated[
+        bool, typer.Option("--no-check", help="Add without fetching the URL first (offline).")
+    ] = False,
+    kind: Annotated[
+        str,
+        typer.Option("--kind", help="With --no-check: feed or sitemap (the check tells itself)."),
+    ] = "feed",
 ) -> None:
-    """Add a feed by URL.
+    """Add a feed by URL, once one fetch shows it is a feed (title and entry count shown).
+
+    An HTML page that links feeds (rel="alternate") lists them; --yes adds the first.
 
     Example: monitor feeds add https://example.org/rss.xml --name "Example" --interval 15m
     """
     settings = settings_from(ctx)
-    seconds = None if interval is None else _feed_interval(settings, interval)
+    seconds = None if interval is None else interval_seconds(settings, interval)
     with open_store(settings) as store:
         try:
-            feed_id = feeds.add_feed(store, url, title=name, interval=seconds)
+            if not no_check:
+                feeds.check_feed_url(url)
+                feeds.refuse_duplicate(store, url.strip())
+                adding.add_checked(
+                    settings, store, url.strip(), name=name, interval=seconds, yes=yes
+                )
+                return
+            if kind not in ("feed", "sitemap"):
+                raise fail(
+                    f"--kind {kind!r}: give feed or sitemap (page watches: monitor watch add)", 2
+                )
+            feed_id = feeds.add_feed(store, url, title=name, interval=seconds, kind=kind)
         except FeedError as error:
             raise fail(str(error)) from None
     out.print(f"added feed {feed_id}: {url.strip()}")
 
 
-def _feed_interval(settings: Settings, text: str) -> float:
+def interval_seconds(settings: Settings, text: str) -> float:
     """Refused below the minimum now, rather than raised to it with a warning at each start."""
     seconds = duration_option("--interval", text, MAX_INTERVAL)
     if seconds < settings.min_interval:
@@ -89,8 +115,8 @@ def feeds_list(ctx: typer.Context, as_json: JsonOption = False, wide: WideOption
 
 
 @feeds_app.command("remove")
-def feeds_remove(ctx: typer.Context, feed_id: str) -> None:
-    """Stop monitoring a feed (its entries stay in the log).
+def feeds_remove(ctx: typer.Context, feed_ref: str) -> None:
+    """Stop monitoring a feed, by id, unique id prefix or URL (its entries stay in the log).
 
     A feed of MONITOR_FEEDS removed here is not added back at the next start; `monitor
     feeds add URL` brings it back.
@@ -99,6 +125,7 @@ def feeds_remove(ctx: typer.Context, feed_id: str) -> None:
     """
     with open_store(settings_from(ctx)) as store:
         try:
+            feed_id = resolve_feed(store, feed_ref).id
             url = feeds.remove_feed(store, feed_id, reason="removed with the CLI")
         except FeedError as error:
             raise fail(str(error)) from None

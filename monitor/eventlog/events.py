@@ -21,11 +21,30 @@ class Payload(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
+# --- source kinds: what a page watch reads (issue 13) -------------------------------
+
+
+class PageSelectors(Payload):
+    """How a page watch finds its entries: CSS selectors (XPath with `xpath`); the item
+    selector is absolute, the others relative to an item. Empty item: found automatically."""
+
+    item: str = ""
+    title: str = ""
+    link: str = ""
+    date: str = ""
+    summary: str = ""
+    xpath: bool = False
+
+
 class FeedAdded(Payload):
     url: str
     title: str = ""
     interval: float | None = None  # seconds; None means the configured default
     origin: str = "cli"  # "opml:<path>", "cli", "telegram:<chat id>"
+    kind: str = "feed"  # "feed", "page" (a page watch) or "sitemap"
+    selectors: PageSelectors | None = None  # a page watch's; None: found automatically
+    html_url: str | None = None  # the site's page (OPML htmlUrl)
+    category: str | None = None  # the OPML folder it came from, kept on export
 
 
 class FeedRemoved(Payload):
@@ -158,6 +177,25 @@ class ChatUnmuted(Payload):
     chat_id: int
 
 
+# --- operator controls of a feed (issue 13) ------------------------------------------
+
+
+class FeedPaused(Payload):
+    """Not polled until FeedResumed; its entries stay."""
+
+    origin: str = "cli"  # "cli" or "telegram:<chat id>"
+
+
+class FeedResumed(Payload):
+    origin: str = "cli"
+
+
+class FeedPollRequested(Payload):
+    """Poll it now: the running daemon polls it at its next look at the feed list."""
+
+    origin: str = "cli"
+
+
 class RuleVersion(Payload):
     id: str
     version: str
@@ -196,6 +234,9 @@ EVENT_TYPES: dict[str, type[Payload]] = {
         ChatMuted,
         ChatUnmuted,
         RulesLoaded,
+        FeedPaused,
+        FeedResumed,
+        FeedPollRequested,
     )
 }
 

@@ -32,9 +32,10 @@ def stream_id(stream: str) -> str:
 
 def _feed_added(db: sqlite3.Connection, event: ev.StoredEvent) -> None:
     data = _as(event, ev.FeedAdded)
+    selectors = data.selectors.model_dump_json() if data.selectors else None
     db.execute(
-        "INSERT OR REPLACE INTO feeds (id, url, title, origin, interval, added_at) "
-        "VALUES (?, ?, ?, ?, ?, ?)",
+        "INSERT OR REPLACE INTO feeds (id, url, title, origin, interval, added_at, kind,"
+        " selectors, html_url, category) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (
             stream_id(event.stream),
             data.url,
@@ -42,6 +43,10 @@ def _feed_added(db: sqlite3.Connection, event: ev.StoredEvent) -> None:
             data.origin,
             data.interval,
             iso(event.recorded_at),
+            data.kind,
+            selectors,
+            data.html_url,
+            data.category,
         ),
     )
 
@@ -269,6 +274,25 @@ def _rules_loaded(db: sqlite3.Connection, event: ev.StoredEvent) -> None:
     )
 
 
+# --- operator controls of a feed (issue 13) ------------------------------------------
+
+
+def _feed_paused(db: sqlite3.Connection, event: ev.StoredEvent) -> None:
+    db.execute("UPDATE feeds SET paused = 1 WHERE id = ?", (stream_id(event.stream),))
+
+
+def _feed_resumed(db: sqlite3.Connection, event: ev.StoredEvent) -> None:
+    db.execute("UPDATE feeds SET paused = 0 WHERE id = ?", (stream_id(event.stream),))
+
+
+def _feed_poll_requested(db: sqlite3.Connection, event: ev.StoredEvent) -> None:
+    # A poll asked for by hand is not held back by a failure's backoff.
+    db.execute(
+        "UPDATE feeds SET poll_requested_at = ?, next_poll_at = NULL WHERE id = ?",
+        (iso(event.recorded_at), stream_id(event.stream)),
+    )
+
+
 HANDLERS: dict[str, Handler] = {
     "FeedAdded": _feed_added,
     "FeedRemoved": _feed_removed,
@@ -293,6 +317,9 @@ HANDLERS: dict[str, Handler] = {
     "ChatMuted": _chat_muted,
     "ChatUnmuted": _chat_unmuted,
     "RulesLoaded": _rules_loaded,
+    "FeedPaused": _feed_paused,
+    "FeedResumed": _feed_resumed,
+    "FeedPollRequested": _feed_poll_requested,
 }
 
 

@@ -126,6 +126,25 @@ CREATE TABLE IF NOT EXISTS rules (
 );
 """
 
+# Migration 2 (issue 13): feeds have a kind (feed, page, sitemap) and a page watch's
+# selectors (JSON). Replay applies it after PROJECTION_SCHEMA, as the store does.
+SOURCE_KINDS_SCHEMA = """
+ALTER TABLE feeds ADD COLUMN kind TEXT NOT NULL DEFAULT 'feed';
+ALTER TABLE feeds ADD COLUMN selectors TEXT;
+"""
+
+# Migration 3 (issue 13): operator controls (paused, a poll asked for by hand) and what an
+# OPML outline says beside its URL (htmlUrl, its folder).
+FEED_CONTROLS_SCHEMA = """
+ALTER TABLE feeds ADD COLUMN paused INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE feeds ADD COLUMN poll_requested_at TEXT;
+ALTER TABLE feeds ADD COLUMN html_url TEXT;
+ALTER TABLE feeds ADD COLUMN category TEXT;
+"""
+
+# The projection changes of later migrations, in order: a scratch rebuild applies them.
+PROJECTION_CHANGES: tuple[str, ...] = (SOURCE_KINDS_SCHEMA, FEED_CONTROLS_SCHEMA)
+
 # Table name -> the columns that order it, for replay comparison.
 PROJECTION_TABLES: dict[str, str] = {
     "feeds": "id",

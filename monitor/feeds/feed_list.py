@@ -50,19 +50,36 @@ def check_feed_url(url: str) -> str:
 
 
 def add_feed(
-    store: Store, url: str, *, title: str = "", interval: float | None = None, origin: str = "cli"
+    store: Store,
+    url: str,
+    *,
+    title: str = "",
+    interval: float | None = None,
+    origin: str = "cli",
+    kind: str = "feed",
+    selectors: ev.PageSelectors | None = None,
 ) -> str:
-    """Append FeedAdded and return the feed id; refuses duplicates and bad URLs."""
+    """Append FeedAdded and return the feed id; refuses duplicates and bad URLs.
+
+    `kind` "page" is a page watch (its `selectors`, or None for the automatic mode).
+    """
     url = check_feed_url(url)
-    existing = feed_id_with_url(store, url)
-    if existing:
-        raise FeedError(f"{url} is already monitored as feed {existing}")
+    refuse_duplicate(store, url)
     feed_id = ev.feed_id_for(url)
     stream = ev.feed_stream(feed_id)
     version = store.version(stream)
-    data = ev.FeedAdded(url=url, title=title, interval=interval, origin=origin)
+    data = ev.FeedAdded(
+        url=url, title=title, interval=interval, origin=origin, kind=kind, selectors=selectors
+    )
     store.append([ev.NewEvent(stream, data, f"added@{version}")], expected={stream: version})
     return feed_id
+
+
+def refuse_duplicate(store: Store, url: str) -> None:
+    """FeedError when `url` is monitored already (checked before a fetch, and again on add)."""
+    existing = feed_id_with_url(store, url)
+    if existing:
+        raise FeedError(f"{url} is already monitored as feed {existing}")
 
 
 def remove_feed(store: Store, feed_id: str, reason: str = "", origin: str = "cli") -> str:
@@ -134,7 +151,10 @@ def removed_by_hand(removal: ev.FeedRemoved | None) -> bool:
 
 
 def export_outlines(store: Store) -> list[Outline]:
-    return [Outline(f.url, f.title) for f in feed_states(store)]
+    return [
+        Outline(f.url, f.title, f.html_url, f.category, f.kind, f.selectors)
+        for f in feed_states(store)
+    ]
 
 
 def _outlines_by_feed_id(path: Path) -> dict[str, Outline]:
@@ -157,7 +177,15 @@ def _additions(
     for outline in outlines:
         feed_id = ev.feed_id_for(outline.url)
         version = streams[feed_id].version if feed_id in streams else 0
-        data = ev.FeedAdded(url=outline.url, title=outline.title, origin=origin)
+        data = ev.FeedAdded(
+            url=outline.url,
+            title=outline.title,
+            origin=origin,
+            kind=outline.kind,
+            selectors=outline.selectors if outline.kind == "page" else None,
+            html_url=outline.html_url,
+            category=outline.category,
+        )
         changes.append((ev.NewEvent(ev.feed_stream(feed_id), data, f"added@{version}"), version))
     return changes
 

@@ -16,7 +16,11 @@ from monitor.feeds.text import entry_key, shorten
 # prints them: a hostile feed's 9 MB title would otherwise cost every one of those.
 TITLE_LIMIT = 1_000
 SUMMARY_LIMIT = 5_000
-ParseFailureKind = Literal["empty", "not-a-feed", "malformed", "parse-timeout", "parse-crash"]
+ParseFailureKind = Literal[
+    "empty", "not-a-feed", "malformed", "parse-timeout", "parse-crash",
+    "selectors-empty",  # a page watch whose selectors (or automatic mode) found no item
+    "index-failed",  # every sitemap a sitemap index names failed
+]  # fmt: skip
 FAILURE_KINDS: frozenset[str] = frozenset(get_args(ParseFailureKind))
 
 
@@ -39,6 +43,7 @@ class FeedData:
     lang: str | None
     entries: tuple[EntryData, ...]
     warnings: tuple[str, ...]
+    sitemaps: tuple[str, ...] = ()  # a sitemap index: the sitemaps to read (feeds.sitemaps)
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ from monitor.eventlog.store import Clock, Store
 from monitor.feeds.fetch import Fetched, Fetcher, FetchFailed, NotModified, Validators
 from monitor.feeds.parser_pool import ParserPool
 from monitor.feeds.records import FeedData, ParseFailed
+from monitor.feeds.sitemap_index import read_index
 from monitor.poll import decide
 from monitor.poll.decide import Failure
 from monitor.poll.recipients import Audience, recipients_of
@@ -84,7 +85,12 @@ class Pipeline:
         body_hash = decide.content_hash(fetched.body)
         if body_hash == feed.content_hash and feed.polled:
             return self._unchanged(feed, fetched.validators, fetched.moved_to, "unchanged")
-        parsed = await self.parser.parse(fetched.body, fetched.url, fetched.content_type)
+        parsed = await self.parser.parse(
+            fetched.body, fetched.url, fetched.content_type, feed.kind, feed.selectors
+        )
+        if isinstance(parsed, FeedData) and parsed.sitemaps:  # a sitemap index
+            guarded = is_untrusted(feed)
+            parsed = await read_index(self.fetcher, self.parser.parse, parsed, guarded=guarded)
         if isinstance(parsed, ParseFailed):
             return self._fail(feed, Failure(parsed.kind, parsed.detail, fetched.status))
         return self._ingest(feed, fetched, parsed, body_hash)

@@ -28,6 +28,9 @@ class PollScheduler:
         self.jitter = jitter
         self.scheduler = AsyncIOScheduler(timezone=UTC)
         self._polls: set[asyncio.Task[object]] = set()
+        # When each feed's last poll-now request was seen; None until the first sync, which
+        # only takes note (a request older than this start needs no second poll).
+        self._requests: dict[str, datetime | None] | None = None
 
     @property
     def running(self) -> bool:
@@ -48,14 +51,21 @@ class PollScheduler:
         await asyncio.gather(*self._polls, return_exceptions=True)
 
     def sync_jobs(self) -> None:
-        """Add a job for each feed without one; drop jobs of feeds that are gone."""
-        feeds = {feed.id: feed for feed in feed_states(self.pipeline.store)}
+        """Add a job for each feed without one; drop jobs of feeds that are gone or paused;
+        run now the feeds whose poll was asked for by hand since the last sync."""
+        feeds = {f.id: f for f in feed_states(self.pipeline.store) if not f.paused}
         for job in self.scheduler.get_jobs():
             if job.id not in feeds and job.id != "sync-feeds":
                 job.remove()
+        first, self._requests = self._requests is None, self._requests or {}
         for feed in feeds.values():
-            if self.scheduler.get_job(feed.id) is None:
+            requested = self._requests.get(feed.id) != feed.poll_requested_at and not first
+            self._requests[feed.id] = feed.poll_requested_at
+            job = self.scheduler.get_job(feed.id)
+            if job is None:
                 self._add_job(feed)
+            elif requested:
+                job.modify(next_run_time=self.pipeline.clock())
 
     def _add_job(self, feed: FeedState) -> None:
         interval = self.pipeline.policy.interval(feed)
@@ -88,7 +98,7 @@ class PollScheduler:
 
     async def _poll(self, feed_id: str) -> None:
         feed = feed_state(self.pipeline.store, feed_id)
-        if feed is None:
+        if feed is None or feed.paused:
             self._remove(feed_id)
             return
         now = self.pipeline.clock()

@@ -31,6 +31,12 @@ class FeedState:
     failures: int
     next_poll_at: datetime | None
     version: int
+    kind: str = "feed"  # "feed", "page" or "sitemap"
+    selectors: ev.PageSelectors | None = None
+    paused: bool = False
+    poll_requested_at: datetime | None = None
+    html_url: str | None = None
+    category: str | None = None
 
     @property
     def stream(self) -> str:
@@ -68,6 +74,14 @@ def _feed_state(row: sqlite3.Row) -> FeedState:
         failures=row["failures"],
         next_poll_at=parse_time(row["next_poll_at"]),
         version=row["version"] or 0,
+        kind=row["kind"],
+        selectors=ev.PageSelectors.model_validate_json(row["selectors"])
+        if row["selectors"]
+        else None,
+        paused=bool(row["paused"]),
+        poll_requested_at=parse_time(row["poll_requested_at"]),
+        html_url=row["html_url"],
+        category=row["category"],
     )
 
 
@@ -100,6 +114,15 @@ def feed_exists(log: Reader, feed_id: str) -> bool:
     return log.db.execute("SELECT 1 FROM feeds WHERE id = ?", (feed_id,)).fetchone() is not None
 
 
+def feed_ids_starting(log: Reader, prefix: str, most: int = 5) -> list[str]:
+    """Ids of feeds that start with `prefix` (at most `most`: enough to say it is ambiguous)."""
+    rows = log.db.execute(
+        "SELECT id FROM feeds WHERE substr(id, 1, ?) = ? ORDER BY id LIMIT ?",
+        (len(prefix), prefix, most),
+    )
+    return [str(row[0]) for row in rows]
+
+
 def feed_id_with_url(log: Reader, url: str) -> str | None:
     row = log.db.execute("SELECT id FROM feeds WHERE url = ?", (url,)).fetchone()
     return str(row[0]) if row else None
@@ -130,7 +153,7 @@ CASE WHEN f.last_error_kind = 'gone' AND f.failures > 0 THEN (
 def feed_rows(log: Reader) -> list[Row]:
     """Every feed with its counts, last check and failures, as columns for a table or JSON."""
     rows = log.db.execute(
-        "SELECT f.id, f.title, f.url, f.origin, f.interval,"
+        "SELECT f.id, f.kind, f.title, f.url, f.origin, f.interval, f.paused,"
         " (SELECT COUNT(*) FROM entries e WHERE e.feed_id = f.id) AS entries,"
         " f.failures, f.failing_since,"
         " f.last_error_kind, f.last_error, f.next_poll_at, f.last_changed_at,"

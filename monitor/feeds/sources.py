@@ -1,0 +1,35 @@
+"""Parse dispatch by source kind: a feed (feeds.parse), a page watch (feeds.pages) or a
+sitemap (feeds.sitemaps), each bytes in and feeds.records out. Never raises."""
+
+from __future__ import annotations
+
+from typing import Literal, get_args
+
+from monitor.eventlog.events import PageSelectors
+from monitor.feeds.pages import parse_page
+from monitor.feeds.parse import parse_feed
+from monitor.feeds.records import ParseFailed, ParseResult
+from monitor.feeds.sitemaps import parse_sitemap
+from monitor.feeds.text import collapse_whitespace
+
+SourceKind = Literal["feed", "page", "sitemap"]
+SOURCE_KINDS: tuple[str, ...] = get_args(SourceKind)
+
+
+def parse_source(
+    body: bytes,
+    url: str,
+    content_type: str | None = None,
+    kind: str = "feed",
+    selectors: PageSelectors | None = None,
+) -> ParseResult:
+    """Read one fetched document as its kind says; a parser bug becomes a "parse-crash"."""
+    if kind not in ("page", "sitemap"):
+        return parse_feed(body, url, content_type)
+    try:
+        if kind == "sitemap":
+            return parse_sitemap(body, url)
+        return parse_page(body, url, content_type, selectors or PageSelectors())
+    except Exception as exc:  # a bug in a parser must cost one source, not the daemon
+        message = collapse_whitespace(f"{type(exc).__name__}: {exc}")
+        return ParseFailed("parse-crash", f"{url}: {kind} parser raised {message}")
