@@ -73,6 +73,7 @@ class EntrySeen(Payload):
     lang: str | None = None
     backlog: bool = False  # seen on a feed's first poll: recorded, never alerted
     future_date: bool = False  # published was in the future and was clamped to the poll time
+    content: str = ""  # the full text (bounded, feeds.records.CONTENT_LIMIT); "" when none
 
 
 class RuleMatched(Payload):

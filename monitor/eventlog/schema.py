@@ -126,6 +126,43 @@ CREATE TABLE IF NOT EXISTS rules (
 );
 """
 
+# Later migrations (eventlog.store.MIGRATIONS), each its own script. Those that change a
+# projection table are in PROJECTION_CHANGES too, which replay's scratch database applies
+# after PROJECTION_SCHEMA, so that its tables have the live tables' columns, in order.
+
+# The full text of entries (feeds give it as content:encoded, Atom content, content_html),
+# searchable: the FTS table is built again with the new column, as sqlite-utils builds it.
+ENTRY_CONTENT_COLUMN = """
+ALTER TABLE entries ADD COLUMN content TEXT NOT NULL DEFAULT '';
+"""
+ENTRY_CONTENT_SEARCH = """
+DROP TRIGGER IF EXISTS entries_ai;
+DROP TRIGGER IF EXISTS entries_ad;
+DROP TRIGGER IF EXISTS entries_au;
+DROP TABLE IF EXISTS entries_fts;
+CREATE VIRTUAL TABLE "entries_fts" USING FTS5 (
+    "title", "summary", "content",
+    content="entries"
+);
+CREATE TRIGGER "entries_ai" AFTER INSERT ON "entries" BEGIN
+  INSERT INTO "entries_fts" (rowid, "title", "summary", "content")
+  VALUES (new.rowid, new."title", new."summary", new."content");
+END;
+CREATE TRIGGER "entries_ad" AFTER DELETE ON "entries" BEGIN
+  INSERT INTO "entries_fts" ("entries_fts", rowid, "title", "summary", "content")
+  VALUES ('delete', old.rowid, old."title", old."summary", old."content");
+END;
+CREATE TRIGGER "entries_au" AFTER UPDATE ON "entries" BEGIN
+  INSERT INTO "entries_fts" ("entries_fts", rowid, "title", "summary", "content")
+  VALUES ('delete', old.rowid, old."title", old."summary", old."content");
+  INSERT INTO "entries_fts" (rowid, "title", "summary", "content")
+  VALUES (new.rowid, new."title", new."summary", new."content");
+END;
+INSERT INTO "entries_fts" ("entries_fts") VALUES ('rebuild');
+"""
+
+PROJECTION_CHANGES: tuple[str, ...] = (ENTRY_CONTENT_COLUMN,)
+
 # Table name -> the columns that order it, for replay comparison.
 PROJECTION_TABLES: dict[str, str] = {
     "feeds": "id",

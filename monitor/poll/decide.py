@@ -147,6 +147,7 @@ def entry_events(
         lang=entry.lang,
         backlog=backlog,
         future_date=new.future_date,
+        content=entry.content,
     )
     out = [ev.NewEvent(stream, seen, "seen")]
     entity_ids = sorted({hit.id for hit in result.entities})

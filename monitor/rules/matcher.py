@@ -46,7 +46,7 @@ from monitor.rules.normalise import (
 )
 from monitor.rules.owners import resolve_owners
 
-FIELDS = ("title", "summary")
+FIELDS = ("title", "summary", "content")
 # Entity names (China, Beijing) are far more common in news than rule keywords.
 _ENTITY_COST = 10
 
@@ -146,9 +146,12 @@ class RuleSet:
         self._automaton = table.automaton()
         self._empty = not table.keys
 
-    def match(self, title: str, summary: str) -> MatchResult:
-        """Which rules hold for an entry, with the words and entities found."""
-        hits = self._scan({"title": title, "summary": summary})
+    def match(self, title: str, summary: str, content: str = "") -> MatchResult:
+        """Which rules hold for an entry, with the words and entities found.
+
+        `content` is the entry's full text, when the feed gives more than a summary.
+        """
+        hits = self._scan(_fields(title, summary, content))
         candidates = self._candidates(hits)
         matched = []
         for index in sorted(candidates):
@@ -158,16 +161,18 @@ class RuleSet:
                 matched.append(_rule_hit(compiled, outcome, hits.texts))
         return MatchResult(tuple(matched), self._entity_hits(hits))
 
-    def explain(self, rule_id: str, title: str, summary: str) -> Outcome:
+    def explain(self, rule_id: str, title: str, summary: str, content: str = "") -> Outcome:
         """Evaluate one rule and report every block, for `monitor rules explain`."""
         compiled = next((c for c in self._compiled if c.rule.id == rule_id), None)
         if compiled is None:
             raise KeyError(rule_id)
-        return evaluate_rule(compiled, self._scan({"title": title, "summary": summary}))
+        return evaluate_rule(compiled, self._scan(_fields(title, summary, content)))
 
-    def original_words(self, spans: Iterable[Span], title: str, summary: str) -> list[str]:
+    def original_words(
+        self, spans: Iterable[Span], title: str, summary: str, content: str = ""
+    ) -> list[str]:
         """The original text behind normalised spans (for explanations)."""
-        texts = {"title": normalise(title), "summary": normalise(summary)}
+        texts = {name: normalise(text) for name, text in _fields(title, summary, content).items()}
         return [texts[f].original_text(s, e) for f, s, e in spans]
 
     def _scan(self, fields: Mapping[str, str]) -> Hits:
@@ -224,6 +229,14 @@ class RuleSet:
             words = text.original[begin:finish]
             result.append(EntityHit(entity_id, kind, words, name, begin, finish))
         return tuple(sorted(result, key=lambda h: (FIELDS.index(h.field), h.start, h.end, h.id)))
+
+
+def _fields(title: str, summary: str, content: str) -> dict[str, str]:
+    """The texts to scan by field name; no content field when the entry has none."""
+    fields = {"title": title, "summary": summary}
+    if content:
+        fields["content"] = content
+    return fields
 
 
 def load_ruleset(rules_dir: Path, *, allow_empty: bool = True) -> RuleSet:

@@ -112,8 +112,11 @@ def search_entries(
         clauses.append("e.rowid IN (SELECT rowid FROM entries_fts WHERE entries_fts MATCH ?)")
         params.append(" ".join('"' + word.replace('"', '""') + '"' for word in indexed))
     for word in substrings:
-        clauses.append("(e.title LIKE ? ESCAPE '\\' OR e.summary LIKE ? ESCAPE '\\')")
-        params += [_like(word), _like(word)]
+        clauses.append(
+            "(e.title LIKE ? ESCAPE '\\' OR e.summary LIKE ? ESCAPE '\\'"
+            " OR e.content LIKE ? ESCAPE '\\')"
+        )
+        params += [_like(word)] * 3
     sql = f"SELECT {_LISTED} {_FROM} WHERE {' AND '.join(clauses)} ORDER BY e.seq DESC LIMIT ?"
     try:
         rows = log.db.execute(sql, [*params, limit]).fetchall()
@@ -144,18 +147,26 @@ class EntryText:
     link: str | None
     day: str  # the entry's date (published, or seen), YYYY-MM-DD
     source: str  # the feed's title, URL or id
+    content: str = ""  # the full text, when the feed gave it
 
 
 def entries_seen_since(log: Reader, since: datetime) -> Iterator[EntryText]:
     rows = log.db.execute(
-        "SELECT e.id, e.title, e.summary, e.link, substr(COALESCE(e.published, e.seen_at), 1, 10)"
+        "SELECT e.id, e.title, e.summary, e.content, e.link,"
+        " substr(COALESCE(e.published, e.seen_at), 1, 10)"
         " AS day, COALESCE(NULLIF(f.title, ''), f.url, e.feed_id) AS source"
         f" {_FROM} WHERE e.seen_at >= ? ORDER BY e.seq",
         (iso(since),),
     )
     for row in rows:
         yield EntryText(
-            row["id"], row["title"], row["summary"], row["link"], row["day"], row["source"]
+            row["id"],
+            row["title"],
+            row["summary"],
+            row["link"],
+            row["day"],
+            row["source"],
+            row["content"],
         )
 
 
