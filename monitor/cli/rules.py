@@ -6,6 +6,7 @@ import json
 import sys
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from dataclasses import asdict
 from pathlib import Path
 from typing import Annotated, Any, TextIO
 
@@ -16,6 +17,7 @@ from monitor.cli.common import WideOption, out, print_json_line, settings_from
 from monitor.errors import RulesError
 from monitor.rules.checks import check_rules
 from monitor.rules.explaining import block_lines, party_lines
+from monitor.rules.findings import Finding
 from monitor.rules.matcher import MatchResult, RuleSet, load_ruleset
 from monitor.rules.scoring import Evaluation, LabelledError, evaluate_items, read_items
 
@@ -234,6 +236,17 @@ def result_json(entry_id: Any, result: MatchResult) -> dict[str, Any]:
         "level": result.level,
         "entities": [{"id": i, "type": t, "text": x} for i, t, x in entities],
         "spans": {hit.rule_id: [list(span) for span in hit.spans] for hit in result.rules},
+        "found": {hit.rule_id: _found(hit.finding) for hit in result.rules},
+    }
+
+
+def _found(finding: Finding) -> dict[str, Any]:
+    """A match's parties, kinds of act and quantities, as RuleMatched records them."""
+    return {
+        "actors": list(finding.actors),
+        "counterparts": list(finding.counterparts),
+        "acts": list(finding.acts),
+        "quantities": [asdict(quantity) for quantity in finding.quantities],
     }
 
 

@@ -127,7 +127,8 @@ def _rule_matched(db: sqlite3.Connection, event: ev.StoredEvent) -> None:
     data = _as(event, ev.RuleMatched)
     db.execute(
         "INSERT OR REPLACE INTO matches (entry_id, rule_id, rule_version, level, terms, spans,"
-        " entities, matched_at, seq) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        " entities, matched_at, seq, actors, counterparts, acts, quantities)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (
             stream_id(event.stream),
             data.rule_id,
@@ -138,6 +139,10 @@ def _rule_matched(db: sqlite3.Connection, event: ev.StoredEvent) -> None:
             json.dumps(data.entities),
             iso(event.recorded_at),
             event.seq,
+            json.dumps(data.actors),
+            json.dumps(data.counterparts),
+            json.dumps(data.acts),
+            json.dumps([q.model_dump() for q in data.quantities], ensure_ascii=False),
         ),
     )
 

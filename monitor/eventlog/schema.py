@@ -161,7 +161,16 @@ END;
 INSERT INTO "entries_fts" ("entries_fts") VALUES ('rebuild');
 """
 
-PROJECTION_CHANGES: tuple[str, ...] = (ENTRY_CONTENT_COLUMN,)
+# What each match found: parties, kinds of act, quantities (JSON arrays, as RuleMatched
+# carries them; `commitments_view` lists them).
+MATCH_FINDINGS_COLUMNS = """
+ALTER TABLE matches ADD COLUMN actors TEXT NOT NULL DEFAULT '[]';
+ALTER TABLE matches ADD COLUMN counterparts TEXT NOT NULL DEFAULT '[]';
+ALTER TABLE matches ADD COLUMN acts TEXT NOT NULL DEFAULT '[]';
+ALTER TABLE matches ADD COLUMN quantities TEXT NOT NULL DEFAULT '[]';
+"""
+
+PROJECTION_CHANGES: tuple[str, ...] = (ENTRY_CONTENT_COLUMN, MATCH_FINDINGS_COLUMNS)
 
 # Table name -> the columns that order it, for replay comparison.
 PROJECTION_TABLES: dict[str, str] = {

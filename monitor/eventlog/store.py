@@ -22,6 +22,7 @@ from monitor.eventlog.schema import (
     ENTRY_CONTENT_COLUMN,
     ENTRY_CONTENT_SEARCH,
     EVENTS_SCHEMA,
+    MATCH_FINDINGS_COLUMNS,
     PROJECTION_SCHEMA,
     split_statements,
 )
@@ -33,6 +34,7 @@ Clock = Callable[[], datetime]
 MIGRATIONS: tuple[str, ...] = (
     EVENTS_SCHEMA + PROJECTION_SCHEMA,
     ENTRY_CONTENT_COLUMN + ENTRY_CONTENT_SEARCH,
+    MATCH_FINDINGS_COLUMNS,
 )
 
 

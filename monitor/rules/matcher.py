@@ -10,8 +10,9 @@ pyahocorasick is imported here and nowhere else.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import cached_property, partial
 from pathlib import Path
 
 import ahocorasick  # type: ignore[import-not-found]  # no type stubs published
@@ -30,6 +31,7 @@ from monitor.rules.evaluate import (
     evaluate_rule,
 )
 from monitor.rules.files import content_hash
+from monitor.rules.findings import NOTHING, Finder, Finding
 from monitor.rules.gazetteer import Gazetteer, load_gazetteer
 from monitor.rules.loading import (
     EntityBlock,
@@ -69,6 +71,13 @@ class RuleHit:
     title: str
     terms: tuple[str, ...]  # matched words as in the original, de-duplicated, in order
     spans: tuple[tuple[str, int, int], ...]  # (field, start, end) into the original texts
+    # Works out the finding; only what is stored needs it, so it waits until asked.
+    find: Callable[[], Finding] = field(default=lambda: NOTHING, compare=False, repr=False)
+
+    @cached_property
+    def finding(self) -> Finding:
+        """The parties, kinds of act and quantities (monitor.rules.findings)."""
+        return self.find()
 
 
 @dataclass(frozen=True)
@@ -141,6 +150,7 @@ class RuleSet:
         self._states = frozenset(e.id for e in gazetteer.entities.values() if e.type == "country")
         framing = framing_cues(table.add, gazetteer.framing)
         self._compiled = tuple(compile_rule(rule, table.add, framing) for rule in self.rules)
+        self._finder = Finder(gazetteer)
         self._by_term, self._by_entity = _triggers(self._compiled)
         self._patterns = tuple(table.patterns)
         self._automaton = table.automaton()
@@ -154,11 +164,13 @@ class RuleSet:
         hits = self._scan(_fields(title, summary, content))
         candidates = self._candidates(hits)
         matched = []
+        memo: dict[str, object] = {}  # the findings' work shared by the entry's rules
         for index in sorted(candidates):
             compiled = self._compiled[index]
             outcome = evaluate_rule(compiled, hits)
             if outcome.holds:
-                matched.append(_rule_hit(compiled, outcome, hits.texts))
+                find = partial(self._finder.find, compiled, outcome, hits, memo)
+                matched.append(_rule_hit(compiled, outcome, hits.texts, find))
         return MatchResult(tuple(matched), self._entity_hits(hits))
 
     def explain(self, rule_id: str, title: str, summary: str, content: str = "") -> Outcome:
@@ -311,7 +323,10 @@ def _waking_blocks(rule: CompiledRule) -> list[CompiledKeywords | EntityBlock]:
 
 
 def _rule_hit(
-    compiled: CompiledRule, outcome: Outcome, texts: Mapping[str, NormalisedText]
+    compiled: CompiledRule,
+    outcome: Outcome,
+    texts: Mapping[str, NormalisedText],
+    find: Callable[[], Finding],
 ) -> RuleHit:
     spans = []
     for name, start, end in outcome.spans(compiled.positive):
@@ -320,4 +335,4 @@ def _rule_hit(
     unique_spans = tuple(dict.fromkeys(spans))
     words = tuple(dict.fromkeys(texts[f].original[s:e] for f, s, e in unique_spans))
     rule = compiled.rule
-    return RuleHit(rule.id, rule.version, rule.level, rule.title, words, unique_spans)
+    return RuleHit(rule.id, rule.version, rule.level, rule.title, words, unique_spans, find)

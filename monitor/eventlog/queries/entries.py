@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from monitor.errors import SearchError
-from monitor.eventlog.events import StoredEvent, alert_stream
+from monitor.eventlog.events import Quantity, StoredEvent, alert_stream
 from monitor.eventlog.projections import iso
 from monitor.eventlog.queries.records import parse_time
 from monitor.eventlog.store import Reader, chunks, read_events
@@ -186,6 +186,11 @@ class MatchRecord:
     terms: tuple[str, ...]
     entities: tuple[str, ...]
     matched_at: datetime
+    # What the match found (empty for matches recorded before these were).
+    actors: tuple[str, ...] = ()
+    counterparts: tuple[str, ...] = ()
+    acts: tuple[str, ...] = ()
+    quantities: tuple[Quantity, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -211,7 +216,8 @@ class EntryStory:
 
 def entry_story(log: Reader, entry: ListedEntry, history: int = 50) -> EntryStory:
     matched = log.db.execute(
-        "SELECT rule_id, rule_version, level, terms, entities, matched_at FROM matches"
+        "SELECT rule_id, rule_version, level, terms, entities, matched_at, actors, counterparts,"
+        " acts, quantities FROM matches"
         " WHERE entry_id = ? ORDER BY seq",
         (entry.id,),
     )
@@ -235,6 +241,10 @@ def _match_record(row: sqlite3.Row) -> MatchRecord:
         terms=tuple(json.loads(row["terms"])),
         entities=tuple(json.loads(row["entities"])),
         matched_at=datetime.fromisoformat(row["matched_at"]),
+        actors=tuple(json.loads(row["actors"])),
+        counterparts=tuple(json.loads(row["counterparts"])),
+        acts=tuple(json.loads(row["acts"])),
+        quantities=tuple(Quantity.model_validate(q) for q in json.loads(row["quantities"])),
     )
 
 
