@@ -2,9 +2,10 @@
 
 Differential: every document is parsed with parse_feed(fast=True) and parse_feed(fast=False)
 and the records compared whole (feed title, link, language, format, warnings; each entry's
-key, link, title, summary, date, author, language). Documents come from the shared corpus
-of real feeds (skipped when absent), from ../shared/bench/gen_corpus.py (when present) and
-from the small generator below, which covers the variants the corpus has too few of.
+key, link, title, summary, full-text content, date, author, language). Documents come from
+the shared corpus of real feeds (skipped when absent), from ../shared/bench/gen_corpus.py
+(when present) and from the small generator below, which covers the variants the corpus
+has too few of.
 docs/compatibility.md ("Fast path and feedparser") lists the corpus counts checked here.
 """
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import gzip
+import html
 import json
 import operator
 import os
@@ -19,6 +20,7 @@ from hypothesis import strategies as st
 from monitor.feeds.parse import parse_feed
 from monitor.feeds.parser_pool import ParserPool
 from monitor.feeds.records import (
+    CONTENT_LIMIT,
     SUMMARY_LIMIT,
     TITLE_LIMIT,
     EntryData,
@@ -220,6 +222,70 @@ def test_summary_falls_back_to_content() -> None:
         b"<content:encoded><![CDATA[<div>Full <i>text</i></div>]]></content:encoded>",
     )
     assert _feed(body).entries[2].summary == "Full text"
+
+
+CONTENT_NS = 'xmlns:content="http://purl.org/rss/1.0/modules/content/"'
+FULL_TEXT = (
+    "<p>Wang Xiaohong said China will <b>train</b> 3,000 foreign officers.</p>"
+    "<p>It trained 2,700 in the past year.</p>"
+)
+
+
+def _full_text_rss(content: str) -> bytes:
+    item = (
+        "<guid>1</guid><title>Forum opens</title><description>Short summary.</description>"
+        f"<content:encoded><![CDATA[{content}]]></content:encoded>"
+    )
+    channel = f"<channel><title>T</title><item>{item}</item></channel>"
+    head = '<?xml version="1.0" encoding="utf-8"?>'
+    return f'{head}<rss version="2.0" {CONTENT_NS}>{channel}</rss>'.encode()
+
+
+@pytest.mark.parametrize("fast", [True, False])
+def test_rss_content_encoded_is_kept_as_plain_text_beside_the_summary(fast: bool) -> None:
+    result = parse_feed(_full_text_rss(FULL_TEXT), FEED_URL, fast=fast)
+    assert isinstance(result, FeedData)
+    entry = result.entries[0]
+    assert entry.summary == "Short summary."
+    assert entry.content == (
+        "Wang Xiaohong said China will train 3,000 foreign officers. "
+        "It trained 2,700 in the past year."
+    )
+
+
+def test_atom_content_is_kept_beside_the_summary() -> None:
+    entry = (
+        "<entry><id>urn:1</id><title>Forum opens</title><summary>Short.</summary>"
+        f'<content type="html">{html.escape(FULL_TEXT)}</content></entry>'
+    )
+    body = f'<feed xmlns="http://www.w3.org/2005/Atom"><title>A</title>{entry}</feed>'.encode()
+    first = _feed(body).entries[0]
+    assert (first.summary, first.content[:35]) == ("Short.", "Wang Xiaohong said China will train")
+
+
+def test_json_feed_content_html_is_kept_beside_the_summary() -> None:
+    item = {"id": "1", "title": "Forum", "summary": "Short.", "content_html": FULL_TEXT}
+    entry = _feed(_json_feed("https://jsonfeed.org/version/1.1", [item])).entries[0]
+    assert entry.summary == "Short."
+    assert entry.content.startswith("Wang Xiaohong said China will train 3,000")
+
+
+def test_content_that_is_the_summary_is_not_kept_twice() -> None:
+    # No description: feedparser copies the content into the summary.
+    item = (
+        f"<guid>1</guid><title>t</title><content:encoded>{html.escape(FULL_TEXT)}</content:encoded>"
+    )
+    channel = f"<channel><title>T</title><item>{item}</item></channel>"
+    body = f'<?xml version="1.0"?><rss version="2.0" {CONTENT_NS}>{channel}</rss>'.encode()
+    entry = _feed(body).entries[0]
+    assert entry.summary.startswith("Wang Xiaohong") and entry.content == ""
+    json_item = {"id": "1", "content_html": FULL_TEXT}
+    assert _feed(_json_feed("https://jsonfeed.org/version/1", [json_item])).entries[0].content == ""
+
+
+def test_content_is_bounded_and_cut_at_a_word() -> None:
+    entry = _feed(_full_text_rss("<p>" + "police training " * 20_000 + "</p>")).entries[0]
+    assert len(entry.content) <= CONTENT_LIMIT and entry.content.endswith("training…")
 
 
 def test_missing_and_unparseable_dates_are_none() -> None:

@@ -173,7 +173,9 @@ operations = st.one_of(
     st.builds(
         lambda n, k, t, at: (
             _entry_stream(n, k),
-            ev.EntrySeen(feed_id=ev.feed_id_for(URLS[n]), key=k, title=t, summary=t, published=at),
+            ev.EntrySeen(
+                feed_id=ev.feed_id_for(URLS[n]), key=k, title=t, summary=t, published=at, content=t
+            ),
         ),
         feed_n,
         entry_key,

@@ -302,7 +302,8 @@ def test_view_tables_fit_80_columns_one_line_per_row(log: Settings) -> None:
     assert table_rows(narrow(log, "search", "police")) == 5
     weeks = len(as_json(invoke(log, "stats", "--json"))["weeks"])  # type: ignore[index]
     assert table_rows(narrow(log, "stats")) == weeks + 2  # then the two feeds
-    assert table_rows(narrow(log, "why", "http://127.0.0.1/news/a5")) == 1 + 1 + 3
+    # a match, what it found (its kinds of act), an alert, three attempts
+    assert table_rows(narrow(log, "why", "http://127.0.0.1/news/a5")) == 1 + 1 + 1 + 3
 
 
 def test_wide_matches_show_every_column_and_the_alert(log: Settings) -> None:

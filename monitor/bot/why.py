@@ -6,7 +6,13 @@ from collections.abc import Sequence
 
 from monitor.bot.replies import Reply, fit, link, minute, show, source
 from monitor.eventlog import events as ev
-from monitor.eventlog.queries.entries import AlertRecord, EntryStory, entries_with_link, entry_story
+from monitor.eventlog.queries.entries import (
+    AlertRecord,
+    EntryStory,
+    MatchRecord,
+    entries_with_link,
+    entry_story,
+)
 from monitor.eventlog.store import Reader
 from monitor.feeds.text import canonical_link
 
@@ -44,9 +50,26 @@ def _entry_story(story: EntryStory, chat_id: int, admin: bool) -> list[str]:
     for match in story.matches:
         terms = ", ".join(show(t, 64) for t in match.terms[:12]) or "entities only"
         blocks.append(f"Matched <b>{show(match.rule_id, 64)}</b> ({match.level}) on: {terms}")
+        blocks += _found(match)
     if not story.matches:
         blocks.append("No rule matched it.")
     return blocks + _alert_story(story.alerts, f"telegram:{chat_id}", admin)
+
+
+def _found(match: MatchRecord) -> list[str]:
+    """The parties, kinds of act and quantities a match found, one line each."""
+    lines = []
+    if match.actors or match.counterparts:
+        actors = ", ".join(show(a, 48) for a in match.actors[:6]) or "?"
+        others = ", ".join(show(c, 48) for c in match.counterparts[:6]) or "?"
+        lines.append(f"  Parties: {actors} → {others}")
+    if match.acts:
+        lines.append(f"  Acts: {', '.join(show(a, 32) for a in match.acts)}")
+    for quantity in match.quantities[:8]:
+        about = [quantity.act, quantity.status, quantity.period, quantity.counterpart]
+        detail = ", ".join(show(x, 48) for x in about if x)
+        lines.append(f"  · {show(quantity.text, 80)}" + (f" ({detail})" if detail else ""))
+    return lines
 
 
 def _alert_story(alerts: Sequence[AlertRecord], mine: str, admin: bool) -> list[str]:

@@ -6,6 +6,7 @@ import json
 import sys
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from dataclasses import asdict
 from pathlib import Path
 from typing import Annotated, Any, TextIO
 
@@ -16,6 +17,7 @@ from monitor.cli.common import WideOption, out, print_json_line, settings_from
 from monitor.errors import RulesError
 from monitor.rules.checks import check_rules
 from monitor.rules.explaining import block_lines, party_lines
+from monitor.rules.findings import Finding
 from monitor.rules.matcher import MatchResult, RuleSet, load_ruleset
 from monitor.rules.scoring import Evaluation, LabelledError, evaluate_items, read_items
 
@@ -87,6 +89,9 @@ def explain(
     rule_id: Annotated[str, typer.Argument(metavar="RULE", help="The id of the rule.")],
     text: Annotated[str, typer.Option("--text", help="The text to try (as a title).")],
     summary: Annotated[str, typer.Option("--summary", help="An optional summary.")] = "",
+    content: Annotated[
+        str, typer.Option("--content", help="An optional full text (a feed's content).")
+    ] = "",
     rules: RulesOption = None,
 ) -> None:
     """Show which blocks of a rule fire on a text, on which words, who is a party to an act
@@ -101,10 +106,12 @@ def explain(
         known = ", ".join(r.id for r in ruleset.rules)
         typer.echo(f"error: no rule {rule_id!r} in {rules}; the rules are: {known}", err=True)
         raise typer.Exit(code=1)
-    outcome = ruleset.explain(rule_id, text, summary)
-    for line in block_lines(ruleset, rule, outcome, text, summary, all_blocks=True):
+    outcome = ruleset.explain(rule_id, text, summary, content)
+    for line in block_lines(
+        ruleset, rule, outcome, text, summary, all_blocks=True, content=content
+    ):
         typer.echo(f"  {line}")
-    for line in party_lines(ruleset, rule, outcome, text, summary):
+    for line in party_lines(ruleset, rule, outcome, text, summary, content):
         typer.echo(f"  {line}")
     typer.echo(f"condition: {' '.join(rule.condition_text.split())}")
     typer.echo(f"result: {'MATCH' if outcome.holds else 'no match'}")
@@ -135,7 +142,8 @@ def eval_rules(
 ) -> None:
     """Score the rules on labelled items: precision and recall per rule and per language.
 
-    Each line of FILE has id, title, summary, labels (rule ids) and optionally lang.
+    Each line of FILE has id, title, summary, labels (rule ids) and optionally lang and
+    content (the full text).
     Prints the figures, then each false positive (FP) and false negative (FN) with the
     words and parties that fired. Exits 1 when a rule, overall or in one language, is
     below --min-precision or --min-recall.
@@ -196,8 +204,8 @@ def _print_evaluation(result: Evaluation) -> None:
 def match_command(input: Path | None, text: str | None, rules: Path) -> None:
     """Match JSON lines (or one text) against the rules and write one JSON line per input.
 
-    Input lines have `id`, `title`, `summary` (and optionally `lang`, `link`,
-    `published`). A bad line gets an error on stderr naming its number, and matching
+    Input lines have `id`, `title`, `summary` (and optionally `content`, the full text,
+    `lang`, `link`, `published`). A bad line gets an error on stderr naming its number, and matching
     goes on; the exit code is then 1.
     """
     if input is not None and text is not None:
@@ -228,6 +236,17 @@ def result_json(entry_id: Any, result: MatchResult) -> dict[str, Any]:
         "level": result.level,
         "entities": [{"id": i, "type": t, "text": x} for i, t, x in entities],
         "spans": {hit.rule_id: [list(span) for span in hit.spans] for hit in result.rules},
+        "found": {hit.rule_id: _found(hit.finding) for hit in result.rules},
+    }
+
+
+def _found(finding: Finding) -> dict[str, Any]:
+    """A match's parties, kinds of act and quantities, as RuleMatched records them."""
+    return {
+        "actors": list(finding.actors),
+        "counterparts": list(finding.counterparts),
+        "acts": list(finding.acts),
+        "quantities": [asdict(quantity) for quantity in finding.quantities],
     }
 
 
@@ -240,7 +259,7 @@ def _load(rules: Path) -> RuleSet:
 
 
 def _write(ruleset: RuleSet, entry: dict[str, Any]) -> None:
-    result = ruleset.match(entry["title"], entry["summary"])
+    result = ruleset.match(entry["title"], entry["summary"], entry.get("content") or "")
     print_json_line(result_json(entry["id"], result))
 
 
@@ -280,6 +299,8 @@ def _entry_problem(entry: Any) -> str | None:
     if missing:
         return f"missing field(s): {', '.join(missing)} (each line needs id, title, summary)"
     wrong = [key for key in ("title", "summary") if not isinstance(entry[key], str)]
+    if not isinstance(entry.get("content", ""), str):
+        wrong.append("content")
     if wrong:
         return f"field(s) {', '.join(wrong)} must be strings"
     return None

@@ -259,7 +259,7 @@ def write_report(
     since: Annotated[str, typer.Option("--since", help="How far back, e.g. 90d.")] = "90d",
 ) -> None:
     """Write one self-contained HTML report (opens with no network): topics per week, sources,
-    places, the latest high-level alerts.
+    places, officers pledged or trained by region and year, the latest high-level alerts.
 
     Example: monitor report --since 90d --out report.html
     """

@@ -69,6 +69,10 @@ def _story_row(story: EntryStory) -> Row:
                 "terms": list(m.terms),
                 "entities": list(m.entities),
                 "matched_at": iso(m.matched_at),
+                "actors": list(m.actors),
+                "counterparts": list(m.counterparts),
+                "acts": list(m.acts),
+                "quantities": [q.model_dump() for q in m.quantities],
             }
             for m in story.matches
         ],
@@ -88,6 +92,27 @@ def _story_row(story: EntryStory) -> Row:
     }
 
 
+def _print_findings(matches: list[Row], wide: bool) -> None:
+    """What each match found: parties and acts, then each quantity."""
+    found = [
+        {
+            "rule_id": m["rule_id"],
+            "actors": ", ".join(m["actors"]),
+            "counterparts": ", ".join(m["counterparts"]),
+            "acts": ", ".join(m["acts"]),
+        }
+        for m in matches
+        if m["actors"] or m["counterparts"] or m["acts"]
+    ]
+    if found:
+        columns = ["rule_id", "actors", "counterparts", "acts"]
+        show(reports.table("Found", found, columns, wide=wide))
+    quantities = [{"rule_id": m["rule_id"], **q} for m in matches for q in m["quantities"]]
+    if quantities:
+        columns = ["rule_id", "text", "amount", "unit", "act", "status", "period", "counterpart"]
+        show(reports.table("Quantities", quantities, columns, wide=wide))
+
+
 def _attempt(event: StoredEvent) -> Row:
     row = reports.event_row(event)
     return {k: v for k, v in row.items() if k in ("recorded_at", "type", "summary")}
@@ -105,6 +130,7 @@ def _print_story(story: Row, wide: bool) -> None:
     show(reports.table("Matches", rows, ["rule_id", "level", "terms", "matched_at"], wide=wide))
     if not rows:
         show("No rule matched it.")
+    _print_findings(story["matches"], wide)
     alerts = story["alerts"]
     columns = ["recipient", "status", "attempts", "last_error"]
     show(reports.table("Alerts", alerts, columns, wide=wide))

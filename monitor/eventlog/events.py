@@ -92,6 +92,26 @@ class EntrySeen(Payload):
     lang: str | None = None
     backlog: bool = False  # seen on a feed's first poll: recorded, never alerted
     future_date: bool = False  # published was in the future and was clamped to the poll time
+    content: str = ""  # the full text (bounded, feeds.records.CONTENT_LIMIT); "" when none
+
+
+class Quantity(BaseModel):
+    """A quantity a match found ("3,000 foreign officers"): part of RuleMatched, not an event."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    amount: float
+    unit: str  # "officers", "training opportunities", "名", "VT"
+    kind: str  # people | places | courses | items | money
+    text: str  # as written
+    field: str
+    start: int  # offsets into the field's original text
+    end: int
+    act: str = ""  # the kind of act in its clause (training, donation, ...)
+    status: str = ""  # "done", "pledged" or ""
+    period: str = ""  # "in the past year", "over five years", 明年
+    counterpart: str = ""  # entity id of the country or region named with it
+    region: str = ""  # the counterpart's broad region
 
 
 class RuleMatched(Payload):
@@ -101,6 +121,11 @@ class RuleMatched(Payload):
     terms: list[str] = []
     spans: list[tuple[str, int, int]] = []
     entities: list[str] = []  # entity ids found in the entry
+    # What was found, for analysts (monitor.rules.findings); empty in older events.
+    actors: list[str] = []  # entity ids: the state first, then who acts for it
+    counterparts: list[str] = []  # entity ids
+    acts: list[str] = []  # training, agreement, donation, joint-operation, forum, station
+    quantities: list[Quantity] = []
 
 
 class AlertQueued(Payload):

@@ -107,7 +107,8 @@ def _entry_seen(db: sqlite3.Connection, event: ev.StoredEvent) -> None:
     published = iso(data.published) if data.published else None
     db.execute(
         "INSERT INTO entries (id, feed_id, key, link, title, summary, published, author, lang,"
-        " backlog, future_date, seen_at, seq) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        " backlog, future_date, seen_at, seq, content)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (
             stream_id(event.stream),
             data.feed_id,
@@ -122,6 +123,7 @@ def _entry_seen(db: sqlite3.Connection, event: ev.StoredEvent) -> None:
             int(data.future_date),
             iso(event.recorded_at),
             event.seq,
+            data.content,
         ),
     )
 
@@ -130,7 +132,8 @@ def _rule_matched(db: sqlite3.Connection, event: ev.StoredEvent) -> None:
     data = _as(event, ev.RuleMatched)
     db.execute(
         "INSERT OR REPLACE INTO matches (entry_id, rule_id, rule_version, level, terms, spans,"
-        " entities, matched_at, seq) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        " entities, matched_at, seq, actors, counterparts, acts, quantities)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (
             stream_id(event.stream),
             data.rule_id,
@@ -141,6 +144,10 @@ def _rule_matched(db: sqlite3.Connection, event: ev.StoredEvent) -> None:
             json.dumps(data.entities),
             iso(event.recorded_at),
             event.seq,
+            json.dumps(data.actors),
+            json.dumps(data.counterparts),
+            json.dumps(data.acts),
+            json.dumps([q.model_dump() for q in data.quantities], ensure_ascii=False),
         ),
     )
 

@@ -142,8 +142,58 @@ ALTER TABLE feeds ADD COLUMN html_url TEXT;
 ALTER TABLE feeds ADD COLUMN category TEXT;
 """
 
+
+# Later migrations (eventlog.store.MIGRATIONS), each its own script. Those that change a
+# projection table are in PROJECTION_CHANGES too, which replay's scratch database applies
+# after PROJECTION_SCHEMA, so that its tables have the live tables' columns, in order.
+
+# Migration 4: the full text of entries (content:encoded, Atom content, content_html),
+# searchable: the FTS table is built again with the new column, as sqlite-utils builds it.
+ENTRY_CONTENT_COLUMN = """
+ALTER TABLE entries ADD COLUMN content TEXT NOT NULL DEFAULT '';
+"""
+ENTRY_CONTENT_SEARCH = """
+DROP TRIGGER IF EXISTS entries_ai;
+DROP TRIGGER IF EXISTS entries_ad;
+DROP TRIGGER IF EXISTS entries_au;
+DROP TABLE IF EXISTS entries_fts;
+CREATE VIRTUAL TABLE "entries_fts" USING FTS5 (
+    "title", "summary", "content",
+    content="entries"
+);
+CREATE TRIGGER "entries_ai" AFTER INSERT ON "entries" BEGIN
+  INSERT INTO "entries_fts" (rowid, "title", "summary", "content")
+  VALUES (new.rowid, new."title", new."summary", new."content");
+END;
+CREATE TRIGGER "entries_ad" AFTER DELETE ON "entries" BEGIN
+  INSERT INTO "entries_fts" ("entries_fts", rowid, "title", "summary", "content")
+  VALUES ('delete', old.rowid, old."title", old."summary", old."content");
+END;
+CREATE TRIGGER "entries_au" AFTER UPDATE ON "entries" BEGIN
+  INSERT INTO "entries_fts" ("entries_fts", rowid, "title", "summary", "content")
+  VALUES ('delete', old.rowid, old."title", old."summary", old."content");
+  INSERT INTO "entries_fts" (rowid, "title", "summary", "content")
+  VALUES (new.rowid, new."title", new."summary", new."content");
+END;
+INSERT INTO "entries_fts" ("entries_fts") VALUES ('rebuild');
+"""
+
+# Migration 5: what each match found: parties, kinds of act, quantities (JSON arrays, as RuleMatched
+# carries them; `commitments_view` lists them).
+MATCH_FINDINGS_COLUMNS = """
+ALTER TABLE matches ADD COLUMN actors TEXT NOT NULL DEFAULT '[]';
+ALTER TABLE matches ADD COLUMN counterparts TEXT NOT NULL DEFAULT '[]';
+ALTER TABLE matches ADD COLUMN acts TEXT NOT NULL DEFAULT '[]';
+ALTER TABLE matches ADD COLUMN quantities TEXT NOT NULL DEFAULT '[]';
+"""
+
 # The projection changes of later migrations, in order: a scratch rebuild applies them.
-PROJECTION_CHANGES: tuple[str, ...] = (SOURCE_KINDS_SCHEMA, FEED_CONTROLS_SCHEMA)
+PROJECTION_CHANGES: tuple[str, ...] = (
+    SOURCE_KINDS_SCHEMA,
+    FEED_CONTROLS_SCHEMA,
+    ENTRY_CONTENT_COLUMN,
+    MATCH_FINDINGS_COLUMNS,
+)
 
 # Table name -> the columns that order it, for replay comparison.
 PROJECTION_TABLES: dict[str, str] = {

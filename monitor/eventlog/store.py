@@ -19,8 +19,11 @@ from monitor.errors import ConcurrencyError, StoreError
 from monitor.eventlog import events as ev
 from monitor.eventlog import projections
 from monitor.eventlog.schema import (
+    ENTRY_CONTENT_COLUMN,
+    ENTRY_CONTENT_SEARCH,
     EVENTS_SCHEMA,
     FEED_CONTROLS_SCHEMA,
+    MATCH_FINDINGS_COLUMNS,
     PROJECTION_SCHEMA,
     SOURCE_KINDS_SCHEMA,
     split_statements,
@@ -34,6 +37,8 @@ MIGRATIONS: tuple[str, ...] = (
     EVENTS_SCHEMA + PROJECTION_SCHEMA,
     SOURCE_KINDS_SCHEMA,
     FEED_CONTROLS_SCHEMA,
+    ENTRY_CONTENT_COLUMN + ENTRY_CONTENT_SEARCH,
+    MATCH_FINDINGS_COLUMNS,
 )
 
 

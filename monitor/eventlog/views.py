@@ -210,6 +210,42 @@ JOIN chats c ON c.id = s.chat_id
 LEFT JOIN rules r ON r.id = s.rule_id
 """
 
+# One row per quantity a match found ("3,000 foreign officers"), with the match's parties
+# and kinds of act; a match with parties or acts but no quantity has one row, amount NULL.
+COMMITMENTS_VIEW = """
+CREATE VIEW commitments_view AS
+SELECT
+    m.entry_id,
+    e.title AS entry_title,
+    e.link,
+    e.published,
+    e.seen_at,
+    substr(COALESCE(e.published, e.seen_at), 1, 4) AS year,
+    e.lang,
+    m.rule_id,
+    m.level,
+    m.actors,
+    m.counterparts,
+    m.acts,
+    json_extract(q.value, '$.amount') AS amount,
+    json_extract(q.value, '$.unit') AS unit,
+    json_extract(q.value, '$.kind') AS kind,
+    json_extract(q.value, '$.text') AS quantity,
+    json_extract(q.value, '$.act') AS act,
+    NULLIF(json_extract(q.value, '$.status'), '') AS status,
+    NULLIF(json_extract(q.value, '$.period'), '') AS period,
+    NULLIF(json_extract(q.value, '$.counterpart'), '') AS counterpart,
+    NULLIF(json_extract(q.value, '$.region'), '') AS region,
+    json_extract(q.value, '$.field') AS field,
+    json_extract(q.value, '$.start') AS start,
+    m.matched_at,
+    m.seq
+FROM matches m
+JOIN entries e ON e.id = m.entry_id
+LEFT JOIN json_each(m.quantities) q
+WHERE m.actors != '[]' OR m.acts != '[]' OR m.quantities != '[]'
+"""
+
 # Name -> CREATE VIEW statement, in creation order.
 VIEWS: dict[str, str] = {
     "matches_view": MATCHES_VIEW,
@@ -219,6 +255,7 @@ VIEWS: dict[str, str] = {
     "feed_health": FEED_HEALTH,
     "rules_history": RULES_HISTORY,
     "subscriptions_view": SUBSCRIPTIONS_VIEW,
+    "commitments_view": COMMITMENTS_VIEW,
 }
 
 

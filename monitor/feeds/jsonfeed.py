@@ -14,6 +14,7 @@ from email.utils import parsedate_to_datetime
 from typing import Any
 
 from monitor.feeds.records import (
+    CONTENT_MARKUP_LIMIT,
     TITLE_LIMIT,
     EntryData,
     EntryFields,
@@ -148,6 +149,7 @@ def _fields(
         published=_date(date_text),
         author=_authors(item) or feed_author,
         lang=normalise_lang(item.get("language")) or feed_lang,
+        content=_content(item),
     )
 
 
@@ -170,6 +172,12 @@ def _plain(value: object) -> str:
 def _summary(item: dict[str, Any]) -> str:
     summary = _plain(item.get("summary")) or _plain(item.get("content_text"))
     return summary or html_to_text(_string(item.get("content_html")))
+
+
+def _content(item: dict[str, Any]) -> str:
+    """The full text: content_html as text, else content_text."""
+    markup = _string(item.get("content_html"))[:CONTENT_MARKUP_LIMIT]
+    return html_to_text(markup) or _plain(_string(item.get("content_text"))[:CONTENT_MARKUP_LIMIT])
 
 
 def _date(text: str) -> datetime | None:

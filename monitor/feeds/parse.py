@@ -23,6 +23,7 @@ import feedparser
 
 from monitor.feeds import fast_parse, jsonfeed
 from monitor.feeds.records import (
+    CONTENT_MARKUP_LIMIT,
     TITLE_LIMIT,
     EntryData,
     EntryFields,
@@ -218,6 +219,7 @@ def _entry_fields(raw: Any, base: str, feed_lang: str | None) -> EntryFields:
         published=_utc(raw.get("published_parsed") or dict.get(raw, "updated_parsed")),
         author=_author(raw),
         lang=_entry_lang(raw) or feed_lang,
+        content=_content(raw),
     )
 
 
@@ -237,6 +239,16 @@ def _summary(raw: Any) -> str:
     for content in contents:
         summary = summary or _text(content, content.get("value"))
     return summary
+
+
+def _content(raw: Any) -> str:
+    """Plain text of the entry's first non-empty content (content:encoded, Atom content)."""
+    for content in raw.get("content") or []:
+        markup = content.get("value")
+        text = _text(content, markup[:CONTENT_MARKUP_LIMIT] if isinstance(markup, str) else "")
+        if text:
+            return text
+    return ""
 
 
 def _utc(parsed: Any) -> datetime | None:

@@ -16,6 +16,12 @@ from monitor.feeds.text import entry_key, shorten
 # prints them: a hostile feed's 9 MB title would otherwise cost every one of those.
 TITLE_LIMIT = 1_000
 SUMMARY_LIMIT = 5_000
+# Full text (content:encoded, Atom content, JSON Feed content_html) is matched and stored
+# too, cut at 10,000 characters: a long news report (3,000-8,000 characters in English,
+# fewer in Chinese) fits whole, while a page-sized article costs no more than this.
+CONTENT_LIMIT = 10_000
+# Markup beyond this is not read at all: a 9 MB content element costs a bounded parse.
+CONTENT_MARKUP_LIMIT = 20 * CONTENT_LIMIT
 ParseFailureKind = Literal[
     "empty", "not-a-feed", "malformed", "parse-timeout", "parse-crash",
     "selectors-empty",  # a page watch whose selectors (or automatic mode) found no item
@@ -33,6 +39,7 @@ class EntryData:
     published: datetime | None
     author: str | None
     lang: str | None
+    content: str = ""  # the full text, when the feed gives more than the summary
 
 
 @dataclass(frozen=True)
@@ -67,6 +74,7 @@ class EntryFields:
     published: datetime | None
     author: str | None
     lang: str | None
+    content: str = ""  # plain text of the entry's full content, if any
 
 
 def build_entry(fields: EntryFields) -> EntryData | None:
@@ -76,6 +84,7 @@ def build_entry(fields: EntryFields) -> EntryData | None:
         return None
     title = shorten(fields.title, TITLE_LIMIT)
     summary = fields.summary[:SUMMARY_LIMIT]
+    content = shorten(fields.content, CONTENT_LIMIT)
     return EntryData(
         key=key,
         link=fields.link,
@@ -84,4 +93,7 @@ def build_entry(fields: EntryFields) -> EntryData | None:
         published=fields.published,
         author=fields.author,
         lang=fields.lang,
+        # Where the summary is the content (feedparser copies it when there is no
+        # description), storing and matching it twice would add nothing.
+        content="" if content == summary else content,
     )

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import html
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from monitor.alerts.render import safe_link
@@ -24,6 +24,7 @@ from monitor.eventlog.queries.activity import (
     top_places,
     top_sources,
 )
+from monitor.eventlog.queries.commitments import OfficersTrained, officers_by_region_and_year
 from monitor.eventlog.store import Reader
 from monitor.levels import at_or_above
 from monitor.ops.report_chart import chart_svg, text
@@ -40,6 +41,8 @@ class ReportData:
     sources: Mapping[str, tuple[tuple[str, int], ...]]  # rule id -> (source, matches), top first
     places: tuple[tuple[str, str, int], ...]  # (entity id, display name, entries), top first
     latest_high: tuple[MatchRow, ...]
+    officers: tuple[OfficersTrained, ...] = ()  # by counterpart region and year
+    names: Mapping[str, str] = field(default_factory=dict)  # entity id -> display name
 
 
 # --- gathering ------------------------------------------------------------------------
@@ -56,6 +59,8 @@ def gather(log: Reader, now: datetime, since: timedelta, names: Mapping[str, str
         sources=top_sources(log, start),
         places=top_places(log, start, names),
         latest_high=tuple(match_rows(log, start, levels=HIGH_LEVELS, limit=20)),
+        officers=tuple(officers_by_region_and_year(log, start)),
+        names=names,
     )
 
 
@@ -116,6 +121,26 @@ def _latest_html(data: ReportData) -> str:
     )
 
 
+def _officers_html(data: ReportData) -> str:
+    if not data.officers:
+        return "<p>No matched entry gave a number of officers trained or to be trained.</p>"
+
+    def number(value: float) -> str:
+        return f"{value:,.0f}" if value else ""
+
+    rows = "".join(
+        f"<tr><td>{text(data.names.get(o.region, o.region) if o.region else 'not named')}</td>"
+        f"<td>{text(o.year)}</td><td class='n'>{number(o.officers)}</td>"
+        f"<td class='n'>{number(o.trained)}</td><td class='n'>{number(o.pledged)}</td>"
+        f"<td class='n'>{o.reports}</td></tr>"
+        for o in data.officers
+    )
+    return (
+        "<table><tr><th>Counterpart region</th><th>Year</th><th>Officers</th><th>Trained</th>"
+        f"<th>Pledged</th><th>Reports</th></tr>{rows}</table>"
+    )
+
+
 def render(data: ReportData) -> str:
     """The whole report as one HTML document."""
     total = sum(sum(v) for v in data.per_rule.series.values())
@@ -131,6 +156,11 @@ def render(data: ReportData) -> str:
         f"<h2>Matches per topic per week</h2>{chart_svg(data.per_rule, data.rule_titles)}"
         f"<h2>Top sources per topic</h2>{_sources_html(data)}"
         f"<h2>Countries and regions most mentioned</h2>{_places_html(data)}"
+        "<h2>Officers pledged or trained, by counterpart region and year</h2><p class='muted'>"
+        "The numbers of officers the matched entries say were trained or will be trained,"
+        " summed (a pledge reported by several outlets counts once for each report). Region:"
+        " of the country or region named with the number; year: of the entry.</p>"
+        f"{_officers_html(data)}"
         "<h2>Latest high-level alerts</h2><p class='muted'>Matches of level high or critical."
         " Alert: the state of the entry's alerts ('pending' until sent); 'none': nobody follows"
         " the topic, or the entry came with a feed's first poll.</p>"

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 from datetime import datetime, timedelta
 
 from monitor.eventlog import events as ev
@@ -147,6 +147,7 @@ def entry_events(
         lang=entry.lang,
         backlog=backlog,
         future_date=new.future_date,
+        content=entry.content,
     )
     out = [ev.NewEvent(stream, seen, "seen")]
     entity_ids = sorted({hit.id for hit in result.entities})
@@ -158,6 +159,10 @@ def entry_events(
             terms=list(hit.terms),
             spans=[(f, start, end) for f, start, end in hit.spans],
             entities=entity_ids,
+            actors=list(hit.finding.actors),
+            counterparts=list(hit.finding.counterparts),
+            acts=list(hit.finding.acts),
+            quantities=[ev.Quantity(**asdict(q)) for q in hit.finding.quantities],
         )
         out.append(ev.NewEvent(stream, matched, f"{hit.rule_id}@{hit.version}"))
     if result.rules and not backlog:

@@ -116,7 +116,7 @@ class Pipeline:
             new_count=len(fresh),
         )
         new_events += decide.recovery_events(feed)
-        results = [rules.match(new.entry.title, new.entry.summary) for new in fresh]
+        results = [rules.match(n.entry.title, n.entry.summary, n.entry.content) for n in fresh]
         subscribers = self._subscribers(results, backlog)
         for new, result in zip(fresh, results, strict=True):
             recipients = recipients_of(result, self.audience, subscribers)

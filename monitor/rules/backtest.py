@@ -24,6 +24,8 @@ class StoredEntry(Protocol):
     @property
     def summary(self) -> str: ...
     @property
+    def content(self) -> str: ...
+    @property
     def link(self) -> str | None: ...
     @property
     def day(self) -> str: ...  # YYYY-MM-DD
@@ -83,7 +85,8 @@ def run_backtest(
     result = Backtest(rule.id, rule.version)
     for entry in entries:
         result.entries += 1
-        new = any(hit.rule_id == rule.id for hit in ruleset.match(entry.title, entry.summary).rules)
+        matched = ruleset.match(entry.title, entry.summary, entry.content).rules
+        new = any(hit.rule_id == rule.id for hit in matched)
         old = entry.id in current
         if not (new or old):
             continue

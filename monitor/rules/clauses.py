@@ -32,3 +32,9 @@ def clause_starts(folded: str) -> tuple[int, ...]:
     starts.update(m.end() for m in _SENTENCE_END.finditer(folded))
     starts.update(m.end() for m in _CONNECTIVE.finditer(folded))
     return tuple(sorted(s for s in starts if s < len(folded) or s == 0))
+
+
+def sentence_starts(folded: str) -> tuple[int, ...]:
+    """Offsets where the sentences of a folded text start; the first is 0."""
+    starts = {0, *(m.end() for m in _SENTENCE_END.finditer(folded))}
+    return tuple(sorted(s for s in starts if s < len(folded) or s == 0))

@@ -6,6 +6,7 @@ module then evaluates only the rules those hits touch, block by block.
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -128,9 +129,35 @@ def _near_spans(
     """Pairs of spans from the two blocks, in one field, with at most `within` tokens between."""
     firsts = [s for s in fired.get(block.first, ()) if s[0] in block.fields]
     seconds = [s for s in fired.get(block.second, ()) if s[0] in block.fields]
+    if len(firsts) * len(seconds) <= _FEW_PAIRS:
+        pairs = [(a, b) for a in firsts for b in seconds]
+    else:  # a long full text: only the seconds whose tokens can be near each first
+        pairs = _candidate_pairs(firsts, seconds, block.within, hits)
     close: list[Span] = []
-    for a in firsts:
-        for b in seconds:
-            if a[0] == b[0] and token_gap(hits, a, b) <= block.within:
-                close.extend((a, b))
+    for a, b in pairs:
+        if a[0] == b[0] and token_gap(hits, a, b) <= block.within:
+            close.extend((a, b))
     return tuple(dict.fromkeys(close))
+
+
+_FEW_PAIRS = 64
+
+
+def _candidate_pairs(
+    firsts: Sequence[Span], seconds: Sequence[Span], within: int, hits: Hits
+) -> list[tuple[Span, Span]]:
+    """The (first, second) pairs, in the order of the nested loops, whose token ranges
+    are within reach: a gap of `within` tokens means second starts at most within + 1
+    tokens after first ends, and ends at most within + 1 tokens before first starts."""
+    ranges = [(hits.token_range(b), index, b) for index, b in enumerate(seconds)]
+    ranges.sort()
+    starts = [token[0] for token, _, _ in ranges]
+    longest = max((token[1] - token[0] for token, _, _ in ranges), default=0)
+    pairs: list[tuple[Span, Span]] = []
+    for a in firsts:
+        first, last = hits.token_range(a)
+        low = bisect.bisect_left(starts, first - within - 1 - longest)
+        high = bisect.bisect_right(starts, last + within + 1)
+        near = sorted((index, b) for _, index, b in ranges[low:high])
+        pairs.extend((a, b) for _, b in near)
+    return pairs

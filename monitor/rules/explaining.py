@@ -15,7 +15,14 @@ from monitor.rules.parties import PartyCheck
 
 
 def block_lines(
-    ruleset: RuleSet, rule: Rule, outcome: Outcome, title: str, summary: str, *, all_blocks: bool
+    ruleset: RuleSet,
+    rule: Rule,
+    outcome: Outcome,
+    title: str,
+    summary: str,
+    *,
+    all_blocks: bool,
+    content: str = "",
 ) -> Iterator[str]:
     """`name (kind): fired on 'w1', 'w2'` per block (`all_blocks`: also `name (kind): -`)."""
     for block in rule.blocks:
@@ -24,12 +31,12 @@ def block_lines(
             if all_blocks:
                 yield f"{block.name} ({block_kind(block)}): -"
             continue
-        words = dict.fromkeys(ruleset.original_words(spans, title, summary))
+        words = dict.fromkeys(ruleset.original_words(spans, title, summary, content))
         yield f"{block.name} ({block_kind(block)}): fired on {', '.join(map(repr, words))}"
 
 
 def party_lines(
-    ruleset: RuleSet, rule: Rule, outcome: Outcome, title: str, summary: str
+    ruleset: RuleSet, rule: Rule, outcome: Outcome, title: str, summary: str, content: str = ""
 ) -> Iterator[str]:
     """Each name a parties block looked at: a party or not, and the act or cue that decided."""
     for block in rule.blocks:
@@ -41,16 +48,18 @@ def party_lines(
             yield f"{block.name}: not checked ({needs} must fire first)"
             continue
         for check in checks:
-            yield f"{block.name}: {party_line(ruleset, check, title, summary)}"
+            yield f"{block.name}: {party_line(ruleset, check, title, summary, content)}"
 
 
-def party_line(ruleset: RuleSet, check: PartyCheck, title: str, summary: str) -> str:
+def party_line(
+    ruleset: RuleSet, check: PartyCheck, title: str, summary: str, content: str = ""
+) -> str:
     """`party 'China' (title): act 'sign' in its clause`, or why a name is not a party."""
-    name = ruleset.original_words([check.name], title, summary)[0]
+    name = ruleset.original_words([check.name], title, summary, content)[0]
     where = f"{name!r} ({check.name[0]})"
     if check.evidence is None:
         return f"not a party {where}: no act in its clause"
-    word = ruleset.original_words([check.evidence], title, summary)[0]
+    word = ruleset.original_words([check.evidence], title, summary, content)[0]
     if check.party:
         return f"party {where}: act {word!r} in its clause"
     return f"not a party {where}: {check.reason} by {word!r}"

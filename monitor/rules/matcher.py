@@ -10,8 +10,9 @@ pyahocorasick is imported here and nowhere else.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import cached_property, partial
 from pathlib import Path
 
 import ahocorasick  # type: ignore[import-not-found]  # no type stubs published
@@ -30,6 +31,7 @@ from monitor.rules.evaluate import (
     evaluate_rule,
 )
 from monitor.rules.files import content_hash
+from monitor.rules.findings import NOTHING, Finder, Finding
 from monitor.rules.gazetteer import Gazetteer, load_gazetteer
 from monitor.rules.loading import (
     EntityBlock,
@@ -46,7 +48,7 @@ from monitor.rules.normalise import (
 )
 from monitor.rules.owners import resolve_owners
 
-FIELDS = ("title", "summary")
+FIELDS = ("title", "summary", "content")
 # Entity names (China, Beijing) are far more common in news than rule keywords.
 _ENTITY_COST = 10
 
@@ -69,6 +71,13 @@ class RuleHit:
     title: str
     terms: tuple[str, ...]  # matched words as in the original, de-duplicated, in order
     spans: tuple[tuple[str, int, int], ...]  # (field, start, end) into the original texts
+    # Works out the finding; only what is stored needs it, so it waits until asked.
+    find: Callable[[], Finding] = field(default=lambda: NOTHING, compare=False, repr=False)
+
+    @cached_property
+    def finding(self) -> Finding:
+        """The parties, kinds of act and quantities (monitor.rules.findings)."""
+        return self.find()
 
 
 @dataclass(frozen=True)
@@ -141,33 +150,41 @@ class RuleSet:
         self._states = frozenset(e.id for e in gazetteer.entities.values() if e.type == "country")
         framing = framing_cues(table.add, gazetteer.framing)
         self._compiled = tuple(compile_rule(rule, table.add, framing) for rule in self.rules)
+        self._finder = Finder(gazetteer)
         self._by_term, self._by_entity = _triggers(self._compiled)
         self._patterns = tuple(table.patterns)
         self._automaton = table.automaton()
         self._empty = not table.keys
 
-    def match(self, title: str, summary: str) -> MatchResult:
-        """Which rules hold for an entry, with the words and entities found."""
-        hits = self._scan({"title": title, "summary": summary})
+    def match(self, title: str, summary: str, content: str = "") -> MatchResult:
+        """Which rules hold for an entry, with the words and entities found.
+
+        `content` is the entry's full text, when the feed gives more than a summary.
+        """
+        hits = self._scan(_fields(title, summary, content))
         candidates = self._candidates(hits)
         matched = []
+        memo: dict[str, object] = {}  # the findings' work shared by the entry's rules
         for index in sorted(candidates):
             compiled = self._compiled[index]
             outcome = evaluate_rule(compiled, hits)
             if outcome.holds:
-                matched.append(_rule_hit(compiled, outcome, hits.texts))
+                find = partial(self._finder.find, compiled, outcome, hits, memo)
+                matched.append(_rule_hit(compiled, outcome, hits.texts, find))
         return MatchResult(tuple(matched), self._entity_hits(hits))
 
-    def explain(self, rule_id: str, title: str, summary: str) -> Outcome:
+    def explain(self, rule_id: str, title: str, summary: str, content: str = "") -> Outcome:
         """Evaluate one rule and report every block, for `monitor rules explain`."""
         compiled = next((c for c in self._compiled if c.rule.id == rule_id), None)
         if compiled is None:
             raise KeyError(rule_id)
-        return evaluate_rule(compiled, self._scan({"title": title, "summary": summary}))
+        return evaluate_rule(compiled, self._scan(_fields(title, summary, content)))
 
-    def original_words(self, spans: Iterable[Span], title: str, summary: str) -> list[str]:
+    def original_words(
+        self, spans: Iterable[Span], title: str, summary: str, content: str = ""
+    ) -> list[str]:
         """The original text behind normalised spans (for explanations)."""
-        texts = {"title": normalise(title), "summary": normalise(summary)}
+        texts = {name: normalise(text) for name, text in _fields(title, summary, content).items()}
         return [texts[f].original_text(s, e) for f, s, e in spans]
 
     def _scan(self, fields: Mapping[str, str]) -> Hits:
@@ -224,6 +241,14 @@ class RuleSet:
             words = text.original[begin:finish]
             result.append(EntityHit(entity_id, kind, words, name, begin, finish))
         return tuple(sorted(result, key=lambda h: (FIELDS.index(h.field), h.start, h.end, h.id)))
+
+
+def _fields(title: str, summary: str, content: str) -> dict[str, str]:
+    """The texts to scan by field name; no content field when the entry has none."""
+    fields = {"title": title, "summary": summary}
+    if content:
+        fields["content"] = content
+    return fields
 
 
 def load_ruleset(rules_dir: Path, *, allow_empty: bool = True) -> RuleSet:
@@ -298,7 +323,10 @@ def _waking_blocks(rule: CompiledRule) -> list[CompiledKeywords | EntityBlock]:
 
 
 def _rule_hit(
-    compiled: CompiledRule, outcome: Outcome, texts: Mapping[str, NormalisedText]
+    compiled: CompiledRule,
+    outcome: Outcome,
+    texts: Mapping[str, NormalisedText],
+    find: Callable[[], Finding],
 ) -> RuleHit:
     spans = []
     for name, start, end in outcome.spans(compiled.positive):
@@ -307,4 +335,4 @@ def _rule_hit(
     unique_spans = tuple(dict.fromkeys(spans))
     words = tuple(dict.fromkeys(texts[f].original[s:e] for f, s, e in unique_spans))
     rule = compiled.rule
-    return RuleHit(rule.id, rule.version, rule.level, rule.title, words, unique_spans)
+    return RuleHit(rule.id, rule.version, rule.level, rule.title, words, unique_spans, find)

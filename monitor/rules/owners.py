@@ -14,8 +14,10 @@ inside "Vietnam's Ministry of Public Security" (org:vn-mps) still counts.
 
 from __future__ import annotations
 
+import bisect
 import re
-from collections.abc import Collection, Mapping, Sequence
+from collections import defaultdict
+from collections.abc import Collection, Iterable, Mapping, Sequence
 
 from monitor.rules.blockers import NameSpan
 from monitor.rules.normalise import NormalisedText, is_cjk
@@ -27,6 +29,9 @@ from monitor.rules.normalise import NormalisedText, is_cjk
 _BEFORE = re.compile(r"^(?:'s?|s')?(?:\s+(?:[A-Z][\w'-]*|and|of|the|&))*\s*$")
 _AFTER = re.compile(r"^\s+of\s+(?:the\s+)?$")
 _MAX_CJK_BETWEEN = 2
+# Longer than any run _BEFORE or _AFTER admits in practice: farther names are not read
+# (a long full text would otherwise cost a slice and a regex per pair of names).
+_MAX_BETWEEN = 120
 
 
 def resolve_owners(
@@ -47,7 +52,7 @@ def resolve_owners(
     ]
     if not hits:
         return frozenset()
-    countries = [(entity_id, span) for entity_id, span in names if entity_id in states]
+    countries = _by_field((entity_id, span) for entity_id, span in names if entity_id in states)
     owned_by_other: set[NameSpan] = set()
     unowned: list[NameSpan] = []
     for hit in hits:
@@ -60,20 +65,34 @@ def resolve_owners(
     return frozenset(owned_by_other | {hit for hit in unowned if hit[0] in others})
 
 
+Placed = tuple[int, int, str]  # a country name's start, end and id
+
+
+def _by_field(countries: Iterable[NameSpan]) -> dict[str, list[Placed]]:
+    found: dict[str, list[Placed]] = defaultdict(list)
+    for country_id, (field, first, last) in countries:
+        found[field].append((first, last, country_id))
+    for placed in found.values():
+        placed.sort()
+    return found
+
+
 def _owner(
     span: tuple[str, int, int],
-    countries: Sequence[NameSpan],
+    countries: Mapping[str, list[Placed]],
     texts: Mapping[str, NormalisedText],
 ) -> str | None:
     field, start, end = span
     cased, folded = texts[field].cased, texts[field].folded
+    placed = countries.get(field, [])
+    # Only names that start within reach of the hit (a long text has many).
+    low = bisect.bisect_left(placed, (start - 2 * _MAX_BETWEEN, -1, ""))
+    high = bisect.bisect_right(placed, (end + _MAX_BETWEEN, len(folded) + 1, "~"))
     owner, nearest = None, -1
-    for country_id, (other_field, first, last) in countries:
-        if other_field != field:
-            continue
-        if nearest < last <= start and _joins_before(cased[last:start]):
+    for first, last, country_id in placed[low:high]:
+        if nearest < last <= start <= last + _MAX_BETWEEN and _joins_before(cased[last:start]):
             owner, nearest = country_id, last  # the closest owner before the name wins
-        if first >= end and _AFTER.match(folded[end:first]):
+        if end <= first <= end + _MAX_BETWEEN and _AFTER.match(folded[end:first]):
             return country_id
     return owner
 

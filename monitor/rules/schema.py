@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from monitor.levels import LEVELS, Level
 from monitor.rules.normalise import is_stem_char, normalise_term
 
-FieldName = Literal["title", "summary"]
+FieldName = Literal["title", "summary", "content"]
 MIN_STEM = 4
 _RULE_ID = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 _BLOCK_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
@@ -221,7 +221,7 @@ class RuleSpec(_Strict):
     description: str = ""
     level: Level
     tags: list[str] = []
-    fields: list[FieldName] = ["title", "summary"]
+    fields: list[FieldName] = ["title", "summary", "content"]
     detection: dict[str, BlockSpec] = Field(min_length=1)
     condition: str
     tests: TestsSpec = TestsSpec()

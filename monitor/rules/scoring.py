@@ -2,10 +2,11 @@
 
 `monitor rules eval FILE.jsonl` reads one JSON object per line with `id`, `title`,
 `summary`, `labels` (the ids of the rules the item should match; `--label T1=RULE`
-maps other names) and optionally `lang`. For each rule: an item is a true positive
-when the rule matches and its id is among the labels, a false positive when it
-matches and is not, a false negative when it does not match and is. Each error keeps
-the words and parties that fired, as `monitor rules explain` shows them.
+maps other names) and optionally `lang` and `content` (the full text). For each rule:
+an item is a true positive when the rule matches and its id is among the labels, a
+false positive when it matches and is not, a false negative when it does not match and
+is. Each error keeps the words and parties that fired, as `monitor rules explain` shows
+them.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ class Item:
     summary: str
     lang: str
     labels: frozenset[str]
+    content: str = ""
 
 
 @dataclass
@@ -136,7 +138,8 @@ def evaluate_items(ruleset: RuleSet, items: Sequence[Item]) -> Evaluation:
     for rule in ruleset.rules:
         result.counts[rule.id] = {lang: Counts() for lang in [ALL, *langs]}
     for item in items:
-        matched = {hit.rule_id for hit in ruleset.match(item.title, item.summary).rules}
+        hits = ruleset.match(item.title, item.summary, item.content).rules
+        matched = {hit.rule_id for hit in hits}
         for rule in ruleset.rules:
             found, wanted = rule.id in matched, rule.id in item.labels
             for lang in (ALL, item.lang):
@@ -152,9 +155,10 @@ def evaluate_items(ruleset: RuleSet, items: Sequence[Item]) -> Evaluation:
 
 def _miss(ruleset: RuleSet, rule_id: str, item: Item, kind: str) -> Miss:
     rule = next(r for r in ruleset.rules if r.id == rule_id)
-    outcome = ruleset.explain(rule_id, item.title, item.summary)
-    fired = block_lines(ruleset, rule, outcome, item.title, item.summary, all_blocks=False)
-    parties = party_lines(ruleset, rule, outcome, item.title, item.summary)
+    texts = (item.title, item.summary, item.content)
+    outcome = ruleset.explain(rule_id, *texts)
+    fired = block_lines(ruleset, rule, outcome, *texts[:2], all_blocks=False, content=item.content)
+    parties = party_lines(ruleset, rule, outcome, *texts)
     return Miss(kind, rule_id, item, tuple(fired), tuple(parties))
 
 
@@ -169,6 +173,8 @@ def _item(line: str, where: str, aliases: Mapping[str, str], known: frozenset[st
     if missing:
         raise LabelledError(f"{where}: missing field(s) {', '.join(missing)}")
     text = [key for key in ("title", "summary") if not isinstance(row[key], str)]
+    if not isinstance(row.get("content", ""), str):
+        text.append("content")
     if text:
         raise LabelledError(f"{where}: field(s) {', '.join(text)} must be strings")
     labels = row["labels"]
@@ -182,4 +188,5 @@ def _item(line: str, where: str, aliases: Mapping[str, str], known: frozenset[st
             f"map them with --label NAME=RULE (the rules are: {', '.join(sorted(known))})"
         )
     lang = row.get("lang") or "?"
-    return Item(str(row["id"]), row["title"], row["summary"], str(lang), rules)
+    content = row.get("content") or ""
+    return Item(str(row["id"]), row["title"], row["summary"], str(lang), rules, content)

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from monitor.errors import SearchError
-from monitor.eventlog.events import StoredEvent, alert_stream
+from monitor.eventlog.events import Quantity, StoredEvent, alert_stream
 from monitor.eventlog.projections import iso
 from monitor.eventlog.queries.records import parse_time
 from monitor.eventlog.store import Reader, chunks, read_events
@@ -112,8 +112,11 @@ def search_entries(
         clauses.append("e.rowid IN (SELECT rowid FROM entries_fts WHERE entries_fts MATCH ?)")
         params.append(" ".join('"' + word.replace('"', '""') + '"' for word in indexed))
     for word in substrings:
-        clauses.append("(e.title LIKE ? ESCAPE '\\' OR e.summary LIKE ? ESCAPE '\\')")
-        params += [_like(word), _like(word)]
+        clauses.append(
+            "(e.title LIKE ? ESCAPE '\\' OR e.summary LIKE ? ESCAPE '\\'"
+            " OR e.content LIKE ? ESCAPE '\\')"
+        )
+        params += [_like(word)] * 3
     sql = f"SELECT {_LISTED} {_FROM} WHERE {' AND '.join(clauses)} ORDER BY e.seq DESC LIMIT ?"
     try:
         rows = log.db.execute(sql, [*params, limit]).fetchall()
@@ -144,18 +147,26 @@ class EntryText:
     link: str | None
     day: str  # the entry's date (published, or seen), YYYY-MM-DD
     source: str  # the feed's title, URL or id
+    content: str = ""  # the full text, when the feed gave it
 
 
 def entries_seen_since(log: Reader, since: datetime) -> Iterator[EntryText]:
     rows = log.db.execute(
-        "SELECT e.id, e.title, e.summary, e.link, substr(COALESCE(e.published, e.seen_at), 1, 10)"
+        "SELECT e.id, e.title, e.summary, e.content, e.link,"
+        " substr(COALESCE(e.published, e.seen_at), 1, 10)"
         " AS day, COALESCE(NULLIF(f.title, ''), f.url, e.feed_id) AS source"
         f" {_FROM} WHERE e.seen_at >= ? ORDER BY e.seq",
         (iso(since),),
     )
     for row in rows:
         yield EntryText(
-            row["id"], row["title"], row["summary"], row["link"], row["day"], row["source"]
+            row["id"],
+            row["title"],
+            row["summary"],
+            row["link"],
+            row["day"],
+            row["source"],
+            row["content"],
         )
 
 
@@ -175,6 +186,11 @@ class MatchRecord:
     terms: tuple[str, ...]
     entities: tuple[str, ...]
     matched_at: datetime
+    # What the match found (empty for matches recorded before these were).
+    actors: tuple[str, ...] = ()
+    counterparts: tuple[str, ...] = ()
+    acts: tuple[str, ...] = ()
+    quantities: tuple[Quantity, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -200,7 +216,8 @@ class EntryStory:
 
 def entry_story(log: Reader, entry: ListedEntry, history: int = 50) -> EntryStory:
     matched = log.db.execute(
-        "SELECT rule_id, rule_version, level, terms, entities, matched_at FROM matches"
+        "SELECT rule_id, rule_version, level, terms, entities, matched_at, actors, counterparts,"
+        " acts, quantities FROM matches"
         " WHERE entry_id = ? ORDER BY seq",
         (entry.id,),
     )
@@ -224,6 +241,10 @@ def _match_record(row: sqlite3.Row) -> MatchRecord:
         terms=tuple(json.loads(row["terms"])),
         entities=tuple(json.loads(row["entities"])),
         matched_at=datetime.fromisoformat(row["matched_at"]),
+        actors=tuple(json.loads(row["actors"])),
+        counterparts=tuple(json.loads(row["counterparts"])),
+        acts=tuple(json.loads(row["acts"])),
+        quantities=tuple(Quantity.model_validate(q) for q in json.loads(row["quantities"])),
     )
 
 
