@@ -125,6 +125,7 @@ def alert_view(rules: Callable[[], RuleSet]) -> Callable[[OutgoingAlert], AlertV
             spans=tuple(alert.spans),
             terms=tuple(alert.terms),
             hashtags=tuple(dict.fromkeys(names))[:MAX_HASHTAGS],
+            also=alert.also,
         )
 
     return view

@@ -446,6 +446,25 @@ class TelegramSink:
             return self._outcome_paused(error, alert.recipient)
         return Sent(str(message.message_id))
 
+    async def edit(self, alert: OutgoingAlert, message_id: str) -> SendResult:
+        """The sent message, rendered again with its story's outlets (edited in place)."""
+        view = self.view(alert)
+        try:
+            await self.bot.edit_message_text(
+                render_html(view),
+                chat_id=chat_ref(alert.recipient),
+                message_id=int(message_id),
+                parse_mode=ParseMode.HTML,
+                link_preview_options=NO_PREVIEW,
+            )
+        except BadRequest as error:
+            if "not modified" in error.message.lower():  # already shows this: done
+                return Sent(message_id)
+            return Failed(f"BadRequest: {error.message}")
+        except TelegramError as error:
+            return self._outcome_paused(error, alert.recipient)
+        return Sent(message_id)
+
     def _outcome_paused(self, error: TelegramError, recipient: str) -> SendResult:
         if isinstance(error, RetryAfter):
             seconds = _retry_seconds(error)

@@ -99,6 +99,7 @@ class AlertDispatched(Payload):
 
 class AlertSent(Payload):
     message_id: str | None = None
+    outlets: int = 0  # how many of its story's outlets the message names (0: no story)
 
 
 class AlertDeferred(Payload):
@@ -170,6 +171,39 @@ class RulesLoaded(Payload):
     rules: list[RuleVersion]
 
 
+# --- stories: an entry starts a story or joins one; a sent alert is edited as outlets join ---
+
+
+class StoryStarted(Payload):
+    """The entry is the first of a story; the story's id is the entry's id."""
+
+    entry_id: str
+    feed_id: str
+    outlet: str  # who published it: the feed's title, or the outlet an aggregator names
+    title: str = ""
+    url_key: str | None = None  # the canonical URL (monitor.poll.similarity)
+
+
+class StoryJoined(Payload):
+    entry_id: str
+    feed_id: str
+    outlet: str
+    how: str  # "url", "title" or "text"
+    score: float  # the similarity that joined it (1.0 for the same URL)
+    url_key: str | None = None
+
+
+class AlertEdited(Payload):
+    """The sent message now names `outlets` outlets of its story (edited in place)."""
+
+    message_id: str | None = None
+    outlets: int
+    note: str = ""  # why an edit was given up, when it was
+
+
+STORY_EVENT_TYPES: tuple[type[Payload], ...] = (StoryStarted, StoryJoined, AlertEdited)
+
+
 EVENT_TYPES: dict[str, type[Payload]] = {
     cls.__name__: cls
     for cls in (
@@ -198,6 +232,7 @@ EVENT_TYPES: dict[str, type[Payload]] = {
         RulesLoaded,
     )
 }
+EVENT_TYPES.update({cls.__name__: cls for cls in STORY_EVENT_TYPES})
 
 
 @dataclass(frozen=True)
@@ -275,3 +310,7 @@ def alert_stream(alert_id: str) -> str:
 
 def chat_stream(chat_id: int) -> str:
     return f"chat:{chat_id}"
+
+
+def story_stream(story_id: str) -> str:
+    return f"story:{story_id}"

@@ -126,6 +126,47 @@ CREATE TABLE IF NOT EXISTS rules (
 );
 """
 
+# The second migration: stories (an entry starts one or joins one) and the edits of sent alerts.
+STORIES_SCHEMA = """
+CREATE TABLE IF NOT EXISTS stories (
+    id TEXT PRIMARY KEY,
+    title TEXT NOT NULL,
+    started_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    entries INTEGER NOT NULL,
+    outlets INTEGER NOT NULL,
+    seq INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS stories_updated ON stories (updated_at);
+CREATE TABLE IF NOT EXISTS story_entries (
+    entry_id TEXT PRIMARY KEY,
+    story_id TEXT NOT NULL,
+    feed_id TEXT NOT NULL,
+    outlet TEXT NOT NULL,
+    how TEXT NOT NULL,
+    score REAL NOT NULL,
+    url_key TEXT,
+    joined_at TEXT NOT NULL,
+    seq INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS story_entries_story ON story_entries (story_id, seq);
+CREATE INDEX IF NOT EXISTS story_entries_url ON story_entries (url_key);
+CREATE INDEX IF NOT EXISTS story_entries_joined ON story_entries (joined_at);
+CREATE TABLE IF NOT EXISTS story_alerts (
+    alert_id TEXT PRIMARY KEY,
+    story_id TEXT NOT NULL,
+    recipient TEXT NOT NULL,
+    message_id TEXT,
+    shown INTEGER NOT NULL,
+    wanted INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS story_alerts_story ON story_alerts (story_id);
+CREATE INDEX IF NOT EXISTS story_alerts_due ON story_alerts (alert_id) WHERE wanted > shown;
+"""
+
+# Every projection table, in the order the migrations create them (replay builds them all).
+PROJECTION_SCRIPTS = (PROJECTION_SCHEMA, STORIES_SCHEMA)
+
 # Table name -> the columns that order it, for replay comparison.
 PROJECTION_TABLES: dict[str, str] = {
     "feeds": "id",
@@ -135,6 +176,9 @@ PROJECTION_TABLES: dict[str, str] = {
     "chats": "id",
     "subscriptions": "chat_id, rule_id",
     "rules": "id",
+    "stories": "id",
+    "story_entries": "entry_id",
+    "story_alerts": "alert_id",
 }
 
 

@@ -18,13 +18,18 @@ import sqlite_utils
 from monitor.errors import ConcurrencyError, StoreError
 from monitor.eventlog import events as ev
 from monitor.eventlog import projections
-from monitor.eventlog.schema import EVENTS_SCHEMA, PROJECTION_SCHEMA, split_statements
+from monitor.eventlog.schema import (
+    EVENTS_SCHEMA,
+    PROJECTION_SCHEMA,
+    STORIES_SCHEMA,
+    split_statements,
+)
 from monitor.eventlog.views import VIEWS, create_views
 
 Clock = Callable[[], datetime]
 
 # Each migration runs once, in order; PRAGMA user_version counts the ones applied.
-MIGRATIONS: tuple[str, ...] = (EVENTS_SCHEMA + PROJECTION_SCHEMA,)
+MIGRATIONS: tuple[str, ...] = (EVENTS_SCHEMA + PROJECTION_SCHEMA, STORIES_SCHEMA)
 
 
 def utc_now() -> datetime:
