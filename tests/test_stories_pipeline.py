@@ -74,9 +74,7 @@ def test_the_same_item_in_two_feeds_is_one_story_and_one_alert(
 
     assert len([line for line in lines if line.startswith("ALERT")]) == 1
     stories = [row for row in story_rows(settings) if row[1] > 1]
-    assert [(entries, outlets, how) for _, entries, outlets, how in stories] == [
-        (2, 2, "new,url")
-    ]
+    assert [(entries, outlets, how) for _, entries, outlets, how in stories] == [(2, 2, "new,url")]
     with Store(settings.db) as store:
         kinds = [e.type for e in read_events(store.db, types=("StoryStarted", "StoryJoined"))]
         assert kinds.count("StoryJoined") == 1
@@ -102,8 +100,6 @@ def test_a_rewrite_joins_after_a_restart_and_another_event_does_not(
     assert len(alerts) == 2, alerts  # the wire story once, the other event once
     assert any("Laos" in line for line in alerts)
     joined = [row for row in story_rows(settings) if row[1] > 1]
-    assert [(entries, outlets, how) for _, entries, outlets, how in joined] == [
-        (2, 2, "new,text")
-    ]
+    assert [(entries, outlets, how) for _, entries, outlets, how in joined] == [(2, 2, "new,text")]
     with Store(settings.db) as store:
         assert replay(store, write=False).identical

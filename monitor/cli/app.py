@@ -28,6 +28,7 @@ from monitor.cli.common import (
 )
 from monitor.cli.feeds import feeds_app
 from monitor.cli.rules import match_command, rules_app
+from monitor.cli.stories import stories_app
 from monitor.cli.views import register as register_views
 from monitor.config import Settings
 from monitor.errors import MonitorError, RulesError
@@ -47,6 +48,7 @@ app = typer.Typer(
 )
 app.add_typer(feeds_app, name="feeds")
 app.add_typer(rules_app, name="rules")
+app.add_typer(stories_app, name="stories")
 
 ConfigOption = Annotated[
     Path | None,

@@ -17,7 +17,7 @@ from typing import Literal
 
 from datasketch import MinHash, MinHashLSH
 
-from monitor.poll.similarity import canonical_url, numbers, shingles, split_outlet
+from monitor.poll.similarity import canonical_url, jaccard, numbers, shingles, split_outlet
 
 How = Literal["new", "url", "title", "text"]
 NUM_PERM = 64
@@ -29,9 +29,9 @@ class StoryPolicy:
     """The thresholds (Jaccard of shingle sets) and the window; see docs/stories.md."""
 
     window: timedelta = timedelta(hours=72)
-    title_threshold: float = 0.7  # headline against headline
-    text_threshold: float = 0.45  # summary against summary
-    min_title_shingles: int = 5  # shorter headlines are too generic to join on
+    title_threshold: float = 0.7  # headline against headline (exact Jaccard of word pairs)
+    text_threshold: float = 0.5  # summary against summary
+    min_title_shingles: int = 4  # shorter headlines are too generic to join on
     min_text_shingles: int = 8
 
 
@@ -65,7 +65,9 @@ class Placement:
 class _Sig:
     title: MinHash | None
     text: MinHash | None
-    numbers: frozenset[str]  # the headline's: a title join needs the same ones
+    numbers: frozenset[str]  # the headline's: a join needs the same ones
+    title_set: frozenset[str]  # the shingles, for the exact Jaccard of LSH's candidates
+    text_set: frozenset[str]
 
 
 @dataclass
@@ -135,9 +137,9 @@ class StoryIndex:
         found = []
         for other in lsh.query(mine):
             theirs = self._sigs[other]
-            if how == "title" and sig.numbers and theirs.numbers and sig.numbers != theirs.numbers:
+            if numbers_conflict(sig.numbers, theirs.numbers):
                 continue  # "batch 1" and "batch 2" are two reports
-            score = mine.jaccard(getattr(theirs, how))
+            score = jaccard(getattr(sig, f"{how}_set"), getattr(theirs, f"{how}_set"))
             if score >= threshold:
                 found.append((score, how, other))
         return found
@@ -150,6 +152,8 @@ class StoryIndex:
             title=_minhash(title) if len(title) >= self.policy.min_title_shingles else None,
             text=_minhash(text) if len(text) >= self.policy.min_text_shingles else None,
             numbers=numbers(headline),
+            title_set=frozenset(title),
+            text_set=frozenset(text),
         )
 
     def _add(self, item: StoryItem, placement: Placement, sig: _Sig) -> None:
@@ -185,6 +189,12 @@ class StoryIndex:
         if url_key is not None and self._urls.get(url_key) == story:
             del self._urls[url_key]
         # `_order` keeps the id; expiry skips ids no longer indexed.
+
+
+def numbers_conflict(mine: frozenset[str], theirs: frozenset[str]) -> bool:
+    """Headlines whose numbers disagree: each names one the other does not. A copy that
+    adds a number ("in 12 months") to the same 3,000 officers still agrees."""
+    return bool(mine - theirs) and bool(theirs - mine)
 
 
 def _minhash(items: set[str]) -> MinHash:

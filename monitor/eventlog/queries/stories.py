@@ -3,6 +3,7 @@ has been alerted of a story, the outlets of a story, and the sent messages to ed
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -115,3 +116,41 @@ def due_edits(log: Reader, limit: int = 200) -> list[DueEdit]:
         (limit,),
     )
     return [DueEdit(*row) for row in rows]
+
+
+@dataclass(frozen=True)
+class StoryRow:
+    """A story as lists show it."""
+
+    id: str
+    title: str
+    link: str | None
+    started_at: datetime
+    updated_at: datetime
+    entries: int
+    outlets: int
+    outlet_names: str
+    rules: tuple[str, ...]
+
+
+def recent_stories(log: Reader, since: datetime, limit: int) -> list[StoryRow]:
+    """Stories that started or grew at `since` or later, the latest first."""
+    rows = log.db.execute(
+        "SELECT * FROM stories_view WHERE updated_at >= ? ORDER BY updated_at DESC, story_id"
+        " LIMIT ?",
+        (iso(since), limit),
+    )
+    return [
+        StoryRow(
+            id=row["story_id"],
+            title=row["title"],
+            link=row["link"],
+            started_at=datetime.fromisoformat(row["started_at"]),
+            updated_at=datetime.fromisoformat(row["updated_at"]),
+            entries=row["entries"],
+            outlets=row["outlets"],
+            outlet_names=row["outlet_names"] or "",
+            rules=tuple(json.loads(row["rules"] or "[]")),
+        )
+        for row in rows
+    ]
