@@ -4,15 +4,20 @@ joins by its summary; the index survives a restart; replay rebuilds the same tab
 from __future__ import annotations
 
 import asyncio
+import json
 from pathlib import Path
 
 from fakes.feed_server import FeedServer
 from helpers import rss, settings_for
+from typer.testing import CliRunner
 
 from monitor import daemon
+from monitor.bot.commands import BotContext, Caller, handle_command
+from monitor.cli.app import app
 from monitor.eventlog.replay import replay
 from monitor.eventlog.store import Store, read_events
 from monitor.feeds import feed_list as feeds
+from monitor.rules.matcher import load_ruleset
 
 WIRE = (
     "w1",
@@ -103,3 +108,41 @@ def test_a_rewrite_joins_after_a_restart_and_another_event_does_not(
     assert [(entries, outlets, how) for _, entries, outlets, how in joined] == [(2, 2, "new,text")]
     with Store(settings.db) as store:
         assert replay(store, write=False).identical
+
+
+def test_recent_search_and_the_stories_view_show_each_story_once(
+    tmp_path: Path, feed_server: FeedServer
+) -> None:
+    settings = settings_for(tmp_path)
+    one = feed_server.serve("/one.xml", rss([PLAIN], title="Outlet One"))
+    two = feed_server.serve("/two.xml", rss([("p2", "Markets", "Prices.")], title="Outlet Two"))
+    add_feeds(settings, one, two)
+    run_once(settings, [])
+    feed_server.serve("/one.xml", rss([WIRE, PLAIN], title="Outlet One"))
+    feed_server.serve("/two.xml", rss([WIRE, OTHER], title="Outlet Two"))
+    run_once(settings, [])
+    chat = Caller(501, "private", "Reader", 501)
+    with Store(settings.db) as store:
+        ctx = BotContext(store, lambda: load_ruleset(settings.rules), settings, store.clock)
+        handle_command(ctx, chat, "subscribe", "police-test")
+
+        recent = handle_command(ctx, chat, "recent", "").text
+        found = handle_command(ctx, chat, "search", "police training").text
+
+    assert recent.count("expand police training") == 1 and "2 outlets" in recent
+    assert "Laos" in recent  # the other event is its own story
+    assert found.count("expand police training") == 1 and "2 outlets" in found
+    listed = CliRunner().invoke(app, ["stories", "--json"], obj=settings)
+    assert listed.exit_code == 0, listed.output
+    stories = {row["title"]: row for row in json.loads(listed.output)}
+    wire = stories["China to expand police training for foreign officers"]
+    assert (wire["entries"], wire["outlets"]) == (2, 2)
+    assert sorted(wire["outlet_names"].split(", ")) == ["Outlet One", "Outlet Two"]
+    table = CliRunner().invoke(app, ["stories", "--wide"], obj=settings, env={"COLUMNS": "300"})
+    assert wire["outlet_names"] in table.output
+    out = tmp_path / "report.html"
+    report = CliRunner().invoke(app, ["report", "--out", str(out)], obj=settings)
+    assert report.exit_code == 0, report.output
+    page = out.read_text(encoding="utf-8")
+    assert "Stories carried by the most outlets" in page and "stories started" in page
+    assert "expand police training" in page.split("Stories carried")[1]

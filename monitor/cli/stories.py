@@ -28,7 +28,7 @@ from monitor.cli.common import (
     warn,
 )
 from monitor.eventlog.projections import iso
-from monitor.eventlog.queries.stories import recent_stories
+from monitor.eventlog.queries.stories import StoryRow, recent_stories
 from monitor.poll.stories import StoryPolicy
 from monitor.poll.story_items import group_items, mistakes, pairwise, read_items
 
@@ -71,7 +71,7 @@ def stories(
         found = recent_stories(store, store.clock() - back, limit)
         start = iso(store.clock() - back)
     if as_json:
-        print_json([asdict(row) for row in found])
+        print_json([_json_row(row) for row in found])
         return
     if not found:
         warn(f"no story started or grew since {start}: try a longer --since")
@@ -82,6 +82,12 @@ def stories(
     if wide:
         columns += ["outlets_named", "rules", "link", "id"]
     show(reports.table(f"Stories since {start}", rows, columns, wide=wide))
+
+
+def _json_row(row: StoryRow) -> dict[str, object]:
+    data = asdict(row)
+    data.update(started_at=iso(row.started_at), updated_at=iso(row.updated_at), rules=row.rules)
+    return data
 
 
 @stories_app.command("group")

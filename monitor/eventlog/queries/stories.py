@@ -154,3 +154,40 @@ def recent_stories(log: Reader, since: datetime, limit: int) -> list[StoryRow]:
         )
         for row in rows
     ]
+
+
+@dataclass(frozen=True)
+class EntryStoryRef:
+    """An entry's story and how many outlets that story has."""
+
+    story_id: str
+    outlets: int
+
+
+def entry_stories(log: Reader, entry_ids: Iterable[str]) -> dict[str, EntryStoryRef]:
+    """Entry id -> its story (entries stored before stories existed have none)."""
+    found: dict[str, EntryStoryRef] = {}
+    for chunk in chunks(entry_ids):
+        marks = ", ".join("?" * len(chunk))
+        rows = log.db.execute(
+            "SELECT se.entry_id, se.story_id, s.outlets FROM story_entries se"
+            f" JOIN stories s ON s.id = se.story_id WHERE se.entry_id IN ({marks})",
+            chunk,
+        )
+        found.update((row[0], EntryStoryRef(row[1], int(row[2]))) for row in rows)
+    return found
+
+
+def top_stories(log: Reader, since: datetime, limit: int) -> tuple[int, list[StoryRow]]:
+    """How many stories started since `since`, and those with the most outlets."""
+    total = log.db.execute(
+        "SELECT COUNT(*) FROM stories WHERE started_at >= ?", (iso(since),)
+    ).fetchone()[0]
+    rows = log.db.execute(
+        "SELECT story_id FROM stories_view WHERE started_at >= ? AND outlets > 1"
+        " ORDER BY outlets DESC, entries DESC, started_at DESC LIMIT ?",
+        (iso(since), limit),
+    ).fetchall()
+    wanted = [row[0] for row in rows]
+    listed = {row.id: row for row in recent_stories(log, since, 10**9)} if wanted else {}
+    return int(total), [listed[story] for story in wanted if story in listed]
