@@ -18,6 +18,7 @@ from typing import Protocol, runtime_checkable
 
 from monitor.alerts.sinks import Blocked, Failed, SendResult, Sent, Sink
 from monitor.eventlog import events as ev
+from monitor.eventlog.queries.alert_actions import previews_on
 from monitor.eventlog.queries.alerts import DueHead, OutgoingAlert, outgoing
 from monitor.eventlog.queries.stories import DueEdit, due_edits, story_context
 from monitor.eventlog.store import Store
@@ -33,11 +34,16 @@ class Editor(Protocol):
 
 
 def with_story(store: Store, alert: OutgoingAlert) -> OutgoingAlert:
-    """The alert with its entry's outlet and its story's outlets, as the message shows them."""
+    """The alert with its entry's outlet and its story's outlets, as the message shows them,
+    and whether its chat wants link previews."""
+    ref = alert.recipient.removeprefix("telegram:")
+    previews = ref.lstrip("-").isdigit() and previews_on(store, int(ref))
     context = story_context(store, alert.entry_id)
     if context is None:
-        return alert
-    return dataclasses.replace(alert, outlet=context.outlet, outlets=context.outlets)
+        return dataclasses.replace(alert, previews=previews)
+    return dataclasses.replace(
+        alert, outlet=context.outlet, outlets=context.outlets, previews=previews
+    )
 
 
 async def edit_due(store: Store, sinks: Sequence[Sink]) -> int:

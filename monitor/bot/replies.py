@@ -50,8 +50,9 @@ class Button:
 
 @dataclass(frozen=True)
 class Reply:
-    text: str  # Telegram HTML, at most 4096 UTF-16 units
+    text: str  # Telegram HTML, at most 4096 UTF-16 units; "" sends no message
     buttons: tuple[tuple[Button, ...], ...] = ()  # rows of inline buttons
+    notice: str = ""  # a button's answer shown over the chat (at most 200 characters)
 
 
 @dataclass(frozen=True)

@@ -201,7 +201,34 @@ class AlertEdited(Payload):
     note: str = ""  # why an edit was given up, when it was
 
 
-STORY_EVENT_TYPES: tuple[type[Payload], ...] = (StoryStarted, StoryJoined, AlertEdited)
+class TopicMuted(Payload):
+    """A chat's alerts of one topic stop until `until` (the alert's "Mute topic" button)."""
+
+    chat_id: int
+    rule_id: str
+    until: datetime
+
+
+class TopicUnmuted(Payload):
+    chat_id: int
+    rule_id: str
+
+
+class ChatPreviewsSet(Payload):
+    """`/previews on|off`: whether the chat's alerts show a link preview."""
+
+    chat_id: int
+    previews: bool
+
+
+STORY_EVENT_TYPES: tuple[type[Payload], ...] = (
+    StoryStarted,
+    StoryJoined,
+    AlertEdited,
+    TopicMuted,
+    TopicUnmuted,
+    ChatPreviewsSet,
+)
 
 
 EVENT_TYPES: dict[str, type[Payload]] = {

@@ -367,11 +367,37 @@ def _alert_edited(db: sqlite3.Connection, event: ev.StoredEvent) -> None:
     )
 
 
+def _topic_muted(db: sqlite3.Connection, event: ev.StoredEvent) -> None:
+    data = _as(event, ev.TopicMuted)
+    db.execute(
+        "INSERT OR REPLACE INTO topic_mutes (chat_id, rule_id, until) VALUES (?, ?, ?)",
+        (data.chat_id, data.rule_id, iso(data.until)),
+    )
+
+
+def _topic_unmuted(db: sqlite3.Connection, event: ev.StoredEvent) -> None:
+    data = _as(event, ev.TopicUnmuted)
+    db.execute(
+        "DELETE FROM topic_mutes WHERE chat_id = ? AND rule_id = ?", (data.chat_id, data.rule_id)
+    )
+
+
+def _chat_previews_set(db: sqlite3.Connection, event: ev.StoredEvent) -> None:
+    data = _as(event, ev.ChatPreviewsSet)
+    db.execute(
+        "INSERT OR REPLACE INTO chat_prefs (chat_id, previews) VALUES (?, ?)",
+        (data.chat_id, int(data.previews)),
+    )
+
+
 HANDLERS.update(
     {
         "StoryStarted": _story_started,
         "StoryJoined": _story_joined,
         "AlertEdited": _alert_edited,
+        "TopicMuted": _topic_muted,
+        "TopicUnmuted": _topic_unmuted,
+        "ChatPreviewsSet": _chat_previews_set,
     }
 )
 # Handlers that run after the main one of an older event type.

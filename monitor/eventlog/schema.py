@@ -126,7 +126,8 @@ CREATE TABLE IF NOT EXISTS rules (
 );
 """
 
-# The second migration: stories (an entry starts one or joins one) and the edits of sent alerts.
+# The second migration: stories (an entry starts one or joins one), the edits of sent
+# alerts, and what a chat chose with an alert's buttons or /previews.
 STORIES_SCHEMA = """
 CREATE TABLE IF NOT EXISTS stories (
     id TEXT PRIMARY KEY,
@@ -162,6 +163,16 @@ CREATE TABLE IF NOT EXISTS story_alerts (
 );
 CREATE INDEX IF NOT EXISTS story_alerts_story ON story_alerts (story_id);
 CREATE INDEX IF NOT EXISTS story_alerts_due ON story_alerts (alert_id) WHERE wanted > shown;
+CREATE TABLE IF NOT EXISTS topic_mutes (
+    chat_id INTEGER NOT NULL,
+    rule_id TEXT NOT NULL,
+    until TEXT NOT NULL,
+    PRIMARY KEY (chat_id, rule_id)
+);
+CREATE TABLE IF NOT EXISTS chat_prefs (
+    chat_id INTEGER PRIMARY KEY,
+    previews INTEGER NOT NULL DEFAULT 0
+);
 """
 
 # Every projection table, in the order the migrations create them (replay builds them all).
@@ -179,6 +190,8 @@ PROJECTION_TABLES: dict[str, str] = {
     "stories": "id",
     "story_entries": "entry_id",
     "story_alerts": "alert_id",
+    "topic_mutes": "chat_id, rule_id",
+    "chat_prefs": "chat_id",
 }
 
 

@@ -117,7 +117,7 @@ class Pipeline:
         stories = self._story_step()
         placements = stories.place(fresh, now)
         chosen = [recipients_of(result, self.audience, subscribers) for result in results]
-        chosen = stories.first_alerts(placements, chosen)
+        chosen = stories.first_alerts(placements, chosen, now)
         for new, result, recipients, placement in zip(
             fresh, results, chosen, placements, strict=True
         ):

@@ -14,6 +14,7 @@ from datetime import datetime
 from urllib.parse import urlsplit
 
 from monitor.eventlog import events as ev
+from monitor.eventlog.queries.alert_actions import muted_topics
 from monitor.eventlog.queries.feeds import FeedState
 from monitor.eventlog.queries.stories import (
     existing_alert_ids,
@@ -64,10 +65,12 @@ class StoryStep:
             self._index.forget(refused)
 
     def first_alerts(
-        self, placements: Sequence[Placement], recipients: Sequence[Recipients]
+        self, placements: Sequence[Placement], recipients: Sequence[Recipients], now: datetime
     ) -> list[Recipients]:
         """Each entry's recipients, less those already alerted of its story (in the log or
-        earlier in this batch): one alert per story per recipient."""
+        earlier in this batch): one alert per story per recipient; a topic a chat muted
+        (the alert's "Mute" button) is left out until the mute ends."""
+        recipients = without_muted(recipients, muted_topics(self.log, now))
         candidates = {
             ev.alert_id_for(p.story_id, who)
             for p, chosen in zip(placements, recipients, strict=True)
@@ -85,6 +88,24 @@ class StoryStep:
                     kept.append((who, rules))
             out.append(kept)
         return out
+
+
+def without_muted(
+    recipients: Sequence[Recipients], muted: frozenset[tuple[int, str]]
+) -> list[Recipients]:
+    if not muted:
+        return list(recipients)
+    out: list[Recipients] = []
+    for chosen in recipients:
+        kept = []
+        for who, rules in chosen:
+            ref = who.removeprefix("telegram:")
+            chat = int(ref) if ref.lstrip("-").isdigit() else None
+            left = [rule for rule in rules if (chat, rule) not in muted]
+            if left:
+                kept.append((who, left))
+        out.append(kept)
+    return out
 
 
 def rebuilt_index(log: Reader, policy: StoryPolicy, now: datetime) -> StoryIndex:

@@ -35,6 +35,7 @@ class OutgoingAlert:
     seq: int = 0  # the alert's position in the outbox
     outlet: str = ""  # who published the entry, when it is part of a story
     outlets: tuple[str, ...] = ()  # every outlet of its story, in the order they reported it
+    previews: bool = False  # the chat wants link previews (/previews on)
 
     @property
     def also(self) -> tuple[str, ...]:
