@@ -13,7 +13,7 @@ import itertools
 import re
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
-from monitor.rules.normalise import is_cjk, normalise
+from monitor.rules.normalise import normalise
 
 # Query parameters that say how a reader arrived, never which article it is.
 TRACKING_PARAMS = frozenset(
@@ -28,7 +28,9 @@ TRACKING_PARAMS = frozenset(
 TRACKING_PREFIXES = ("utm_", "at_", "pk_", "mtm_", "hmsr", "__twitter", "_hs")
 HOST_PREFIXES = ("www.", "m.", "mobile.", "amp.", "wap.", "3g.")
 _AMP_PATH = re.compile(r"(?:/amp/?$|/amp(?=/)|\.amp(?=\.html?$|$))", re.IGNORECASE)
-_WORD = re.compile(r"[^\W_]+")
+# Ideographs and kana (as monitor.rules.normalise counts them): each one is a token.
+_CJK = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003134f"
+_TOKEN = re.compile(f"[{_CJK}]|(?:(?![{_CJK}])[^\\W_])+")
 # Separators before an outlet's name at the end of a headline ("Title - Reuters").
 _OUTLET_TAIL = re.compile(r"\s+(?:-|\u2013|\u2014|\||::)\s+([^-\u2013\u2014|]{1,60})$")
 MAX_OUTLET_WORDS = 6
@@ -93,31 +95,7 @@ def numbers(text: str) -> frozenset[str]:
 
 def tokens(text: str) -> list[str]:
     """Words of alphabetic scripts and single CJK characters, normalised, in order."""
-    folded = normalise(_THOUSANDS.sub(r"\1", text)).folded
-    out: list[str] = []
-    for word in _WORD.findall(folded):
-        if is_cjk(word[0]) or any(is_cjk(c) for c in word):
-            out.extend(_split_cjk(word))
-        else:
-            out.append(word)
-    return out
-
-
-def _split_cjk(word: str) -> list[str]:
-    """A run mixing CJK characters and Latin letters: each CJK character, each Latin run."""
-    parts: list[str] = []
-    latin = ""
-    for char in word:
-        if is_cjk(char):
-            if latin:
-                parts.append(latin)
-                latin = ""
-            parts.append(char)
-        else:
-            latin += char
-    if latin:
-        parts.append(latin)
-    return parts
+    return _TOKEN.findall(normalise(_THOUSANDS.sub(r"\1", text)).folded)
 
 
 def shingles(text: str) -> set[str]:

@@ -197,9 +197,21 @@ def numbers_conflict(mine: frozenset[str], theirs: frozenset[str]) -> bool:
     return bool(mine - theirs) and bool(theirs - mine)
 
 
+def _hash32(shingle: str) -> int:
+    # Python's own string hash: signatures live only in this process's memory (the index
+    # is rebuilt at start), so its per-process salt is harmless, and it is 5x cheaper
+    # than datasketch's SHA-1.
+    return hash(shingle) & 0xFFFFFFFF
+
+
 def _minhash(items: set[str]) -> MinHash:
-    sig = MinHash(num_perm=NUM_PERM, permutations=_SEED.permutations, scheme=_SEED.scheme)
-    sig.update_batch([item.encode() for item in sorted(items)])
+    sig = MinHash(
+        num_perm=NUM_PERM,
+        permutations=_SEED.permutations,
+        scheme=_SEED.scheme,
+        hashfunc=_hash32,
+    )
+    sig.update_batch(list(items))
     return sig
 
 
