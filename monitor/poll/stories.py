@@ -9,6 +9,7 @@ pipeline rebuilds it from the stories projection at start (`StoryIndex.rebuilt`)
 
 from __future__ import annotations
 
+import zlib
 from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -21,6 +22,7 @@ from monitor.poll.similarity import canonical_url, jaccard, numbers, shingles, s
 
 How = Literal["new", "url", "title", "text"]
 NUM_PERM = 64
+CANDIDATES = 0.6  # LSH's own threshold, as a share of the policy's
 _SEED = MinHash(num_perm=NUM_PERM, seed=1)
 
 
@@ -77,8 +79,14 @@ class StoryIndex:
     policy: StoryPolicy = field(default_factory=StoryPolicy)
 
     def __post_init__(self) -> None:
-        self._titles = MinHashLSH(threshold=self.policy.title_threshold * 0.8, num_perm=NUM_PERM)
-        self._texts = MinHashLSH(threshold=self.policy.text_threshold * 0.8, num_perm=NUM_PERM)
+        # LSH only proposes candidates (each is checked with the exact Jaccard index), so it
+        # looks well below the thresholds: a pair near one is rarely missed.
+        self._titles = MinHashLSH(
+            threshold=self.policy.title_threshold * CANDIDATES, num_perm=NUM_PERM
+        )
+        self._texts = MinHashLSH(
+            threshold=self.policy.text_threshold * CANDIDATES, num_perm=NUM_PERM
+        )
         self._story: dict[str, str] = {}  # entry id -> story id
         self._sigs: dict[str, _Sig] = {}
         self._urls: dict[str, str] = {}  # canonical URL -> story id
@@ -198,10 +206,9 @@ def numbers_conflict(mine: frozenset[str], theirs: frozenset[str]) -> bool:
 
 
 def _hash32(shingle: str) -> int:
-    # Python's own string hash: signatures live only in this process's memory (the index
-    # is rebuilt at start), so its per-process salt is harmless, and it is 5x cheaper
-    # than datasketch's SHA-1.
-    return hash(shingle) & 0xFFFFFFFF
+    # CRC-32: the same in every process (Python's own hash is salted per process, which made
+    # LSH's candidates differ from run to run) and several times cheaper than SHA-1.
+    return zlib.crc32(shingle.encode())
 
 
 def _minhash(items: set[str]) -> MinHash:
