@@ -53,7 +53,9 @@ def build_outputs(
     pacer = Pacer()  # one for alerts and replies: Telegram counts them together
     health = TelegramHealth(settings.telegram_degraded_after)
     app = telegram.build_application(settings, context, pacer, health=health)
-    sink = telegram.TelegramSink(app.bot, pacer, alert_view(rules))
+    sink = telegram.TelegramSink(
+        app.bot, pacer, alert_view(rules), channel=settings.telegram_channel
+    )
     audience = Audience(
         console=False,
         channel=settings.telegram_channel,
@@ -129,6 +131,7 @@ def alert_view(rules: Callable[[], RuleSet]) -> Callable[[OutgoingAlert], AlertV
             spans=tuple(alert.spans),
             terms=tuple(alert.terms),
             hashtags=tuple(dict.fromkeys(names))[:MAX_HASHTAGS],
+            also=alert.also,
         )
 
     return view

@@ -514,4 +514,5 @@ async def test_ten_thousand_entries_are_stored_in_one_transaction(
     )
     # One append reads the clock once: one recorded_at and consecutive positions for all.
     assert len({e.recorded_at for e in mine}) == 1
-    assert mine[-1].seq - mine[0].seq == len(mine) - 1
+    # Consecutive positions: each EntrySeen is followed by its entry's story event.
+    assert mine[-1].seq - mine[0].seq == 2 * (len(mine) - 1)

@@ -16,6 +16,7 @@ import time
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
+from monitor.alerts.edits import edit_due, with_story
 from monitor.alerts.sinks import (
     Blocked,
     Deferred,
@@ -56,7 +57,8 @@ def outcome_events(
     stream = ev.alert_stream(alert.id)
     match result:
         case Sent(message_id):
-            return [ev.NewEvent(stream, ev.AlertSent(message_id=message_id), "sent")]
+            sent = ev.AlertSent(message_id=message_id, outlets=len(alert.outlets))
+            return [ev.NewEvent(stream, sent, "sent")]
         case Deferred(reason, retry_after):
             delay = retry_after if retry_after is not None else retry_delay(attempt)
             data = ev.AlertDeferred(reason=reason, not_before=now + timedelta(seconds=delay))
@@ -145,7 +147,8 @@ class Dispatcher:
             now = self.store.clock()
             chosen, wait = self._ready(due_heads(self.store, now))
             if chosen:
-                alerts = outgoing(self.store, [head for head, _ in chosen], now)
+                heads = [head for head, _ in chosen]
+                alerts = [with_story(self.store, a) for a in outgoing(self.store, heads, now)]
                 sinks = {head.seq: sink for head, sink in chosen}
                 claimed = self._mark_in_flight(alerts)
                 await asyncio.gather(*(self._deliver(a, sinks[a.seq]) for a in claimed))
@@ -181,6 +184,7 @@ class Dispatcher:
         while not stop.is_set():
             try:
                 await self.deliver_due()
+                await edit_due(self.store, self.sinks)
             except StoreError as error:
                 log.error("delivery paused, retrying shortly: %s", error)
             except Exception:

@@ -30,6 +30,8 @@ TELEGRAM_LIMIT = 4096
 SNIPPET_CHARS = 300  # summary characters shown around the first match
 CONTEXT_BEFORE = 80  # of those, how many may come before the first match
 MAX_RULE_LINES = 8
+MAX_ALSO = 5  # outlets named in "Also reported by"; the rest are counted
+ALSO_NAME_UNITS = 60  # UTF-16 units of each outlet name at most
 LEVEL_MARKS = {"critical": "🚨", "high": "🔴", "medium": "🟠", "low": "🟡", "info": "🔵"}
 
 
@@ -46,6 +48,7 @@ class AlertView:
     spans: tuple[tuple[str, int, int], ...]  # (field, start, end) into the original title/summary
     terms: tuple[str, ...]
     hashtags: tuple[str, ...]  # entity display names
+    also: tuple[str, ...] = ()  # the story's other outlets, in the order they reported it
 
 
 def hashtag(name: str) -> str:
@@ -110,6 +113,7 @@ class _Prepared:
     summary_marks: bytes
     terms: str
     hashtags: tuple[str, ...]
+    also: tuple[str, ...]
 
 
 # UTF-16 units each part may take once escaped (rule_titles: each), shrunk in this order.
@@ -157,6 +161,7 @@ def _prepare(view: AlertView) -> _Prepared:
         summary_marks=summary_marks,
         terms=", ".join(terms),
         hashtags=tuple(dict.fromkeys(t for t in map(hashtag, view.hashtags) if t)),
+        also=tuple(dict.fromkeys(name for name in (tidy(o)[0] for o in view.also) if name)),
     )
 
 
@@ -243,9 +248,22 @@ def _assemble(p: _Prepared, parts: _Parts, style: Style) -> str:
     byline = " · ".join(x for x in (parts.source, p.when) if x)
     byline = f"<i>{byline}</i>" if bold and byline else byline
     heading = [title, "" if bold else parts.link, byline]
-    footer = [f"Matched: {parts.terms}" if parts.terms else "", parts.hashtags]
+    footer = [
+        _also_line(p.also, style),
+        f"Matched: {parts.terms}" if parts.terms else "",
+        parts.hashtags,
+    ]
     blocks = (header, heading, [parts.snippet], footer)
     return "\n\n".join(text for text in ("\n".join(x for x in b if x) for b in blocks) if text)
+
+
+def _also_line(outlets: tuple[str, ...], style: Style) -> str:
+    """'Also reported by: A, B, C and 4 more' (whole names, each cut to a bound)."""
+    if not outlets:
+        return ""
+    names = ", ".join(cut(name, ALSO_NAME_UNITS, style) for name in outlets[:MAX_ALSO])
+    more = len(outlets) - MAX_ALSO
+    return f"Also reported by: {names}" + (f" and {more} more" if more > 0 else "")
 
 
 def _rule_line(mark: str, level: str, title: str, style: Style) -> str:

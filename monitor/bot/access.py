@@ -13,7 +13,9 @@ from monitor.bot.replies import Caller, Reply
 from monitor.config import Settings
 
 OPEN_TO_ALL = frozenset({"start", "help"})
-CHANGES = frozenset({"subscribe", "unsubscribe", "level", "mute", "unmute"})  # and buttons
+CHANGES = frozenset(
+    {"subscribe", "unsubscribe", "level", "mute", "unmute", "previews"}
+)  # and buttons
 GROUPS = frozenset({"group", "supergroup"})
 ADMIN_TTL = 60.0  # seconds a getChatMember answer is trusted
 

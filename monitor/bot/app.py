@@ -55,6 +55,7 @@ from monitor.alerts.render import AlertView, render_html, render_plain
 from monitor.alerts.sinks import Blocked, Deferred, Failed, Migrated, SendResult, Sent, Uncertain
 from monitor.bot import access
 from monitor.bot import commands as bot_commands
+from monitor.bot.alert_actions import alert_buttons
 from monitor.bot.commands import BotContext, Caller, Reply
 from monitor.bot.health import TelegramHealth
 from monitor.bot.reply_queue import FloodGuard, FloodRules, ReplyQueue
@@ -298,14 +299,17 @@ async def on_callback(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
     query, caller = update.callback_query, caller_of(update)
     if query is None or caller is None:
         return
-    await query.answer()  # not a message to the chat: the client stops its spinner
     if not _admitted(context, caller):
+        await query.answer()  # not a message to the chat: the client stops its spinner
         return
     caller = await with_group_role(context, caller, "subscribe")  # buttons change topics
     reply = bot_commands.handle_callback(context.bot_data["context"], caller, query.data or "")
+    # An alert's button answers with a notice over the chat; a topic button with a message.
+    await query.answer(reply.notice or None, show_alert=bool(reply.notice))
     if reply.buttons and query.message is not None:
         _replace_buttons(context, caller.chat_id, query.message.message_id, reply)
-    _answer(context, caller.chat_id, Reply(reply.text))
+    if reply.text:
+        _answer(context, caller.chat_id, Reply(reply.text))
     _finish_later(context, caller.chat_id, reply)
 
 
@@ -420,8 +424,10 @@ class TelegramSink:
         pacer: Pacer,
         view: Callable[[OutgoingAlert], AlertView],
         clock: Callable[[], float] = time.monotonic,
+        channel: str | None = None,
     ) -> None:
         self.bot, self.pacer, self.view, self.clock = bot, pacer, view, clock
+        self.channel = f"{PREFIX}{channel}" if channel else None  # no buttons there
         self.enabled = False  # until the bot is initialised: alerts wait, nothing is tried
 
     def accepts(self, recipient: str) -> bool:
@@ -454,14 +460,44 @@ class TelegramSink:
                 chat_ref(alert.recipient),
                 text,
                 parse_mode=mode,
-                link_preview_options=NO_PREVIEW,
+                link_preview_options=None if alert.previews else NO_PREVIEW,
                 disable_notification=alert.silent,
+                reply_markup=self._buttons(alert),
             )
         except BadRequest:
             raise
         except TelegramError as error:
             return self._outcome_paused(error, alert.recipient)
         return Sent(str(message.message_id))
+
+    async def edit(self, alert: OutgoingAlert, message_id: str) -> SendResult:
+        """The sent message, rendered again with its story's outlets (edited in place)."""
+        view = self.view(alert)
+        try:
+            await self.bot.edit_message_text(
+                render_html(view),
+                chat_id=chat_ref(alert.recipient),
+                message_id=int(message_id),
+                parse_mode=ParseMode.HTML,
+                link_preview_options=None if alert.previews else NO_PREVIEW,
+                reply_markup=self._buttons(alert),
+            )
+        except BadRequest as error:
+            if "not modified" in error.message.lower():  # already shows this: done
+                return Sent(message_id)
+            return Failed(f"BadRequest: {error.message}")
+        except TelegramError as error:
+            return self._outcome_paused(error, alert.recipient)
+        return Sent(message_id)
+
+    def _buttons(self, alert: OutgoingAlert) -> InlineKeyboardMarkup | None:
+        """Why, mute and unsubscribe under a chat's alert (a channel gets none: its readers
+        cannot change its topics)."""
+        if not alert.rules or alert.recipient == self.channel:
+            return None
+        rules = {rule_id: title for rule_id, title, _ in self.view(alert).rules}
+        topic = rules.get(alert.rules[0], alert.rules[0])
+        return keyboard(Reply("", alert_buttons(alert.id, topic)))
 
     def _outcome_paused(self, error: TelegramError, recipient: str) -> SendResult:
         if isinstance(error, RetryAfter):

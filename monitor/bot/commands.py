@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 from datetime import timedelta
 
-from monitor.bot import access, adding, why
+from monitor.bot import access, adding, alert_actions, why
 from monitor.bot import replies as views
 from monitor.bot.admin import ADMIN_COMMANDS, ADMIN_HANDLERS
 from monitor.bot.replies import BotContext, Button, Caller, Command, Reply
@@ -56,6 +56,7 @@ COMMANDS: tuple[tuple[str, str], ...] = (
     ("recent", "Latest matches of this chat's topics: /recent [N]"),
     ("search", "Full-text search of stored entries: /search <words>"),
     ("why", "What the log knows about an entry: /why <url>"),
+    ("previews", "Link previews under alerts: /previews on|off"),
 )
 _RULE_SEPARATORS = re.compile(r"[\s,]+")
 
@@ -85,6 +86,8 @@ def handle_callback(ctx: BotContext, caller: Caller, data: str) -> Reply:
     """
     action, _, rule_id = data.partition(":")
     too_long = len(data.encode("utf-8", "replace")) > views.BUTTON_DATA_BYTES
+    if not too_long and action in alert_actions.ACTIONS and rule_id:
+        return _alert_button(ctx, caller, action, rule_id)
     if too_long or action not in ("sub", "unsub", "addfeed") or not rule_id:
         return Reply("Unknown button. /topics shows the current ones.")
     if not access.allowed(ctx.settings, caller):
@@ -126,6 +129,16 @@ def _guarded(command: Command, ctx: BotContext, caller: Caller, args: str) -> Re
             return Reply(f"{views.show(str(error), 600)} Nothing was done.")
 
     return replace(reply, later=finish)
+
+
+def _alert_button(ctx: BotContext, caller: Caller, action: str, alert_id: str) -> Reply:
+    """A button under an alert (alert_actions): the same access rules as the topic buttons."""
+    if not access.allowed(ctx.settings, caller):
+        return access.closed(caller)
+    refusal = access.group_refusal(ctx.settings, caller, "subscribe")
+    if refusal is not None:
+        return Reply("", notice=alert_actions.plain(refusal.text))
+    return alert_actions.press(ctx, caller, action, alert_id)
 
 
 # --- chat state ---------------------------------------------------------------------
@@ -328,4 +341,5 @@ _COMMANDS: dict[str, Command] = {
     "recent": _recent,
     "search": _search,
     "why": _why,
+    "previews": alert_actions.previews,
 }

@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from monitor.alerts.cutting import cut_utf16, cut_words, utf16_len
 from monitor.alerts.render import TELEGRAM_LIMIT, safe_link
 from monitor.bot.offers import FeedOffers
+from monitor.bot.story_lists import OVERREAD, one_per_story, outlets_note
 from monitor.config import Settings
 from monitor.errors import SearchError
 from monitor.eventlog.queries.chats import ChatView
@@ -51,11 +52,12 @@ class Button:
 
 @dataclass(frozen=True)
 class Reply:
-    text: str  # Telegram HTML, at most 4096 UTF-16 units
+    text: str  # Telegram HTML, at most 4096 UTF-16 units; "" sends no message
     buttons: tuple[tuple[Button, ...], ...] = ()  # rows of inline buttons
     # Work that needs the network (a feed checked before it is added): the bot sends this
     # reply at once, then the one `later` gives when it is done.
     later: Callable[[], Awaitable[Reply]] | None = None
+    notice: str = ""  # a button's answer shown over the chat (at most 200 characters)
 
 
 @dataclass(frozen=True)
@@ -186,16 +188,18 @@ def recent_reply(log: Reader, chat: ChatView, count: int) -> Reply:
     if not chat.subscriptions:
         return Reply("This chat follows no topics yet, so there is nothing recent. /topics")
     levels = at_or_above(chat.min_level)
-    found = recent_matches(log, chat.id, levels, count)
+    found = one_per_story(log, recent_matches(log, chat.id, levels, count * OVERREAD), count)
     at_level = f"level {chat.min_level} and above"
     if not found:
         return Reply(
             f"Nothing at {at_level} has matched this chat's topics yet. /level changes the level."
         )
-    blocks = [f"<b>Latest {len(found)} matches of this chat's topics</b> ({at_level})"]
-    for entry in found:
+    blocks = [f"<b>Latest {len(found)} stories of this chat's topics</b> ({at_level})"]
+    for entry, outlets in found:
         rules = ", ".join(show(r, 64) for r in entry.rules)
-        blocks.append(f"\n{entry_line(entry)}\n<i>{rules}</i> · {source(entry)}")
+        blocks.append(
+            f"\n{entry_line(entry)}\n<i>{rules}</i> · {source(entry)}{outlets_note(outlets)}"
+        )
     return fit(blocks)
 
 
@@ -216,13 +220,17 @@ def search_reply(log: Reader, text: str) -> Reply:
     if not words:
         return Reply("Usage: /search &lt;words&gt;, for example /search police training Serbia.")
     try:
-        rows = search_entries(log, *split_search_words(words), SEARCH_HITS + 1)
+        rows = search_entries(log, *split_search_words(words), (SEARCH_HITS + 1) * OVERREAD)
     except SearchError as error:
         return Reply(f"{show(str(error).capitalize(), 300)}.")
     asked = " ".join(words)
     if not rows:
         return Reply(f"No stored entry contains all of: {show(asked, 300)}.")
-    more = " (newest shown; add words to narrow)" if len(rows) > SEARCH_HITS else ""
-    blocks = [f"<b>Entries with {show(asked, 300)}</b>{more}"]
-    blocks += [f"\n{entry_line(row)}\n{source(row)}" for row in rows[:SEARCH_HITS]]
+    found = one_per_story(log, rows, SEARCH_HITS + 1)
+    more = " (newest shown; add words to narrow)" if len(found) > SEARCH_HITS else ""
+    blocks = [f"<b>Stories with {show(asked, 300)}</b>{more}"]
+    blocks += [
+        f"\n{entry_line(row)}\n{source(row)}{outlets_note(outlets)}"
+        for row, outlets in found[:SEARCH_HITS]
+    ]
     return fit(blocks)

@@ -29,6 +29,7 @@ from monitor.cli.common import (
 from monitor.cli.feed_controls import feed_controls_app
 from monitor.cli.feeds import feeds_app
 from monitor.cli.rules import match_command, rules_app
+from monitor.cli.stories import stories_app
 from monitor.cli.views import register as register_views
 from monitor.cli.watch import watch_app
 from monitor.config import Settings
@@ -51,6 +52,7 @@ feeds_app.registered_commands += feed_controls_app.registered_commands
 app.add_typer(feeds_app, name="feeds")
 app.add_typer(watch_app, name="watch")
 app.add_typer(rules_app, name="rules")
+app.add_typer(stories_app, name="stories")
 
 ConfigOption = Annotated[
     Path | None,

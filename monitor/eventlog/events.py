@@ -143,6 +143,7 @@ class AlertDispatched(Payload):
 
 class AlertSent(Payload):
     message_id: str | None = None
+    outlets: int = 0  # how many of its story's outlets the message names (0: no story)
 
 
 class AlertDeferred(Payload):
@@ -233,6 +234,66 @@ class RulesLoaded(Payload):
     rules: list[RuleVersion]
 
 
+# --- stories: an entry starts a story or joins one; a sent alert is edited as outlets join ---
+
+
+class StoryStarted(Payload):
+    """The entry is the first of a story; the story's id is the entry's id."""
+
+    entry_id: str
+    feed_id: str
+    outlet: str  # who published it: the feed's title, or the outlet an aggregator names
+    title: str = ""
+    url_key: str | None = None  # the canonical URL (monitor.poll.similarity)
+
+
+class StoryJoined(Payload):
+    entry_id: str
+    feed_id: str
+    outlet: str
+    how: str  # "url", "title" or "text"
+    score: float  # the similarity that joined it (1.0 for the same URL)
+    url_key: str | None = None
+
+
+class AlertEdited(Payload):
+    """The sent message now names `outlets` outlets of its story (edited in place)."""
+
+    message_id: str | None = None
+    outlets: int
+    note: str = ""  # why an edit was given up, when it was
+
+
+class TopicMuted(Payload):
+    """A chat's alerts of one topic stop until `until` (the alert's "Mute topic" button)."""
+
+    chat_id: int
+    rule_id: str
+    until: datetime
+
+
+class TopicUnmuted(Payload):
+    chat_id: int
+    rule_id: str
+
+
+class ChatPreviewsSet(Payload):
+    """`/previews on|off`: whether the chat's alerts show a link preview."""
+
+    chat_id: int
+    previews: bool
+
+
+STORY_EVENT_TYPES: tuple[type[Payload], ...] = (
+    StoryStarted,
+    StoryJoined,
+    AlertEdited,
+    TopicMuted,
+    TopicUnmuted,
+    ChatPreviewsSet,
+)
+
+
 EVENT_TYPES: dict[str, type[Payload]] = {
     cls.__name__: cls
     for cls in (
@@ -264,6 +325,7 @@ EVENT_TYPES: dict[str, type[Payload]] = {
         FeedPollRequested,
     )
 }
+EVENT_TYPES.update({cls.__name__: cls for cls in STORY_EVENT_TYPES})
 
 
 @dataclass(frozen=True)
@@ -341,3 +403,7 @@ def alert_stream(alert_id: str) -> str:
 
 def chat_stream(chat_id: int) -> str:
     return f"chat:{chat_id}"
+
+
+def story_stream(story_id: str) -> str:
+    return f"story:{story_id}"

@@ -330,8 +330,119 @@ HANDLERS: dict[str, Handler] = {
 }
 
 
+# --- stories: story_entries, stories, and the sent alerts whose message names the outlets ---
+
+
+def _story_started(db: sqlite3.Connection, event: ev.StoredEvent) -> None:
+    data = _as(event, ev.StoryStarted)
+    now = iso(event.recorded_at)
+    db.execute(
+        "INSERT OR IGNORE INTO stories (id, title, started_at, updated_at, entries, outlets, seq)"
+        " VALUES (?, ?, ?, ?, 1, 1, ?)",
+        (stream_id(event.stream), data.title, now, now, event.seq),
+    )
+    _story_entry(db, event, data.entry_id, data.feed_id, data.outlet, "new", 0.0, data.url_key)
+
+
+def _story_joined(db: sqlite3.Connection, event: ev.StoredEvent) -> None:
+    data = _as(event, ev.StoryJoined)
+    story = stream_id(event.stream)
+    _story_entry(db, event, data.entry_id, data.feed_id, data.outlet, data.how, data.score,
+                 data.url_key)  # fmt: skip
+    db.execute(
+        "UPDATE stories SET entries = entries + 1, updated_at = ?, outlets ="
+        " (SELECT COUNT(DISTINCT outlet) FROM story_entries WHERE story_id = ?) WHERE id = ?",
+        (iso(event.recorded_at), story, story),
+    )
+    db.execute(
+        "UPDATE story_alerts SET wanted = (SELECT outlets FROM stories WHERE id = ?)"
+        " WHERE story_id = ?",
+        (story, story),
+    )
+
+
+def _story_entry(
+    db: sqlite3.Connection,
+    event: ev.StoredEvent,
+    entry_id: str,
+    feed_id: str,
+    outlet: str,
+    how: str,
+    score: float,
+    url_key: str | None,
+) -> None:
+    db.execute(
+        "INSERT OR IGNORE INTO story_entries (entry_id, story_id, feed_id, outlet, how, score,"
+        " url_key, joined_at, seq) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (entry_id, stream_id(event.stream), feed_id, outlet, how, score, url_key,
+         iso(event.recorded_at), event.seq),
+    )  # fmt: skip
+
+
+def _story_alert_sent(db: sqlite3.Connection, event: ev.StoredEvent) -> None:
+    """A message that can be edited later: remember how many outlets it names."""
+    data = _as(event, ev.AlertSent)
+    if data.message_id is None:
+        return
+    db.execute(
+        "INSERT OR REPLACE INTO story_alerts (alert_id, story_id, recipient, message_id, shown,"
+        " wanted) SELECT a.id, se.story_id, a.recipient, ?, ?, st.outlets FROM alerts a"
+        " JOIN story_entries se ON se.entry_id = a.entry_id JOIN stories st ON st.id ="
+        " se.story_id WHERE a.id = ?",
+        (data.message_id, data.outlets, stream_id(event.stream)),
+    )
+
+
+def _alert_edited(db: sqlite3.Connection, event: ev.StoredEvent) -> None:
+    data = _as(event, ev.AlertEdited)
+    db.execute(
+        "UPDATE story_alerts SET shown = MAX(shown, ?) WHERE alert_id = ?",
+        (data.outlets, stream_id(event.stream)),
+    )
+
+
+def _topic_muted(db: sqlite3.Connection, event: ev.StoredEvent) -> None:
+    data = _as(event, ev.TopicMuted)
+    db.execute(
+        "INSERT OR REPLACE INTO topic_mutes (chat_id, rule_id, until) VALUES (?, ?, ?)",
+        (data.chat_id, data.rule_id, iso(data.until)),
+    )
+
+
+def _topic_unmuted(db: sqlite3.Connection, event: ev.StoredEvent) -> None:
+    data = _as(event, ev.TopicUnmuted)
+    db.execute(
+        "DELETE FROM topic_mutes WHERE chat_id = ? AND rule_id = ?", (data.chat_id, data.rule_id)
+    )
+
+
+def _chat_previews_set(db: sqlite3.Connection, event: ev.StoredEvent) -> None:
+    data = _as(event, ev.ChatPreviewsSet)
+    db.execute(
+        "INSERT OR REPLACE INTO chat_prefs (chat_id, previews) VALUES (?, ?)",
+        (data.chat_id, int(data.previews)),
+    )
+
+
+HANDLERS.update(
+    {
+        "StoryStarted": _story_started,
+        "StoryJoined": _story_joined,
+        "AlertEdited": _alert_edited,
+        "TopicMuted": _topic_muted,
+        "TopicUnmuted": _topic_unmuted,
+        "ChatPreviewsSet": _chat_previews_set,
+    }
+)
+# Handlers that run after the main one of an older event type.
+ALSO: dict[str, Handler] = {"AlertSent": _story_alert_sent}
+
+
 def apply(db: sqlite3.Connection, event: ev.StoredEvent) -> None:
     HANDLERS[event.type](db, event)
+    also = ALSO.get(event.type)
+    if also is not None:
+        also(db, event)
 
 
 def _as(event: ev.StoredEvent, kind: type[P]) -> P:

@@ -18,12 +18,7 @@ from pathlib import Path
 
 from monitor.eventlog import events as ev
 from monitor.eventlog import projections
-from monitor.eventlog.schema import (
-    PROJECTION_CHANGES,
-    PROJECTION_SCHEMA,
-    PROJECTION_TABLES,
-    split_statements,
-)
+from monitor.eventlog.schema import PROJECTION_SCRIPTS, PROJECTION_TABLES, split_statements
 from monitor.eventlog.store import Reader, database_uri, read_events, write_error
 
 
@@ -77,7 +72,7 @@ def _scratch_with_live(
     db.row_factory = sqlite3.Row
     db.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")
     db.execute("PRAGMA journal_mode = OFF")
-    for script in (PROJECTION_SCHEMA, *PROJECTION_CHANGES):
+    for script in PROJECTION_SCRIPTS:
         for statement in split_statements(script):
             db.execute(statement)
     db.execute("ATTACH DATABASE ? AS live", (database_uri(live_path, "rw"),))

@@ -144,8 +144,8 @@ ALTER TABLE feeds ADD COLUMN category TEXT;
 
 
 # Later migrations (eventlog.store.MIGRATIONS), each its own script. Those that change a
-# projection table are in PROJECTION_CHANGES too, which replay's scratch database applies
-# after PROJECTION_SCHEMA, so that its tables have the live tables' columns, in order.
+# projection table are in PROJECTION_SCRIPTS too, which replay's scratch database runs in
+# order, so that its tables have the live tables' columns.
 
 # Migration 4: the full text of entries (content:encoded, Atom content, content_html),
 # searchable: the FTS table is built again with the new column, as sqlite-utils builds it.
@@ -178,8 +178,8 @@ END;
 INSERT INTO "entries_fts" ("entries_fts") VALUES ('rebuild');
 """
 
-# Migration 5: what each match found: parties, kinds of act, quantities (JSON arrays, as RuleMatched
-# carries them; `commitments_view` lists them).
+# Migration 5: what each match found: parties, kinds of act, quantities (JSON arrays, as
+# RuleMatched carries them; `commitments_view` lists them).
 MATCH_FINDINGS_COLUMNS = """
 ALTER TABLE matches ADD COLUMN actors TEXT NOT NULL DEFAULT '[]';
 ALTER TABLE matches ADD COLUMN counterparts TEXT NOT NULL DEFAULT '[]';
@@ -187,12 +187,65 @@ ALTER TABLE matches ADD COLUMN acts TEXT NOT NULL DEFAULT '[]';
 ALTER TABLE matches ADD COLUMN quantities TEXT NOT NULL DEFAULT '[]';
 """
 
-# The projection changes of later migrations, in order: a scratch rebuild applies them.
-PROJECTION_CHANGES: tuple[str, ...] = (
+
+# Migration 6: stories (an entry starts one or joins one), the edits of sent
+# alerts, and what a chat chose with an alert's buttons or /previews.
+STORIES_SCHEMA = """
+CREATE TABLE IF NOT EXISTS stories (
+    id TEXT PRIMARY KEY,
+    title TEXT NOT NULL,
+    started_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    entries INTEGER NOT NULL,
+    outlets INTEGER NOT NULL,
+    seq INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS stories_updated ON stories (updated_at);
+CREATE TABLE IF NOT EXISTS story_entries (
+    entry_id TEXT PRIMARY KEY,
+    story_id TEXT NOT NULL,
+    feed_id TEXT NOT NULL,
+    outlet TEXT NOT NULL,
+    how TEXT NOT NULL,
+    score REAL NOT NULL,
+    url_key TEXT,
+    joined_at TEXT NOT NULL,
+    seq INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS story_entries_story ON story_entries (story_id, seq);
+CREATE INDEX IF NOT EXISTS story_entries_url ON story_entries (url_key);
+CREATE INDEX IF NOT EXISTS story_entries_joined ON story_entries (joined_at);
+CREATE TABLE IF NOT EXISTS story_alerts (
+    alert_id TEXT PRIMARY KEY,
+    story_id TEXT NOT NULL,
+    recipient TEXT NOT NULL,
+    message_id TEXT,
+    shown INTEGER NOT NULL,
+    wanted INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS story_alerts_story ON story_alerts (story_id);
+CREATE INDEX IF NOT EXISTS story_alerts_due ON story_alerts (alert_id) WHERE wanted > shown;
+CREATE TABLE IF NOT EXISTS topic_mutes (
+    chat_id INTEGER NOT NULL,
+    rule_id TEXT NOT NULL,
+    until TEXT NOT NULL,
+    PRIMARY KEY (chat_id, rule_id)
+);
+CREATE TABLE IF NOT EXISTS chat_prefs (
+    chat_id INTEGER PRIMARY KEY,
+    previews INTEGER NOT NULL DEFAULT 0
+);
+"""
+
+
+# Every projection script, in migration order: replay builds the scratch tables with them.
+PROJECTION_SCRIPTS: tuple[str, ...] = (
+    PROJECTION_SCHEMA,
     SOURCE_KINDS_SCHEMA,
     FEED_CONTROLS_SCHEMA,
     ENTRY_CONTENT_COLUMN,
     MATCH_FINDINGS_COLUMNS,
+    STORIES_SCHEMA,
 )
 
 # Table name -> the columns that order it, for replay comparison.
@@ -204,6 +257,11 @@ PROJECTION_TABLES: dict[str, str] = {
     "chats": "id",
     "subscriptions": "chat_id, rule_id",
     "rules": "id",
+    "stories": "id",
+    "story_entries": "entry_id",
+    "story_alerts": "alert_id",
+    "topic_mutes": "chat_id, rule_id",
+    "chat_prefs": "chat_id",
 }
 
 

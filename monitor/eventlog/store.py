@@ -26,6 +26,7 @@ from monitor.eventlog.schema import (
     MATCH_FINDINGS_COLUMNS,
     PROJECTION_SCHEMA,
     SOURCE_KINDS_SCHEMA,
+    STORIES_SCHEMA,
     split_statements,
 )
 from monitor.eventlog.views import VIEWS, create_views
@@ -39,6 +40,7 @@ MIGRATIONS: tuple[str, ...] = (
     FEED_CONTROLS_SCHEMA,
     ENTRY_CONTENT_COLUMN + ENTRY_CONTENT_SEARCH,
     MATCH_FINDINGS_COLUMNS,
+    STORIES_SCHEMA,
 )
 
 

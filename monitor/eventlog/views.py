@@ -246,6 +246,26 @@ LEFT JOIN json_each(m.quantities) q
 WHERE m.actors != '[]' OR m.acts != '[]' OR m.quantities != '[]'
 """
 
+# One row per story: its outlets in the order they reported it, and the rules its entries
+# matched (the story's id is its first entry's id).
+STORIES_VIEW = """
+CREATE VIEW stories_view AS
+SELECT
+    s.id AS story_id,
+    s.title,
+    e.link,
+    s.started_at,
+    s.updated_at,
+    s.entries,
+    s.outlets,
+    (SELECT group_concat(o.outlet, ', ') FROM (SELECT x.outlet FROM story_entries x
+        WHERE x.story_id = s.id GROUP BY x.outlet ORDER BY MIN(x.seq)) o) AS outlet_names,
+    (SELECT json_group_array(DISTINCT m.rule_id) FROM story_entries x
+        JOIN matches m ON m.entry_id = x.entry_id WHERE x.story_id = s.id) AS rules
+FROM stories s
+LEFT JOIN entries e ON e.id = s.id
+"""
+
 # Name -> CREATE VIEW statement, in creation order.
 VIEWS: dict[str, str] = {
     "matches_view": MATCHES_VIEW,
@@ -256,6 +276,7 @@ VIEWS: dict[str, str] = {
     "rules_history": RULES_HISTORY,
     "subscriptions_view": SUBSCRIPTIONS_VIEW,
     "commitments_view": COMMITMENTS_VIEW,
+    "stories_view": STORIES_VIEW,
 }
 
 

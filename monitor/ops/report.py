@@ -13,6 +13,7 @@ import html
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 from monitor.alerts.render import safe_link
 from monitor.eventlog.queries.activity import (
@@ -25,6 +26,7 @@ from monitor.eventlog.queries.activity import (
     top_sources,
 )
 from monitor.eventlog.queries.commitments import OfficersTrained, officers_by_region_and_year
+from monitor.eventlog.queries.stories import StoryRow, top_stories
 from monitor.eventlog.store import Reader
 from monitor.levels import at_or_above
 from monitor.ops.report_chart import chart_svg, text
@@ -43,6 +45,8 @@ class ReportData:
     latest_high: tuple[MatchRow, ...]
     officers: tuple[OfficersTrained, ...] = ()  # by counterpart region and year
     names: Mapping[str, str] = field(default_factory=dict)  # entity id -> display name
+    stories: int = 0  # stories started in the period
+    widest: tuple[StoryRow, ...] = ()  # the stories with the most outlets
 
 
 # --- gathering ------------------------------------------------------------------------
@@ -61,7 +65,13 @@ def gather(log: Reader, now: datetime, since: timedelta, names: Mapping[str, str
         latest_high=tuple(match_rows(log, start, levels=HIGH_LEVELS, limit=20)),
         officers=tuple(officers_by_region_and_year(log, start)),
         names=names,
+        **_stories(log, start),
     )
+
+
+def _stories(log: Reader, start: datetime) -> dict[str, Any]:
+    total, widest = top_stories(log, start, 10)
+    return {"stories": total, "widest": tuple(widest)}
 
 
 # --- rendering ------------------------------------------------------------------------
@@ -141,6 +151,22 @@ def _officers_html(data: ReportData) -> str:
     )
 
 
+def _stories_html(data: ReportData) -> str:
+    """How many stories, and those carried by the most outlets."""
+    head = f"<p class='muted'>{data.stories} stories started in this period.</p>"
+    if not data.widest:
+        return head + "<p>No story was carried by more than one outlet.</p>"
+    rows = "".join(
+        f"<tr><td>{title_link(s.title, s.link)}</td><td class='n'>{s.outlets}</td>"
+        f"<td class='n'>{s.entries}</td><td>{text(s.outlet_names)}</td></tr>"
+        for s in data.widest
+    )
+    return (
+        f"{head}<table><tr><th>Story</th><th>Outlets</th><th>Entries</th><th>Carried by</th></tr>"
+        f"{rows}</table>"
+    )
+
+
 def render(data: ReportData) -> str:
     """The whole report as one HTML document."""
     total = sum(sum(v) for v in data.per_rule.series.values())
@@ -161,6 +187,7 @@ def render(data: ReportData) -> str:
         " summed (a pledge reported by several outlets counts once for each report). Region:"
         " of the country or region named with the number; year: of the entry.</p>"
         f"{_officers_html(data)}"
+        f"<h2>Stories carried by the most outlets</h2>{_stories_html(data)}"
         "<h2>Latest high-level alerts</h2><p class='muted'>Matches of level high or critical."
         " Alert: the state of the entry's alerts ('pending' until sent); 'none': nobody follows"
         " the topic, or the entry came with a feed's first poll.</p>"

@@ -132,6 +132,7 @@ def entry_events(
     result: MatchResult,
     recipients: list[tuple[str, list[str]]],
     backlog: bool,
+    story_id: str | None = None,
 ) -> list[ev.NewEvent]:
     """EntrySeen, a RuleMatched per rule, and (unless backlog) an AlertQueued per recipient."""
     stream = ev.entry_stream(new.id)
@@ -166,19 +167,24 @@ def entry_events(
         )
         out.append(ev.NewEvent(stream, matched, f"{hit.rule_id}@{hit.version}"))
     if result.rules and not backlog:
-        out.extend(alert_events(new.id, result, recipients))
+        out.extend(alert_events(new.id, result, recipients, story_id))
     return out
 
 
 def alert_events(
-    entry_id: str, result: MatchResult, recipients: list[tuple[str, list[str]]]
+    entry_id: str,
+    result: MatchResult,
+    recipients: list[tuple[str, list[str]]],
+    story_id: str | None = None,
 ) -> list[ev.NewEvent]:
-    """One alert per recipient (as `poll.recipients` chose them), naming its matched rules."""
+    """One alert per recipient (as `poll.recipients` chose them), naming its matched rules.
+
+    Its id comes from the story (one alert per story per recipient) when there is one."""
     levels = {hit.rule_id: hit.level for hit in result.rules}
     out = []
     for recipient, rule_ids in recipients:
         level = max((levels[rule] for rule in rule_ids), key=rank)
         data = ev.AlertQueued(entry_id=entry_id, recipient=recipient, rules=rule_ids, level=level)
-        alert_id = ev.alert_id_for(entry_id, recipient)
+        alert_id = ev.alert_id_for(story_id or entry_id, recipient)
         out.append(ev.NewEvent(ev.alert_stream(alert_id), data, "queued"))
     return out

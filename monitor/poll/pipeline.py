@@ -21,6 +21,7 @@ from monitor.feeds.sitemap_index import read_index
 from monitor.poll import decide
 from monitor.poll.decide import Failure
 from monitor.poll.recipients import Audience, recipients_of
+from monitor.poll.story_step import StoryStep, story_events
 from monitor.rules.matcher import MatchResult, RuleSet
 
 log = logging.getLogger(__name__)
@@ -60,6 +61,7 @@ class Pipeline:
     policy: PollPolicy = field(default_factory=PollPolicy)
     on_alerts: Callable[[], None] = lambda: None
     on_outcome: Callable[[PollOutcome], None] = lambda outcome: None
+    stories: StoryStep | None = None  # None: built on the first poll, over this store
 
     @property
     def clock(self) -> Clock:
@@ -118,11 +120,28 @@ class Pipeline:
         new_events += decide.recovery_events(feed)
         results = [rules.match(n.entry.title, n.entry.summary, n.entry.content) for n in fresh]
         subscribers = self._subscribers(results, backlog)
-        for new, result in zip(fresh, results, strict=True):
-            recipients = recipients_of(result, self.audience, subscribers)
-            new_events += decide.entry_events(feed, new, result, recipients, backlog)
-        stored = self._append(feed, new_events)
+        stories = self._story_step()
+        placements = stories.place(fresh, now)
+        chosen = [recipients_of(result, self.audience, subscribers) for result in results]
+        chosen = stories.first_alerts(placements, chosen, now)
+        for new, result, recipients, placement in zip(
+            fresh, results, chosen, placements, strict=True
+        ):
+            new_events += decide.entry_events(
+                feed, new, result, recipients, backlog, placement.story_id
+            )
+            new_events += story_events(feed, new, placement)
+        stored: list[ev.StoredEvent] = []
+        try:
+            stored = self._append(feed, new_events)
+        finally:
+            stories.settle(placements, stored)
         return self._outcome(feed, stored)
+
+    def _story_step(self) -> StoryStep:
+        if self.stories is None:
+            self.stories = StoryStep(self.store)
+        return self.stories
 
     def _subscribers(self, results: list[MatchResult], backlog: bool) -> list[Subscriber]:
         """The chats that follow any rule these entries matched: one read for the poll."""

@@ -33,6 +33,14 @@ class OutgoingAlert:
     entities: list[str] = field(default_factory=list)
     silent: bool = False  # the chat is muted: deliver without a notification
     seq: int = 0  # the alert's position in the outbox
+    outlet: str = ""  # who published the entry, when it is part of a story
+    outlets: tuple[str, ...] = ()  # every outlet of its story, in the order they reported it
+    previews: bool = False  # the chat wants link previews (/previews on)
+
+    @property
+    def also(self) -> tuple[str, ...]:
+        """The story's other outlets: the ones the message says also reported it."""
+        return tuple(name for name in self.outlets if name != self.outlet)
 
 
 _HEADS = """

@@ -1,0 +1,148 @@
+"""Alerts you can act on: the buttons under each alert (why, mute the topic, unsubscribe) and
+`/previews on|off`.
+
+A press answers with a short notice (Telegram's callback answer) and the message's buttons
+change in place to what the chat can do now; no new message is sent. Buttons act only on
+an alert of the chat they are pressed in.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Mapping
+from datetime import timedelta
+
+from monitor.alerts.cutting import cut_words
+from monitor.bot import replies as views
+from monitor.bot.replies import BotContext, Button, Caller, Reply
+from monitor.errors import ConcurrencyError
+from monitor.eventlog import events as ev
+from monitor.eventlog.projections import iso
+from monitor.eventlog.queries.alert_actions import (
+    AlertReasons,
+    alert_reasons,
+    previews_on,
+    topic_muted_until,
+)
+from monitor.eventlog.queries.chats import chat_view
+
+MUTE_FOR = timedelta(days=1)
+LABEL_UNITS = 28  # UTF-16 units of a topic title on a button: cut between words
+NOTICE_CHARS = 200  # Telegram's limit on a callback answer
+_TAG = re.compile(r"<[^>]*>")
+ACTIONS = frozenset({"aw", "am", "aM", "au", "as"})  # why, mute, unmute, unsub, subscribe
+
+
+def alert_buttons(
+    alert_id: str, topic: str, *, muted: bool = False, subscribed: bool = True
+) -> tuple[tuple[Button, ...], ...]:
+    """The buttons under an alert, for the chat's state now."""
+    title = cut_words(views.clean(topic), LABEL_UNITS) or "topic"
+    mute = (
+        Button(f"🔔 Unmute {title}", f"aM:{alert_id}")
+        if muted
+        else Button(f"🔕 Mute {title} for a day", f"am:{alert_id}")
+    )
+    follow = (
+        Button(f"Unsubscribe: {title}", f"au:{alert_id}")
+        if subscribed
+        else Button(f"Subscribe again: {title}", f"as:{alert_id}")
+    )
+    return ((Button("Why this alert?", f"aw:{alert_id}"), mute), (follow,))
+
+
+def press(ctx: BotContext, caller: Caller, action: str, alert_id: str) -> Reply:
+    """One press of an alert's button: a notice, and the buttons as they now apply."""
+    reasons = alert_reasons(ctx.store, alert_id)
+    if reasons is None or reasons.recipient != f"telegram:{caller.chat_id}" or not reasons.rules:
+        return Reply("", notice="This button belongs to an alert of another chat.")
+    rule_id = reasons.rules[0]
+    rules = {rule.id: rule for rule in ctx.rules().rules}
+    title = rules[rule_id].title if rule_id in rules else rule_id
+    try:
+        notice = _act(ctx, caller, action, rule_id, title, reasons)
+    except ConcurrencyError:
+        notice = "This chat changed at the same moment; please press again."
+    buttons = _buttons_now(ctx, caller, alert_id, rule_id, title)
+    return Reply("", buttons, notice=notice[:NOTICE_CHARS])
+
+
+def _act(
+    ctx: BotContext, caller: Caller, action: str, rule_id: str, title: str, why: AlertReasons
+) -> str:
+    now = ctx.clock()
+    if action == "aw":
+        entities = ctx.rules().gazetteer.entities
+        return why_notice(why, {e: entities[e].name for e in why.entities if e in entities})
+    if action == "am":
+        until = now + MUTE_FOR
+        _append(ctx, caller, ev.TopicMuted(chat_id=caller.chat_id, rule_id=rule_id, until=until),
+                f"topic-muted:{rule_id}:{iso(until)}")  # fmt: skip
+        return f"{title}: no alerts until {views.minute(until)}."
+    if action == "aM":
+        _append(ctx, caller, ev.TopicUnmuted(chat_id=caller.chat_id, rule_id=rule_id),
+                f"topic-unmuted:{rule_id}:{iso(now)}")  # fmt: skip
+        return f"{title}: alerts again."
+    subscribe = action == "as"
+    if (rule_id in chat_view(ctx.store, caller.chat_id).subscriptions) == subscribe:
+        return (
+            f"Nothing changed: this chat {'follows' if subscribe else 'does not follow'} {title}."
+        )
+    data: ev.Payload = (
+        ev.Subscribed(chat_id=caller.chat_id, rule_id=rule_id)
+        if subscribe
+        else ev.Unsubscribed(chat_id=caller.chat_id, rule_id=rule_id)
+    )
+    _append(ctx, caller, data, f"{'sub' if subscribe else 'unsub'}:{rule_id}")
+    return f"{'Subscribed to' if subscribe else 'Unsubscribed from'} {title}."
+
+
+def why_notice(why: AlertReasons, names: Mapping[str, str]) -> str:
+    """The words, entities and feeds behind an alert, within a callback answer's 200 chars."""
+    parties = [names.get(e, e) for e in why.entities]
+    parts = [
+        f"Topic: {', '.join(why.rules)}",
+        f"Words: {', '.join(why.terms)}" if why.terms else "",
+        f"Names: {', '.join(parties)}" if parties else "",
+        f"Carried by: {', '.join(why.outlets)}" if why.outlets else "",
+    ]
+    text = ". ".join(p for p in parts if p)
+    return text if len(text) <= NOTICE_CHARS else text[: NOTICE_CHARS - 1].rstrip() + "…"
+
+
+def plain(html_text: str) -> str:
+    """A reply's HTML as the plain text of a notice."""
+    return html.unescape(_TAG.sub("", html_text))[:NOTICE_CHARS]
+
+
+def _buttons_now(
+    ctx: BotContext, caller: Caller, alert_id: str, rule_id: str, title: str
+) -> tuple[tuple[Button, ...], ...]:
+    muted = topic_muted_until(ctx.store, caller.chat_id, rule_id, ctx.clock()) is not None
+    subscribed = rule_id in chat_view(ctx.store, caller.chat_id).subscriptions
+    return alert_buttons(alert_id, title, muted=muted, subscribed=subscribed)
+
+
+def _append(ctx: BotContext, caller: Caller, data: ev.Payload, key: str) -> None:
+    chat = chat_view(ctx.store, caller.chat_id)
+    new = ev.NewEvent(chat.stream, data, f"{key}@{chat.version}")
+    ctx.store.append([new], expected={chat.stream: chat.version})
+
+
+def previews(ctx: BotContext, caller: Caller, args: str) -> Reply:
+    """/previews on|off: link previews under this chat's alerts."""
+    wanted = args.strip().lower()
+    current = previews_on(ctx.store, caller.chat_id)
+    if wanted not in ("on", "off"):
+        state = "on" if current else "off"
+        return Reply(f"Usage: /previews on|off. Link previews of alerts are {state} here.")
+    if (wanted == "on") == current:
+        return Reply(f"Link previews are already {wanted}; nothing changed.")
+    data = ev.ChatPreviewsSet(chat_id=caller.chat_id, previews=wanted == "on")
+    chat = chat_view(ctx.store, caller.chat_id)
+    ctx.store.append(
+        [ev.NewEvent(chat.stream, data, f"previews:{wanted}@{chat.version}")],
+        expected={chat.stream: chat.version},
+    )
+    return Reply(f"Link previews of alerts are now {wanted} in this chat.")

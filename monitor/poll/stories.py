@@ -1,0 +1,228 @@
+"""Stories: each new entry starts a story or joins one (no I/O; the caller passes the clock).
+
+First by canonical URL (the same article through another feed), then by near-duplicate
+text inside a time window: MinHash signatures of the headline's and the summary's
+shingles (`poll.similarity`), looked up with LSH (datasketch), then checked against the
+thresholds that `docs/stories.md` measured. The index holds only the window; the
+pipeline rebuilds it from the stories projection at start (`StoryIndex.rebuilt`).
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections import deque
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Literal
+
+from datasketch import MinHash, MinHashLSH
+
+from monitor.poll.similarity import canonical_url, jaccard, numbers, shingles, split_outlet
+
+How = Literal["new", "url", "title", "text"]
+NUM_PERM = 64
+CANDIDATES = 0.6  # LSH's own threshold, as a share of the policy's
+_SEED = MinHash(num_perm=NUM_PERM, seed=1)
+
+
+@dataclass(frozen=True)
+class StoryPolicy:
+    """The thresholds (Jaccard of shingle sets) and the window; see docs/stories.md."""
+
+    window: timedelta = timedelta(hours=72)
+    title_threshold: float = 0.7  # headline against headline (exact Jaccard of word pairs)
+    text_threshold: float = 0.5  # summary against summary
+    min_title_shingles: int = 4  # shorter headlines are too generic to join on
+    min_text_shingles: int = 8
+
+
+@dataclass(frozen=True)
+class StoryItem:
+    """What joining reads of an entry."""
+
+    entry_id: str
+    title: str
+    summary: str
+    link: str | None
+    at: datetime  # when it arrived (the pipeline's clock), or its date (`stories group`)
+
+
+@dataclass(frozen=True)
+class Placement:
+    """Where an entry went: `story_id` is the first entry's id; `how` is "new" for a start."""
+
+    entry_id: str
+    story_id: str
+    how: How
+    score: float
+    url_key: str | None
+
+    @property
+    def started(self) -> bool:
+        return self.how == "new"
+
+
+@dataclass
+class _Sig:
+    title: MinHash | None
+    text: MinHash | None
+    numbers: frozenset[str]  # the headline's: a join needs the same ones
+    title_set: frozenset[str]  # the shingles, for the exact Jaccard of LSH's candidates
+    text_set: frozenset[str]
+
+
+@dataclass
+class StoryIndex:
+    """The window's entries: canonical URLs, and headline and summary signatures in LSH."""
+
+    policy: StoryPolicy = field(default_factory=StoryPolicy)
+
+    def __post_init__(self) -> None:
+        # LSH only proposes candidates (each is checked with the exact Jaccard index), so it
+        # looks well below the thresholds: a pair near one is rarely missed.
+        self._titles = MinHashLSH(
+            threshold=self.policy.title_threshold * CANDIDATES, num_perm=NUM_PERM
+        )
+        self._texts = MinHashLSH(
+            threshold=self.policy.text_threshold * CANDIDATES, num_perm=NUM_PERM
+        )
+        self._story: dict[str, str] = {}  # entry id -> story id
+        self._sigs: dict[str, _Sig] = {}
+        self._urls: dict[str, str] = {}  # canonical URL -> story id
+        self._url_of: dict[str, str] = {}
+        self._order: deque[tuple[datetime, str]] = deque()
+
+    def __len__(self) -> int:
+        return len(self._story)
+
+    def place(self, item: StoryItem, known_urls: dict[str, str] | None = None) -> Placement:
+        """Decide the entry's story and add it to the index. `known_urls` maps canonical
+        URLs to story ids the log knows beyond the window."""
+        self._expire(item.at)
+        url_key = canonical_url(item.link)
+        sig = self._signature(item)
+        placement = self._choose(item, url_key, sig, known_urls or {})
+        self._add(item, placement, sig)
+        return placement
+
+    def restore(self, item: StoryItem, story_id: str, url_key: str | None) -> None:
+        """Add an entry whose story the log already holds (the rebuild at start)."""
+        self._expire(item.at)
+        how: How = "new" if story_id == item.entry_id else "url"
+        self._add(
+            item, Placement(item.entry_id, story_id, how, 0.0, url_key), self._signature(item)
+        )
+
+    def forget(self, entry_ids: Iterable[str]) -> None:
+        """Take entries out again (their append was refused)."""
+        for entry_id in entry_ids:
+            self._remove(entry_id)
+
+    def _choose(
+        self, item: StoryItem, url_key: str | None, sig: _Sig, known_urls: dict[str, str]
+    ) -> Placement:
+        if url_key is not None:
+            story = self._urls.get(url_key) or known_urls.get(url_key)
+            if story is not None:
+                return Placement(item.entry_id, story, "url", 1.0, url_key)
+        best = max((*self._nearest(sig, "title"), *self._nearest(sig, "text")), default=None)
+        if best is None:
+            return Placement(item.entry_id, item.entry_id, "new", 0.0, url_key)
+        score, how, other = best
+        return Placement(item.entry_id, self._story[other], how, round(score, 3), url_key)
+
+    def _nearest(self, sig: _Sig, how: How) -> list[tuple[float, How, str]]:
+        """The indexed entries whose headline (or summary) is close enough to this one's."""
+        mine: MinHash | None = getattr(sig, how)
+        if mine is None:
+            return []
+        lsh, threshold = (
+            (self._titles, self.policy.title_threshold)
+            if how == "title"
+            else (self._texts, self.policy.text_threshold)
+        )
+        found = []
+        for other in lsh.query(mine):
+            theirs = self._sigs[other]
+            if numbers_conflict(sig.numbers, theirs.numbers):
+                continue  # "batch 1" and "batch 2" are two reports
+            score = jaccard(getattr(sig, f"{how}_set"), getattr(theirs, f"{how}_set"))
+            if score >= threshold:
+                found.append((score, how, other))
+        return found
+
+    def _signature(self, item: StoryItem) -> _Sig:
+        headline, _ = split_outlet(item.title)
+        title = shingles(headline)
+        text = shingles(item.summary) if item.summary.strip() != item.title.strip() else set()
+        return _Sig(
+            title=_minhash(title) if len(title) >= self.policy.min_title_shingles else None,
+            text=_minhash(text) if len(text) >= self.policy.min_text_shingles else None,
+            numbers=numbers(headline),
+            title_set=frozenset(title),
+            text_set=frozenset(text),
+        )
+
+    def _add(self, item: StoryItem, placement: Placement, sig: _Sig) -> None:
+        if item.entry_id in self._story:
+            return
+        self._story[item.entry_id] = placement.story_id
+        self._sigs[item.entry_id] = sig
+        if sig.title is not None:
+            self._titles.insert(item.entry_id, sig.title)
+        if sig.text is not None:
+            self._texts.insert(item.entry_id, sig.text)
+        if placement.url_key is not None:
+            self._urls.setdefault(placement.url_key, placement.story_id)
+            self._url_of[item.entry_id] = placement.url_key
+        self._order.append((item.at, item.entry_id))
+
+    def _expire(self, now: datetime) -> None:
+        horizon = now - self.policy.window
+        while self._order and self._order[0][0] < horizon:
+            _, entry_id = self._order.popleft()
+            self._remove(entry_id)
+
+    def _remove(self, entry_id: str) -> None:
+        story = self._story.pop(entry_id, None)
+        if story is None:
+            return
+        sig = self._sigs.pop(entry_id)
+        if sig.title is not None:
+            self._titles.remove(entry_id)
+        if sig.text is not None:
+            self._texts.remove(entry_id)
+        url_key = self._url_of.pop(entry_id, None)
+        if url_key is not None and self._urls.get(url_key) == story:
+            del self._urls[url_key]
+        # `_order` keeps the id; expiry skips ids no longer indexed.
+
+
+def numbers_conflict(mine: frozenset[str], theirs: frozenset[str]) -> bool:
+    """Headlines whose numbers disagree: each names one the other does not. A copy that
+    adds a number ("in 12 months") to the same 3,000 officers still agrees."""
+    return bool(mine - theirs) and bool(theirs - mine)
+
+
+def _hash32(shingle: str) -> int:
+    # CRC-32: the same in every process (Python's own hash is salted per process, which made
+    # LSH's candidates differ from run to run) and several times cheaper than SHA-1.
+    return zlib.crc32(shingle.encode())
+
+
+def _minhash(items: set[str]) -> MinHash:
+    sig = MinHash(
+        num_perm=NUM_PERM,
+        permutations=_SEED.permutations,
+        scheme=_SEED.scheme,
+        hashfunc=_hash32,
+    )
+    sig.update_batch(list(items))
+    return sig
+
+
+def group(items: Iterable[StoryItem], policy: StoryPolicy | None = None) -> list[Placement]:
+    """The same joining over items in time order, without a database (`stories group`)."""
+    index = StoryIndex(policy or StoryPolicy())
+    return [index.place(item) for item in items]

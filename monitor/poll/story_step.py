@@ -1,0 +1,153 @@
+"""Stories in a poll: place the new entries, keep one alert per story per recipient, and
+the story events that go into the poll's transaction.
+
+The index lives in memory and holds the window; it is rebuilt from the stories
+projection the first time it is needed (so a restart finds the stories it had), and
+entries whose append was refused are taken out again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from urllib.parse import urlsplit
+
+from monitor.eventlog import events as ev
+from monitor.eventlog.queries.alert_actions import muted_topics
+from monitor.eventlog.queries.feeds import FeedState
+from monitor.eventlog.queries.stories import (
+    existing_alert_ids,
+    stories_by_url,
+    story_entries_since,
+)
+from monitor.eventlog.store import Reader
+from monitor.poll.decide import NewEntry
+from monitor.poll.recipients import Recipients
+from monitor.poll.similarity import canonical_url, split_outlet
+from monitor.poll.stories import Placement, StoryIndex, StoryItem, StoryPolicy
+
+# Feeds that list other outlets' articles: the outlet is the name after the headline.
+AGGREGATOR_HOSTS = ("news.google.com", "news.yahoo.com", "bing.com", "www.bing.com")
+
+
+@dataclass
+class StoryStep:
+    log: Reader
+    policy: StoryPolicy = field(default_factory=StoryPolicy)
+    _index: StoryIndex | None = None
+
+    def index(self, now: datetime) -> StoryIndex:
+        """The window's index, rebuilt from the log on first use."""
+        if self._index is None:
+            self._index = rebuilt_index(self.log, self.policy, now)
+        return self._index
+
+    def place(self, fresh: Sequence[NewEntry], now: datetime) -> list[Placement]:
+        """Each new entry's story, in order (an entry may join one started in this batch)."""
+        if not fresh:
+            return []
+        index = self.index(now)
+        keys = {key for new in fresh if (key := canonical_url(new.entry.link))}
+        known = stories_by_url(self.log, keys) if keys else {}
+        return [
+            index.place(StoryItem(n.id, n.entry.title, n.entry.summary, n.entry.link, now), known)
+            for n in fresh
+        ]
+
+    def settle(self, placements: Sequence[Placement], stored: Sequence[ev.StoredEvent]) -> None:
+        """Keep the placements whose events were stored; forget the others."""
+        kept = {
+            e.data.entry_id for e in stored if isinstance(e.data, ev.StoryStarted | ev.StoryJoined)
+        }
+        refused = [p.entry_id for p in placements if p.entry_id not in kept]
+        if refused and self._index is not None:
+            self._index.forget(refused)
+
+    def first_alerts(
+        self, placements: Sequence[Placement], recipients: Sequence[Recipients], now: datetime
+    ) -> list[Recipients]:
+        """Each entry's recipients, less those already alerted of its story (in the log or
+        earlier in this batch): one alert per story per recipient; a topic a chat muted
+        (the alert's "Mute" button) is left out until the mute ends."""
+        recipients = without_muted(recipients, muted_topics(self.log, now))
+        candidates = {
+            ev.alert_id_for(p.story_id, who)
+            for p, chosen in zip(placements, recipients, strict=True)
+            for who, _ in chosen
+            if not p.started
+        }
+        taken = set(existing_alert_ids(self.log, candidates)) if candidates else set()
+        out: list[Recipients] = []
+        for placement, chosen in zip(placements, recipients, strict=True):
+            kept = []
+            for who, rules in chosen:
+                alert_id = ev.alert_id_for(placement.story_id, who)
+                if alert_id not in taken:
+                    taken.add(alert_id)
+                    kept.append((who, rules))
+            out.append(kept)
+        return out
+
+
+def without_muted(
+    recipients: Sequence[Recipients], muted: frozenset[tuple[int, str]]
+) -> list[Recipients]:
+    if not muted:
+        return list(recipients)
+    out: list[Recipients] = []
+    for chosen in recipients:
+        kept = []
+        for who, rules in chosen:
+            ref = who.removeprefix("telegram:")
+            chat = int(ref) if ref.lstrip("-").isdigit() else None
+            left = [rule for rule in rules if (chat, rule) not in muted]
+            if left:
+                kept.append((who, left))
+        out.append(kept)
+    return out
+
+
+def rebuilt_index(log: Reader, policy: StoryPolicy, now: datetime) -> StoryIndex:
+    index = StoryIndex(policy)
+    for stored in story_entries_since(log, now - policy.window):
+        item = StoryItem(
+            stored.entry_id, stored.title, stored.summary, stored.link, stored.joined_at
+        )
+        index.restore(item, stored.story_id, stored.url_key)
+    return index
+
+
+def story_events(feed: FeedState, new: NewEntry, placement: Placement) -> list[ev.NewEvent]:
+    """StoryStarted or StoryJoined for one new entry, on the story's stream."""
+    stream = ev.story_stream(placement.story_id)
+    outlet = outlet_of(new.entry.title, new.entry.link, feed.title, feed.url)
+    if placement.started:
+        started = ev.StoryStarted(
+            entry_id=new.id,
+            feed_id=feed.id,
+            outlet=outlet,
+            title=split_outlet(new.entry.title)[0],
+            url_key=placement.url_key,
+        )
+        return [ev.NewEvent(stream, started, "started")]
+    joined = ev.StoryJoined(
+        entry_id=new.id,
+        feed_id=feed.id,
+        outlet=outlet,
+        how=placement.how,
+        score=placement.score,
+        url_key=placement.url_key,
+    )
+    return [ev.NewEvent(stream, joined, f"joined:{new.id}")]
+
+
+def outlet_of(title: str, link: str | None, feed_title: str, feed_url: str) -> str:
+    """Who published an entry: the name an aggregator puts after the headline, else the
+    feed's title, else its host."""
+    host = (urlsplit(link or "").hostname or "").lower()
+    if host in AGGREGATOR_HOSTS or host.endswith(".news.google.com"):
+        named = split_outlet(title)[1]
+        if named:
+            return named
+    return feed_title.strip() or (urlsplit(feed_url).hostname or feed_url)
