@@ -39,7 +39,7 @@ from telegram.request import HTTPXRequest
 
 from monitor.alerts.dispatcher import Dispatcher
 from monitor.alerts.pacing import GROUP_WINDOW, OVERALL_WINDOW, Pacer, PacingRules
-from monitor.bot.app import TelegramSink
+from monitor.bot.sink import TelegramSink
 from monitor.eventlog import events as ev
 from monitor.eventlog.queries.alerts import due_heads, outgoing
 from monitor.eventlog.queries.feeds import FeedState

@@ -14,6 +14,7 @@ from monitor.alerts.sinks import ConsoleSink, Sink
 from monitor.bot import app as telegram
 from monitor.bot.commands import BotContext
 from monitor.bot.health import TelegramHealth
+from monitor.bot.sink import TelegramSink
 from monitor.config import Settings
 from monitor.eventlog.queries.alerts import OutgoingAlert
 from monitor.eventlog.store import Store
@@ -32,7 +33,7 @@ class Outputs:
     sinks: list[Sink]
     audience: Audience
     app: Any = None  # the Telegram Application, when a token is set
-    sink: telegram.TelegramSink | None = None
+    sink: TelegramSink | None = None
     health: TelegramHealth | None = None  # whether Telegram answers, for /healthz and /metrics
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
@@ -53,9 +54,7 @@ def build_outputs(
     pacer = Pacer()  # one for alerts and replies: Telegram counts them together
     health = TelegramHealth(settings.telegram_degraded_after)
     app = telegram.build_application(settings, context, pacer, health=health)
-    sink = telegram.TelegramSink(
-        app.bot, pacer, alert_view(rules), channel=settings.telegram_channel
-    )
+    sink = TelegramSink(app.bot, pacer, alert_view(rules), channel=settings.telegram_channel)
     audience = Audience(
         console=False,
         channel=settings.telegram_channel,

@@ -24,7 +24,8 @@ from telegram.request import HTTPXRequest
 from monitor.alerts.pacing import Pacer
 from monitor.alerts.render import AlertView
 from monitor.alerts.sinks import Blocked, Deferred, Failed, Migrated, SendResult, Sent, Uncertain
-from monitor.bot.app import TelegramSink, chat_ref, pacing_key, split_command
+from monitor.bot.handlers import split_command
+from monitor.bot.sink import TelegramSink, chat_ref, pacing_key
 from monitor.eventlog.queries.alerts import OutgoingAlert
 
 CHAT = 42
