@@ -17,6 +17,7 @@ from monitor import __version__
 from monitor.alerts.dispatcher import Dispatcher
 from monitor.bot.health import TelegramHealth
 from monitor.config import Settings
+from monitor.eventlog import search_index
 from monitor.eventlog.lock import daemon_lock
 from monitor.eventlog.queries.feeds import feed_states
 from monitor.eventlog.store import Store
@@ -171,6 +172,7 @@ async def run(settings: Settings, stop: asyncio.Event | None = None) -> None:
         background = [
             asyncio.create_task(running.dispatcher.run(stop)),
             asyncio.create_task(watch_rules(running.rules, stop)),
+            asyncio.create_task(search_index.follow(running.store.catch_up_search, stop)),
         ]
         telegram = running.outputs.health
         metrics = LogMetrics(settings.db, polls=running.polls, telegram=telegram)

@@ -126,6 +126,21 @@ CREATE TABLE IF NOT EXISTS rules (
 );
 """
 
+# The second migration: entries_fts leaves the append transaction. sqlite-utils' triggers
+# go; eventlog.search_index follows `events` from `position` (the FTS was complete when
+# the triggers went, so it starts at the last EntrySeen) and replay rebuilds it.
+SEARCH_INDEX_SCHEMA = """
+DROP TRIGGER IF EXISTS entries_ai;
+DROP TRIGGER IF EXISTS entries_ad;
+DROP TRIGGER IF EXISTS entries_au;
+CREATE TABLE search_index (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    position INTEGER NOT NULL
+);
+INSERT INTO search_index (id, position)
+SELECT 1, COALESCE(MAX(seq), 0) FROM events WHERE type = 'EntrySeen';
+"""
+
 # Table name -> the columns that order it, for replay comparison.
 PROJECTION_TABLES: dict[str, str] = {
     "feeds": "id",

@@ -13,7 +13,7 @@ from monitor.errors import SearchError
 from monitor.eventlog.events import StoredEvent, alert_stream
 from monitor.eventlog.projections import iso
 from monitor.eventlog.queries.records import parse_time
-from monitor.eventlog.store import Reader, chunks, read_events
+from monitor.eventlog.store import Reader, Store, chunks, read_events
 
 
 def known_entry_ids(log: Reader, ids: Iterable[str]) -> frozenset[str]:
@@ -105,8 +105,12 @@ def search_entries(
 
     `indexed` words go through the FTS5 index, each quoted so that no user text is read
     as query syntax; `substrings` (Chinese words: FTS5's tokenizer keeps a run of Chinese
-    characters as one token) are looked for with LIKE.
+    characters as one token) are looked for with LIKE. Through the writer (the daemon's
+    Store) the index catches up first, so every stored entry is found; a read-only Reader
+    sees it as the writer left it (at most a second behind a running daemon).
     """
+    if isinstance(log, Store):
+        log.catch_up_search()
     clauses, params = [], []
     if indexed:
         clauses.append("e.rowid IN (SELECT rowid FROM entries_fts WHERE entries_fts MATCH ?)")
