@@ -73,6 +73,9 @@ class EntrySeen(Payload):
     lang: str | None = None
     backlog: bool = False  # seen on a feed's first poll: recorded, never alerted
     future_date: bool = False  # published was in the future and was clamped to the poll time
+    # The parser's digest of the raw entry (monitor.feeds.entry_digest): a later body with
+    # the same digest repeats this entry, which is then not built again.
+    digest: str | None = None
 
 
 class RuleMatched(Payload):

@@ -102,7 +102,8 @@ def _entry_seen(db: sqlite3.Connection, event: ev.StoredEvent) -> None:
     published = iso(data.published) if data.published else None
     db.execute(
         "INSERT INTO entries (id, feed_id, key, link, title, summary, published, author, lang,"
-        " backlog, future_date, seen_at, seq) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        " backlog, future_date, seen_at, seq, digest)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (
             stream_id(event.stream),
             data.feed_id,
@@ -117,6 +118,7 @@ def _entry_seen(db: sqlite3.Connection, event: ev.StoredEvent) -> None:
             int(data.future_date),
             iso(event.recorded_at),
             event.seq,
+            data.digest,
         ),
     )
 

@@ -19,7 +19,12 @@ from pathlib import Path
 
 from monitor.eventlog import events as ev
 from monitor.eventlog import projections, search_index
-from monitor.eventlog.schema import PROJECTION_SCHEMA, PROJECTION_TABLES, split_statements
+from monitor.eventlog.schema import (
+    PROJECTION_CHANGES,
+    PROJECTION_SCHEMA,
+    PROJECTION_TABLES,
+    split_statements,
+)
 from monitor.eventlog.store import Reader, database_uri, read_events, write_error
 
 
@@ -75,7 +80,7 @@ def _scratch_with_live(
     db.row_factory = sqlite3.Row
     db.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")
     db.execute("PRAGMA journal_mode = OFF")
-    for statement in split_statements(PROJECTION_SCHEMA):
+    for statement in split_statements(PROJECTION_SCHEMA + PROJECTION_CHANGES):
         db.execute(statement)
     db.execute("ATTACH DATABASE ? AS live", (database_uri(live_path, "rw"),))
     db.execute("PRAGMA live.synchronous = FULL")

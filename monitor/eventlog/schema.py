@@ -141,6 +141,16 @@ INSERT INTO search_index (id, position)
 SELECT 1, COALESCE(MAX(seq), 0) FROM events WHERE type = 'EntrySeen';
 """
 
+# The third migration: each entry's digest as the parser read it (EntrySeen.digest), so a
+# changed body's known entries are recognised before they are built again.
+ENTRY_DIGEST_SCHEMA = """
+ALTER TABLE entries ADD COLUMN digest TEXT;
+"""
+
+# What later migrations changed in the projections: replay builds its scratch tables with
+# PROJECTION_SCHEMA and then these, so that they have the live tables' columns.
+PROJECTION_CHANGES = ENTRY_DIGEST_SCHEMA
+
 # Table name -> the columns that order it, for replay comparison.
 PROJECTION_TABLES: dict[str, str] = {
     "feeds": "id",

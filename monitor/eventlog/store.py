@@ -20,6 +20,7 @@ from monitor.errors import ConcurrencyError, StoreError
 from monitor.eventlog import events as ev
 from monitor.eventlog import projections, search_index
 from monitor.eventlog.schema import (
+    ENTRY_DIGEST_SCHEMA,
     EVENTS_SCHEMA,
     PROJECTION_SCHEMA,
     SEARCH_INDEX_SCHEMA,
@@ -31,7 +32,11 @@ Clock = Callable[[], datetime]
 log = logging.getLogger(__name__)
 
 # Each migration runs once, in order; PRAGMA user_version counts the ones applied.
-MIGRATIONS: tuple[str, ...] = (EVENTS_SCHEMA + PROJECTION_SCHEMA, SEARCH_INDEX_SCHEMA)
+MIGRATIONS: tuple[str, ...] = (
+    EVENTS_SCHEMA + PROJECTION_SCHEMA,
+    SEARCH_INDEX_SCHEMA,
+    ENTRY_DIGEST_SCHEMA,
+)
 
 
 def utc_now() -> datetime:

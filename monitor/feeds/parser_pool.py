@@ -22,9 +22,15 @@ class ParserPool:
     async def __aexit__(self, *exc_info: object) -> None:
         await self.close()
 
-    async def parse(self, body: bytes, url: str, content_type: str | None = None) -> ParseResult:
+    async def parse(
+        self,
+        body: bytes,
+        url: str,
+        content_type: str | None = None,
+        known: frozenset[str] = frozenset(),
+    ) -> ParseResult:
         """Like parse_feed; "parse-timeout" or "parse-crash" when the worker hangs or dies."""
-        outcome = await self._pool.call(body, url, content_type)
+        outcome = await self._pool.call(body, url, content_type, True, known)
         if isinstance(outcome, TimedOut):
             detail = f"{url}: parsing took longer than {outcome.seconds:g} s; worker stopped"
             return ParseFailed("parse-timeout", detail)

@@ -6,7 +6,7 @@ caps and keys are decided in one place.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal, get_args
 
@@ -29,6 +29,10 @@ class EntryData:
     published: datetime | None
     author: str | None
     lang: str | None
+    # A digest of what the entry was built from (feeds.entry_digest), read before its text
+    # was extracted: the same digest in a later document means the same entry, so it need
+    # not be built again. Not part of the record's value (two paths give two digests).
+    digest: str | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)
@@ -39,6 +43,8 @@ class FeedData:
     lang: str | None
     entries: tuple[EntryData, ...]
     warnings: tuple[str, ...]
+    # Digests of the entries left out because the caller knew them (parse_feed's `known`).
+    skipped: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -64,7 +70,7 @@ class EntryFields:
     lang: str | None
 
 
-def build_entry(fields: EntryFields) -> EntryData | None:
+def build_entry(fields: EntryFields, digest: str | None = None) -> EntryData | None:
     """The entry record, or None when nothing identifies it (no id, link, title or text)."""
     key = entry_key(fields.ident, fields.link, fields.title, fields.date_text, fields.summary)
     if key is None:
@@ -79,4 +85,5 @@ def build_entry(fields: EntryFields) -> EntryData | None:
         published=fields.published,
         author=fields.author,
         lang=fields.lang,
+        digest=digest,
     )

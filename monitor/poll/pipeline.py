@@ -4,19 +4,19 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Literal
 
 from monitor.errors import ConcurrencyError
 from monitor.eventlog import events as ev
 from monitor.eventlog.queries.chats import Subscriber, subscribers
-from monitor.eventlog.queries.entries import known_entry_ids
+from monitor.eventlog.queries.entries import known_entry_ids, stored_digests
 from monitor.eventlog.queries.feeds import FeedState
 from monitor.eventlog.store import Clock, Store
 from monitor.feeds.fetch import Fetched, Fetcher, FetchFailed, NotModified, Validators
 from monitor.feeds.parser_pool import ParserPool
-from monitor.feeds.records import FeedData, ParseFailed
+from monitor.feeds.records import FeedData, ParseFailed, ParseResult
 from monitor.poll import decide
 from monitor.poll.decide import Failure
 from monitor.poll.recipients import Audience, recipients_of
@@ -47,6 +47,7 @@ class PollOutcome:
     matches: int = 0
     alerts: int = 0
     failure: str | None = None
+    known: int = 0  # entries of a changed body left unbuilt: their digest was stored
 
 
 @dataclass
@@ -84,10 +85,19 @@ class Pipeline:
         body_hash = decide.content_hash(fetched.body)
         if body_hash == feed.content_hash and feed.polled:
             return self._unchanged(feed, fetched.validators, fetched.moved_to, "unchanged")
-        parsed = await self.parser.parse(fetched.body, fetched.url, fetched.content_type)
+        parsed = await self._parse(feed, fetched)
         if isinstance(parsed, ParseFailed):
             return self._fail(feed, Failure(parsed.kind, parsed.detail, fetched.status))
         return self._ingest(feed, fetched, parsed, body_hash)
+
+    async def _parse(self, feed: FeedState, fetched: Fetched) -> ParseResult:
+        """Parse, leaving out the entries whose digest the log knows (they are stored)."""
+        stored = stored_digests(self.store, feed.id)
+        body, url, content_type = fetched.body, fetched.url, fetched.content_type
+        parsed = await self.parser.parse(body, url, content_type, stored.digests)
+        if isinstance(parsed, FeedData) and decide.read_in_full(parsed, stored):
+            parsed = await self.parser.parse(body, url, content_type)
+        return parsed
 
     def _ingest(
         self, feed: FeedState, fetched: Fetched, parsed: FeedData, body_hash: str
@@ -116,7 +126,7 @@ class Pipeline:
             recipients = recipients_of(result, self.audience, subscribers)
             new_events += decide.entry_events(feed, new, result, recipients, backlog)
         stored = self._append(feed, new_events)
-        return self._outcome(feed, stored)
+        return replace(self._outcome(feed, stored), known=len(parsed.skipped))
 
     def _subscribers(self, results: list[MatchResult], backlog: bool) -> list[Subscriber]:
         """The chats that follow any rule these entries matched: one read for the poll."""

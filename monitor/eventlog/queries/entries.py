@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -23,6 +23,31 @@ def known_entry_ids(log: Reader, ids: Iterable[str]) -> frozenset[str]:
         rows = log.db.execute(f"SELECT id FROM entries WHERE id IN ({marks})", chunk)
         found.update(r[0] for r in rows)
     return frozenset(found)
+
+
+# More entries than a feed document holds at once: older ones that come back are built
+# again and then found known by id, which is right, only slower.
+DIGESTS_PER_FEED = 1_000
+
+
+@dataclass(frozen=True)
+class StoredDigests:
+    """The digests of a feed's latest stored entries (EntrySeen.digest), with their links."""
+
+    links: Mapping[str, str | None]  # digest -> the entry's link
+
+    @property
+    def digests(self) -> frozenset[str]:
+        return frozenset(self.links)
+
+
+def stored_digests(log: Reader, feed_id: str, limit: int = DIGESTS_PER_FEED) -> StoredDigests:
+    rows = log.db.execute(
+        "SELECT digest, link FROM entries WHERE feed_id = ? AND digest IS NOT NULL"
+        " ORDER BY seq DESC LIMIT ?",
+        (feed_id, limit),
+    )
+    return StoredDigests({row[0]: row[1] for row in rows})
 
 
 @dataclass(frozen=True)
