@@ -32,12 +32,12 @@ from monitor.feeds.fast_names import (
     text_of,
 )
 from monitor.feeds.fast_text import (
-    BASE_ATTRIBUTE,
     attributes,
     base_of,
     base_uri,
     content_type_is_text_xml,
     encoding_of,
+    has_base_attribute,
     join_url,
     lang_of,
     read_author,
@@ -72,7 +72,7 @@ def read_feed(
         root = etree.fromstring(body, parser)
         if root.getroottree().docinfo.doctype:
             return None  # feedparser rewrites DOCTYPEs and their entities its own way
-        reader = _Reader(Names(body), url, bool(BASE_ATTRIBUTE.search(body)), known)
+        reader = _Reader(Names(body), url, has_base_attribute(body), known)
         result = reader.document(root)
     except (etree.XMLSyntaxError, Unsure):
         return None
