@@ -55,6 +55,7 @@ def poll_policy(settings: Settings, *, backlog: bool = True) -> PollPolicy:
         min_interval=settings.min_interval,
         max_backoff=settings.max_backoff,
         first_poll_is_backlog=backlog,
+        max_in_flight=settings.max_connections + 2 * settings.parse_workers,
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -31,6 +32,10 @@ class PollPolicy:
     min_interval: float = 60.0
     max_backoff: float = 6 * 3600.0
     first_poll_is_backlog: bool = True
+    # Polls past their start at once. A fetched body waits for a parser worker, and with
+    # every feed polled at once (a cycle, a start) the bodies of all of them waited in
+    # memory: 59 MB for 1,100 feeds. The daemon sets connections + 2 per parser worker.
+    max_in_flight: int = 100
 
     def interval(self, feed: FeedState) -> float:
         return decide.effective_interval(feed.interval, self.default_interval, self.min_interval)
@@ -61,13 +66,17 @@ class Pipeline:
     on_alerts: Callable[[], None] = lambda: None
     on_outcome: Callable[[PollOutcome], None] = lambda outcome: None
 
+    def __post_init__(self) -> None:
+        self._in_flight = asyncio.Semaphore(self.policy.max_in_flight)
+
     @property
     def clock(self) -> Clock:
         return self.store.clock
 
     async def poll(self, feed: FeedState) -> PollOutcome:
         """Poll once; every outcome, failures included, ends as events (or none for a plain 304)."""
-        outcome = await self._poll(feed)
+        async with self._in_flight:
+            outcome = await self._poll(feed)
         self.on_outcome(outcome)
         return outcome
 
