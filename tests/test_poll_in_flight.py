@@ -7,6 +7,7 @@ start (the daemon: connections + 2 per parser worker).
 
 from __future__ import annotations
 
+import asyncio
 import time
 from pathlib import Path
 
@@ -14,6 +15,7 @@ from fakes.feed_server import FeedServer
 from helpers import rss
 
 from monitor.daemon import poll_all
+from monitor.eventlog import events as ev
 from monitor.eventlog.store import Store
 from monitor.feeds import feed_list as feeds
 from monitor.feeds.fetch import Fetcher, FetchPolicy
@@ -41,3 +43,27 @@ async def test_no_more_polls_than_max_in_flight_run_at_once(tmp_path: Path) -> N
     assert elapsed >= (feeds_count / in_flight) * latency
     starts = sorted(r.time for r in server.requests)
     assert starts[in_flight] - starts[0] >= latency * 0.9  # the third waited for a slot
+
+
+async def test_poll_all_keeps_no_task_per_waiting_feed(tmp_path: Path) -> None:
+    """A task per feed, all waiting at once, cost 15 MB at 10,000 feeds: runners take turns."""
+    feeds_count, in_flight, tasks_seen = 12, 2, []
+    rules = RuleSet([], Gazetteer())
+    with FeedServer() as server, Store(tmp_path / "log.db") as store:
+        urls = [server.serve(f"/{n}.xml", rss([(f"g{n}", "T", "X")])) for n in range(feeds_count)]
+        for url in urls:
+            feeds.add_feed(store, url)
+        policy = FetchPolicy(max_connections=50, max_per_host=50)
+        async with Fetcher(policy) as fetcher, ParserPool(workers=1) as parser:
+            pipeline = Pipeline(
+                store,
+                fetcher,
+                parser,
+                lambda: rules,
+                policy=PollPolicy(max_in_flight=in_flight),
+                on_outcome=lambda outcome: tasks_seen.append(len(asyncio.all_tasks())),
+            )
+            outcomes = await poll_all(pipeline)
+    assert sorted(o.feed_id for o in outcomes) == sorted(ev.feed_id_for(url) for url in urls)
+    assert len(tasks_seen) == feeds_count
+    assert max(tasks_seen) <= in_flight + 1  # the runners and the test's own task
