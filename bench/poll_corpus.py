@@ -14,6 +14,8 @@ Then the monitor's pipeline (50 connections, 2 parser workers) polls the same UR
 and the aiohttp floor (the same GETs, no parsing or storage) of each. Printed per pass:
 wall and CPU seconds of each side (the monitor's CPU is its process and its parser
 workers'), their ratios, and peak memory (VmHWM; the monitor's process plus workers).
+Then (unless --no-stages) the first pass's stages one at a time on the same bytes
+(bench/corpus_stages.py): parse, match, store, index, CPU µs per entry.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 
+import corpus_stages
 from fakes.feed_server import FeedServer
 from procstat import Usage, peak_total_mb
 
@@ -150,6 +153,7 @@ def main(argv: list[str]) -> None:
     parser.add_argument("--peer", choices=["reader"], help="run this peer first, same server")
     parser.add_argument("--latency", type=float, default=0.1)
     parser.add_argument("--workers", type=int, default=2, help="parser worker processes")
+    parser.add_argument("--no-stages", action="store_true", help="skip the one-core stages")
     args = parser.parse_args(argv)
     server, pipe, urls = start_server(serve_folder, args.corpus, args.latency)
     exclude = {server.pid or 0}
@@ -161,6 +165,16 @@ def main(argv: list[str]) -> None:
         pipe.send("stop")
         server.join(timeout=30)
     report(args, len(urls), peer, figures)
+    if not args.no_stages:  # after the passes: the corpus read here is not in their memory
+        bodies = [
+            (
+                url,
+                (args.corpus / str(item["path"])).read_bytes(),
+                CONTENT_TYPES[str(item["format"])],
+            )
+            for url, item in zip(urls, manifest(args.corpus), strict=True)
+        ]
+        corpus_stages.report(corpus_stages.stages(bodies, load_ruleset(ROOT / "rules")))
 
 
 def row(label: str, side: str, wall: float, cpu: float, unit: str = "") -> None:
