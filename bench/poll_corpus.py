@@ -136,7 +136,9 @@ async def ours(urls: list[str], folder: Path, exclude: set[int], workers: int) -
             before = Usage.now(exclude)
             outcomes = await poll_all(pipeline)
             store.catch_up_search()  # the index is part of storing: counted in the pass
-            figures[f"{name}_wall"], figures[f"{name}_cpu"] = Usage.now(exclude).since(before)
+            after = Usage.now(exclude)
+            figures[f"{name}_wall"], figures[f"{name}_cpu"] = after.since(before)
+            figures[f"{name}_workers_cpu"] = after.children_since(before)
             figures[f"{name}_failed"] = sum(o.status == "failed" for o in outcomes)
         main_mb, worker_mb = peak_total_mb(exclude)
         figures["main_mb"], figures["workers_mb"] = main_mb, sum(worker_mb)
@@ -204,6 +206,8 @@ def report(
             row(label, "reader", theirs["wall_s"], theirs["cpu_s"])
             label = ""
         row(label, "monitor", wall, cpu)
+        workers = ours[f"{name}_workers_cpu"]
+        print(f"{'':28} {'':8}{'':8}  CPU: process {cpu - workers:.2f} + workers {workers:.2f}")
         row("", "floor", floor_wall, floor_cpu)
         if peer:
             row("  reader / monitor", "", theirs["wall_s"] / wall, theirs["cpu_s"] / cpu, "x")

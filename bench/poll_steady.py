@@ -121,12 +121,14 @@ async def cycles(
             before = Usage.now(exclude)
             outcomes = await poll_all(pipeline)
             store.catch_up_search()
-            wall, cpu = Usage.now(exclude).since(before)
+            after = Usage.now(exclude)
+            wall, cpu = after.since(before)
             rows.append(
                 {
                     "cycle": cycle,
                     "wall": wall,
                     "cpu": cpu,
+                    "workers_cpu": after.children_since(before),
                     "changed": changes,
                     "new": sum(o.new_entries for o in outcomes),
                     "known": sum(o.known for o in outcomes),
@@ -148,7 +150,8 @@ def print_row(row: dict[str, float], interval: float, flush: bool = False) -> No
     share = row["cpu"] / interval * 100
     print(
         f"{label:20} {row['wall']:8.2f} {row['cpu']:8.2f} {row['changed']:8.0f} "
-        f"{row['new']:8.0f} {row['known']:8.0f} {row['failed']:7.0f} {share:9.1f}%",
+        f"{row['new']:8.0f} {row['known']:8.0f} {row['failed']:7.0f} {share:9.1f}%"
+        f"   (workers {row['workers_cpu']:.2f} s)",
         flush=flush,
     )
 

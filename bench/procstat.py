@@ -58,10 +58,11 @@ class Usage:
 
     def since(self, before: Usage) -> tuple[float, float]:
         """(wall seconds, CPU seconds of this process and its children) since `before`."""
-        spent = self.own - before.own
-        for pid, seconds in self.children.items():
-            spent += seconds - before.children.get(pid, 0.0)
-        return self.wall - before.wall, spent
+        return self.wall - before.wall, self.own - before.own + self.children_since(before)
+
+    def children_since(self, before: Usage) -> float:
+        """CPU seconds of the children since `before`."""
+        return sum(s - before.children.get(pid, 0.0) for pid, s in self.children.items())
 
 
 def peak_total_mb(exclude: set[int]) -> tuple[float, list[float]]:
