@@ -11,7 +11,8 @@ Then the monitor's pipeline (50 connections, 2 parser workers) polls the same UR
   (a) first pass, every entry new (stored, matched with the default rules, indexed)
   (b) second pass, every feed answers 304
 
-and the aiohttp floor (the same GETs, no parsing or storage) of each. Printed per pass:
+and the aiohttp floor (the same GETs, no parsing or storage) of each; before them, pass
+(a) with fetching and parsing only, which the rest is measured against. Printed per pass:
 wall and CPU seconds of each side (the monitor's CPU is its process and its parser
 workers'), their ratios, and peak memory (VmHWM; the monitor's process plus workers).
 Then (unless --no-stages) the first pass's stages one at a time on the same bytes
@@ -41,7 +42,7 @@ from procstat import Usage, peak_total_mb
 from monitor.daemon import poll_all
 from monitor.eventlog.store import Store
 from monitor.feeds import feed_list as feeds
-from monitor.feeds.fetch import Fetcher, FetchPolicy, NotModified, Validators
+from monitor.feeds.fetch import Fetched, Fetcher, FetchPolicy, NotModified, Validators
 from monitor.feeds.parser_pool import ParserPool
 from monitor.poll.pipeline import Pipeline, PollPolicy
 from monitor.rules.matcher import load_ruleset
@@ -116,6 +117,21 @@ async def floor(urls: list[str], conditional: bool, exclude: set[int]) -> tuple[
         return Usage.now(exclude).since(before)
 
 
+async def fetch_and_parse(
+    urls: list[str], fetcher: Fetcher, parser: ParserPool, policy: PollPolicy
+) -> None:
+    """Pass (a) without deciding, matching or storing: what the pipeline adds to is this."""
+    in_flight = asyncio.Semaphore(policy.max_in_flight)
+
+    async def one(url: str) -> None:
+        async with in_flight:
+            fetched = await fetcher.fetch(url)
+            if isinstance(fetched, Fetched):
+                await parser.parse(fetched.body, fetched.url, fetched.content_type)
+
+    await asyncio.gather(*(one(url) for url in urls))
+
+
 async def warm_workers(parser: ParserPool, workers: int) -> None:
     """Start the parser workers before the clock does (reader's start-up is not timed)."""
     tiny = b'<rss version="2.0"><channel><title>t</title></channel></rss>'
@@ -132,6 +148,9 @@ async def ours(urls: list[str], folder: Path, exclude: set[int], workers: int) -
         policy = PollPolicy(max_in_flight=POLICY.max_connections + 2 * workers)  # as the daemon
         pipeline = Pipeline(store, fetcher, parser, lambda: rules, policy=policy)
         await warm_workers(parser, workers)
+        before = Usage.now(exclude)
+        await fetch_and_parse(urls, fetcher, parser, policy)
+        figures["parse_wall"], figures["parse_cpu"] = Usage.now(exclude).since(before)
         for name in ("a", "b"):
             before = Usage.now(exclude)
             outcomes = await poll_all(pipeline)
@@ -212,6 +231,11 @@ def report(
         if peer:
             row("  reader / monitor", "", theirs["wall_s"] / wall, theirs["cpu_s"] / cpu, "x")
         row("  monitor / floor", "", wall / floor_wall, cpu / max(floor_cpu, 0.01), "x")
+    row("(a) fetch and parse only", "monitor", ours["parse_wall"], ours["parse_cpu"])
+    print(
+        f"  deciding, matching and storing add {ours['a_wall'] / ours['parse_wall'] - 1:.0%} "
+        f"to its wall time, {ours['a_cpu'] / ours['parse_cpu'] - 1:.0%} to its CPU"
+    )
     print(f"monitor polls failed: {ours['a_failed'] + ours['b_failed']:.0f}")
     theirs_mb = f"; reader {passes[-1]['peak_mb']:.0f} MB" if peer else ""
     print(
