@@ -17,8 +17,9 @@ from monitor import __version__
 from monitor.alerts.dispatcher import Dispatcher
 from monitor.bot.health import TelegramHealth
 from monitor.config import Settings
+from monitor.eventlog import search_index
 from monitor.eventlog.lock import daemon_lock
-from monitor.eventlog.queries.feeds import feed_state, feed_states
+from monitor.eventlog.queries.feeds import FeedState, feed_state, feed_states
 from monitor.eventlog.store import Store
 from monitor.feeds import feed_list as feeds
 from monitor.feeds.fetch import Fetcher, FetchPolicy
@@ -55,6 +56,7 @@ def poll_policy(settings: Settings, *, backlog: bool = True) -> PollPolicy:
         min_interval=settings.min_interval,
         max_backoff=settings.max_backoff,
         first_poll_is_backlog=backlog,
+        max_in_flight=settings.max_connections + 2 * settings.parse_workers,
     )
 
 
@@ -131,19 +133,31 @@ async def _assembled(
 
 async def poll_all(pipeline: Pipeline) -> list[PollOutcome]:
     """Poll every feed but the paused ones once, concurrently (the fetcher bounds connections
-    per host and overall)."""
+    per host and overall).
+
+    As many runners as polls may be in flight take the feeds in turn: a task per feed,
+    all waiting at once, cost 15 MB at 10,000 feeds.
+    """
     states = [feed for feed in feed_states(pipeline.store) if not feed.paused]
-    results = await asyncio.gather(
-        *(pipeline.poll(feed) for feed in states), return_exceptions=True
-    )
-    outcomes = []
-    for feed, result in zip(states, results, strict=True):
-        if isinstance(result, BaseException):
-            log.error("feed=%s poll crashed: %r", feed.id, result)
-            outcomes.append(PollOutcome(feed.id, "failed", failure="crash"))
-        else:
-            outcomes.append(result)
-    return outcomes
+    outcomes: list[PollOutcome] = []
+    turns = iter(states)
+
+    async def runner() -> None:
+        for feed in turns:
+            outcomes.append(await _poll_one(pipeline, feed))
+
+    runners = min(pipeline.policy.max_in_flight, len(states))
+    await asyncio.gather(*(runner() for _ in range(runners)))
+    order = {feed.id: n for n, feed in enumerate(states)}
+    return sorted(outcomes, key=lambda outcome: order[outcome.feed_id])
+
+
+async def _poll_one(pipeline: Pipeline, feed: FeedState) -> PollOutcome:
+    try:
+        return await pipeline.poll(feed)
+    except Exception as error:  # one feed's bug must not stop the others
+        log.error("feed=%s poll crashed: %r", feed.id, error)
+        return PollOutcome(feed.id, "failed", failure="crash")
 
 
 async def run_once(
@@ -187,6 +201,7 @@ async def run(settings: Settings, stop: asyncio.Event | None = None) -> None:
         background = [
             asyncio.create_task(running.dispatcher.run(stop)),
             asyncio.create_task(watch_rules(running.rules, stop)),
+            asyncio.create_task(search_index.follow(running.store.catch_up_search, stop)),
         ]
         telegram = running.outputs.health
         metrics = LogMetrics(settings.db, polls=running.polls, telegram=telegram)

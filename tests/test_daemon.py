@@ -96,6 +96,9 @@ def test_daemon_polls_alerts_reloads_and_stops_on_sigterm(
             time.sleep(0.1)
         feed_server.serve("/news.xml", rss([NEW, PLAIN]))
         assert daemon.wait_for(NEW[1], daemon.out), "".join(daemon.err)
+        # The search index follows the log while the daemon runs (not only when it stops).
+        found = "SELECT COUNT(*) FROM entries_fts WHERE entries_fts MATCH 'pacific'"
+        assert wait_until(lambda: rows(settings.db, found) == 1, 10), "".join(daemon.err)
 
         loads = "SELECT COUNT(*) FROM events WHERE type = 'RulesLoaded'"
         assert rows(settings.db, loads) == 1

@@ -26,7 +26,7 @@ from hypothesis import strategies as st
 
 from monitor.feeds import fast_parse
 from monitor.feeds.fast_names import ENTRY_INERT, HANDLED_BY_FEEDPARSER
-from monitor.feeds.fast_text import join_url
+from monitor.feeds.fast_text import BASE_ATTRIBUTE, has_base_attribute, join_url
 from monitor.feeds.parse import parse_feed
 from monitor.feeds.records import FeedData
 
@@ -362,3 +362,25 @@ def test_parse_feed_result_on_the_fast_path_is_a_feed() -> None:
         "https://example.com/2",
         "https://example.com/feeds/3",
     ]
+
+
+_BASE_PIECES = [
+    b"base",
+    b"BASE",
+    b"bAsE",
+    b"bas",
+    b"e",
+    b" ",
+    b"\t",
+    b"\n",
+    b"\x0b",
+    b":",
+    b"=",
+    b"x",
+]
+
+
+@given(st.lists(st.sampled_from(_BASE_PIECES), max_size=12))
+def test_has_base_attribute_finds_what_the_regex_finds(pieces: list[bytes]) -> None:
+    body = b"".join(pieces)
+    assert has_base_attribute(body) == bool(BASE_ATTRIBUTE.search(body))

@@ -129,6 +129,7 @@ def test_a_log_written_before_full_text_decodes_migrates_and_replays(tmp_path: P
         assert tuple(row) == ("Police training forum", "")
         new = ev.EntrySeen(feed_id=feed_id, key="n", title="t", summary="", content="Honiara")
         store.append([ev.NewEvent(ev.entry_stream(ev.entry_id_for(feed_id, "n")), new, "seen")])
+        store.catch_up_search()  # the index follows the log outside the append
         found = store.db.execute(
             "SELECT key FROM entries WHERE rowid IN"
             " (SELECT rowid FROM entries_fts WHERE entries_fts MATCH 'honiara OR forum')"

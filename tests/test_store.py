@@ -119,12 +119,41 @@ def test_entries_are_searchable_the_sqlite_utils_way(store: Store) -> None:
         feed_id=feed_id, key="k", title="Police training forum", summary="Lianyungang"
     )
     store.append([feed, ev.NewEvent(f"entry:{ev.entry_id_for(feed_id, 'k')}", seen, "seen")])
+    assert _fts_titles(store, "lianyungang") == []  # the append did not wait for the index
+    assert store.catch_up_search() == 1
+    assert _fts_titles(store, "lianyungang") == ["Police training forum"]
+    assert store.catch_up_search() == 0
+
+
+def _fts_titles(store: Store, query: str) -> list[str]:
     rows = store.db.execute(
         "SELECT title FROM entries WHERE rowid IN"
-        " (SELECT rowid FROM entries_fts WHERE entries_fts MATCH ?)",
-        ("lianyungang",),
+        " (SELECT rowid FROM entries_fts WHERE entries_fts MATCH ?) ORDER BY seq",
+        (query,),
     ).fetchall()
-    assert [r[0] for r in rows] == ["Police training forum"]
+    return [r[0] for r in rows]
+
+
+def _seen(feed_id: str, key: str, title: str) -> ev.NewEvent:
+    data = ev.EntrySeen(feed_id=feed_id, key=key, title=title, summary="Lianyungang")
+    return ev.NewEvent(f"entry:{ev.entry_id_for(feed_id, key)}", data, "seen")
+
+
+def test_the_search_index_follows_the_log_and_replay_rebuilds_it(tmp_path: Path) -> None:
+    path = tmp_path / "log.db"
+    feed_id = ev.feed_id_for("http://127.0.0.1/feed.xml")
+    with Store(path) as store:
+        store.append([feed_added(), _seen(feed_id, "a", "First")])
+    with Store(path) as store:  # closing caught up: a later reader finds the entry
+        assert _fts_titles(store, "lianyungang") == ["First"]
+        store.append([_seen(feed_id, "b", "Second")])
+        store.db.execute("INSERT INTO entries_fts (entries_fts) VALUES ('delete-all')")
+        assert _fts_titles(store, "lianyungang") == []
+        assert replay(store).identical
+        assert _fts_titles(store, "lianyungang") == ["First", "Second"]
+        store.append([_seen(feed_id, "c", "Third")])
+        assert store.catch_up_search() == 1  # from where the rebuild left it
+        assert _fts_titles(store, "lianyungang") == ["First", "Second", "Third"]
 
 
 # --- property: any sequence of events, projected incrementally, equals its replay ---

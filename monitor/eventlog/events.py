@@ -93,6 +93,9 @@ class EntrySeen(Payload):
     backlog: bool = False  # seen on a feed's first poll: recorded, never alerted
     future_date: bool = False  # published was in the future and was clamped to the poll time
     content: str = ""  # the full text (bounded, feeds.records.CONTENT_LIMIT); "" when none
+    # The parser's digest of the raw entry (monitor.feeds.entry_digest): a later body with
+    # the same digest repeats this entry, which is then not built again.
+    digest: str | None = None
 
 
 class Quantity(BaseModel):

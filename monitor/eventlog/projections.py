@@ -107,8 +107,8 @@ def _entry_seen(db: sqlite3.Connection, event: ev.StoredEvent) -> None:
     published = iso(data.published) if data.published else None
     db.execute(
         "INSERT INTO entries (id, feed_id, key, link, title, summary, published, author, lang,"
-        " backlog, future_date, seen_at, seq, content)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        " backlog, future_date, seen_at, seq, content, digest)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (
             stream_id(event.stream),
             data.feed_id,
@@ -124,6 +124,7 @@ def _entry_seen(db: sqlite3.Connection, event: ev.StoredEvent) -> None:
             iso(event.recorded_at),
             event.seq,
             data.content,
+            data.digest,
         ),
     )
 

@@ -1,7 +1,8 @@
 """Replay: rebuild every projection from `events` alone and compare with the live tables.
 
 The projections are rebuilt in a scratch database, compared table by table with
-`EXCEPT`, and (when asked) copied over the live ones. All of it happens inside one
+`EXCEPT`, and (when asked) copied over the live ones; the full-text index of entries is
+then rebuilt from them. All of it happens inside one
 transaction on the live database: `BEGIN IMMEDIATE` when the tables are replaced, so a
 running daemon's appends wait instead of being wiped, and a plain read transaction for a
 check, so it compares one snapshot.
@@ -17,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from monitor.eventlog import events as ev
-from monitor.eventlog import projections
+from monitor.eventlog import projections, search_index
 from monitor.eventlog.schema import PROJECTION_SCRIPTS, PROJECTION_TABLES, split_statements
 from monitor.eventlog.store import Reader, database_uri, read_events, write_error
 
@@ -55,6 +56,8 @@ def _replay(scratch: Path, live_path: Path, write: bool, busy_timeout: float) ->
             report = ReplayReport(differences=differences, events=count)
             if write and not report.identical:
                 _copy_scratch(db)
+            if write:  # the full-text index is derived from `entries`: rebuilt with it
+                search_index.rebuild(db, "live")
         return report
     finally:
         db.close()

@@ -238,6 +238,28 @@ CREATE TABLE IF NOT EXISTS chat_prefs (
 """
 
 
+# Migration 7: entries_fts leaves the append transaction. sqlite-utils' triggers
+# go; eventlog.search_index follows `events` from `position` (the FTS was complete when
+# the triggers went, so it starts at the last EntrySeen) and replay rebuilds it.
+SEARCH_INDEX_SCHEMA = """
+DROP TRIGGER IF EXISTS entries_ai;
+DROP TRIGGER IF EXISTS entries_ad;
+DROP TRIGGER IF EXISTS entries_au;
+CREATE TABLE search_index (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    position INTEGER NOT NULL
+);
+INSERT INTO search_index (id, position)
+SELECT 1, COALESCE(MAX(seq), 0) FROM events WHERE type = 'EntrySeen';
+"""
+
+# Migration 8: each entry's digest as the parser read it (EntrySeen.digest), so a
+# changed body's known entries are recognised before they are built again.
+ENTRY_DIGEST_SCHEMA = """
+ALTER TABLE entries ADD COLUMN digest TEXT;
+"""
+
+
 # Every projection script, in migration order: replay builds the scratch tables with them.
 PROJECTION_SCRIPTS: tuple[str, ...] = (
     PROJECTION_SCHEMA,
@@ -246,6 +268,7 @@ PROJECTION_SCRIPTS: tuple[str, ...] = (
     ENTRY_CONTENT_COLUMN,
     MATCH_FINDINGS_COLUMNS,
     STORIES_SCHEMA,
+    ENTRY_DIGEST_SCHEMA,
 )
 
 # Table name -> the columns that order it, for replay comparison.

@@ -6,6 +6,7 @@ events and updates the projections together, so a crash leaves either both or ne
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -17,14 +18,16 @@ import sqlite_utils
 
 from monitor.errors import ConcurrencyError, StoreError
 from monitor.eventlog import events as ev
-from monitor.eventlog import projections
+from monitor.eventlog import projections, search_index
 from monitor.eventlog.schema import (
     ENTRY_CONTENT_COLUMN,
     ENTRY_CONTENT_SEARCH,
+    ENTRY_DIGEST_SCHEMA,
     EVENTS_SCHEMA,
     FEED_CONTROLS_SCHEMA,
     MATCH_FINDINGS_COLUMNS,
     PROJECTION_SCHEMA,
+    SEARCH_INDEX_SCHEMA,
     SOURCE_KINDS_SCHEMA,
     STORIES_SCHEMA,
     split_statements,
@@ -32,6 +35,7 @@ from monitor.eventlog.schema import (
 from monitor.eventlog.views import VIEWS, create_views
 
 Clock = Callable[[], datetime]
+log = logging.getLogger(__name__)
 
 # Each migration runs once, in order; PRAGMA user_version counts the ones applied.
 MIGRATIONS: tuple[str, ...] = (
@@ -41,6 +45,8 @@ MIGRATIONS: tuple[str, ...] = (
     ENTRY_CONTENT_COLUMN + ENTRY_CONTENT_SEARCH,
     MATCH_FINDINGS_COLUMNS,
     STORIES_SCHEMA,
+    SEARCH_INDEX_SCHEMA,
+    ENTRY_DIGEST_SCHEMA,
 )
 
 
@@ -161,6 +167,21 @@ class Store(Reader):
 
     def version(self, stream: str) -> int:
         return stream_version(self.db, stream)
+
+    def catch_up_search(self) -> int:
+        """Add the entries appended since the last catch-up to the full-text index."""
+        try:
+            return search_index.catch_up(self.db)
+        except sqlite3.OperationalError as error:
+            raise write_error(self.path, error) from None
+
+    def close(self) -> None:
+        """Index what is left to index (a refusal is logged: the next writer redoes it), close."""
+        try:
+            self.catch_up_search()
+        except StoreError as error:
+            log.warning("%s", error)
+        super().close()
 
     def note_check(self, feed_id: str, outcome: str) -> None:
         # Not part of the log: no fsync for it (WAL + NORMAL stays consistent, may lose the last).

@@ -22,6 +22,7 @@ from feedparser.encodings import CharacterEncodingOverride
 from feedparser.mixin import _FeedParserMixin
 from lxml import etree
 
+from monitor.feeds.entry_digest import element_digest
 from monitor.feeds.fast_names import (
     AUTHOR_ELEMENTS,
     DATE_ELEMENTS,
@@ -31,12 +32,12 @@ from monitor.feeds.fast_names import (
     text_of,
 )
 from monitor.feeds.fast_text import (
-    BASE_ATTRIBUTE,
     attributes,
     base_of,
     base_uri,
     content_type_is_text_xml,
     encoding_of,
+    has_base_attribute,
     join_url,
     lang_of,
     read_author,
@@ -54,8 +55,14 @@ _HTML_TYPES = ("text/html", "application/xhtml+xml")
 _LINK_ENTITY = re.compile("&([A-Za-z0-9_]+);")
 
 
-def read_feed(body: bytes, url: str, content_type: str | None) -> dict[str, Any] | None:
-    """The feedparser result parse.py reads, or None when feedparser must read the document."""
+def read_feed(
+    body: bytes, url: str, content_type: str | None, known: frozenset[str] = frozenset()
+) -> dict[str, Any] | None:
+    """The feedparser result parse.py reads, or None when feedparser must read the document.
+
+    Its "digests" hold each entry's digest (feeds.entry_digest); an entry whose digest is
+    in `known` is not read (None in "entries").
+    """
     encoding = encoding_of(body, content_type or "application/xml")
     if encoding is None:
         return None
@@ -65,7 +72,7 @@ def read_feed(body: bytes, url: str, content_type: str | None) -> dict[str, Any]
         root = etree.fromstring(body, parser)
         if root.getroottree().docinfo.doctype:
             return None  # feedparser rewrites DOCTYPEs and their entities its own way
-        reader = _Reader(Names(body), base_uri(url), bool(BASE_ATTRIBUTE.search(body)))
+        reader = _Reader(Names(body), url, has_base_attribute(body), known)
         result = reader.document(root)
     except (etree.XMLSyntaxError, Unsure):
         return None
@@ -81,13 +88,16 @@ def read_feed(body: bytes, url: str, content_type: str | None) -> dict[str, Any]
 class _Reader:
     """One document's walk, in feedparser's terms (feed, entries, their detail dicts)."""
 
-    def __init__(self, names: Names, base: str, has_bases: bool) -> None:
+    def __init__(self, names: Names, url: str, has_bases: bool, known: frozenset[str]) -> None:
         self.names = names
-        self.base = base  # feedparser's base URI where the walk is (xml:base moves it)
+        self.url = url
+        self.base = base_uri(url)  # feedparser's base URI where the walk is (xml:base moves it)
         self.has_bases = has_bases
+        self.known = known  # digests of entries not to read
         self.version = ""
         self.feed: dict[str, Any] = {}
-        self.entries: list[dict[str, Any]] = []
+        self.entries: list[dict[str, Any] | None] = []
+        self.digests: list[str] = []
         self.seen_entry_or_image = False
 
     def document(self, root: Any) -> dict[str, Any]:
@@ -106,7 +116,13 @@ class _Reader:
             self.feed["language"] = lang.replace("_", "-")
         self.base = self._base_of(root, self.base)
         self._channel(root, lang, is_feed=kind == "feed")
-        return {"version": self.version, "bozo": False, "feed": self.feed, "entries": self.entries}
+        return {
+            "version": self.version,
+            "bozo": False,
+            "feed": self.feed,
+            "entries": self.entries,
+            "digests": self.digests,
+        }
 
     def _channel(self, element: Any, lang: str | None, is_feed: bool) -> None:
         attrs = attributes(element)
@@ -121,7 +137,10 @@ class _Reader:
             child_lang = lang_of(child, lang)
             if name in ("item", "entry"):
                 self.seen_entry_or_image = True
-                self.entries.append(self._entry(child, child_lang))
+                digest = element_digest(child, self.url, self.version, self.base, child_lang)
+                known = digest in self.known  # stored already: not read again
+                self.entries.append(None if known else self._entry(child, child_lang))
+                self.digests.append(digest)
             elif name == "channel" and not is_feed and channels == 0:
                 channels += 1
                 self._channel(child, child_lang, is_feed=True)

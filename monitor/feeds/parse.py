@@ -22,6 +22,7 @@ from typing import Any
 import feedparser
 
 from monitor.feeds import fast_parse, jsonfeed
+from monitor.feeds.entry_digest import dict_digest
 from monitor.feeds.records import (
     CONTENT_MARKUP_LIMIT,
     TITLE_LIMIT,
@@ -49,21 +50,28 @@ GUNZIP_LIMIT = 64 * 1024 * 1024
 
 
 def parse_feed(
-    body: bytes, url: str, content_type: str | None = None, fast: bool = True
+    body: bytes,
+    url: str,
+    content_type: str | None = None,
+    fast: bool = True,
+    known: frozenset[str] = frozenset(),
 ) -> ParseResult:
     """Parse one fetched document. Never raises: a parser bug becomes a "parse-crash".
 
     fast=False reads XML with feedparser even where the fast path would (tests, benches).
+    Entries whose digest (feeds.entry_digest) is in `known` are left out, unbuilt, and
+    their digests listed in FeedData.skipped (RSS, RDF and Atom; JSON Feed builds all).
     """
     try:
-        return _parse(body, url, content_type, fast)
+        return _parse(body, url, content_type, fast, known)
     except Exception as exc:  # a bug in a parser must cost one feed, not the daemon
         message = collapse_whitespace(f"{type(exc).__name__}: {exc}")
         return ParseFailed("parse-crash", f"{url}: parser raised {message}")
 
 
-def _parse(body: bytes, url: str, content_type: str | None, fast: bool) -> ParseResult:
-
+def _parse(
+    body: bytes, url: str, content_type: str | None, fast: bool, known: frozenset[str]
+) -> ParseResult:
     warnings: list[str] = []
     if body[:2] == b"\x1f\x8b":
         unzipped = _gunzip(body, url)
@@ -75,7 +83,7 @@ def _parse(body: bytes, url: str, content_type: str | None, fast: bool) -> Parse
         return ParseFailed("empty", f"{url}: the response body is empty or only whitespace")
     if jsonfeed.looks_like_json(body, content_type):
         return jsonfeed.parse_json_feed(body, url, content_type, warnings)
-    return _parse_xml(body, url, content_type, warnings, fast)
+    return _parse_xml(body, url, content_type, warnings, fast, known)
 
 
 def _gunzip(body: bytes, url: str) -> bytes | ParseFailed:
@@ -90,7 +98,12 @@ def _gunzip(body: bytes, url: str) -> bytes | ParseFailed:
 
 
 def _parse_xml(
-    body: bytes, url: str, content_type: str | None, warnings: list[str], fast: bool
+    body: bytes,
+    url: str,
+    content_type: str | None,
+    warnings: list[str],
+    fast: bool,
+    known: frozenset[str],
 ) -> ParseResult:
     wide_codec = bomless_utf16_or_32(body)
     if wide_codec:  # feedparser cannot tell UTF-16/32 without a BOM unless it is declared
@@ -98,7 +111,7 @@ def _parse_xml(
     elif body.startswith(_BOMS):
         content_type = "application/xml"  # a byte-order mark overrides the HTTP charset
     # The fast path gives feedparser's result for plain documents, or None to leave it be.
-    raw = fast and fast_parse.read_feed(body, url, content_type)
+    raw = fast and fast_parse.read_feed(body, url, content_type, known)
     raw = raw or _run_feedparser(body, url, content_type)
     charset = _better_charset(raw, body)
     if charset:
@@ -113,13 +126,17 @@ def _parse_xml(
     if raw.get("bozo"):
         warnings.append(_describe_bozo(raw.get("bozo_exception"), len(raw.get("entries", []))))
     feed_lang = normalise_lang(feed.get("language"))
+    raw_entries = raw.get("entries", [])
+    digests = raw.get("digests") or [dict_digest(e, url, feed_lang) for e in raw_entries]
+    entries = _entries(raw_entries, digests, known, url, feed_lang, warnings)
     return FeedData(
         format=raw.get("version") or "unknown",
         title=shorten(title, TITLE_LIMIT),
         link=canonical_link(feed.get("link"), url),
         lang=feed_lang,
-        entries=_entries(raw.get("entries", []), url, feed_lang, warnings),
+        entries=entries,
         warnings=tuple(warnings),
+        skipped=tuple(d for d in digests if d in known),
     )
 
 
@@ -178,11 +195,18 @@ def _describe_bozo(error: object, entry_count: int) -> str:
 
 
 def _entries(
-    raw_entries: list[Any], base: str, feed_lang: str | None, warnings: list[str]
+    raw_entries: list[Any],
+    digests: list[str],
+    known: frozenset[str],
+    base: str,
+    feed_lang: str | None,
+    warnings: list[str],
 ) -> tuple[EntryData, ...]:
     entries: list[EntryData] = []
-    for number, raw in enumerate(raw_entries, start=1):
-        entry = build_entry(_entry_fields(raw, base, feed_lang))
+    for number, (raw, digest) in enumerate(zip(raw_entries, digests, strict=True), start=1):
+        if digest in known:
+            continue  # stored already: built the first time (the fast path did not read it)
+        entry = build_entry(_entry_fields(raw, base, feed_lang), digest)
         if entry is None:
             warnings.append(f"entry {number} has no id, link, title or text: skipped")
         else:

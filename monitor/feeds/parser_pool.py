@@ -45,10 +45,11 @@ class ParserPool:
         content_type: str | None = None,
         kind: str = "feed",
         selectors: PageSelectors | None = None,
+        known: frozenset[str] = frozenset(),
     ) -> ParseResult:
         """Like sources.parse_source; "parse-timeout" or "parse-crash" when the worker hangs
         or dies."""
-        outcome = await self._call("feed", body, url, content_type, kind, selectors)
+        outcome = await self._call("feed", body, url, content_type, kind, selectors, known)
         if isinstance(outcome, FeedData):
             return outcome
         if isinstance(outcome, PageLinks):  # cannot happen: "feed" gives feeds or failures

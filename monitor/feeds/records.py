@@ -6,7 +6,7 @@ caps and keys are decided in one place.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal, get_args
 
@@ -40,6 +40,10 @@ class EntryData:
     author: str | None
     lang: str | None
     content: str = ""  # the full text, when the feed gives more than the summary
+    # A digest of what the entry was built from (feeds.entry_digest), read before its text
+    # was extracted: the same digest in a later document means the same entry, so it need
+    # not be built again. Not part of the record's value (two paths give two digests).
+    digest: str | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)
@@ -51,6 +55,8 @@ class FeedData:
     entries: tuple[EntryData, ...]
     warnings: tuple[str, ...]
     sitemaps: tuple[str, ...] = ()  # a sitemap index: the sitemaps to read (feeds.sitemaps)
+    # Digests of the entries left out because the caller knew them (parse_feed's `known`).
+    skipped: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -77,7 +83,7 @@ class EntryFields:
     content: str = ""  # plain text of the entry's full content, if any
 
 
-def build_entry(fields: EntryFields) -> EntryData | None:
+def build_entry(fields: EntryFields, digest: str | None = None) -> EntryData | None:
     """The entry record, or None when nothing identifies it (no id, link, title or text)."""
     key = entry_key(fields.ident, fields.link, fields.title, fields.date_text, fields.summary)
     if key is None:
@@ -96,4 +102,5 @@ def build_entry(fields: EntryFields) -> EntryData | None:
         # Where the summary is the content (feedparser copies it when there is no
         # description), storing and matching it twice would add nothing.
         content="" if content == summary else content,
+        digest=digest,
     )

@@ -22,10 +22,14 @@ def parse_source(
     content_type: str | None = None,
     kind: str = "feed",
     selectors: PageSelectors | None = None,
+    known: frozenset[str] = frozenset(),
 ) -> ParseResult:
-    """Read one fetched document as its kind says; a parser bug becomes a "parse-crash"."""
+    """Read one fetched document as its kind says; a parser bug becomes a "parse-crash".
+
+    `known`: digests of stored entries, which a feed's parser leaves out (feeds.parse).
+    """
     if kind not in ("page", "sitemap"):
-        return parse_feed(body, url, content_type)
+        return parse_feed(body, url, content_type, known=known)
     try:
         if kind == "sitemap":
             return parse_sitemap(body, url)

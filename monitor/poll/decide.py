@@ -11,8 +11,9 @@ from dataclasses import asdict, dataclass, replace
 from datetime import datetime, timedelta
 
 from monitor.eventlog import events as ev
+from monitor.eventlog.queries.entries import StoredDigests
 from monitor.eventlog.queries.feeds import FeedState
-from monitor.feeds.records import EntryData
+from monitor.feeds.records import EntryData, FeedData
 from monitor.levels import rank
 from monitor.rules.matcher import MatchResult
 
@@ -66,6 +67,21 @@ def new_entries(
         clamped, future = clamp_published(entry, now)
         chosen[entry_id] = NewEntry(id=entry_id, entry=clamped, future_date=future)
     return list(chosen.values())
+
+
+def read_in_full(parsed: FeedData, stored: StoredDigests) -> bool:
+    """Whether the entries the parser left out as known could change the others' keys.
+
+    An entry without an id is keyed by its link, and entries sharing a link are told apart
+    by their text (parse.py); the parser sees only the entries it builds. If a built one
+    is keyed by a link that a left-out stored entry also has, the document is read again
+    with none left out, so it gets the key a full read gives it (rare: a page listing
+    many announcements under one URL).
+    """
+    if not parsed.skipped:
+        return False
+    links = {stored.links.get(digest) for digest in parsed.skipped}
+    return any(entry.key == entry.link and entry.link in links for entry in parsed.entries)
 
 
 def clamp_published(entry: EntryData, now: datetime) -> tuple[EntryData, bool]:
@@ -149,6 +165,7 @@ def entry_events(
         backlog=backlog,
         future_date=new.future_date,
         content=entry.content,
+        digest=entry.digest,
     )
     out = [ev.NewEvent(stream, seen, "seen")]
     entity_ids = sorted({hit.id for hit in result.entities})

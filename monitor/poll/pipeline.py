@@ -2,21 +2,22 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Literal
 
 from monitor.errors import ConcurrencyError
 from monitor.eventlog import events as ev
 from monitor.eventlog.queries.chats import Subscriber, subscribers
-from monitor.eventlog.queries.entries import known_entry_ids
+from monitor.eventlog.queries.entries import known_entry_ids, stored_digests
 from monitor.eventlog.queries.feeds import FeedState
 from monitor.eventlog.store import Clock, Store
 from monitor.feeds.fetch import Fetched, Fetcher, FetchFailed, NotModified, Validators
 from monitor.feeds.parser_pool import ParserPool
-from monitor.feeds.records import FeedData, ParseFailed
+from monitor.feeds.records import FeedData, ParseFailed, ParseResult
 from monitor.feeds.sitemap_index import read_index
 from monitor.poll import decide
 from monitor.poll.decide import Failure
@@ -33,6 +34,10 @@ class PollPolicy:
     min_interval: float = 60.0
     max_backoff: float = 6 * 3600.0
     first_poll_is_backlog: bool = True
+    # Polls past their start at once. A fetched body waits for a parser worker, and with
+    # every feed polled at once (a cycle, a start) the bodies of all of them waited in
+    # memory: 59 MB for 1,100 feeds. The daemon sets connections + 2 per parser worker.
+    max_in_flight: int = 100
 
     def interval(self, feed: FeedState) -> float:
         return decide.effective_interval(feed.interval, self.default_interval, self.min_interval)
@@ -49,6 +54,7 @@ class PollOutcome:
     matches: int = 0
     alerts: int = 0
     failure: str | None = None
+    known: int = 0  # entries of a changed body left unbuilt: their digest was stored
 
 
 @dataclass
@@ -63,13 +69,17 @@ class Pipeline:
     on_outcome: Callable[[PollOutcome], None] = lambda outcome: None
     stories: StoryStep | None = None  # None: built on the first poll, over this store
 
+    def __post_init__(self) -> None:
+        self._in_flight = asyncio.Semaphore(self.policy.max_in_flight)
+
     @property
     def clock(self) -> Clock:
         return self.store.clock
 
     async def poll(self, feed: FeedState) -> PollOutcome:
         """Poll once; every outcome, failures included, ends as events (or none for a plain 304)."""
-        outcome = await self._poll(feed)
+        async with self._in_flight:
+            outcome = await self._poll(feed)
         self.on_outcome(outcome)
         return outcome
 
@@ -87,15 +97,24 @@ class Pipeline:
         body_hash = decide.content_hash(fetched.body)
         if body_hash == feed.content_hash and feed.polled:
             return self._unchanged(feed, fetched.validators, fetched.moved_to, "unchanged")
-        parsed = await self.parser.parse(
-            fetched.body, fetched.url, fetched.content_type, feed.kind, feed.selectors
-        )
-        if isinstance(parsed, FeedData) and parsed.sitemaps:  # a sitemap index
-            guarded = is_untrusted(feed)
-            parsed = await read_index(self.fetcher, self.parser.parse, parsed, guarded=guarded)
+        parsed = await self._parse(feed, fetched)
         if isinstance(parsed, ParseFailed):
             return self._fail(feed, Failure(parsed.kind, parsed.detail, fetched.status))
         return self._ingest(feed, fetched, parsed, body_hash)
+
+    async def _parse(self, feed: FeedState, fetched: Fetched) -> ParseResult:
+        """Parse as the source's kind says, leaving out the entries whose digest the log
+        knows (they are stored); a sitemap index's sitemaps are read in turn."""
+        stored = stored_digests(self.store, feed.id)
+        body, url, content_type = fetched.body, fetched.url, fetched.content_type
+        kind, selectors = feed.kind, feed.selectors
+        parsed = await self.parser.parse(body, url, content_type, kind, selectors, stored.digests)
+        if isinstance(parsed, FeedData) and decide.read_in_full(parsed, stored):
+            parsed = await self.parser.parse(body, url, content_type, kind, selectors)
+        if isinstance(parsed, FeedData) and parsed.sitemaps:  # a sitemap index
+            guarded = is_untrusted(feed)
+            parsed = await read_index(self.fetcher, self.parser.parse, parsed, guarded=guarded)
+        return parsed
 
     def _ingest(
         self, feed: FeedState, fetched: Fetched, parsed: FeedData, body_hash: str
@@ -136,7 +155,7 @@ class Pipeline:
             stored = self._append(feed, new_events)
         finally:
             stories.settle(placements, stored)
-        return self._outcome(feed, stored)
+        return replace(self._outcome(feed, stored), known=len(parsed.skipped))
 
     def _story_step(self) -> StoryStep:
         if self.stories is None:

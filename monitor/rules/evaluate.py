@@ -106,21 +106,22 @@ def _block_spans(block: CompiledKeywords | EntityBlock, hits: Hits) -> tuple[Spa
 
 
 def _keyword_spans(block: CompiledKeywords, hits: Hits) -> tuple[Span, ...]:
-    if any(_term_spans(term, block.fields, hits) for term in block.none):
+    # Most of a block's terms have no hit in an entry: they are skipped by a dict lookup,
+    # without a call each (this loop ran about 170 times per entry on news text).
+    terms, fields = hits.terms, block.fields
+    if any(span[0] in fields for term in block.none if term in terms for span in terms[term]):
         return ()
-    found = [span for term in block.any for span in _term_spans(term, block.fields, hits)]
+    found = [
+        span for term in block.any if term in terms for span in terms[term] if span[0] in fields
+    ]
     if block.any and not found:
         return ()
     for term in block.all:
-        spans = _term_spans(term, block.fields, hits)
+        spans = [span for span in terms.get(term, ()) if span[0] in fields]
         if not spans:
             return ()
         found.extend(spans)
     return tuple(found)
-
-
-def _term_spans(term: int, fields: tuple[str, ...], hits: Hits) -> list[Span]:
-    return [span for span in hits.terms.get(term, ()) if span[0] in fields]
 
 
 def _near_spans(

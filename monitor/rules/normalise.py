@@ -35,11 +35,14 @@ _TOKEN = re.compile(f"[{_CJK_RANGES}]|(?:(?![{_CJK_RANGES}])[^\\W_])+")
 _MAX_ROUNDS = 4
 # Typographic quotes and dashes, which NFKC keeps, written as their ASCII forms so that
 # a curly apostrophe or an en dash matches a term written with ' or -.
-_PUNCTUATION = str.maketrans(
+_ASCII_MARKS: dict[str, str] = (
     dict.fromkeys("\u2018\u2019\u201a\u201b\u2032", "'")
     | dict.fromkeys("\u201c\u201d\u201e\u201f\u2033", '"')
     | dict.fromkeys("\u2010\u2011\u2012\u2013\u2014\u2212", "-")
 )
+# str.translate looks every character up in a dict (about 20 ns each on long non-ASCII
+# text); a regex finds the few marks a text has and only those are looked up.
+_MARK = re.compile("[" + "".join(_ASCII_MARKS) + "]")
 
 
 def is_cjk(char: str) -> bool:
@@ -58,25 +61,63 @@ def is_stem_char(char: str) -> bool:
 
 
 @dataclass(frozen=True)
+class _Round:
+    """What one round of normalisation changed: cluster k of the round's input text,
+    [first[k], last[k]), became output [at[k], at[k] + size[k]); the text between clusters
+    was copied as it was. Kept per cluster, not per character: a long text with a few
+    changed marks costs a few entries, not two offsets for each of its characters."""
+
+    at: tuple[int, ...]
+    size: tuple[int, ...]
+    first: tuple[int, ...]
+    last: tuple[int, ...]
+    input_length: int
+    output_length: int
+
+    def start_back(self, i: int) -> int:
+        """Where output character i starts in the input (the input's end for i past the end)."""
+        if i >= self.output_length:
+            return self.input_length
+        k = bisect.bisect_right(self.at, i) - 1
+        if k < 0:
+            return i
+        if i < self.at[k] + self.size[k]:
+            return self.first[k]
+        return self.last[k] + i - self.at[k] - self.size[k]
+
+    def end_back(self, i: int) -> int:
+        """Where output character i ends in the input."""
+        k = bisect.bisect_right(self.at, i) - 1
+        if k < 0:
+            return i + 1
+        if i < self.at[k] + self.size[k]:
+            return self.last[k]
+        return self.last[k] + i - self.at[k] - self.size[k] + 1
+
+
+@dataclass(frozen=True)
 class NormalisedText:
     """A field's text after normalisation, and how to find the original offsets."""
 
     original: str
     cased: str
     folded: str
-    # starts[i], ends[i]: the original span normalised character i came from.
-    # None means the identity map (the common case: ASCII text).
-    starts: tuple[int, ...] | None = None
-    ends: tuple[int, ...] | None = None
+    # The rounds that changed lengths, first to last; none: offsets are the original's
+    # (the common case: ASCII text, or text whose every change kept one character for one).
+    rounds: tuple[_Round, ...] = ()
 
     def original_span(self, start: int, end: int) -> tuple[int, int]:
         """Map the normalised span [start, end) to a span of the original text."""
-        if self.starts is None or self.ends is None:
+        if not self.rounds:
             return start, end
         if start >= end:
-            at = self.starts[start] if start < len(self.starts) else len(self.original)
-            return at, at
-        return self.starts[start], self.ends[end - 1]
+            for step in reversed(self.rounds):
+                start = step.start_back(start)
+            return start, start
+        last = end - 1
+        for step in reversed(self.rounds):
+            start, last = step.start_back(start), step.end_back(last) - 1
+        return start, last + 1
 
     def original_text(self, start: int, end: int) -> str:
         """The original text behind the normalised span [start, end)."""
@@ -88,22 +129,24 @@ def normalise(text: str) -> NormalisedText:
     """Normalise one field of text for matching."""
     if text.isascii():
         return NormalisedText(original=text, cased=text, folded=text.lower())
-    flat = text.translate(_PUNCTUATION)
+    flat = _ascii_marks(text)
     if unicodedata.is_normalized("NFKC", flat):
         # Every remaining step maps one character to one: the offsets stay as they are.
         cased = _simplify(flat)
         return NormalisedText(text, cased, _fold(cased))
-    cased, starts, ends = _normalise_round(text, list(range(len(text))), _ends_of(text))
+    cased, first_round = _normalise_round(text, flat)
+    rounds = [first_round]
     for _ in range(_MAX_ROUNDS):
         # Some NFKC results compose with their neighbours only once produced
         # (half-width voiced marks): repeat until nothing changes.
         if unicodedata.is_normalized("NFKC", cased):
             break  # t2s and the punctuation map are already at their fixpoint per character
-        again, starts_again, ends_again = _normalise_round(cased, starts, ends)
+        again, next_round = _normalise_round(cased, cased)  # no marks are left to map
         if again == cased:
             break
-        cased, starts, ends = again, starts_again, ends_again
-    return NormalisedText(text, cased, _fold(cased), tuple(starts), tuple(ends))
+        cased = again
+        rounds.append(next_round)
+    return NormalisedText(text, cased, _fold(cased), tuple(rounds))
 
 
 def normalise_term(term: str) -> tuple[str, str]:
@@ -122,41 +165,49 @@ def token_index(token_starts: tuple[int, ...], offset: int) -> int:
     return max(bisect.bisect_right(token_starts, offset) - 1, 0)
 
 
-def _ends_of(text: str) -> list[int]:
-    return [i + 1 for i in range(len(text))]
+def _ascii_marks(text: str) -> str:
+    """Typographic quotes and dashes as their ASCII forms (one character for one)."""
+    return _MARK.sub(_ascii_mark, text) if _MARK.search(text) else text
 
 
-def _normalise_round(
-    text: str, starts: list[int], ends: list[int]
-) -> tuple[str, list[int], list[int]]:
+def _ascii_mark(found: re.Match[str]) -> str:
+    return _ASCII_MARKS[found.group()]
+
+
+def _normalise_round(text: str, flat: str) -> tuple[str, _Round]:
     """One pass of NFKC and t2s over clusters of a base character and its combining marks.
 
     Only the clusters NFKC changes need the per-cluster work; the stretches between
-    them map one to one and are copied whole (most of a real text).
+    them map one to one and are copied whole (most of a real text) from `flat`, which is
+    `text` with its marks already mapped to ASCII (one character for one).
     """
     out: list[str] = []
-    new_starts: list[int] = []
-    new_ends: list[int] = []
-    done = 0
+    at: list[int] = []
+    sizes: list[int] = []
+    firsts: list[int] = []
+    lasts: list[int] = []
+    done = length = 0
     for first, last in _changing_clusters(text):
-        out.append(_simplify(text[done:first].translate(_PUNCTUATION)))
-        new_starts.extend(starts[done:first])
-        new_ends.extend(ends[done:first])
+        copied = _simplify(flat[done:first])
         converted = _convert(text[first:last])
-        out.append(converted)
-        new_starts.extend([starts[first]] * len(converted))
-        new_ends.extend([ends[last - 1]] * len(converted))
+        out += (copied, converted)
+        length += len(copied)
+        at.append(length)
+        sizes.append(len(converted))
+        firsts.append(first)
+        lasts.append(last)
+        length += len(converted)
         done = last
-    out.append(_simplify(text[done:].translate(_PUNCTUATION)))
-    new_starts.extend(starts[done:])
-    new_ends.extend(ends[done:])
-    return "".join(out), new_starts, new_ends
+    out.append(_simplify(flat[done:]))
+    length += len(out[-1])
+    changes = _Round(tuple(at), tuple(sizes), tuple(firsts), tuple(lasts), len(text), length)
+    return "".join(out), changes
 
 
 @lru_cache(maxsize=65536)
 def _convert(cluster: str) -> str:
     """NFKC, ASCII punctuation and t2s for one cluster (most are one full-width character)."""
-    return _simplify(unicodedata.normalize("NFKC", cluster).translate(_PUNCTUATION))
+    return _simplify(_ascii_marks(unicodedata.normalize("NFKC", cluster)))
 
 
 def _simplify(text: str) -> str:
@@ -169,6 +220,7 @@ def _fold(text: str) -> str:
     return folded if len(folded) == len(text) else "".join(map(fold_char, text))
 
 
+@lru_cache(maxsize=4096)
 def _changes(char: str) -> bool:
     """NFKC rewrites the character, or it is a mark that composes with its base."""
     return bool(unicodedata.combining(char)) or unicodedata.normalize("NFKC", char) != char

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -13,7 +13,7 @@ from monitor.errors import SearchError
 from monitor.eventlog.events import Quantity, StoredEvent, alert_stream
 from monitor.eventlog.projections import iso
 from monitor.eventlog.queries.records import parse_time
-from monitor.eventlog.store import Reader, chunks, read_events
+from monitor.eventlog.store import Reader, Store, chunks, read_events
 
 
 def known_entry_ids(log: Reader, ids: Iterable[str]) -> frozenset[str]:
@@ -23,6 +23,31 @@ def known_entry_ids(log: Reader, ids: Iterable[str]) -> frozenset[str]:
         rows = log.db.execute(f"SELECT id FROM entries WHERE id IN ({marks})", chunk)
         found.update(r[0] for r in rows)
     return frozenset(found)
+
+
+# More entries than a feed document holds at once: older ones that come back are built
+# again and then found known by id, which is right, only slower.
+DIGESTS_PER_FEED = 1_000
+
+
+@dataclass(frozen=True)
+class StoredDigests:
+    """The digests of a feed's latest stored entries (EntrySeen.digest), with their links."""
+
+    links: Mapping[str, str | None]  # digest -> the entry's link
+
+    @property
+    def digests(self) -> frozenset[str]:
+        return frozenset(self.links)
+
+
+def stored_digests(log: Reader, feed_id: str, limit: int = DIGESTS_PER_FEED) -> StoredDigests:
+    rows = log.db.execute(
+        "SELECT digest, link FROM entries WHERE feed_id = ? AND digest IS NOT NULL"
+        " ORDER BY seq DESC LIMIT ?",
+        (feed_id, limit),
+    )
+    return StoredDigests({row[0]: row[1] for row in rows})
 
 
 @dataclass(frozen=True)
@@ -105,8 +130,12 @@ def search_entries(
 
     `indexed` words go through the FTS5 index, each quoted so that no user text is read
     as query syntax; `substrings` (Chinese words: FTS5's tokenizer keeps a run of Chinese
-    characters as one token) are looked for with LIKE.
+    characters as one token) are looked for with LIKE. Through the writer (the daemon's
+    Store) the index catches up first, so every stored entry is found; a read-only Reader
+    sees it as the writer left it (at most a second behind a running daemon).
     """
+    if isinstance(log, Store):
+        log.catch_up_search()
     clauses, params = [], []
     if indexed:
         clauses.append("e.rowid IN (SELECT rowid FROM entries_fts WHERE entries_fts MATCH ?)")

@@ -1,0 +1,101 @@
+"""The full-text index of entries (`entries_fts`), kept out of the append transaction.
+
+Tokenising titles, summaries and full text for FTS5 was half of what an append cost, and a poll
+waited for it. Now appends only write `events` and the projections; this indexer follows
+`events` by position (the last EntrySeen it indexed, in `search_index`) and adds the
+entries appended since, in one transaction of its own. The daemon runs it every half
+second (`follow`), every writer catches up when it opens and closes the log, a search
+through the writer catches up first, and `replay` rebuilds the index from `entries`.
+
+It is derived data: its transactions use `synchronous = NORMAL` (no fsync of their own),
+since a crash that loses one loses nothing the next catch-up does not redo.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import sqlite3
+from collections.abc import Callable
+
+log = logging.getLogger(__name__)
+
+FOLLOW_EVERY_S = 0.5  # the index is at most this far behind a running daemon, plus one batch
+BATCH = 5_000
+
+# Entries seen after the index's position, in log order, with the rowid FTS5 keys them by.
+_PENDING = (
+    "SELECT ev.seq, en.rowid, en.title, en.summary, en.content FROM events ev"
+    " JOIN entries en ON en.id = substr(ev.stream, 7)"
+    " WHERE ev.type = 'EntrySeen' AND ev.seq > ? ORDER BY ev.seq LIMIT ?"
+)
+
+
+def position(db: sqlite3.Connection) -> int:
+    """The seq of the last EntrySeen whose entry is in the index."""
+    return int(db.execute("SELECT position FROM search_index").fetchone()[0])
+
+
+def catch_up(db: sqlite3.Connection) -> int:
+    """Index every entry appended since the last catch-up; returns how many were added.
+
+    `db` is the writer's connection, outside any transaction.
+    """
+    added = 0
+    while _has_pending(db):
+        count = _index_batch(db)
+        added += count
+        if count < BATCH:
+            break
+    return added
+
+
+def _has_pending(db: sqlite3.Connection) -> bool:
+    # A read first: with nothing to index, no write lock is taken (the file may be read-only).
+    return db.execute(_PENDING, (position(db), 1)).fetchone() is not None
+
+
+def _index_batch(db: sqlite3.Connection) -> int:
+    rows: list[sqlite3.Row] = []
+    db.execute("PRAGMA synchronous = NORMAL")
+    try:
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            rows = db.execute(_PENDING, (position(db), BATCH)).fetchall()
+            if rows:
+                db.executemany(
+                    "INSERT INTO entries_fts (rowid, title, summary, content) VALUES (?, ?, ?, ?)",
+                    [(row[1], row[2], row[3], row[4]) for row in rows],
+                )
+                db.execute("UPDATE search_index SET position = ?", (rows[-1][0],))
+            db.execute("COMMIT")
+        except BaseException:
+            if db.in_transaction:
+                db.execute("ROLLBACK")
+            raise
+    finally:
+        db.execute("PRAGMA synchronous = FULL")
+    return len(rows)
+
+
+def rebuild(db: sqlite3.Connection, schema: str = "main") -> None:
+    """Index every entry afresh (after replay replaced `entries`), in the caller's transaction."""
+    db.execute(f"INSERT INTO {schema}.entries_fts (entries_fts) VALUES ('rebuild')")
+    db.execute(
+        f"UPDATE {schema}.search_index SET position ="
+        f" (SELECT COALESCE(MAX(seq), 0) FROM {schema}.events WHERE type = 'EntrySeen')"
+    )
+
+
+async def follow(
+    catch_up_now: Callable[[], object], stop: asyncio.Event, every: float = FOLLOW_EVERY_S
+) -> None:
+    """Call `catch_up_now` (the Store's) every `every` seconds until `stop` is set."""
+    while not stop.is_set():
+        try:
+            catch_up_now()
+        except Exception as error:  # a locked or full disk: the next round tries again
+            log.warning("search index: catching up failed: %s", error)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), every)
