@@ -24,9 +24,6 @@ from monitor.rules.matcher import RuleSet
 
 log = logging.getLogger(__name__)
 
-HASHTAG_TYPES = ("country", "region", "organisation", "person", "initiative")
-MAX_HASHTAGS = 8
-
 
 @dataclass
 class Outputs:
@@ -112,24 +109,16 @@ def alert_view(rules: Callable[[], RuleSet]) -> Callable[[OutgoingAlert], AlertV
     """Builds what a message shows from an alert and the rules and names in force."""
 
     def view(alert: OutgoingAlert) -> AlertView:
-        ruleset = rules()
-        by_id = {rule.id: (rule.title, rule.level) for rule in ruleset.rules}
-        entities = ruleset.gazetteer.entities
-        names = [
-            entities[e].name
-            for e in alert.entities
-            if e in entities and entities[e].type in HASHTAG_TYPES
-        ]
+        by_id = {rule.id: (rule.title, rule.level) for rule in rules().rules}
         return AlertView(
             title=alert.entry_title,
             link=alert.entry_link,
-            source=alert.feed_title or alert.feed_url,
+            source=alert.outlet or alert.feed_title or alert.feed_url,
             published=alert.published,
             rules=tuple((r, *by_id.get(r, (r, alert.level))) for r in alert.rules),
             summary=alert.entry_summary,
             spans=tuple(alert.spans),
             terms=tuple(alert.terms),
-            hashtags=tuple(dict.fromkeys(names))[:MAX_HASHTAGS],
             also=alert.also,
         )
 
