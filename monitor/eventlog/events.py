@@ -294,6 +294,57 @@ STORY_EVENT_TYPES: tuple[type[Payload], ...] = (
 )
 
 
+# --- digests and quiet hours per chat (issue 12, item 3) ----------------------------
+
+
+class ChatModeSet(Payload):
+    """`/mode`: each story as it comes (instant), or one digest an hour or a day."""
+
+    chat_id: int
+    mode: str  # "instant", "hourly" or "daily"
+    at: str | None = None  # "HH:MM", the chat's local time of a daily digest
+
+
+class ChatTimezoneSet(Payload):
+    """`/timezone`: the chat's time zone (an IANA name), for digests and quiet hours."""
+
+    chat_id: int
+    timezone: str
+
+
+class ChatQuietSet(Payload):
+    """`/quiet`: no message between `start` and `end` (local "HH:MM"; None: no quiet hours).
+    What arrives meanwhile goes into a digest at the end (`held` "digest") or is sent then
+    one by one ("send")."""
+
+    chat_id: int
+    start: str | None = None
+    end: str | None = None
+    held: str = "digest"
+
+
+class DigestSent(Payload):
+    """One digest message (a part, when a long digest is split) went out with these alerts.
+
+    On the stream `digest:<chat id>`, keyed by its period and alerts, so a digest is
+    recorded once; the alerts were claimed (AlertDispatched) before the send."""
+
+    chat_id: int
+    period: datetime  # the digest's time: when its period ended
+    alert_ids: list[str]
+    message_id: str | None = None
+    part: int = 1
+    parts: int = 1
+
+
+DIGEST_EVENT_TYPES: tuple[type[Payload], ...] = (
+    ChatModeSet,
+    ChatTimezoneSet,
+    ChatQuietSet,
+    DigestSent,
+)
+
+
 EVENT_TYPES: dict[str, type[Payload]] = {
     cls.__name__: cls
     for cls in (
@@ -326,6 +377,7 @@ EVENT_TYPES: dict[str, type[Payload]] = {
     )
 }
 EVENT_TYPES.update({cls.__name__: cls for cls in STORY_EVENT_TYPES})
+EVENT_TYPES.update({cls.__name__: cls for cls in DIGEST_EVENT_TYPES})
 
 
 @dataclass(frozen=True)
@@ -407,3 +459,7 @@ def chat_stream(chat_id: int) -> str:
 
 def story_stream(story_id: str) -> str:
     return f"story:{story_id}"
+
+
+def digest_stream(chat_id: int) -> str:
+    return f"digest:{chat_id}"

@@ -237,6 +237,29 @@ CREATE TABLE IF NOT EXISTS chat_prefs (
 );
 """
 
+# Digests and quiet hours per chat (issue 12): the settings, and each digest message sent.
+DIGESTS_SCHEMA = """
+CREATE TABLE IF NOT EXISTS chat_delivery (
+    chat_id INTEGER PRIMARY KEY,
+    mode TEXT NOT NULL DEFAULT 'instant',
+    digest_at TEXT,
+    timezone TEXT NOT NULL DEFAULT 'UTC',
+    quiet_start TEXT,
+    quiet_end TEXT,
+    quiet_held TEXT NOT NULL DEFAULT 'digest'
+);
+CREATE TABLE IF NOT EXISTS digests (
+    seq INTEGER PRIMARY KEY,
+    chat_id INTEGER NOT NULL,
+    period TEXT NOT NULL,
+    part INTEGER NOT NULL,
+    parts INTEGER NOT NULL,
+    alerts INTEGER NOT NULL,
+    message_id TEXT,
+    sent_at TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS digests_chat ON digests (chat_id, period);
+"""
 
 # Every projection script, in migration order: replay builds the scratch tables with them.
 PROJECTION_SCRIPTS: tuple[str, ...] = (
@@ -246,6 +269,7 @@ PROJECTION_SCRIPTS: tuple[str, ...] = (
     ENTRY_CONTENT_COLUMN,
     MATCH_FINDINGS_COLUMNS,
     STORIES_SCHEMA,
+    DIGESTS_SCHEMA,
 )
 
 # Table name -> the columns that order it, for replay comparison.
@@ -262,6 +286,8 @@ PROJECTION_TABLES: dict[str, str] = {
     "story_alerts": "alert_id",
     "topic_mutes": "chat_id, rule_id",
     "chat_prefs": "chat_id",
+    "chat_delivery": "chat_id",
+    "digests": "seq",
 }
 
 

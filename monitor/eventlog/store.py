@@ -19,6 +19,7 @@ from monitor.errors import ConcurrencyError, StoreError
 from monitor.eventlog import events as ev
 from monitor.eventlog import projections
 from monitor.eventlog.schema import (
+    DIGESTS_SCHEMA,
     ENTRY_CONTENT_COLUMN,
     ENTRY_CONTENT_SEARCH,
     EVENTS_SCHEMA,
@@ -41,6 +42,7 @@ MIGRATIONS: tuple[str, ...] = (
     ENTRY_CONTENT_COLUMN + ENTRY_CONTENT_SEARCH,
     MATCH_FINDINGS_COLUMNS,
     STORIES_SCHEMA,
+    DIGESTS_SCHEMA,
 )
 
 
