@@ -121,6 +121,7 @@ class Settings(BaseSettings):
     telegram_timeout: Timeout = 20.0
     telegram_degraded_after: Timeout = 300.0
     allow_private_feeds: bool = False
+    watches_per_chat: Annotated[int, Field(ge=0, le=100)] = 10
 
     @field_validator("telegram_token", "telegram_webhook_url", "telegram_channel", mode="before")
     @classmethod

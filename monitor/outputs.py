@@ -16,10 +16,13 @@ from monitor.bot.commands import BotContext
 from monitor.bot.health import TelegramHealth
 from monitor.bot.sink import TelegramSink
 from monitor.config import Settings
+from monitor.eventlog.events import watch_of
 from monitor.eventlog.queries.alerts import OutgoingAlert
+from monitor.eventlog.queries.watches import watch_text
 from monitor.eventlog.store import Store
 from monitor.feeds.probe import Prober
 from monitor.poll.recipients import Audience
+from monitor.poll.watch_step import WATCH_LEVEL
 from monitor.rules.matcher import RuleSet
 
 log = logging.getLogger(__name__)
@@ -51,7 +54,8 @@ def build_outputs(
     pacer = Pacer()  # one for alerts and replies: Telegram counts them together
     health = TelegramHealth(settings.telegram_degraded_after)
     app = telegram.build_application(settings, context, pacer, health=health)
-    sink = TelegramSink(app.bot, pacer, alert_view(rules), channel=settings.telegram_channel)
+    view = alert_view(rules, lambda rule_id: watch_text(store, rule_id))
+    sink = TelegramSink(app.bot, pacer, view, channel=settings.telegram_channel)
     audience = Audience(
         console=False,
         channel=settings.telegram_channel,
@@ -105,11 +109,19 @@ async def close_outputs(outputs: Outputs, grace: float = 2.0) -> None:
         log.warning("telegram bot did not stop cleanly: %s", type(error).__name__)
 
 
-def alert_view(rules: Callable[[], RuleSet]) -> Callable[[OutgoingAlert], AlertView]:
-    """Builds what a message shows from an alert and the rules and names in force."""
+def alert_view(
+    rules: Callable[[], RuleSet], watches: Callable[[str], str | None] = lambda _: None
+) -> Callable[[OutgoingAlert], AlertView]:
+    """Builds what a message shows from an alert and the rules in force; `watches` gives a
+    chat's watch's words by its rule id."""
 
     def view(alert: OutgoingAlert) -> AlertView:
         by_id = {rule.id: (rule.title, rule.level) for rule in rules().rules}
+        for rule_id in alert.rules:
+            watch = watch_of(rule_id)
+            if watch is not None:
+                words = watches(rule_id) or ""
+                by_id[rule_id] = (f"Watch {watch[1]}: {words}".strip(), WATCH_LEVEL)
         return AlertView(
             title=alert.entry_title,
             link=alert.entry_link,

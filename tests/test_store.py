@@ -274,6 +274,16 @@ operations = st.one_of(
         st.integers(1, 3),
     ),
     st.builds(
+        lambda c, n: (f"chat:{c}", ev.WatchAdded(chat_id=c, number=n, text=f"police {n}")),
+        st.integers(1, 3),
+        st.integers(1, 3),
+    ),
+    st.builds(
+        lambda c, n: (f"chat:{c}", ev.WatchRemoved(chat_id=c, number=n)),
+        st.integers(1, 3),
+        st.integers(1, 3),
+    ),
+    st.builds(
         lambda v: (
             "rules:active",
             ev.RulesLoaded(

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from monitor.alerts.cutting import HTML, PLAIN, Style, cut, tidy, utf16_len
-from monitor.alerts.render import LEVEL_MARKS, TELEGRAM_LIMIT, AlertView, hashtag, safe_link
+from monitor.alerts.render import LEVEL_MARKS, TELEGRAM_LIMIT, AlertView, safe_link, topic_tag
 from monitor.levels import rank
 
 TITLE_UNITS = 300  # a story's title on its line, at most
@@ -120,7 +120,7 @@ def _lines(stories: Sequence[DigestStory]) -> list[_Line]:
 def _topic_line(rule_id: str, title: str, level: str) -> _Line:
     mark = LEVEL_MARKS.get(level, "⚪")
     name = tidy(title or rule_id)[0] or "Other"
-    tag = hashtag(rule_id)
+    tag = topic_tag(rule_id)
     tag = f" {tag}" if tag else ""
     html = f"{mark} <b>{cut(name, TOPIC_UNITS, HTML)}</b>{tag}"
     return _Line(None, rule_id, html, f"{mark} {cut(name, TOPIC_UNITS, PLAIN)}{tag}")

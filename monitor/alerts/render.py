@@ -24,6 +24,7 @@ from monitor.alerts.cutting import (
     tidy,
     utf16_len,  # re-exported
 )
+from monitor.eventlog.events import watch_of
 from monitor.levels import rank
 
 TELEGRAM_LIMIT = 4096
@@ -68,6 +69,12 @@ def hashtag(name: str) -> str:
         # Other punctuation is dropped inside a word: "U.S." -> "US".
     joined = "_".join(w for w in words if w)
     return f"#{joined}" if joined else ""
+
+
+def topic_tag(rule_id: str) -> str:
+    """A topic's hashtag: #police_training; a chat's own watch N is #watch_N."""
+    watch = watch_of(rule_id)
+    return f"#watch_{watch[1]}" if watch else hashtag(rule_id)
 
 
 def safe_link(url: str | None) -> str | None:
@@ -132,7 +139,7 @@ def _prepare(view: AlertView) -> _Prepared:
     rules = sorted(view.rules, key=lambda r: -rank(r[2]))  # the most urgent first
     topics = tuple(
         dict.fromkeys(
-            (LEVEL_MARKS.get(level, "⚪"), hashtag(rule_id) or hashtag(name) or "#topic")
+            (LEVEL_MARKS.get(level, "⚪"), topic_tag(rule_id) or hashtag(name) or "#topic")
             for rule_id, name, level in rules
         )
     )

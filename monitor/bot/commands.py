@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 from datetime import timedelta
 
-from monitor.bot import access, adding, alert_actions, delivery, why
+from monitor.bot import access, adding, alert_actions, delivery, watches, why
 from monitor.bot import replies as views
 from monitor.bot.admin import ADMIN_COMMANDS, ADMIN_HANDLERS
 from monitor.bot.replies import BotContext, Button, Caller, Command, Reply
@@ -58,6 +58,7 @@ COMMANDS: tuple[tuple[str, str], ...] = (
     ("why", "What the log knows about an entry: /why <url>"),
     ("previews", "Link previews under alerts: /previews on|off"),
     *delivery.DELIVERY_COMMANDS,
+    *watches.WATCH_COMMANDS,
 )
 _RULE_SEPARATORS = re.compile(r"[\s,]+")
 
@@ -346,4 +347,7 @@ _COMMANDS: dict[str, Command] = {
     "mode": delivery.mode,
     "timezone": delivery.timezone,
     "quiet": delivery.quiet,
+    "watch": watches.watch,
+    "watches": watches.watches,
+    "unwatch": watches.unwatch,
 }

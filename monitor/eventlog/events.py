@@ -345,6 +345,27 @@ DIGEST_EVENT_TYPES: tuple[type[Payload], ...] = (
 )
 
 
+# --- personal watches (issue 12, item 5) ---------------------------------------------
+
+
+class WatchAdded(Payload):
+    """`/watch <words>`: the chat's own rule, number `number` (never reused in the chat)."""
+
+    chat_id: int
+    number: int
+    text: str
+
+
+class WatchRemoved(Payload):
+    """`/unwatch N`."""
+
+    chat_id: int
+    number: int
+
+
+WATCH_EVENT_TYPES: tuple[type[Payload], ...] = (WatchAdded, WatchRemoved)
+
+
 EVENT_TYPES: dict[str, type[Payload]] = {
     cls.__name__: cls
     for cls in (
@@ -378,6 +399,7 @@ EVENT_TYPES: dict[str, type[Payload]] = {
 }
 EVENT_TYPES.update({cls.__name__: cls for cls in STORY_EVENT_TYPES})
 EVENT_TYPES.update({cls.__name__: cls for cls in DIGEST_EVENT_TYPES})
+EVENT_TYPES.update({cls.__name__: cls for cls in WATCH_EVENT_TYPES})
 
 
 @dataclass(frozen=True)
@@ -463,3 +485,18 @@ def story_stream(story_id: str) -> str:
 
 def digest_stream(chat_id: int) -> str:
     return f"digest:{chat_id}"
+
+
+def watch_rule_id(chat_id: int, number: int) -> str:
+    """The rule id of a chat's watch: its matches and alerts name it."""
+    return f"watch-{chat_id}-{number}"
+
+
+def watch_of(rule_id: str) -> tuple[int, int] | None:
+    """(chat id, number) of a watch's rule id, or None for a rule of the rule files."""
+    if not rule_id.startswith("watch-"):
+        return None
+    chat, _, number = rule_id.removeprefix("watch-").rpartition("-")
+    if not (chat.lstrip("-").isdigit() and number.isdigit()):
+        return None
+    return int(chat), int(number)

@@ -498,10 +498,50 @@ HANDLERS.update(
 )
 
 
+# --- personal watches ---
+
+
+def _watch_added(db: sqlite3.Connection, event: ev.StoredEvent) -> None:
+    data = _as(event, ev.WatchAdded)
+    db.execute(
+        "INSERT OR REPLACE INTO watches (chat_id, number, text, added_at, removed, seq)"
+        " VALUES (?, ?, ?, ?, 0, ?)",
+        (data.chat_id, data.number, data.text, iso(event.recorded_at), event.seq),
+    )
+
+
+def _watch_removed(db: sqlite3.Connection, event: ev.StoredEvent) -> None:
+    data = _as(event, ev.WatchRemoved)
+    db.execute(
+        "UPDATE watches SET removed = 1, seq = ? WHERE chat_id = ? AND number = ?",
+        (event.seq, data.chat_id, data.number),
+    )
+
+
+def _watches_migrated(db: sqlite3.Connection, event: ev.StoredEvent) -> None:
+    """A group that became a supergroup keeps its watches (under its new id)."""
+    data = _as(event, ev.ChatMigrated)
+    db.execute(
+        "INSERT OR IGNORE INTO watches (chat_id, number, text, added_at, removed, seq)"
+        " SELECT ?, number, text, added_at, removed, ? FROM watches WHERE chat_id = ?",
+        (data.new_chat_id, event.seq, data.chat_id),
+    )
+    db.execute(
+        "UPDATE watches SET removed = 1, seq = ? WHERE chat_id = ?", (event.seq, data.chat_id)
+    )
+
+
+def _chat_settings_migrated(db: sqlite3.Connection, event: ev.StoredEvent) -> None:
+    _delivery_migrated(db, event)
+    _watches_migrated(db, event)
+
+
+HANDLERS.update({"WatchAdded": _watch_added, "WatchRemoved": _watch_removed})
+
 # Handlers that run after the main one of an older event type.
 ALSO: dict[str, Handler] = {
     "AlertSent": _story_alert_sent,
-    "ChatMigrated": _delivery_migrated,
+    "ChatMigrated": _chat_settings_migrated,
 }
 
 

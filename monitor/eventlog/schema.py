@@ -260,6 +260,18 @@ CREATE TABLE IF NOT EXISTS digests (
 );
 CREATE INDEX IF NOT EXISTS digests_chat ON digests (chat_id, period);
 """
+# Personal watches (issue 12): each chat's own keyword rules; removed ones stay, marked.
+WATCHES_SCHEMA = """
+CREATE TABLE IF NOT EXISTS watches (
+    chat_id INTEGER NOT NULL,
+    number INTEGER NOT NULL,
+    text TEXT NOT NULL,
+    added_at TEXT NOT NULL,
+    removed INTEGER NOT NULL DEFAULT 0,
+    seq INTEGER NOT NULL,
+    PRIMARY KEY (chat_id, number)
+);
+"""
 
 # Every projection script, in migration order: replay builds the scratch tables with them.
 PROJECTION_SCRIPTS: tuple[str, ...] = (
@@ -270,6 +282,7 @@ PROJECTION_SCRIPTS: tuple[str, ...] = (
     MATCH_FINDINGS_COLUMNS,
     STORIES_SCHEMA,
     DIGESTS_SCHEMA,
+    WATCHES_SCHEMA,
 )
 
 # Table name -> the columns that order it, for replay comparison.
@@ -288,6 +301,7 @@ PROJECTION_TABLES: dict[str, str] = {
     "chat_prefs": "chat_id",
     "chat_delivery": "chat_id",
     "digests": "seq",
+    "watches": "chat_id, number",
 }
 
 

@@ -28,6 +28,7 @@ from monitor.eventlog.schema import (
     PROJECTION_SCHEMA,
     SOURCE_KINDS_SCHEMA,
     STORIES_SCHEMA,
+    WATCHES_SCHEMA,
     split_statements,
 )
 from monitor.eventlog.views import VIEWS, create_views
@@ -43,6 +44,7 @@ MIGRATIONS: tuple[str, ...] = (
     MATCH_FINDINGS_COLUMNS,
     STORIES_SCHEMA,
     DIGESTS_SCHEMA,
+    WATCHES_SCHEMA,
 )
 
 
