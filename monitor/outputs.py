@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from monitor.alerts.pacing import Pacer
 from monitor.alerts.render import AlertView
-from monitor.alerts.sinks import ConsoleSink, Sink
+from monitor.alerts.sinks import ConsoleSink, Sent, Sink
 from monitor.bot import app as telegram
 from monitor.bot.commands import BotContext
 from monitor.bot.health import TelegramHealth
@@ -21,6 +21,7 @@ from monitor.eventlog.queries.alerts import OutgoingAlert
 from monitor.eventlog.queries.watches import watch_text
 from monitor.eventlog.store import Store
 from monitor.feeds.probe import Prober
+from monitor.poll.feed_health import plain
 from monitor.poll.recipients import Audience
 from monitor.poll.watch_step import WATCH_LEVEL
 from monitor.rules.matcher import RuleSet
@@ -107,6 +108,22 @@ async def close_outputs(outputs: Outputs, grace: float = 2.0) -> None:
         log.warning("telegram bot did not stop within %.0fs; leaving it", grace)
     except Exception as error:
         log.warning("telegram bot did not stop cleanly: %s", type(error).__name__)
+
+
+def admin_notifier(outputs: Outputs, settings: Settings) -> Callable[[str], Awaitable[None]]:
+    """Sends a notice (HTML) to each of the bot's admins in their private chat; without
+    Telegram, or before the bot is up, the notice is only logged (by its sender)."""
+
+    async def notify(text: str) -> None:
+        sink = outputs.sink
+        if sink is None or not sink.enabled:
+            return
+        for admin in settings.telegram_admins:
+            result = await sink.send_text(f"telegram:{admin}", text, plain(text), silent=False)
+            if not isinstance(result, Sent):
+                log.warning("notice to admin %s not sent: %s", admin, result)
+
+    return notify
 
 
 def alert_view(

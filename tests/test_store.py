@@ -284,6 +284,22 @@ operations = st.one_of(
         st.integers(1, 3),
     ),
     st.builds(
+        lambda n, at, kind: (
+            f"health:{ev.feed_id_for(URLS[n])}",
+            ev.FeedTroubleReported(feed_id=ev.feed_id_for(URLS[n]), kind=kind, since=at),
+        ),
+        feed_n,
+        moment,
+        st.sampled_from(["failing", "silent"]),
+    ),
+    st.builds(
+        lambda n: (
+            f"health:{ev.feed_id_for(URLS[n])}",
+            ev.FeedTroubleCleared(feed_id=ev.feed_id_for(URLS[n]), kind="failing"),
+        ),
+        feed_n,
+    ),
+    st.builds(
         lambda v: (
             "rules:active",
             ev.RulesLoaded(

@@ -366,6 +366,29 @@ class WatchRemoved(Payload):
 WATCH_EVENT_TYPES: tuple[type[Payload], ...] = (WatchAdded, WatchRemoved)
 
 
+# --- feed health told to the admins (issue 12, item 6) ---------------------------------
+
+
+class FeedTroubleReported(Payload):
+    """The admins were told a feed is in trouble: `failing` (for longer than the threshold)
+    or `silent` (no new entry for much longer than its usual cadence), since `since`."""
+
+    feed_id: str
+    kind: str  # "failing" or "silent"
+    since: datetime
+    detail: str = ""
+
+
+class FeedTroubleCleared(Payload):
+    """The admins were told the feed is well again."""
+
+    feed_id: str
+    kind: str  # the trouble it recovered from
+
+
+HEALTH_EVENT_TYPES: tuple[type[Payload], ...] = (FeedTroubleReported, FeedTroubleCleared)
+
+
 EVENT_TYPES: dict[str, type[Payload]] = {
     cls.__name__: cls
     for cls in (
@@ -400,6 +423,7 @@ EVENT_TYPES: dict[str, type[Payload]] = {
 EVENT_TYPES.update({cls.__name__: cls for cls in STORY_EVENT_TYPES})
 EVENT_TYPES.update({cls.__name__: cls for cls in DIGEST_EVENT_TYPES})
 EVENT_TYPES.update({cls.__name__: cls for cls in WATCH_EVENT_TYPES})
+EVENT_TYPES.update({cls.__name__: cls for cls in HEALTH_EVENT_TYPES})
 
 
 @dataclass(frozen=True)
@@ -485,6 +509,11 @@ def story_stream(story_id: str) -> str:
 
 def digest_stream(chat_id: int) -> str:
     return f"digest:{chat_id}"
+
+
+def health_stream(feed_id: str) -> str:
+    """A feed's health notices: apart from `feed:<id>`, so a poll's append never races them."""
+    return f"health:{feed_id}"
 
 
 def watch_rule_id(chat_id: int, number: int) -> str:

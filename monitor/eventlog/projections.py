@@ -538,6 +538,31 @@ def _chat_settings_migrated(db: sqlite3.Connection, event: ev.StoredEvent) -> No
 
 HANDLERS.update({"WatchAdded": _watch_added, "WatchRemoved": _watch_removed})
 
+# --- feed health told to the admins ---
+
+
+def _feed_trouble_reported(db: sqlite3.Connection, event: ev.StoredEvent) -> None:
+    data = _as(event, ev.FeedTroubleReported)
+    db.execute(
+        "INSERT OR REPLACE INTO feed_notices (feed_id, state, since, detail, reported_at)"
+        " VALUES (?, ?, ?, ?, ?)",
+        (data.feed_id, data.kind, iso(data.since), data.detail, iso(event.recorded_at)),
+    )
+
+
+def _feed_trouble_cleared(db: sqlite3.Connection, event: ev.StoredEvent) -> None:
+    data = _as(event, ev.FeedTroubleCleared)
+    db.execute(
+        "INSERT OR REPLACE INTO feed_notices (feed_id, state, since, detail, reported_at)"
+        " VALUES (?, 'ok', NULL, '', ?)",
+        (data.feed_id, iso(event.recorded_at)),
+    )
+
+
+HANDLERS.update(
+    {"FeedTroubleReported": _feed_trouble_reported, "FeedTroubleCleared": _feed_trouble_cleared}
+)
+
 # Handlers that run after the main one of an older event type.
 ALSO: dict[str, Handler] = {
     "AlertSent": _story_alert_sent,

@@ -272,6 +272,16 @@ CREATE TABLE IF NOT EXISTS watches (
     PRIMARY KEY (chat_id, number)
 );
 """
+# Feed health told to the admins (issue 12): each feed's last notice.
+FEED_HEALTH_SCHEMA = """
+CREATE TABLE IF NOT EXISTS feed_notices (
+    feed_id TEXT PRIMARY KEY,
+    state TEXT NOT NULL,
+    since TEXT,
+    detail TEXT NOT NULL DEFAULT '',
+    reported_at TEXT NOT NULL
+);
+"""
 
 # Every projection script, in migration order: replay builds the scratch tables with them.
 PROJECTION_SCRIPTS: tuple[str, ...] = (
@@ -283,6 +293,7 @@ PROJECTION_SCRIPTS: tuple[str, ...] = (
     STORIES_SCHEMA,
     DIGESTS_SCHEMA,
     WATCHES_SCHEMA,
+    FEED_HEALTH_SCHEMA,
 )
 
 # Table name -> the columns that order it, for replay comparison.
@@ -302,6 +313,7 @@ PROJECTION_TABLES: dict[str, str] = {
     "chat_delivery": "chat_id",
     "digests": "seq",
     "watches": "chat_id, number",
+    "feed_notices": "feed_id",
 }
 
 
