@@ -23,6 +23,7 @@ from monitor.poll import decide
 from monitor.poll.decide import Failure
 from monitor.poll.recipients import Audience, recipients_of
 from monitor.poll.story_step import StoryStep, story_events
+from monitor.poll.watch_step import WatchStep
 from monitor.rules.matcher import MatchResult, RuleSet
 
 log = logging.getLogger(__name__)
@@ -68,6 +69,7 @@ class Pipeline:
     on_alerts: Callable[[], None] = lambda: None
     on_outcome: Callable[[PollOutcome], None] = lambda outcome: None
     stories: StoryStep | None = None  # None: built on the first poll, over this store
+    watches: WatchStep | None = None  # chats' own rules; None: built on the first poll
 
     def __post_init__(self) -> None:
         self._in_flight = asyncio.Semaphore(self.policy.max_in_flight)
@@ -142,6 +144,9 @@ class Pipeline:
         stories = self._story_step()
         placements = stories.place(fresh, now)
         chosen = [recipients_of(result, self.audience, subscribers) for result in results]
+        if self.audience.needs_subscribers:  # watches are Telegram chats'
+            self.watches = self.watches or WatchStep(self.store)
+            results, chosen = self.watches.add(fresh, rules.gazetteer, results, chosen)
         chosen = stories.first_alerts(placements, chosen, now)
         for new, result, recipients, placement in zip(
             fresh, results, chosen, placements, strict=True
