@@ -195,6 +195,7 @@ async def run(settings: Settings, stop: asyncio.Event | None = None) -> None:
     """The daemon: runs until SIGTERM or SIGINT (or `stop` is set)."""
     stop = stop or asyncio.Event()
     async with assembled(settings) as running:
+        running.pipeline.prepare()  # a large window takes seconds: before anyone waits on us
         scheduler = PollScheduler(running.pipeline, jitter=settings.jitter)
         _install_signals(stop, running.rules)
         await open_outputs(running.outputs, settings, stop, receive_updates=True)

@@ -162,6 +162,11 @@ class Pipeline:
             stories.settle(placements, stored)
         return replace(self._outcome(feed, stored), known=len(parsed.skipped))
 
+    def prepare(self) -> None:
+        """Build the stories' window index now (at start, before any poll or command), so the
+        first poll does not hold the event loop while it reads the window from the log."""
+        self._story_step().index(self.clock())
+
     def _story_step(self) -> StoryStep:
         if self.stories is None:
             self.stories = StoryStep(self.store)
