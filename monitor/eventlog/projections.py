@@ -33,8 +33,10 @@ def stream_id(stream: str) -> str:
 def _feed_added(db: sqlite3.Connection, event: ev.StoredEvent) -> None:
     data = _as(event, ev.FeedAdded)
     selectors = data.selectors.model_dump_json() if data.selectors else None
+    # A feed added again starts afresh: every column not inserted goes back to its default.
+    db.execute("DELETE FROM feeds WHERE id = ?", (stream_id(event.stream),))
     db.execute(
-        "INSERT OR REPLACE INTO feeds (id, url, title, origin, interval, added_at, kind,"
+        "INSERT INTO feeds (id, url, title, origin, interval, added_at, kind,"
         " selectors, html_url, category) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (
             stream_id(event.stream),
@@ -64,13 +66,12 @@ def _feed_fetched(db: sqlite3.Connection, event: ev.StoredEvent) -> None:
     data = _as(event, ev.FeedFetched)
     db.execute(
         "UPDATE feeds SET etag = ?, last_modified = ?, content_hash = ?, polled = 1,"
-        " title = CASE WHEN ? IS NOT NULL AND title = '' THEN ? ELSE title END,"
+        " title = CASE WHEN title = '' THEN COALESCE(?, title) ELSE title END,"
         " last_changed_at = ? WHERE id = ?",
         (
             data.etag,
             data.last_modified,
             data.content_hash,
-            data.title,
             data.title,
             iso(event.recorded_at),
             stream_id(event.stream),
@@ -132,9 +133,14 @@ def _entry_seen(db: sqlite3.Connection, event: ev.StoredEvent) -> None:
 def _rule_matched(db: sqlite3.Connection, event: ev.StoredEvent) -> None:
     data = _as(event, ev.RuleMatched)
     db.execute(
-        "INSERT OR REPLACE INTO matches (entry_id, rule_id, rule_version, level, terms, spans,"
+        "INSERT INTO matches (entry_id, rule_id, rule_version, level, terms, spans,"
         " entities, matched_at, seq, actors, counterparts, acts, quantities)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (entry_id, rule_id)"
+        " DO UPDATE SET rule_version = excluded.rule_version, level = excluded.level,"
+        " terms = excluded.terms, spans = excluded.spans, entities = excluded.entities,"
+        " matched_at = excluded.matched_at, seq = excluded.seq, actors = excluded.actors,"
+        " counterparts = excluded.counterparts, acts = excluded.acts,"
+        " quantities = excluded.quantities",
         (
             stream_id(event.stream),
             data.rule_id,
@@ -218,7 +224,8 @@ def _chat_started(db: sqlite3.Connection, event: ev.StoredEvent) -> None:
 def _subscribed(db: sqlite3.Connection, event: ev.StoredEvent) -> None:
     data = _as(event, ev.Subscribed)
     db.execute(
-        "INSERT OR IGNORE INTO subscriptions (chat_id, rule_id, since) VALUES (?, ?, ?)",
+        "INSERT INTO subscriptions (chat_id, rule_id, since) VALUES (?, ?, ?)"
+        " ON CONFLICT DO NOTHING",
         (data.chat_id, data.rule_id, iso(event.recorded_at)),
     )
 
@@ -241,14 +248,15 @@ def _chat_migrated(db: sqlite3.Connection, event: ev.StoredEvent) -> None:
     data = _as(event, ev.ChatMigrated)
     old, new = data.chat_id, data.new_chat_id
     db.execute(
-        "INSERT OR IGNORE INTO chats (id, title, kind, started_at, min_level, muted_until)"
-        " SELECT ?, title, 'supergroup', ?, min_level, muted_until FROM chats WHERE id = ?",
+        "INSERT INTO chats (id, title, kind, started_at, min_level, muted_until)"
+        " SELECT ?, title, 'supergroup', ?, min_level, muted_until FROM chats WHERE id = ?"
+        " ON CONFLICT DO NOTHING",
         (new, iso(event.recorded_at), old),
     )
     db.execute("UPDATE chats SET migrated_to = ? WHERE id = ?", (new, old))
     db.execute(
-        "INSERT OR IGNORE INTO subscriptions (chat_id, rule_id, since)"
-        " SELECT ?, rule_id, since FROM subscriptions WHERE chat_id = ?",
+        "INSERT INTO subscriptions (chat_id, rule_id, since)"
+        " SELECT ?, rule_id, since FROM subscriptions WHERE chat_id = ? ON CONFLICT DO NOTHING",
         (new, old),
     )
     db.execute("DELETE FROM subscriptions WHERE chat_id = ?", (old,))
@@ -338,8 +346,8 @@ def _story_started(db: sqlite3.Connection, event: ev.StoredEvent) -> None:
     data = _as(event, ev.StoryStarted)
     now = iso(event.recorded_at)
     db.execute(
-        "INSERT OR IGNORE INTO stories (id, title, started_at, updated_at, entries, outlets, seq)"
-        " VALUES (?, ?, ?, ?, 1, 1, ?)",
+        "INSERT INTO stories (id, title, started_at, updated_at, entries, outlets, seq)"
+        " VALUES (?, ?, ?, ?, 1, 1, ?) ON CONFLICT DO NOTHING",
         (stream_id(event.stream), data.title, now, now, event.seq),
     )
     _story_entry(db, event, data.entry_id, data.feed_id, data.outlet, "new", 0.0, data.url_key)
@@ -373,8 +381,8 @@ def _story_entry(
     url_key: str | None,
 ) -> None:
     db.execute(
-        "INSERT OR IGNORE INTO story_entries (entry_id, story_id, feed_id, outlet, how, score,"
-        " url_key, joined_at, seq) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "INSERT INTO story_entries (entry_id, story_id, feed_id, outlet, how, score,"
+        " url_key, joined_at, seq) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
         (entry_id, stream_id(event.stream), feed_id, outlet, how, score, url_key,
          iso(event.recorded_at), event.seq),
     )  # fmt: skip
@@ -386,10 +394,12 @@ def _story_alert_sent(db: sqlite3.Connection, event: ev.StoredEvent) -> None:
     if data.message_id is None:
         return
     db.execute(
-        "INSERT OR REPLACE INTO story_alerts (alert_id, story_id, recipient, message_id, shown,"
+        "INSERT INTO story_alerts (alert_id, story_id, recipient, message_id, shown,"
         " wanted) SELECT a.id, se.story_id, a.recipient, ?, ?, st.outlets FROM alerts a"
         " JOIN story_entries se ON se.entry_id = a.entry_id JOIN stories st ON st.id ="
-        " se.story_id WHERE a.id = ?",
+        " se.story_id WHERE a.id = ? ON CONFLICT (alert_id) DO UPDATE SET"
+        " story_id = excluded.story_id, recipient = excluded.recipient,"
+        " message_id = excluded.message_id, shown = excluded.shown, wanted = excluded.wanted",
         (data.message_id, data.outlets, stream_id(event.stream)),
     )
 
@@ -397,15 +407,17 @@ def _story_alert_sent(db: sqlite3.Connection, event: ev.StoredEvent) -> None:
 def _alert_edited(db: sqlite3.Connection, event: ev.StoredEvent) -> None:
     data = _as(event, ev.AlertEdited)
     db.execute(
-        "UPDATE story_alerts SET shown = MAX(shown, ?) WHERE alert_id = ?",
-        (data.outlets, stream_id(event.stream)),
+        "UPDATE story_alerts SET shown = CASE WHEN shown > ? THEN shown ELSE ? END"
+        " WHERE alert_id = ?",
+        (data.outlets, data.outlets, stream_id(event.stream)),
     )
 
 
 def _topic_muted(db: sqlite3.Connection, event: ev.StoredEvent) -> None:
     data = _as(event, ev.TopicMuted)
     db.execute(
-        "INSERT OR REPLACE INTO topic_mutes (chat_id, rule_id, until) VALUES (?, ?, ?)",
+        "INSERT INTO topic_mutes (chat_id, rule_id, until) VALUES (?, ?, ?)"
+        " ON CONFLICT (chat_id, rule_id) DO UPDATE SET until = excluded.until",
         (data.chat_id, data.rule_id, iso(data.until)),
     )
 
@@ -420,7 +432,8 @@ def _topic_unmuted(db: sqlite3.Connection, event: ev.StoredEvent) -> None:
 def _chat_previews_set(db: sqlite3.Connection, event: ev.StoredEvent) -> None:
     data = _as(event, ev.ChatPreviewsSet)
     db.execute(
-        "INSERT OR REPLACE INTO chat_prefs (chat_id, previews) VALUES (?, ?)",
+        "INSERT INTO chat_prefs (chat_id, previews) VALUES (?, ?)"
+        " ON CONFLICT (chat_id) DO UPDATE SET previews = excluded.previews",
         (data.chat_id, int(data.previews)),
     )
 
@@ -439,7 +452,7 @@ HANDLERS.update(
 
 
 def _delivery_row(db: sqlite3.Connection, chat_id: int, **columns: object) -> None:
-    db.execute("INSERT OR IGNORE INTO chat_delivery (chat_id) VALUES (?)", (chat_id,))
+    db.execute("INSERT INTO chat_delivery (chat_id) VALUES (?) ON CONFLICT DO NOTHING", (chat_id,))
     assignments = ", ".join(f"{name} = ?" for name in columns)
     db.execute(
         f"UPDATE chat_delivery SET {assignments} WHERE chat_id = ?", (*columns.values(), chat_id)
@@ -482,9 +495,9 @@ def _delivery_migrated(db: sqlite3.Connection, event: ev.StoredEvent) -> None:
     """A group that became a supergroup keeps its digest and quiet-hour settings."""
     data = _as(event, ev.ChatMigrated)
     db.execute(
-        "INSERT OR IGNORE INTO chat_delivery (chat_id, mode, digest_at, timezone, quiet_start,"
+        "INSERT INTO chat_delivery (chat_id, mode, digest_at, timezone, quiet_start,"
         " quiet_end, quiet_held) SELECT ?, mode, digest_at, timezone, quiet_start, quiet_end,"
-        " quiet_held FROM chat_delivery WHERE chat_id = ?",
+        " quiet_held FROM chat_delivery WHERE chat_id = ? ON CONFLICT DO NOTHING",
         (data.new_chat_id, data.chat_id),
     )
 
@@ -505,8 +518,9 @@ HANDLERS.update(
 def _watch_added(db: sqlite3.Connection, event: ev.StoredEvent) -> None:
     data = _as(event, ev.WatchAdded)
     db.execute(
-        "INSERT OR REPLACE INTO watches (chat_id, number, text, added_at, removed, seq)"
-        " VALUES (?, ?, ?, ?, 0, ?)",
+        "INSERT INTO watches (chat_id, number, text, added_at, removed, seq)"
+        " VALUES (?, ?, ?, ?, 0, ?) ON CONFLICT (chat_id, number) DO UPDATE SET"
+        " text = excluded.text, added_at = excluded.added_at, removed = 0, seq = excluded.seq",
         (data.chat_id, data.number, data.text, iso(event.recorded_at), event.seq),
     )
 
@@ -523,8 +537,9 @@ def _watches_migrated(db: sqlite3.Connection, event: ev.StoredEvent) -> None:
     """A group that became a supergroup keeps its watches (under its new id)."""
     data = _as(event, ev.ChatMigrated)
     db.execute(
-        "INSERT OR IGNORE INTO watches (chat_id, number, text, added_at, removed, seq)"
-        " SELECT ?, number, text, added_at, removed, ? FROM watches WHERE chat_id = ?",
+        "INSERT INTO watches (chat_id, number, text, added_at, removed, seq)"
+        " SELECT ?, number, text, added_at, removed, ? FROM watches WHERE chat_id = ?"
+        " ON CONFLICT DO NOTHING",
         (data.new_chat_id, event.seq, data.chat_id),
     )
     db.execute(
@@ -545,8 +560,10 @@ HANDLERS.update({"WatchAdded": _watch_added, "WatchRemoved": _watch_removed})
 def _feed_trouble_reported(db: sqlite3.Connection, event: ev.StoredEvent) -> None:
     data = _as(event, ev.FeedTroubleReported)
     db.execute(
-        "INSERT OR REPLACE INTO feed_notices (feed_id, state, since, detail, reported_at)"
-        " VALUES (?, ?, ?, ?, ?)",
+        "INSERT INTO feed_notices (feed_id, state, since, detail, reported_at)"
+        " VALUES (?, ?, ?, ?, ?)"
+        " ON CONFLICT (feed_id) DO UPDATE SET state = excluded.state, since = excluded.since,"
+        " detail = excluded.detail, reported_at = excluded.reported_at",
         (data.feed_id, data.kind, iso(data.since), data.detail, iso(event.recorded_at)),
     )
 
@@ -554,8 +571,10 @@ def _feed_trouble_reported(db: sqlite3.Connection, event: ev.StoredEvent) -> Non
 def _feed_trouble_cleared(db: sqlite3.Connection, event: ev.StoredEvent) -> None:
     data = _as(event, ev.FeedTroubleCleared)
     db.execute(
-        "INSERT OR REPLACE INTO feed_notices (feed_id, state, since, detail, reported_at)"
-        " VALUES (?, 'ok', NULL, '', ?)",
+        "INSERT INTO feed_notices (feed_id, state, since, detail, reported_at)"
+        " VALUES (?, 'ok', NULL, '', ?)"
+        " ON CONFLICT (feed_id) DO UPDATE SET state = excluded.state, since = excluded.since,"
+        " detail = excluded.detail, reported_at = excluded.reported_at",
         (data.feed_id, iso(event.recorded_at)),
     )
 

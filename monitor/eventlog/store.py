@@ -195,8 +195,9 @@ class Store(Reader):
         try:
             with self.transaction() as db:
                 db.execute(
-                    "INSERT OR REPLACE INTO feed_checks (feed_id, checked_at, outcome)"
-                    " VALUES (?, ?, ?)",
+                    "INSERT INTO feed_checks (feed_id, checked_at, outcome) VALUES (?, ?, ?)"
+                    " ON CONFLICT (feed_id) DO UPDATE SET checked_at = excluded.checked_at,"
+                    " outcome = excluded.outcome",
                     (feed_id, projections.iso(self.clock()), outcome),
                 )
         finally:
