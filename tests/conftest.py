@@ -1,7 +1,9 @@
 """Shared fixtures."""
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack
+from pathlib import Path
 
 import pytest
 from fakes.feed_server import FeedServer
@@ -37,3 +39,35 @@ def postgres_url(postgres_server: PostgresServer) -> Iterator[str]:
     """A fresh, empty database on the test server, dropped after the test."""
     with postgres_server.fresh_database() as url:
         yield url
+
+
+# --- the event log on both engines (issue 15) -------------------------------------------
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def log_engine(request: pytest.FixtureRequest) -> str:
+    """The engine under test: SQLite always, PostgreSQL where a server can be started."""
+    return str(request.param)
+
+
+@pytest.fixture
+def new_log(
+    log_engine: str, tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
+) -> Iterator[Callable[[], Path | str]]:
+    """Each call gives a fresh, empty log's MONITOR_DB on the engine under test: a file, or
+    a new database on the test server (dropped after the test)."""
+    with ExitStack() as stack:
+
+        def make() -> Path | str:
+            if log_engine == "sqlite":
+                return tmp_path_factory.mktemp("log") / "log.db"
+            server: PostgresServer = request.getfixturevalue("postgres_server")
+            return stack.enter_context(server.fresh_database())
+
+        yield make
+
+
+@pytest.fixture
+def log_target(new_log: Callable[[], Path | str]) -> Path | str:
+    """A fresh event log on each engine: `Store(log_target)`, `MONITOR_DB=str(log_target)`."""
+    return new_log()

@@ -1,15 +1,20 @@
-"""The event store: append-only, idempotent, checked per stream, projections equal to a replay."""
+"""The event store: append-only, idempotent, checked per stream, projections equal to a replay.
+
+On both engines (the `log_target` fixture): SQLite, and PostgreSQL where a server runs.
+"""
 
 import contextlib
 import sqlite3
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import psycopg
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from monitor.errors import ConcurrencyError
+from monitor.errors import ConcurrencyError, StoreError
 from monitor.eventlog import events as ev
 from monitor.eventlog.replay import replay
 from monitor.eventlog.store import MIGRATIONS, Store, read_events
@@ -29,25 +34,48 @@ class Ticker:
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Store:
-    return Store(tmp_path / "log.db", clock=Ticker())
+def store(log_target: Path | str) -> Iterator[Store]:
+    with Store(log_target, clock=Ticker()) as store:
+        yield store
+
+
+# What each engine raises when a constraint or trigger refuses a statement.
+REFUSED = (sqlite3.IntegrityError, psycopg.errors.IntegrityError, psycopg.errors.RaiseException)
 
 
 def feed_added(url: str = "http://127.0.0.1/feed.xml", position: int = 0) -> ev.NewEvent:
     return ev.NewEvent(f"feed:{ev.feed_id_for(url)}", ev.FeedAdded(url=url), f"added@{position}")
 
 
-def test_schema_pragmas_and_user_version(store: Store) -> None:
-    db = store.db
+def test_schema_pragmas_and_user_version(tmp_path: Path) -> None:
+    db = Store(tmp_path / "log.db").db
     assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     assert db.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
     assert db.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)
 
 
-def test_reopening_runs_no_migration_twice(tmp_path: Path) -> None:
-    Store(tmp_path / "log.db").close()
-    reopened = Store(tmp_path / "log.db")
-    assert reopened.db.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)
+def test_reopening_runs_no_migration_twice(log_target: Path | str) -> None:
+    Store(log_target).close()
+    with Store(log_target) as reopened:
+        assert schema_version(reopened) == len(MIGRATIONS)
+
+
+def schema_version(store: Store) -> int:
+    if store.on_postgres:
+        return int(store.db.execute("SELECT version FROM schema_version").fetchone()[0])
+    return int(store.db.execute("PRAGMA user_version").fetchone()[0])
+
+
+def test_a_schema_newer_than_the_code_is_refused_with_its_version(log_target: Path | str) -> None:
+    with Store(log_target) as store:
+        newer = len(MIGRATIONS) + 3
+        if store.on_postgres:
+            store.db.execute("UPDATE schema_version SET version = ?", (newer,))
+        else:
+            store.db.execute(f"PRAGMA user_version = {newer}")
+    expected = f"schema version {newer}, this monitor knows {len(MIGRATIONS)}: upgrade"
+    with pytest.raises(StoreError, match=expected):
+        Store(log_target)
 
 
 def test_append_assigns_versions_per_stream(store: Store) -> None:
@@ -88,9 +116,9 @@ def test_a_failed_append_leaves_nothing(store: Store) -> None:
 
 def test_events_refuse_update_and_delete(store: Store) -> None:
     store.append([feed_added()])
-    with pytest.raises(sqlite3.IntegrityError, match="append-only"):
+    with pytest.raises(REFUSED, match="append-only"):
         store.db.execute("UPDATE events SET type = 'x'")
-    with pytest.raises(sqlite3.IntegrityError, match="append-only"):
+    with pytest.raises(REFUSED, match="append-only"):
         store.db.execute("DELETE FROM events")
 
 
@@ -126,12 +154,14 @@ def test_entries_are_searchable_the_sqlite_utils_way(store: Store) -> None:
 
 
 def _fts_titles(store: Store, query: str) -> list[str]:
-    rows = store.db.execute(
-        "SELECT title FROM entries WHERE rowid IN"
-        " (SELECT rowid FROM entries_fts WHERE entries_fts MATCH ?) ORDER BY seq",
-        (query,),
-    ).fetchall()
-    return [r[0] for r in rows]
+    sql = (
+        "SELECT title FROM entries WHERE id IN (SELECT entry_id FROM entries_fts"
+        " WHERE doc @@ plainto_tsquery('simple', ?)) ORDER BY seq"
+        if store.on_postgres
+        else "SELECT title FROM entries WHERE rowid IN"
+        " (SELECT rowid FROM entries_fts WHERE entries_fts MATCH ?) ORDER BY seq"
+    )
+    return [r[0] for r in store.db.execute(sql, (query,)).fetchall()]
 
 
 def _seen(feed_id: str, key: str, title: str) -> ev.NewEvent:
@@ -139,15 +169,18 @@ def _seen(feed_id: str, key: str, title: str) -> ev.NewEvent:
     return ev.NewEvent(f"entry:{ev.entry_id_for(feed_id, key)}", data, "seen")
 
 
-def test_the_search_index_follows_the_log_and_replay_rebuilds_it(tmp_path: Path) -> None:
-    path = tmp_path / "log.db"
+def test_the_search_index_follows_the_log_and_replay_rebuilds_it(log_target: Path | str) -> None:
+    path = log_target
     feed_id = ev.feed_id_for("http://127.0.0.1/feed.xml")
     with Store(path) as store:
         store.append([feed_added(), _seen(feed_id, "a", "First")])
     with Store(path) as store:  # closing caught up: a later reader finds the entry
         assert _fts_titles(store, "lianyungang") == ["First"]
         store.append([_seen(feed_id, "b", "Second")])
-        store.db.execute("INSERT INTO entries_fts (entries_fts) VALUES ('delete-all')")
+        if store.on_postgres:
+            store.db.execute("DELETE FROM entries_fts")
+        else:
+            store.db.execute("INSERT INTO entries_fts (entries_fts) VALUES ('delete-all')")
         assert _fts_titles(store, "lianyungang") == []
         assert replay(store).identical
         assert _fts_titles(store, "lianyungang") == ["First", "Second"]
@@ -346,12 +379,12 @@ operations = st.one_of(
 )
 @given(ops=st.lists(operations, max_size=40))
 def test_replay_equals_incremental_projections(
-    tmp_path_factory: pytest.TempPathFactory, ops: list
+    new_log: Callable[[], Path | str], ops: list
 ) -> None:
-    store = Store(tmp_path_factory.mktemp("prop") / "log.db", clock=Ticker())
+    store = Store(new_log(), clock=Ticker())
     for position, (stream, data) in enumerate(ops):
         # e.g. an entry seen twice: the projection refuses, the append rolls back
-        with contextlib.suppress(sqlite3.IntegrityError):
+        with contextlib.suppress(*REFUSED):
             store.append([ev.NewEvent(stream, data, f"op{position}")])
     report = replay(store, write=False)
     assert report.identical, report.differences

@@ -9,15 +9,15 @@ from __future__ import annotations
 
 import functools
 import json
-import sqlite3
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import TypeVar
 
 from monitor.eventlog import events as ev
+from monitor.eventlog.connection import Connection
 
 P = TypeVar("P", bound=ev.Payload)
-Handler = Callable[[sqlite3.Connection, ev.StoredEvent], None]
+Handler = Callable[[Connection, ev.StoredEvent], None]
 
 
 @functools.lru_cache(maxsize=1024)  # the same few moments recur within a transaction
@@ -30,7 +30,7 @@ def stream_id(stream: str) -> str:
     return stream.split(":", 1)[1]
 
 
-def _feed_added(db: sqlite3.Connection, event: ev.StoredEvent) -> None:
+def _feed_added(db: Connection, event: ev.StoredEvent) -> None:
     data = _as(event, ev.FeedAdded)
     selectors = data.selectors.model_dump_json() if data.selectors else None
     # A feed added again starts afresh: every column not inserted goes back to its default.
@@ -53,16 +53,16 @@ def _feed_added(db: sqlite3.Connection, event: ev.StoredEvent) -> None:
     )
 
 
-def _feed_removed(db: sqlite3.Connection, event: ev.StoredEvent) -> None:
+def _feed_removed(db: Connection, event: ev.StoredEvent) -> None:
     db.execute("DELETE FROM feeds WHERE id = ?", (stream_id(event.stream),))
 
 
-def _feed_moved(db: sqlite3.Connection, event: ev.StoredEvent) -> None:
+def _feed_moved(db: Connection, event: ev.StoredEvent) -> None:
     data = _as(event, ev.FeedMoved)
     db.execute("UPDATE feeds SET url = ? WHERE id = ?", (data.new_url, stream_id(event.stream)))
 
 
-def _feed_fetched(db: sqlite3.Connection, event: ev.StoredEvent) -> None:
+def _feed_fetched(db: Connection, event: ev.StoredEvent) -> None:
     data = _as(event, ev.FeedFetched)
     db.execute(
         "UPDATE feeds SET etag = ?, last_modified = ?, content_hash = ?, polled = 1,"
@@ -79,7 +79,7 @@ def _feed_fetched(db: sqlite3.Connection, event: ev.StoredEvent) -> None:
     )
 
 
-def _feed_failed(db: sqlite3.Connection, event: ev.StoredEvent) -> None:
+def _feed_failed(db: Connection, event: ev.StoredEvent) -> None:
     data = _as(event, ev.FeedFailed)
     db.execute(
         "UPDATE feeds SET failures = ?, failing_since = COALESCE(failing_since, ?),"
@@ -96,14 +96,14 @@ def _feed_failed(db: sqlite3.Connection, event: ev.StoredEvent) -> None:
     )
 
 
-def _feed_recovered(db: sqlite3.Connection, event: ev.StoredEvent) -> None:
+def _feed_recovered(db: Connection, event: ev.StoredEvent) -> None:
     db.execute(
         "UPDATE feeds SET failures = 0, failing_since = NULL, next_poll_at = NULL WHERE id = ?",
         (stream_id(event.stream),),
     )
 
 
-def _entry_seen(db: sqlite3.Connection, event: ev.StoredEvent) -> None:
+def _entry_seen(db: Connection, event: ev.StoredEvent) -> None:
     data = _as(event, ev.EntrySeen)
     published = iso(data.published) if data.published else None
     db.execute(
@@ -130,7 +130,7 @@ def _entry_seen(db: sqlite3.Connection, event: ev.StoredEvent) -> None:
     )
 
 
-def _rule_matched(db: sqlite3.Connection, event: ev.StoredEvent) -> None:
+def _rule_matched(db: Connection, event: ev.StoredEvent) -> None:
     data = _as(event, ev.RuleMatched)
     db.execute(
         "INSERT INTO matches (entry_id, rule_id, rule_version, level, terms, spans,"
@@ -159,7 +159,7 @@ def _rule_matched(db: sqlite3.Connection, event: ev.StoredEvent) -> None:
     )
 
 
-def _alert_queued(db: sqlite3.Connection, event: ev.StoredEvent) -> None:
+def _alert_queued(db: Connection, event: ev.StoredEvent) -> None:
     data = _as(event, ev.AlertQueued)
     now = iso(event.recorded_at)
     db.execute(
@@ -178,9 +178,7 @@ def _alert_queued(db: sqlite3.Connection, event: ev.StoredEvent) -> None:
     )
 
 
-def _alert_status(
-    db: sqlite3.Connection, event: ev.StoredEvent, status: str, **columns: object
-) -> None:
+def _alert_status(db: Connection, event: ev.StoredEvent, status: str, **columns: object) -> None:
     assignments = "".join(f", {name} = ?" for name in columns)
     db.execute(
         f"UPDATE alerts SET status = ?, updated_at = ?{assignments} WHERE id = ?",
@@ -188,30 +186,30 @@ def _alert_status(
     )
 
 
-def _alert_dispatched(db: sqlite3.Connection, event: ev.StoredEvent) -> None:
+def _alert_dispatched(db: Connection, event: ev.StoredEvent) -> None:
     _alert_status(db, event, "in_flight", attempts=_as(event, ev.AlertDispatched).attempt)
 
 
-def _alert_sent(db: sqlite3.Connection, event: ev.StoredEvent) -> None:
+def _alert_sent(db: Connection, event: ev.StoredEvent) -> None:
     _alert_status(
         db, event, "sent", message_id=_as(event, ev.AlertSent).message_id, last_error=None
     )
 
 
-def _alert_deferred(db: sqlite3.Connection, event: ev.StoredEvent) -> None:
+def _alert_deferred(db: Connection, event: ev.StoredEvent) -> None:
     data = _as(event, ev.AlertDeferred)
     _alert_status(db, event, "pending", not_before=iso(data.not_before), last_error=data.reason)
 
 
-def _alert_failed(db: sqlite3.Connection, event: ev.StoredEvent) -> None:
+def _alert_failed(db: Connection, event: ev.StoredEvent) -> None:
     _alert_status(db, event, "failed", last_error=_as(event, ev.AlertFailed).reason)
 
 
-def _alert_uncertain(db: sqlite3.Connection, event: ev.StoredEvent) -> None:
+def _alert_uncertain(db: Connection, event: ev.StoredEvent) -> None:
     _alert_status(db, event, "uncertain", last_error=_as(event, ev.AlertUncertain).reason)
 
 
-def _chat_started(db: sqlite3.Connection, event: ev.StoredEvent) -> None:
+def _chat_started(db: Connection, event: ev.StoredEvent) -> None:
     data = _as(event, ev.ChatStarted)
     db.execute(
         "INSERT INTO chats (id, title, kind, started_at) VALUES (?, ?, ?, ?) ON CONFLICT (id)"
@@ -221,7 +219,7 @@ def _chat_started(db: sqlite3.Connection, event: ev.StoredEvent) -> None:
     )
 
 
-def _subscribed(db: sqlite3.Connection, event: ev.StoredEvent) -> None:
+def _subscribed(db: Connection, event: ev.StoredEvent) -> None:
     data = _as(event, ev.Subscribed)
     db.execute(
         "INSERT INTO subscriptions (chat_id, rule_id, since) VALUES (?, ?, ?)"
@@ -230,21 +228,21 @@ def _subscribed(db: sqlite3.Connection, event: ev.StoredEvent) -> None:
     )
 
 
-def _unsubscribed(db: sqlite3.Connection, event: ev.StoredEvent) -> None:
+def _unsubscribed(db: Connection, event: ev.StoredEvent) -> None:
     data = _as(event, ev.Unsubscribed)
     db.execute(
         "DELETE FROM subscriptions WHERE chat_id = ? AND rule_id = ?", (data.chat_id, data.rule_id)
     )
 
 
-def _chat_blocked(db: sqlite3.Connection, event: ev.StoredEvent) -> None:
+def _chat_blocked(db: Connection, event: ev.StoredEvent) -> None:
     data = _as(event, ev.ChatBlocked)
     db.execute(
         "UPDATE chats SET blocked = 1, blocked_reason = ? WHERE id = ?", (data.reason, data.chat_id)
     )
 
 
-def _chat_migrated(db: sqlite3.Connection, event: ev.StoredEvent) -> None:
+def _chat_migrated(db: Connection, event: ev.StoredEvent) -> None:
     data = _as(event, ev.ChatMigrated)
     old, new = data.chat_id, data.new_chat_id
     db.execute(
@@ -262,22 +260,22 @@ def _chat_migrated(db: sqlite3.Connection, event: ev.StoredEvent) -> None:
     db.execute("DELETE FROM subscriptions WHERE chat_id = ?", (old,))
 
 
-def _chat_level_set(db: sqlite3.Connection, event: ev.StoredEvent) -> None:
+def _chat_level_set(db: Connection, event: ev.StoredEvent) -> None:
     data = _as(event, ev.ChatLevelSet)
     db.execute("UPDATE chats SET min_level = ? WHERE id = ?", (data.level, data.chat_id))
 
 
-def _chat_muted(db: sqlite3.Connection, event: ev.StoredEvent) -> None:
+def _chat_muted(db: Connection, event: ev.StoredEvent) -> None:
     data = _as(event, ev.ChatMuted)
     db.execute("UPDATE chats SET muted_until = ? WHERE id = ?", (iso(data.until), data.chat_id))
 
 
-def _chat_unmuted(db: sqlite3.Connection, event: ev.StoredEvent) -> None:
+def _chat_unmuted(db: Connection, event: ev.StoredEvent) -> None:
     data = _as(event, ev.ChatUnmuted)
     db.execute("UPDATE chats SET muted_until = NULL WHERE id = ?", (data.chat_id,))
 
 
-def _rules_loaded(db: sqlite3.Connection, event: ev.StoredEvent) -> None:
+def _rules_loaded(db: Connection, event: ev.StoredEvent) -> None:
     data = _as(event, ev.RulesLoaded)
     db.execute("DELETE FROM rules")
     db.executemany(
@@ -293,15 +291,15 @@ def _rules_loaded(db: sqlite3.Connection, event: ev.StoredEvent) -> None:
 # --- operator controls of a feed (issue 13) ------------------------------------------
 
 
-def _feed_paused(db: sqlite3.Connection, event: ev.StoredEvent) -> None:
+def _feed_paused(db: Connection, event: ev.StoredEvent) -> None:
     db.execute("UPDATE feeds SET paused = 1 WHERE id = ?", (stream_id(event.stream),))
 
 
-def _feed_resumed(db: sqlite3.Connection, event: ev.StoredEvent) -> None:
+def _feed_resumed(db: Connection, event: ev.StoredEvent) -> None:
     db.execute("UPDATE feeds SET paused = 0 WHERE id = ?", (stream_id(event.stream),))
 
 
-def _feed_poll_requested(db: sqlite3.Connection, event: ev.StoredEvent) -> None:
+def _feed_poll_requested(db: Connection, event: ev.StoredEvent) -> None:
     # A poll asked for by hand is not held back by a failure's backoff.
     db.execute(
         "UPDATE feeds SET poll_requested_at = ?, next_poll_at = NULL WHERE id = ?",
@@ -342,7 +340,7 @@ HANDLERS: dict[str, Handler] = {
 # --- stories: story_entries, stories, and the sent alerts whose message names the outlets ---
 
 
-def _story_started(db: sqlite3.Connection, event: ev.StoredEvent) -> None:
+def _story_started(db: Connection, event: ev.StoredEvent) -> None:
     data = _as(event, ev.StoryStarted)
     now = iso(event.recorded_at)
     db.execute(
@@ -353,7 +351,7 @@ def _story_started(db: sqlite3.Connection, event: ev.StoredEvent) -> None:
     _story_entry(db, event, data.entry_id, data.feed_id, data.outlet, "new", 0.0, data.url_key)
 
 
-def _story_joined(db: sqlite3.Connection, event: ev.StoredEvent) -> None:
+def _story_joined(db: Connection, event: ev.StoredEvent) -> None:
     data = _as(event, ev.StoryJoined)
     story = stream_id(event.stream)
     _story_entry(db, event, data.entry_id, data.feed_id, data.outlet, data.how, data.score,
@@ -371,7 +369,7 @@ def _story_joined(db: sqlite3.Connection, event: ev.StoredEvent) -> None:
 
 
 def _story_entry(
-    db: sqlite3.Connection,
+    db: Connection,
     event: ev.StoredEvent,
     entry_id: str,
     feed_id: str,
@@ -388,7 +386,7 @@ def _story_entry(
     )  # fmt: skip
 
 
-def _story_alert_sent(db: sqlite3.Connection, event: ev.StoredEvent) -> None:
+def _story_alert_sent(db: Connection, event: ev.StoredEvent) -> None:
     """A message that can be edited later: remember how many outlets it names."""
     data = _as(event, ev.AlertSent)
     if data.message_id is None:
@@ -404,7 +402,7 @@ def _story_alert_sent(db: sqlite3.Connection, event: ev.StoredEvent) -> None:
     )
 
 
-def _alert_edited(db: sqlite3.Connection, event: ev.StoredEvent) -> None:
+def _alert_edited(db: Connection, event: ev.StoredEvent) -> None:
     data = _as(event, ev.AlertEdited)
     db.execute(
         "UPDATE story_alerts SET shown = CASE WHEN shown > ? THEN shown ELSE ? END"
@@ -413,7 +411,7 @@ def _alert_edited(db: sqlite3.Connection, event: ev.StoredEvent) -> None:
     )
 
 
-def _topic_muted(db: sqlite3.Connection, event: ev.StoredEvent) -> None:
+def _topic_muted(db: Connection, event: ev.StoredEvent) -> None:
     data = _as(event, ev.TopicMuted)
     db.execute(
         "INSERT INTO topic_mutes (chat_id, rule_id, until) VALUES (?, ?, ?)"
@@ -422,14 +420,14 @@ def _topic_muted(db: sqlite3.Connection, event: ev.StoredEvent) -> None:
     )
 
 
-def _topic_unmuted(db: sqlite3.Connection, event: ev.StoredEvent) -> None:
+def _topic_unmuted(db: Connection, event: ev.StoredEvent) -> None:
     data = _as(event, ev.TopicUnmuted)
     db.execute(
         "DELETE FROM topic_mutes WHERE chat_id = ? AND rule_id = ?", (data.chat_id, data.rule_id)
     )
 
 
-def _chat_previews_set(db: sqlite3.Connection, event: ev.StoredEvent) -> None:
+def _chat_previews_set(db: Connection, event: ev.StoredEvent) -> None:
     data = _as(event, ev.ChatPreviewsSet)
     db.execute(
         "INSERT INTO chat_prefs (chat_id, previews) VALUES (?, ?)"
@@ -451,7 +449,7 @@ HANDLERS.update(
 # --- digests and quiet hours per chat: chat_delivery, digests ---
 
 
-def _delivery_row(db: sqlite3.Connection, chat_id: int, **columns: object) -> None:
+def _delivery_row(db: Connection, chat_id: int, **columns: object) -> None:
     db.execute("INSERT INTO chat_delivery (chat_id) VALUES (?) ON CONFLICT DO NOTHING", (chat_id,))
     assignments = ", ".join(f"{name} = ?" for name in columns)
     db.execute(
@@ -459,24 +457,24 @@ def _delivery_row(db: sqlite3.Connection, chat_id: int, **columns: object) -> No
     )
 
 
-def _chat_mode_set(db: sqlite3.Connection, event: ev.StoredEvent) -> None:
+def _chat_mode_set(db: Connection, event: ev.StoredEvent) -> None:
     data = _as(event, ev.ChatModeSet)
     _delivery_row(db, data.chat_id, mode=data.mode, digest_at=data.at)
 
 
-def _chat_timezone_set(db: sqlite3.Connection, event: ev.StoredEvent) -> None:
+def _chat_timezone_set(db: Connection, event: ev.StoredEvent) -> None:
     data = _as(event, ev.ChatTimezoneSet)
     _delivery_row(db, data.chat_id, timezone=data.timezone)
 
 
-def _chat_quiet_set(db: sqlite3.Connection, event: ev.StoredEvent) -> None:
+def _chat_quiet_set(db: Connection, event: ev.StoredEvent) -> None:
     data = _as(event, ev.ChatQuietSet)
     _delivery_row(
         db, data.chat_id, quiet_start=data.start, quiet_end=data.end, quiet_held=data.held
     )
 
 
-def _digest_sent(db: sqlite3.Connection, event: ev.StoredEvent) -> None:
+def _digest_sent(db: Connection, event: ev.StoredEvent) -> None:
     data = _as(event, ev.DigestSent)
     db.execute(
         "INSERT INTO digests (seq, chat_id, period, part, parts, alerts, message_id, sent_at)"
@@ -491,7 +489,7 @@ def _digest_sent(db: sqlite3.Connection, event: ev.StoredEvent) -> None:
     )
 
 
-def _delivery_migrated(db: sqlite3.Connection, event: ev.StoredEvent) -> None:
+def _delivery_migrated(db: Connection, event: ev.StoredEvent) -> None:
     """A group that became a supergroup keeps its digest and quiet-hour settings."""
     data = _as(event, ev.ChatMigrated)
     db.execute(
@@ -515,7 +513,7 @@ HANDLERS.update(
 # --- personal watches ---
 
 
-def _watch_added(db: sqlite3.Connection, event: ev.StoredEvent) -> None:
+def _watch_added(db: Connection, event: ev.StoredEvent) -> None:
     data = _as(event, ev.WatchAdded)
     db.execute(
         "INSERT INTO watches (chat_id, number, text, added_at, removed, seq)"
@@ -525,7 +523,7 @@ def _watch_added(db: sqlite3.Connection, event: ev.StoredEvent) -> None:
     )
 
 
-def _watch_removed(db: sqlite3.Connection, event: ev.StoredEvent) -> None:
+def _watch_removed(db: Connection, event: ev.StoredEvent) -> None:
     data = _as(event, ev.WatchRemoved)
     db.execute(
         "UPDATE watches SET removed = 1, seq = ? WHERE chat_id = ? AND number = ?",
@@ -533,7 +531,7 @@ def _watch_removed(db: sqlite3.Connection, event: ev.StoredEvent) -> None:
     )
 
 
-def _watches_migrated(db: sqlite3.Connection, event: ev.StoredEvent) -> None:
+def _watches_migrated(db: Connection, event: ev.StoredEvent) -> None:
     """A group that became a supergroup keeps its watches (under its new id)."""
     data = _as(event, ev.ChatMigrated)
     db.execute(
@@ -547,7 +545,7 @@ def _watches_migrated(db: sqlite3.Connection, event: ev.StoredEvent) -> None:
     )
 
 
-def _chat_settings_migrated(db: sqlite3.Connection, event: ev.StoredEvent) -> None:
+def _chat_settings_migrated(db: Connection, event: ev.StoredEvent) -> None:
     _delivery_migrated(db, event)
     _watches_migrated(db, event)
 
@@ -557,7 +555,7 @@ HANDLERS.update({"WatchAdded": _watch_added, "WatchRemoved": _watch_removed})
 # --- feed health told to the admins ---
 
 
-def _feed_trouble_reported(db: sqlite3.Connection, event: ev.StoredEvent) -> None:
+def _feed_trouble_reported(db: Connection, event: ev.StoredEvent) -> None:
     data = _as(event, ev.FeedTroubleReported)
     db.execute(
         "INSERT INTO feed_notices (feed_id, state, since, detail, reported_at)"
@@ -568,7 +566,7 @@ def _feed_trouble_reported(db: sqlite3.Connection, event: ev.StoredEvent) -> Non
     )
 
 
-def _feed_trouble_cleared(db: sqlite3.Connection, event: ev.StoredEvent) -> None:
+def _feed_trouble_cleared(db: Connection, event: ev.StoredEvent) -> None:
     data = _as(event, ev.FeedTroubleCleared)
     db.execute(
         "INSERT INTO feed_notices (feed_id, state, since, detail, reported_at)"
@@ -590,7 +588,7 @@ ALSO: dict[str, Handler] = {
 }
 
 
-def apply(db: sqlite3.Connection, event: ev.StoredEvent) -> None:
+def apply(db: Connection, event: ev.StoredEvent) -> None:
     HANDLERS[event.type](db, event)
     also = ALSO.get(event.type)
     if also is not None:

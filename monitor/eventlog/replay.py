@@ -6,21 +6,28 @@ then rebuilt from them. All of it happens inside one
 transaction on the live database: `BEGIN IMMEDIATE` when the tables are replaced, so a
 running daemon's appends wait instead of being wiped, and a plain read transaction for a
 check, so it compares one snapshot.
+
+On PostgreSQL the scratch tables are a schema of their own in the same database, first on
+the search path for the transaction (so unqualified names resolve to them, as the
+scratch file's do on SQLite), dropped at its end; a rebuild takes the appends' lock.
 """
 
 from __future__ import annotations
 
 import sqlite3
 import tempfile
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 from monitor.eventlog import events as ev
-from monitor.eventlog import projections, search_index
+from monitor.eventlog import pg_schema, projections, search_index
+from monitor.eventlog.connection import Connection, is_postgres
+from monitor.eventlog.postgres import PgConnection
 from monitor.eventlog.schema import PROJECTION_SCRIPTS, PROJECTION_TABLES, split_statements
-from monitor.eventlog.store import Reader, database_uri, read_events, write_error
+from monitor.eventlog.store import REFUSED, Reader, database_uri, read_events, write_error
 
 
 @dataclass(frozen=True)
@@ -40,11 +47,61 @@ def replay(log: Reader, *, write: bool = True) -> ReplayReport:
     `log` may be the daemon's Store or any Reader of the same file.
     """
     live_path, busy_timeout = log.path, log.busy_timeout
+    if is_postgres(live_path):
+        try:
+            return _replay_postgres(str(live_path), write)
+        except REFUSED as error:
+            raise write_error(live_path, error) from None
     with tempfile.TemporaryDirectory(prefix="monitor-replay-") as folder:
         try:
-            return _replay(Path(folder) / "scratch.db", live_path, write, busy_timeout)
+            return _replay(Path(folder) / "scratch.db", Path(live_path), write, busy_timeout)
         except sqlite3.OperationalError as error:
             raise write_error(live_path, error) from None
+
+
+def _replay_postgres(url: str, write: bool) -> ReplayReport:
+    db = PgConnection(url)
+    scratch = f"replay_{uuid.uuid4().hex[:12]}"
+    try:
+        db.execute("BEGIN ISOLATION LEVEL REPEATABLE READ")  # one snapshot of the log
+        try:
+            if write:  # appends wait until the tables are replaced
+                db.execute(f"SELECT pg_advisory_xact_lock({pg_schema.LOG_LOCK})")
+            live = db.execute("SELECT current_schema()").fetchone()[0]
+            db.script(f"CREATE SCHEMA {scratch}; SET LOCAL search_path = {scratch}, {live}")
+            for script in pg_schema.PROJECTION_SCRIPTS_PG:
+                db.script(script)
+            count = _build_scratch(db)
+            differences = {t: _diff_schemas(db, t, live, scratch) for t in PROJECTION_TABLES}
+            report = ReplayReport(differences=differences, events=count)
+            if write and not report.identical:
+                _copy_tables(db, scratch, live)
+            if write:
+                search_index.rebuild(db, live)
+            db.script(f"DROP SCHEMA {scratch} CASCADE")
+            db.execute("COMMIT" if write else "ROLLBACK")
+        except BaseException:
+            if db.in_transaction:
+                db.execute("ROLLBACK")
+            raise
+        return report
+    finally:
+        db.close()
+
+
+def _diff_schemas(db: Connection, table: str, live: str, scratch: str) -> int:
+    one, other = f"SELECT * FROM {live}.{table}", f"SELECT * FROM {scratch}.{table}"
+    sql = (
+        f"SELECT (SELECT COUNT(*) FROM ({one} EXCEPT {other}) AS a)"
+        f" + (SELECT COUNT(*) FROM ({other} EXCEPT {one}) AS b)"
+    )
+    return int(db.execute(sql).fetchone()[0])
+
+
+def _copy_tables(db: Connection, source: str, target: str) -> None:
+    for table in PROJECTION_TABLES:
+        db.execute(f"DELETE FROM {target}.{table}")
+        db.execute(f"INSERT INTO {target}.{table} SELECT * FROM {source}.{table}")
 
 
 def _replay(scratch: Path, live_path: Path, write: bool, busy_timeout: float) -> ReplayReport:
@@ -96,7 +153,7 @@ def _one_transaction(db: sqlite3.Connection, *, write: bool) -> Iterator[None]:
         raise
 
 
-def _build_scratch(db: sqlite3.Connection) -> int:
+def _build_scratch(db: Connection) -> int:
     count = 0
     for event in _iter_events(db):
         projections.apply(db, event)
@@ -104,7 +161,7 @@ def _build_scratch(db: sqlite3.Connection) -> int:
     return count
 
 
-def _iter_events(db: sqlite3.Connection, batch: int = 5000) -> Iterator[ev.StoredEvent]:
+def _iter_events(db: Connection, batch: int = 5000) -> Iterator[ev.StoredEvent]:
     after = 0
     while page := read_events(db, after=after, limit=batch):
         yield from page

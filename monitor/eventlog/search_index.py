@@ -9,6 +9,8 @@ through the writer catches up first, and `replay` rebuilds the index from `entri
 
 It is derived data: its transactions use `synchronous = NORMAL` (no fsync of their own),
 since a crash that loses one loses nothing the next catch-up does not redo.
+
+On PostgreSQL `entries_fts` is a table of tsvectors (eventlog.pg_schema), keyed by entry id.
 """
 
 from __future__ import annotations
@@ -16,8 +18,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import sqlite3
 from collections.abc import Callable
+from typing import Any
+
+from monitor.eventlog.connection import Connection
 
 log = logging.getLogger(__name__)
 
@@ -30,14 +34,30 @@ _PENDING = (
     " JOIN entries en ON en.id = substr(ev.stream, 7)"
     " WHERE ev.type = 'EntrySeen' AND ev.seq > ? ORDER BY ev.seq LIMIT ?"
 )
+_ADD = "INSERT INTO entries_fts (rowid, title, summary, content) VALUES (?, ?, ?, ?)"
+# PostgreSQL: the entry's id keys its tsvector.
+_PENDING_PG = _PENDING.replace("en.rowid", "en.id")
+_ADD_PG = (
+    "INSERT INTO entries_fts (entry_id, doc)"
+    " VALUES (?, to_tsvector('simple', ? || ' ' || ? || ' ' || ?))"
+    " ON CONFLICT (entry_id) DO UPDATE SET doc = excluded.doc"
+)
+_REBUILD_PG = (
+    "INSERT INTO {schema}.entries_fts (entry_id, doc) SELECT id,"
+    " to_tsvector('simple', title || ' ' || summary || ' ' || content) FROM {schema}.entries"
+)
 
 
-def position(db: sqlite3.Connection) -> int:
+def _on_postgres(db: Connection) -> bool:
+    return getattr(db, "dialect", "sqlite") == "postgresql"
+
+
+def position(db: Connection) -> int:
     """The seq of the last EntrySeen whose entry is in the index."""
     return int(db.execute("SELECT position FROM search_index").fetchone()[0])
 
 
-def catch_up(db: sqlite3.Connection) -> int:
+def catch_up(db: Connection) -> int:
     """Index every entry appended since the last catch-up; returns how many were added.
 
     `db` is the writer's connection, outside any transaction.
@@ -51,23 +71,24 @@ def catch_up(db: sqlite3.Connection) -> int:
     return added
 
 
-def _has_pending(db: sqlite3.Connection) -> bool:
+def _has_pending(db: Connection) -> bool:
     # A read first: with nothing to index, no write lock is taken (the file may be read-only).
-    return db.execute(_PENDING, (position(db), 1)).fetchone() is not None
+    pending = _PENDING_PG if _on_postgres(db) else _PENDING
+    return db.execute(pending, (position(db), 1)).fetchone() is not None
 
 
-def _index_batch(db: sqlite3.Connection) -> int:
-    rows: list[sqlite3.Row] = []
+def _index_batch(db: Connection) -> int:
+    rows: list[Any] = []
+    pending, add = (_PENDING_PG, _ADD_PG) if _on_postgres(db) else (_PENDING, _ADD)
     db.execute("PRAGMA synchronous = NORMAL")
     try:
         db.execute("BEGIN IMMEDIATE")
         try:
-            rows = db.execute(_PENDING, (position(db), BATCH)).fetchall()
+            if _on_postgres(db):  # one indexer at a time: the others find nothing left
+                db.execute("SELECT position FROM search_index FOR UPDATE")
+            rows = db.execute(pending, (position(db), BATCH)).fetchall()
             if rows:
-                db.executemany(
-                    "INSERT INTO entries_fts (rowid, title, summary, content) VALUES (?, ?, ?, ?)",
-                    [(row[1], row[2], row[3], row[4]) for row in rows],
-                )
+                db.executemany(add, [(row[1], row[2], row[3], row[4]) for row in rows])
                 db.execute("UPDATE search_index SET position = ?", (rows[-1][0],))
             db.execute("COMMIT")
         except BaseException:
@@ -79,9 +100,13 @@ def _index_batch(db: sqlite3.Connection) -> int:
     return len(rows)
 
 
-def rebuild(db: sqlite3.Connection, schema: str = "main") -> None:
+def rebuild(db: Connection, schema: str = "main") -> None:
     """Index every entry afresh (after replay replaced `entries`), in the caller's transaction."""
-    db.execute(f"INSERT INTO {schema}.entries_fts (entries_fts) VALUES ('rebuild')")
+    if _on_postgres(db):
+        db.execute(f"DELETE FROM {schema}.entries_fts")
+        db.execute(_REBUILD_PG.format(schema=schema))
+    else:
+        db.execute(f"INSERT INTO {schema}.entries_fts (entries_fts) VALUES ('rebuild')")
     db.execute(
         f"UPDATE {schema}.search_index SET position ="
         f" (SELECT COALESCE(MAX(seq), 0) FROM {schema}.events WHERE type = 'EntrySeen')"

@@ -1,7 +1,10 @@
-"""The event store: one append-only `events` table in SQLite, and its projections.
+"""The event store: one append-only `events` table, and its projections, in SQLite (a file)
+or PostgreSQL (a `postgresql://` URL: eventlog.postgres, eventlog.pg_schema).
 
 One writer connection; every write is one `BEGIN IMMEDIATE` transaction that appends
 events and updates the projections together, so a crash leaves either both or neither.
+On PostgreSQL each append first takes a transaction-level advisory lock, so that appends
+commit in `seq` order as SQLite's single writer does (docs/scaling.md).
 """
 
 from __future__ import annotations
@@ -18,7 +21,9 @@ import sqlite_utils
 
 from monitor.errors import ConcurrencyError, StoreError
 from monitor.eventlog import events as ev
-from monitor.eventlog import projections, search_index
+from monitor.eventlog import pg_schema, projections, search_index
+from monitor.eventlog.connection import Connection, DbTarget, is_postgres
+from monitor.eventlog.postgres import OperationalError, PgConnection, where
 from monitor.eventlog.schema import (
     DIGESTS_SCHEMA,
     ENTRY_CONTENT_COLUMN,
@@ -39,6 +44,9 @@ from monitor.eventlog.views import VIEWS, create_views
 
 Clock = Callable[[], datetime]
 log = logging.getLogger(__name__)
+
+# Errors that mean the database refused or lost a write (a StoreError for the user).
+REFUSED = (sqlite3.OperationalError, OperationalError)
 
 # Each migration runs once, in order; PRAGMA user_version counts the ones applied.
 MIGRATIONS: tuple[str, ...] = (
@@ -110,7 +118,7 @@ class Reader:
     """
 
     def __init__(
-        self, db: sqlite3.Connection, path: Path, clock: Clock = utc_now, busy_timeout: float = 10.0
+        self, db: Connection, path: DbTarget, clock: Clock = utc_now, busy_timeout: float = 10.0
     ) -> None:
         self.db = db
         self.path = path
@@ -118,9 +126,15 @@ class Reader:
         self.busy_timeout = busy_timeout
 
     @classmethod
-    def open(cls, path: Path, busy_timeout: float = 10.0) -> Reader:
+    def open(cls, path: DbTarget, busy_timeout: float = 10.0) -> Reader:
         """A read-only connection: it never migrates, writes or takes the write lock."""
-        return cls(connect(path, readonly=True, busy_timeout=busy_timeout), path, utc_now)
+        if is_postgres(path):
+            return cls(PgConnection(str(path), readonly=True), path, utc_now)
+        return cls(connect(Path(path), readonly=True, busy_timeout=busy_timeout), path, utc_now)
+
+    @property
+    def on_postgres(self) -> bool:
+        return isinstance(self.db, PgConnection)
 
     def close(self) -> None:
         self.db.close()
@@ -135,20 +149,34 @@ class Reader:
 class Store(Reader):
     """The single writer. Appends are idempotent (by event id) and checked per stream."""
 
-    def __init__(self, path: Path, clock: Clock = utc_now, busy_timeout: float = 10.0) -> None:
-        super().__init__(connect(path, busy_timeout=busy_timeout), path, clock, busy_timeout)
+    def __init__(self, path: DbTarget, clock: Clock = utc_now, busy_timeout: float = 10.0) -> None:
+        if is_postgres(path):
+            super().__init__(PgConnection(str(path)), path, clock, busy_timeout)
+        else:
+            super().__init__(connect(Path(path), busy_timeout=busy_timeout), path, clock)
+            self.busy_timeout = busy_timeout
+        # On PostgreSQL, the statement each append runs first (None on SQLite: one writer).
+        self.log_lock = (
+            f"SELECT pg_advisory_xact_lock({pg_schema.LOG_LOCK})" if (self.on_postgres) else None
+        )
         try:
-            migrate(self.db)
-        except sqlite3.OperationalError as error:
+            if isinstance(self.db, PgConnection):
+                pg_schema.migrate(self.db, MIGRATIONS)
+            elif isinstance(self.db, sqlite3.Connection):
+                migrate(self.db, path)
+        except REFUSED as error:
             self.db.close()
             raise write_error(path, error) from None
+        except StoreError:
+            self.db.close()
+            raise
 
     @contextmanager
-    def transaction(self) -> Iterator[sqlite3.Connection]:
+    def transaction(self) -> Iterator[Connection]:
         """BEGIN IMMEDIATE ... COMMIT; a refused write (full, read-only, locked) is a StoreError."""
         try:
             self.db.execute("BEGIN IMMEDIATE")
-        except sqlite3.OperationalError as error:
+        except REFUSED as error:
             raise write_error(self.path, error) from None
         try:
             yield self.db
@@ -156,7 +184,7 @@ class Store(Reader):
         except BaseException as error:
             if self.db.in_transaction:
                 self.db.execute("ROLLBACK")
-            if isinstance(error, sqlite3.OperationalError):
+            if isinstance(error, REFUSED):
                 raise write_error(self.path, error) from None
             raise
 
@@ -168,8 +196,34 @@ class Store(Reader):
         `expected` maps a stream to the version the caller last saw (0: no events yet);
         if the stream has moved on, nothing is appended and ConcurrencyError is raised.
         """
+        try:
+            return self._append_once(new_events, expected or {})
+        except StoreError:
+            if not self._lost_connection():
+                raise
+        # PostgreSQL lost the connection: the transaction rolled back, or committed before
+        # the answer was lost. Once more on a fresh connection: ids already stored are skipped.
+        log.warning("%s: connection lost during an append; retrying once", where(str(self.path)))
+        self._reconnect()
+        return self._append_once(new_events, expected or {})
+
+    def _append_once(
+        self, new_events: Sequence[ev.NewEvent], expected: Mapping[str, int]
+    ) -> list[ev.StoredEvent]:
         with self.transaction() as db:
-            return append_in(db, new_events, expected or {}, self.clock())
+            if self.log_lock is not None:
+                db.execute(self.log_lock)  # seq order = commit order (docs/scaling.md)
+            return append_in(db, new_events, expected, self.clock())
+
+    def _lost_connection(self) -> bool:
+        return isinstance(self.db, PgConnection) and self.db.conn.broken
+
+    def _reconnect(self) -> None:
+        if isinstance(self.db, PgConnection):
+            try:
+                self.db.reconnect()
+            except Exception as error:
+                raise write_error(self.path, error) from None
 
     def version(self, stream: str) -> int:
         return stream_version(self.db, stream)
@@ -178,7 +232,7 @@ class Store(Reader):
         """Add the entries appended since the last catch-up to the full-text index."""
         try:
             return search_index.catch_up(self.db)
-        except sqlite3.OperationalError as error:
+        except REFUSED as error:
             raise write_error(self.path, error) from None
 
     def close(self) -> None:
@@ -204,10 +258,24 @@ class Store(Reader):
             self.db.execute("PRAGMA synchronous = FULL")
 
 
-def write_error(path: Path, error: sqlite3.Error) -> StoreError:
+def write_error(path: DbTarget, error: BaseException) -> StoreError:
     return StoreError(
-        f"{path}: the write was refused and nothing of it was stored: {error}{_hint(str(error))}"
+        f"{describe(path)}: the write was refused and nothing of it was stored:"
+        f" {_first_line(error)}{_hint(str(error))}"
     )
+
+
+def describe(target: DbTarget) -> str:
+    """The log's name in messages: the file, or PostgreSQL's host:port/database (no password)."""
+    return (
+        f"postgresql {where(target)}"
+        if isinstance(target, str) and is_postgres(target)
+        else (str(target))
+    )
+
+
+def _first_line(error: BaseException) -> str:
+    return (str(error).strip().splitlines() or [type(error).__name__])[0]
 
 
 def _hint(message: str) -> str:
@@ -223,11 +291,15 @@ def _hint(message: str) -> str:
         )
     if "i/o" in text:
         return " (the disk reported an I/O error)"
+    if "connection" in text or "server closed" in text or "terminating" in text:
+        return " (the connection to PostgreSQL was lost; the write is retried on the next poll)"
     return ""
 
 
-def migrate(db: sqlite3.Connection) -> None:
+def migrate(db: sqlite3.Connection, path: DbTarget = "") -> None:
     current = db.execute("PRAGMA user_version").fetchone()[0]
+    if current > len(MIGRATIONS):
+        raise pg_schema.newer_schema(str(path), current, len(MIGRATIONS))
     for number, script in enumerate(MIGRATIONS[current:], start=current + 1):
         db.execute("BEGIN IMMEDIATE")
         try:
@@ -253,13 +325,13 @@ def _enable_search(db: sqlite3.Connection) -> None:
     )
 
 
-def stream_version(db: sqlite3.Connection, stream: str) -> int:
+def stream_version(db: Connection, stream: str) -> int:
     row = db.execute("SELECT MAX(version) FROM events WHERE stream = ?", (stream,)).fetchone()
     return int(row[0] or 0)
 
 
 def append_in(
-    db: sqlite3.Connection,
+    db: Connection,
     new_events: Sequence[ev.NewEvent],
     expected: Mapping[str, int],
     now: datetime,
@@ -280,7 +352,7 @@ def append_in(
     return stored
 
 
-def _existing_ids(db: sqlite3.Connection, ids: list[str]) -> set[str]:
+def _existing_ids(db: Connection, ids: list[str]) -> set[str]:
     found: set[str] = set()
     for chunk in chunks(ids):
         marks = ", ".join("?" * len(chunk))
@@ -289,7 +361,7 @@ def _existing_ids(db: sqlite3.Connection, ids: list[str]) -> set[str]:
     return found
 
 
-def _stream_versions(db: sqlite3.Connection, streams: set[str]) -> dict[str, int]:
+def _stream_versions(db: Connection, streams: set[str]) -> dict[str, int]:
     versions = dict.fromkeys(streams, 0)
     for chunk in chunks(sorted(streams)):
         marks = ", ".join("?" * len(chunk))
@@ -309,13 +381,11 @@ def _check_expected(stream: str, current: int, expected: Mapping[str, int]) -> N
         raise ConcurrencyError(f"{stream}: expected version {expected[stream]}, found {current}")
 
 
-def _insert(
-    db: sqlite3.Connection, event: ev.NewEvent, version: int, now: datetime
-) -> ev.StoredEvent:
+def _insert(db: Connection, event: ev.NewEvent, version: int, now: datetime) -> ev.StoredEvent:
     recorded = now.replace(microsecond=0)
     cursor = db.execute(
         "INSERT INTO events (stream, version, event_id, type, data, recorded_at)"
-        " VALUES (?, ?, ?, ?, ?, ?)",
+        " VALUES (?, ?, ?, ?, ?, ?) RETURNING seq",
         (
             event.stream,
             version,
@@ -326,7 +396,7 @@ def _insert(
         ),
     )
     stored = ev.StoredEvent(
-        seq=int(cursor.lastrowid or 0),
+        seq=int(cursor.fetchone()[0]),
         stream=event.stream,
         version=version,
         event_id=event.event_id,
@@ -339,7 +409,7 @@ def _insert(
 
 
 def read_events(
-    log: Reader | sqlite3.Connection,
+    log: Reader | Connection,
     *,
     after: int = 0,
     types: Sequence[str] = (),

@@ -137,7 +137,12 @@ def search_entries(
     if isinstance(log, Store):
         log.catch_up_search()
     clauses, params = [], []
-    if indexed:
+    if indexed and log.on_postgres:  # a tsvector per entry: every word, as plain text
+        clauses.append(
+            "e.id IN (SELECT entry_id FROM entries_fts WHERE doc @@ plainto_tsquery('simple', ?))"
+        )
+        params.append(" ".join(indexed))
+    elif indexed:
         clauses.append("e.rowid IN (SELECT rowid FROM entries_fts WHERE entries_fts MATCH ?)")
         params.append(" ".join('"' + word.replace('"', '""') + '"' for word in indexed))
     for word in substrings:
