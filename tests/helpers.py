@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import csv
 import html
+import os
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+
+import pytest
 
 from monitor.config import Settings
 
@@ -83,3 +86,27 @@ def wait_until(predicate: Callable[[], object], timeout: float = 20.0) -> bool:
             return True
         time.sleep(0.1)
     return False
+
+
+def cli_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The CLI's environment for a test: no MONITOR_* of the caller's, a log and the test
+    rules in `tmp_path` (also the working folder), no feed list, a 1 s minimum interval."""
+    for name in list(os.environ):
+        if name.startswith("MONITOR_"):
+            monkeypatch.delenv(name)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("MONITOR_DB", str(tmp_path / "log.db"))
+    monkeypatch.setenv("MONITOR_RULES", str(write_rules(tmp_path / "rules")))
+    monkeypatch.setenv("MONITOR_FEEDS", "")
+    monkeypatch.setenv("MONITOR_MIN_INTERVAL", "1s")
+    return tmp_path
+
+
+def invoke(*args: str) -> tuple[int, str]:
+    """`monitor ARGS...` through typer's runner: the exit code and what it printed."""
+    from typer.testing import CliRunner
+
+    from monitor.cli.app import app
+
+    result = CliRunner().invoke(app, list(args))
+    return result.exit_code, result.output

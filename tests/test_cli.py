@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 from fakes.feed_server import FeedServer
-from helpers import TEST_RULE, rss, write_rules
+from helpers import TEST_RULE, cli_environment, invoke, rss
 from rich.cells import cell_len
 from typer.testing import CliRunner
 
@@ -26,20 +26,7 @@ runner = CliRunner()
 
 @pytest.fixture
 def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    for name in list(__import__("os").environ):
-        if name.startswith("MONITOR_"):
-            monkeypatch.delenv(name)
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("MONITOR_DB", str(tmp_path / "log.db"))
-    monkeypatch.setenv("MONITOR_RULES", str(write_rules(tmp_path / "rules")))
-    monkeypatch.setenv("MONITOR_FEEDS", "")
-    monkeypatch.setenv("MONITOR_MIN_INTERVAL", "1s")
-    return tmp_path
-
-
-def invoke(*args: str) -> tuple[int, str]:
-    result = runner.invoke(app, list(args))
-    return result.exit_code, result.output
+    return cli_environment(tmp_path, monkeypatch)
 
 
 def test_feeds_add_list_remove(env: Path) -> None:

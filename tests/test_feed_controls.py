@@ -10,11 +10,9 @@ from pathlib import Path
 
 import pytest
 from fakes.feed_server import FeedServer
-from helpers import rss, settings_for, write_rules
-from typer.testing import CliRunner
+from helpers import cli_environment, invoke, rss, settings_for
 
 from monitor.bot.commands import BotContext, Caller, handle_command
-from monitor.cli.app import app
 from monitor.eventlog import events as ev
 from monitor.eventlog.lock import daemon_lock
 from monitor.eventlog.queries.feeds import feed_state
@@ -27,22 +25,10 @@ from monitor.poll.pipeline import Pipeline
 from monitor.poll.scheduler import PollScheduler
 from monitor.rules.matcher import load_ruleset
 
-runner = CliRunner()
-
 
 @pytest.fixture
 def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("MONITOR_DB", str(tmp_path / "log.db"))
-    monkeypatch.setenv("MONITOR_RULES", str(write_rules(tmp_path / "rules")))
-    monkeypatch.setenv("MONITOR_FEEDS", "")
-    monkeypatch.setenv("MONITOR_MIN_INTERVAL", "1s")
-    return tmp_path
-
-
-def invoke(*args: str) -> tuple[int, str]:
-    result = runner.invoke(app, list(args))
-    return result.exit_code, result.output
+    return cli_environment(tmp_path, monkeypatch)
 
 
 def rows() -> list[dict[str, object]]:

@@ -9,15 +9,12 @@ from pathlib import Path
 
 import pytest
 from fakes.feed_server import FeedServer
-from helpers import write_rules
-from typer.testing import CliRunner
+from helpers import cli_environment, invoke
 
-from monitor.cli.app import app
 from monitor.eventlog.events import PageSelectors
 from monitor.feeds.pages import MAX_ITEMS, parse_page
 from monitor.feeds.records import FeedData, ParseFailed
 
-runner = CliRunner()
 HTML = "text/html; charset=utf-8"
 BASE = "https://www.example.gov.cn/news/"
 
@@ -103,17 +100,7 @@ def test_gbk_pages_are_decoded_by_their_meta_charset() -> None:
 
 @pytest.fixture
 def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("MONITOR_DB", str(tmp_path / "log.db"))
-    monkeypatch.setenv("MONITOR_RULES", str(write_rules(tmp_path / "rules")))
-    monkeypatch.setenv("MONITOR_FEEDS", "")
-    monkeypatch.setenv("MONITOR_MIN_INTERVAL", "1s")
-    return tmp_path
-
-
-def invoke(*args: str) -> tuple[int, str]:
-    result = runner.invoke(app, list(args))
-    return result.exit_code, result.output
+    return cli_environment(tmp_path, monkeypatch)
 
 
 def test_watch_test_prints_the_entries_and_the_selector_it_chose(

@@ -30,6 +30,7 @@ from monitor.cli.feed_controls import feed_controls_app
 from monitor.cli.feeds import feeds_app
 from monitor.cli.rules import match_command, rules_app
 from monitor.cli.stories import stories_app
+from monitor.cli.transfer import register as register_transfer
 from monitor.cli.views import register as register_views
 from monitor.cli.watch import watch_app
 from monitor.config import Settings
@@ -284,6 +285,7 @@ def backtest(
 
 
 register_views(app)
+register_transfer(app)
 
 
 def main() -> Any:

@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Self
+from typing import Protocol, Self
 
 import sqlite_utils
 
@@ -330,9 +330,22 @@ def stream_version(db: Connection, stream: str) -> int:
     return int(row[0] or 0)
 
 
+class Appendable(Protocol):
+    """What an append stores of an event: a new one, or one copied from another log."""
+
+    @property
+    def stream(self) -> str: ...
+    @property
+    def event_id(self) -> str: ...
+    @property
+    def type(self) -> str: ...
+    @property
+    def data(self) -> ev.Payload: ...
+
+
 def append_in(
     db: Connection,
-    new_events: Sequence[ev.NewEvent],
+    new_events: Sequence[Appendable],
     expected: Mapping[str, int],
     now: datetime,
 ) -> list[ev.StoredEvent]:
@@ -381,7 +394,7 @@ def _check_expected(stream: str, current: int, expected: Mapping[str, int]) -> N
         raise ConcurrencyError(f"{stream}: expected version {expected[stream]}, found {current}")
 
 
-def _insert(db: Connection, event: ev.NewEvent, version: int, now: datetime) -> ev.StoredEvent:
+def _insert(db: Connection, event: Appendable, version: int, now: datetime) -> ev.StoredEvent:
     recorded = now.replace(microsecond=0)
     cursor = db.execute(
         "INSERT INTO events (stream, version, event_id, type, data, recorded_at)"
