@@ -55,6 +55,13 @@ def _duration_up_to(most: float) -> BeforeValidator:
     return BeforeValidator(parse)
 
 
+def _database(value: object) -> object:
+    """A `postgresql://` URL stays text (a Path would fold its `//`); anything else is a file."""
+    if isinstance(value, str) and value.startswith(("postgresql://", "postgres://")):
+        return value
+    return Path(value) if isinstance(value, str) else value
+
+
 def _optional_path(value: object) -> object:
     return None if value in ("", None) else value
 
@@ -78,6 +85,8 @@ def _optional_text(value: object) -> object:
 Interval = Annotated[float, _duration_up_to(MAX_INTERVAL), Field(gt=0)]
 Timeout = Annotated[float, _duration_up_to(MAX_TIMEOUT), Field(gt=0)]
 Bytes = Annotated[int, BeforeValidator(parse_size), Field(gt=0)]
+# A SQLite file, or a postgresql:// URL (docs/scaling.md).
+Database = Annotated[Path | str, BeforeValidator(_database)]
 OptionalPath = Annotated[Path | None, BeforeValidator(_optional_path)]
 IdList = Annotated[tuple[int, ...], NoDecode, BeforeValidator(_id_list)]
 
@@ -87,7 +96,7 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, frozen=True, extra="forbid")
 
-    db: Path = Path("state/monitor.db")
+    db: Database = Path("state/monitor.db")
     db_busy_timeout: Timeout = 10.0
     rules: Path = Path("rules")
     allow_no_rules: bool = False  # start even when the rules folder holds no rule
@@ -124,6 +133,7 @@ class Settings(BaseSettings):
     watches_per_chat: Annotated[int, Field(ge=0, le=100)] = 10
     feed_failing_after: Interval = 6 * 3600.0
     feed_silent_factor: Annotated[int, Field(ge=2, le=100)] = 5
+    feed_lease: Interval = 120.0  # PostgreSQL: how long a daemon's claim on a feed lasts
 
     @field_validator("telegram_token", "telegram_webhook_url", "telegram_channel", mode="before")
     @classmethod

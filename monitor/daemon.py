@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import signal
 import threading
@@ -18,9 +19,11 @@ from monitor.alerts.dispatcher import Dispatcher
 from monitor.bot.health import TelegramHealth
 from monitor.config import Settings
 from monitor.eventlog import search_index
+from monitor.eventlog.coordination import FeedLeases, daemon_name, messenger_lock
 from monitor.eventlog.lock import daemon_lock
 from monitor.eventlog.queries.feeds import FeedState, feed_state, feed_states
-from monitor.eventlog.store import Store
+from monitor.eventlog.store import Store, describe
+from monitor.eventlog.updates_leader import UpdatesLeader
 from monitor.feeds import feed_list as feeds
 from monitor.feeds.fetch import Fetcher, FetchPolicy
 from monitor.feeds.parser_pool import ParserPool
@@ -36,12 +39,14 @@ from monitor.outputs import (
     stop_receiving,
 )
 from monitor.poll.feed_health import FeedHealth, HealthPolicy
+from monitor.poll.leased_polls import LeasedPolls
 from monitor.poll.pipeline import Pipeline, PollOutcome, PollPolicy
 from monitor.poll.rules_holder import RulesHolder, watch_rules
 from monitor.poll.scheduler import PollScheduler
 
 log = logging.getLogger(__name__)
 
+LEAD_CHECK_SECONDS = 2.0  # how often a daemon looks for a free messenger lock, or checks its own
 SETTLE_SECONDS = 6.0  # with the rest of shutdown (at most ~2 s), inside our 10 s promise
 
 
@@ -123,7 +128,8 @@ async def _assembled(
                 on_alerts=dispatcher.wake,
                 on_outcome=polls,
             )
-            dispatcher.settle_in_flight()
+            if not store.on_postgres:  # on PostgreSQL, the daemon that takes the messenger lock
+                dispatcher.settle_in_flight()
             try:
                 yield Running(
                     store=store,
@@ -192,27 +198,31 @@ async def poll_one(settings: Settings, feed_id: str) -> PollOutcome:
 
 
 async def run(settings: Settings, stop: asyncio.Event | None = None) -> None:
-    """The daemon: runs until SIGTERM or SIGINT (or `stop` is set)."""
+    """The daemon: runs until SIGTERM or SIGINT (or `stop` is set).
+
+    On SQLite it is the log's only daemon. On PostgreSQL several may share the log: each
+    polls the feeds it leases, and the one holding the messenger lock talks to Telegram
+    (docs/scaling.md).
+    """
     stop = stop or asyncio.Event()
     async with assembled(settings) as running:
         running.pipeline.prepare()  # a large window takes seconds: before anyone waits on us
-        scheduler = PollScheduler(running.pipeline, jitter=settings.jitter)
+        scheduler = _scheduler(running, settings)
         _install_signals(stop, running.rules)
-        await open_outputs(running.outputs, settings, stop, receive_updates=True)
+        lock = messenger_lock(running.store)
+        if lock is None:
+            background = await _messenger(running, settings, stop)
+        else:
+            background = [asyncio.create_task(_messenger_when_free(running, settings, stop, lock))]
         scheduler.start()
         log.info(
             "monitor %s running: %d feeds, %d rules, database %s",
             __version__,
             len(feed_states(running.store)),
             len(running.rules().rules),
-            settings.db,
+            describe(settings.db),
         )
-        background = [
-            asyncio.create_task(running.dispatcher.run(stop)),
-            asyncio.create_task(watch_rules(running.rules, stop)),
-            asyncio.create_task(search_index.follow(running.store.catch_up_search, stop)),
-            asyncio.create_task(feed_health(running, settings).run(stop)),
-        ]
+        background.append(asyncio.create_task(watch_rules(running.rules, stop)))
         telegram = running.outputs.health
         metrics = LogMetrics(settings.db, polls=running.polls, telegram=telegram)
         server = await _start_http(settings, scheduler, metrics, telegram)
@@ -223,6 +233,59 @@ async def run(settings: Settings, stop: asyncio.Event | None = None) -> None:
             if server is not None:
                 await server.stop()
             metrics.close()
+            if lock is not None:
+                lock.close()
+
+
+def _scheduler(running: Running, settings: Settings) -> PollScheduler | LeasedPolls:
+    """A job per feed on SQLite; on PostgreSQL, claims of the feeds this daemon leases."""
+    leases = FeedLeases.of(running.store, daemon_name(), settings.feed_lease)
+    if leases is None:
+        return PollScheduler(running.pipeline, jitter=settings.jitter)
+    return LeasedPolls(running.pipeline, leases)
+
+
+async def _messenger(
+    running: Running, settings: Settings, stop: asyncio.Event
+) -> list[asyncio.Task[None]]:
+    """What the daemon that talks to Telegram runs: updates, the outbox, the search index's
+    catch-up, and feed health for the admins."""
+    await open_outputs(running.outputs, settings, stop, receive_updates=True)
+    return [
+        asyncio.create_task(running.dispatcher.run(stop)),
+        asyncio.create_task(search_index.follow(running.store.catch_up_search, stop)),
+        asyncio.create_task(feed_health(running, settings).run(stop)),
+    ]
+
+
+async def _messenger_when_free(
+    running: Running, settings: Settings, stop: asyncio.Event, lock: UpdatesLeader
+) -> None:
+    """Take the messenger lock when no daemon holds it (at start, or when its holder died),
+    settle what the last holder left in flight, and be the messenger until the daemon stops.
+    A lock lost with its connection stops this daemon: two messengers would send twice."""
+    while not await _wait(stop, LEAD_CHECK_SECONDS):
+        if not await asyncio.to_thread(lock.try_lead):
+            continue
+        log.info("this daemon is the messenger: it receives Telegram updates and sends alerts")
+        running.dispatcher.settle_in_flight()
+        tasks = await _messenger(running, settings, stop)
+        while not await _wait(stop, LEAD_CHECK_SECONDS):
+            if not await asyncio.to_thread(lock.still_leading):
+                log.error(
+                    "lost the messenger lock with its PostgreSQL connection: stopping, so that"
+                    " another daemon takes over (restart this one)"
+                )
+                stop.set()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        return
+
+
+async def _wait(stop: asyncio.Event, seconds: float) -> bool:
+    """Wait until `stop` is set or `seconds` have passed; whether it is set."""
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(stop.wait(), seconds)
+    return stop.is_set()
 
 
 def feed_health(running: Running, settings: Settings) -> FeedHealth:
@@ -233,7 +296,7 @@ def feed_health(running: Running, settings: Settings) -> FeedHealth:
 
 async def _start_http(
     settings: Settings,
-    scheduler: PollScheduler,
+    scheduler: PollScheduler | LeasedPolls,
     metrics: LogMetrics,
     telegram: TelegramHealth | None,
 ) -> HttpServer | None:
@@ -248,7 +311,7 @@ async def _start_http(
 
 
 async def _shut_down(
-    running: Running, scheduler: PollScheduler, tasks: list[asyncio.Task[None]]
+    running: Running, scheduler: PollScheduler | LeasedPolls, tasks: list[asyncio.Task[None]]
 ) -> None:
     """No new polls or sends; sends under way get SETTLE_SECONDS, then are marked uncertain."""
     log.info("stopping: no new polls; settling deliveries")

@@ -212,3 +212,15 @@ def reason(error: BaseException) -> str:
     """The first meaningful line of libpq's message (it never holds the password)."""
     lines = [line.strip() for line in str(error).splitlines() if line.strip()]
     return lines[0] if lines else type(error).__name__
+
+
+def postgres_write_probe(url: str, timeout: float) -> str | None:
+    """None when the server takes a connection that may write; else libpq's reason."""
+    try:
+        with psycopg.connect(url, connect_timeout=max(1, round(timeout))) as conn:
+            row = conn.execute("SHOW transaction_read_only").fetchone()
+    except psycopg.Error as error:
+        return reason(error)
+    if row is not None and row[0] == "on":
+        return "the server is read-only (a standby?)"
+    return None

@@ -23,7 +23,7 @@ from monitor.errors import ConcurrencyError, StoreError
 from monitor.eventlog import events as ev
 from monitor.eventlog import pg_schema, projections, search_index
 from monitor.eventlog.connection import Connection, DbTarget, is_postgres
-from monitor.eventlog.postgres import OperationalError, PgConnection, where
+from monitor.eventlog.postgres import OperationalError, PgConnection, postgres_write_probe, where
 from monitor.eventlog.schema import (
     DIGESTS_SCHEMA,
     ENTRY_CONTENT_COLUMN,
@@ -93,12 +93,15 @@ def database_uri(path: Path, mode: str) -> str:
     return f"{path.absolute().as_uri()}?mode={mode}"
 
 
-def write_probe(path: Path, timeout: float = 0.5) -> str | None:
-    """Take the write lock and give it back at once: None if the file can be written now,
+def write_probe(path: DbTarget, timeout: float = 0.5) -> str | None:
+    """Take the write lock and give it back at once: None if the log can be written now,
     else why not. Its own short-lived connection, so no writer's transaction is touched,
-    and a lock held elsewhere costs at most `timeout`."""
+    and a lock held elsewhere costs at most `timeout`. On PostgreSQL: a connection that
+    can start a read-write transaction."""
+    if is_postgres(path):
+        return postgres_write_probe(str(path), timeout)
     try:
-        db = sqlite3.connect(database_uri(path, "rw"), uri=True, timeout=timeout)
+        db = sqlite3.connect(database_uri(Path(path), "rw"), uri=True, timeout=timeout)
         try:
             db.isolation_level = None
             db.execute("BEGIN IMMEDIATE")

@@ -1,0 +1,93 @@
+"""Several daemons on one PostgreSQL log: the feed leases and the messenger's lock, bound to
+one daemon (its owner name) and opened from the daemon's Store.
+
+`FeedLeases` binds eventlog.leases' functions to the store's connection pool and this
+daemon's name; `messenger_lock` is the advisory lock held by the one daemon that talks to
+Telegram (eventlog.updates_leader). On SQLite there is one daemon per log (the flock of
+eventlog.lock) and neither is used.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from psycopg_pool import ConnectionPool
+
+from monitor.eventlog import leases
+from monitor.eventlog.postgres import PgConnection
+from monitor.eventlog.store import Reader
+from monitor.eventlog.updates_leader import UpdatesLeader
+
+
+def daemon_name() -> str:
+    """Unique to this process, readable in the lease table: host, pid and a random tail."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+
+
+@dataclass(frozen=True)
+class FeedLeases:
+    """The shared table of feed leases, as one daemon (`owner`) sees it."""
+
+    db: leases.Database
+    owner: str
+    lease: float  # seconds a claimed feed stays this daemon's without a renewal
+
+    @classmethod
+    def of(cls, store: Reader, owner: str, lease: float) -> FeedLeases | None:
+        """The leases of `store`'s PostgreSQL log (tables created where missing), on a small
+        pool of their own (a lost connection is replaced); None on SQLite."""
+        if not isinstance(store.db, PgConnection):
+            return None
+        pool: ConnectionPool[Any] = ConnectionPool(
+            store.db.url,
+            min_size=1,
+            max_size=2,
+            kwargs={"autocommit": True},
+            check=ConnectionPool.check_connection,
+            name="monitor-leases",
+            open=True,
+        )
+        table = cls(pool, owner, lease)
+        leases.ensure_lease_tables(table.db)
+        return table
+
+    def close(self) -> None:
+        if isinstance(self.db, ConnectionPool):
+            self.db.close()
+
+    def sync(self, feed_ids: Sequence[str], now: datetime) -> leases.FeedsSynced:
+        return leases.sync_feeds(self.db, feed_ids, now)
+
+    def claim(self, now: datetime, limit: int) -> list[str]:
+        return leases.claim_due(self.db, self.owner, now, limit, self.lease)
+
+    def complete(self, feed_id: str, next_due: datetime) -> bool:
+        return leases.complete(self.db, self.owner, feed_id, next_due)
+
+    def renew(self, feed_ids: Sequence[str], now: datetime) -> list[str]:
+        return leases.renew(self.db, self.owner, feed_ids, now, self.lease)
+
+    def release(self, feed_ids: Sequence[str]) -> list[str]:
+        return leases.release(self.db, self.owner, feed_ids)
+
+    def make_due(self, feed_ids: Sequence[str], now: datetime) -> None:
+        """A poll asked for by hand (`feeds poll`, /refresh): due now, whoever claims it."""
+        with leases.transaction(self.db) as conn:
+            conn.execute(
+                "UPDATE feed_leases SET due_at = %s"
+                " WHERE feed_id = ANY(%s::text[]) AND due_at > %s",
+                (now, list(feed_ids), now),
+            )
+
+
+def messenger_lock(store: Reader) -> UpdatesLeader | None:
+    """The lock whose holder receives Telegram updates and sends the alerts; None on SQLite."""
+    if not isinstance(store.db, PgConnection):
+        return None
+    return UpdatesLeader(store.db.url)
