@@ -180,7 +180,7 @@ async def run_once(
     async with assembled(settings, backlog=backlog, write=write) as running:
         await open_outputs(running.outputs, settings, asyncio.Event(), receive_updates=False)
         outcomes = await poll_all(running.pipeline)
-        await running.dispatcher.deliver_due()
+        await _deliver_unless_a_messenger_runs(running)
         return outcomes
 
 
@@ -193,8 +193,23 @@ async def poll_one(settings: Settings, feed_id: str) -> PollOutcome:
             return PollOutcome(feed_id, "skipped", failure="removed meanwhile")
         await open_outputs(running.outputs, settings, asyncio.Event(), receive_updates=False)
         outcome = await running.pipeline.poll(feed)
-        await running.dispatcher.deliver_due()
+        await _deliver_unless_a_messenger_runs(running)
         return outcome
+
+
+async def _deliver_unless_a_messenger_runs(running: Running) -> None:
+    """Send what is due; on PostgreSQL only while no daemon is the messenger (it paces the
+    bot's sends and would send these within seconds)."""
+    lock = messenger_lock(running.store)
+    if lock is None:
+        await running.dispatcher.deliver_due()
+        return
+    with lock:
+        if not lock.try_lead():
+            log.info("a daemon is the messenger on this log: it sends the alerts")
+            return
+        running.dispatcher.settle_in_flight()
+        await running.dispatcher.deliver_due()
 
 
 async def run(settings: Settings, stop: asyncio.Event | None = None) -> None:
