@@ -212,7 +212,7 @@ def test_daemons_starting_together_create_the_tables_once(postgres_url: str) -> 
 def test_unbounded_leases_and_naive_times_are_refused(db: Conn) -> None:
     with pytest.raises(ValueError, match="positive number of seconds"):
         leases.claim_due(db, "d1", T0, 10, 0)
-    with pytest.raises(ValueError, match="timezone-aware"):
+    with pytest.raises(ValueError, match="must be timezone-aware"):
         leases.claim_due(db, "d1", datetime(2026, 11, 2, 9, 0), 10, 30)
 
 
