@@ -1,14 +1,14 @@
 """A daemon stand-in for tests/test_leases.py and bench/scale_leases.py: one OS process
-claiming feeds or alerts (or the Telegram updates lock) on a PostgreSQL database.
+claiming feeds (or the Telegram updates lock) on a PostgreSQL database.
 
-    python tests/lease_worker.py cycles feeds|alerts URL OWNER BATCH WORK_MS
+    python tests/lease_worker.py cycles feeds URL OWNER BATCH WORK_MS
         prints "ready"; for each stdin line "<cycle> <iso time>", claims batches at that
         time until none is left, "polls" each batch for WORK_MS, completes it (due an
         hour later) and prints "done <cycle> <count>"
-    python tests/lease_worker.py hold feeds|alerts URL OWNER LIMIT LEASE
+    python tests/lease_worker.py hold feeds URL OWNER LIMIT LEASE
         claims up to LIMIT now (wall clock) for LEASE seconds, prints "held <count>
         <lease end>" and never completes them (it waits to be killed)
-    python tests/lease_worker.py take feeds|alerts URL OWNER LEASE
+    python tests/lease_worker.py take feeds URL OWNER LEASE
         claims whatever is free every 50 ms (wall clock) and completes it, until killed
     python tests/lease_worker.py lead URL OWNER
         tries to lead every 50 ms, until killed; prints "following" if its first try
@@ -27,7 +27,7 @@ from datetime import UTC, datetime, timedelta
 
 import psycopg
 
-from monitor.eventlog import alert_claims, leases
+from monitor.eventlog import leases
 from monitor.eventlog.updates_leader import UpdatesLeader
 
 LOG_TABLES = """
@@ -42,18 +42,12 @@ Conn = psycopg.Connection[tuple[object, ...]]
 
 
 def claim(conn: Conn, kind: str, owner: str, now: datetime, limit: int, lease: float) -> list[str]:
-    if kind == "feeds":
-        return leases.claim_due(conn, owner, now, limit, lease)
-    return alert_claims.claim_alerts(conn, owner, now, limit, lease)
+    return leases.claim_due(conn, owner, now, limit, lease)
 
 
 def finish(conn: Conn, kind: str, owner: str, items: list[str], next_due: datetime) -> None:
-    if kind == "feeds":
-        done = [leases.Completion(item, next_due) for item in items]
-        leases.complete_many(conn, owner, done)
-        return
-    for item in items:
-        alert_claims.finish_alert(conn, owner, item)
+    done = [leases.Completion(item, next_due) for item in items]
+    leases.complete_many(conn, owner, done)
 
 
 def log_claims(conn: Conn, cycle: int, owner: str, items: list[str], at: datetime) -> None:

@@ -20,7 +20,7 @@ from lease_worker import LOG_TABLES
 from postgres_server import free_port
 from psycopg_pool import ConnectionPool
 
-from monitor.eventlog import alert_claims, leases
+from monitor.eventlog import leases
 from monitor.eventlog.leases import Completion
 from monitor.eventlog.updates_leader import UpdatesLeader
 
@@ -107,11 +107,8 @@ def feed_ids(count: int) -> list[str]:
     return [f"feed-{n:05d}" for n in range(count)]
 
 
-def offer(conn: Conn, kind: str, ids: list[str], now: datetime) -> None:
-    if kind == "feeds":
-        leases.sync_feeds(conn, ids, now)
-    else:
-        alert_claims.offer_alerts(conn, ids)
+def offer(conn: Conn, ids: list[str], now: datetime) -> None:
+    leases.sync_feeds(conn, ids, now)
 
 
 # --- feed leases, from several connections in this process --------------------------
@@ -187,8 +184,6 @@ def test_a_pool_serves_as_well_as_a_connection(postgres_url: str) -> None:
         leases.sync_feeds(pool, ["a"], T0)
         assert leases.claim_due(pool, "d1", T0, 5, 30) == ["a"]
         assert leases.complete(pool, "d1", "a", T0 + timedelta(hours=1))
-        alert_claims.offer_alerts(pool, ["x"])
-        assert alert_claims.claim_alerts(pool, "d1", T0, 5, 30) == ["x"]
 
 
 def test_daemons_starting_together_create_the_tables_once(postgres_url: str) -> None:
@@ -216,27 +211,6 @@ def test_unbounded_leases_and_naive_times_are_refused(db: Conn) -> None:
         leases.claim_due(db, "d1", datetime(2026, 11, 2, 9, 0), 10, 30)
 
 
-# --- outbox claims, in this process --------------------------------------------------
-
-
-def test_alerts_are_claimed_in_offer_order_and_finished_only_by_their_holder(
-    db: Conn, postgres_url: str
-) -> None:
-    assert alert_claims.offer_alerts(db, ["z", "a", "m"]) == 3
-    assert alert_claims.offer_alerts(db, ["a", "b"]) == 1
-    assert alert_claims.claim_alerts(db, "d1", T0, 2, 2) == ["z", "a"]
-    with other(postgres_url) as second:
-        assert alert_claims.claim_alerts(second, "d2", T0, 10, 2) == ["m", "b"]
-        assert alert_claims.finish_alert(db, "d1", "z")
-        assert alert_claims.release_alerts(second, "d2", ["b"]) == ["b"]
-        later = T0 + timedelta(seconds=3)
-        # z is finished for good; a's claim ended; b was given back
-        assert alert_claims.claim_alerts(second, "d2", later, 10, 2) == ["a", "m", "b"]
-        assert alert_claims.finish_alert(db, "d1", "a") is False
-        assert alert_claims.finish_alert(second, "d2", "a")
-        assert alert_claims.finish_alert(second, "d2", "a") is False
-
-
 # --- real processes ------------------------------------------------------------------
 
 
@@ -247,13 +221,12 @@ def shares(db: Conn, cycle: int) -> dict[str, int]:
     return dict(rows)
 
 
-@pytest.mark.parametrize("kind", ["feeds", "alerts"])
 def test_four_processes_claim_every_item_once_per_cycle(
-    kind: str, db: Conn, postgres_url: str, start_worker: Any
+    db: Conn, postgres_url: str, start_worker: Any
 ) -> None:
-    count, cycles = 2000 if kind == "feeds" else 1000, 3 if kind == "feeds" else 1
-    offer(db, kind, feed_ids(count), T0)
-    workers = [start_worker("cycles", kind, postgres_url, f"w{n}", 25, 5) for n in range(4)]
+    count, cycles = 2000, 3
+    offer(db, feed_ids(count), T0)
+    workers = [start_worker("cycles", "feeds", postgres_url, f"w{n}", 25, 5) for n in range(4)]
     for worker in workers:
         worker.expect("ready")
     for cycle in range(1, cycles + 1):
@@ -268,23 +241,20 @@ def test_four_processes_claim_every_item_once_per_cycle(
         assert claimed == (count, count)  # every item once: none twice, none skipped
         per_worker = shares(db, cycle)
         assert len(per_worker) == 4 and min(per_worker.values()) >= count * 0.10, per_worker
-    if kind == "alerts":
-        assert db.execute("SELECT bool_and(done) FROM alert_claims").fetchone() == (True,)
 
 
-@pytest.mark.parametrize("kind", ["feeds", "alerts"])
 def test_a_killed_daemon_s_claims_move_after_its_lease_and_not_before(
-    kind: str, db: Conn, postgres_url: str, start_worker: Any
+    db: Conn, postgres_url: str, start_worker: Any
 ) -> None:
     lease = 2.0
-    offer(db, kind, feed_ids(300), datetime.now(UTC) - timedelta(seconds=1))
-    victim = start_worker("hold", kind, postgres_url, "victim", 100, lease)
+    offer(db, feed_ids(300), datetime.now(UTC) - timedelta(seconds=1))
+    victim = start_worker("hold", "feeds", postgres_url, "victim", 100, lease)
     _, held, until_text = victim.expect("held")
     lease_until = datetime.fromisoformat(until_text)
     assert int(held) == 100
     victim.kill()
     for name in ("s1", "s2"):
-        start_worker("take", kind, postgres_url, name, lease).expect("ready")
+        start_worker("take", "feeds", postgres_url, name, lease).expect("ready")
 
     def victims_items_taken() -> int:
         row = db.execute(

@@ -46,14 +46,6 @@ CREATE TABLE IF NOT EXISTS feed_leases (
 ) WITH (fillfactor = 80);  -- room on each page: a claim (no indexed column) updates in place
 -- claims read the due feeds in this order and stop at their limit, with no sort of them all
 CREATE INDEX IF NOT EXISTS feed_leases_by_due ON feed_leases (due_at, feed_id);
-CREATE TABLE IF NOT EXISTS alert_claims (
-    alert_id    TEXT PRIMARY KEY,
-    offered     BIGINT GENERATED ALWAYS AS IDENTITY,
-    owner       TEXT,
-    lease_until TIMESTAMPTZ,
-    done        BOOLEAN NOT NULL DEFAULT FALSE
-);
-CREATE INDEX IF NOT EXISTS alert_claims_open ON alert_claims (offered) WHERE NOT done;
 """
 
 # Daemons starting together would race on CREATE TABLE IF NOT EXISTS (it is not safe
