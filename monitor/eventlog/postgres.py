@@ -27,6 +27,7 @@ from psycopg_pool import ConnectionPool
 from monitor.errors import StoreError
 
 OperationalError = psycopg.OperationalError
+_IN_TRANSACTION = (TransactionStatus.ACTIVE, TransactionStatus.INTRANS, TransactionStatus.INERROR)
 CONNECT_TIMEOUT_S = 10
 
 # Statements with a meaning of their own here; None: nothing to do on PostgreSQL.
@@ -185,7 +186,8 @@ class PgConnection:
 
     @property
     def in_transaction(self) -> bool:
-        return self.conn.info.transaction_status != TransactionStatus.IDLE
+        # A lost connection is in none (UNKNOWN): nothing is left to roll back.
+        return self.conn.info.transaction_status in _IN_TRANSACTION
 
     def reconnect(self) -> None:
         """Give back a broken connection (the pool drops it) and take a fresh one."""
