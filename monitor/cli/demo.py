@@ -52,9 +52,8 @@ def run_demo(settings: Settings, console: Console) -> Path:
     folder = Path(tempfile.mkdtemp(prefix="monitor-demo-"))
     # The configured rules if they exist here, else the project's: the demo runs anywhere.
     rules = settings.rules if settings.rules.is_dir() else project_folder("rules")
-    demo_settings = settings.model_copy(
-        update={"db": folder / "demo.db", "feeds": None, "rules": rules}
-    )
+    demo_db = folder / "demo.db"
+    demo_settings = settings.model_copy(update={"db": demo_db, "feeds": None, "rules": rules})
     with serve_folder(project_folder("seeds")) as base_url:
         with Store(demo_settings.db) as store:
             for name in SAMPLE_FEEDS:
@@ -72,9 +71,9 @@ def run_demo(settings: Settings, console: Console) -> Path:
     console.print(
         f"\n{entries} entries seen, {alerts} alerts raised. The log is {demo_settings.db}. Try:"
     )
-    for command in _sqlite_utils_commands(demo_settings.db):
+    for command in _sqlite_utils_commands(demo_db):
         console.print(f"  {command}", highlight=False, soft_wrap=True)
-    return demo_settings.db
+    return demo_db
 
 
 def _sqlite_utils_commands(db: Path) -> list[str]:

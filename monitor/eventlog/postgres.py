@@ -214,3 +214,13 @@ def reason(error: BaseException) -> str:
     """The first meaningful line of libpq's message (it never holds the password)."""
     lines = [line.strip() for line in str(error).splitlines() if line.strip()]
     return lines[0] if lines else type(error).__name__
+
+
+def write_probe(url: str, timeout: float) -> str | None:
+    """None if the server answers within about `timeout` and takes writes, else why not."""
+    try:
+        with psycopg.connect(url, connect_timeout=max(1, round(timeout))) as conn:
+            row = conn.execute("SELECT pg_is_in_recovery()").fetchone()
+    except psycopg.Error as error:
+        return reason(error)
+    return "the server is a read-only standby" if row and row[0] else None

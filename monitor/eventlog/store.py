@@ -21,7 +21,7 @@ import sqlite_utils
 
 from monitor.errors import ConcurrencyError, StoreError
 from monitor.eventlog import events as ev
-from monitor.eventlog import pg_schema, projections, search_index
+from monitor.eventlog import pg_schema, postgres, projections, search_index
 from monitor.eventlog.connection import Connection, DbTarget, is_postgres
 from monitor.eventlog.postgres import OperationalError, PgConnection, where
 from monitor.eventlog.schema import (
@@ -93,10 +93,14 @@ def database_uri(path: Path, mode: str) -> str:
     return f"{path.absolute().as_uri()}?mode={mode}"
 
 
-def write_probe(path: Path, timeout: float = 0.5) -> str | None:
+def write_probe(path: DbTarget, timeout: float = 0.5) -> str | None:
     """Take the write lock and give it back at once: None if the file can be written now,
     else why not. Its own short-lived connection, so no writer's transaction is touched,
-    and a lock held elsewhere costs at most `timeout`."""
+    and a lock held elsewhere costs at most `timeout`. PostgreSQL: the server answers and
+    is no read-only standby."""
+    if is_postgres(path):
+        return postgres.write_probe(str(path), timeout)
+    path = Path(path)
     try:
         db = sqlite3.connect(database_uri(path, "rw"), uri=True, timeout=timeout)
         try:

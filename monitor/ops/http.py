@@ -10,12 +10,12 @@ import asyncio
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 
 from aiohttp import web
 
 from monitor.errors import HttpServerError
-from monitor.eventlog.store import write_probe
+from monitor.eventlog.connection import DbTarget
+from monitor.eventlog.store import describe, write_probe
 from monitor.ops.metrics import CONTENT_TYPE
 
 log = logging.getLogger(__name__)
@@ -37,7 +37,7 @@ _HEALTHY = "scheduler running, database writable"
 
 
 def daemon_health(
-    db_path: Path,
+    db_path: DbTarget,
     scheduler_running: Callable[[], bool],
     timeout: float = 0.5,
     telegram: TelegramStatus | None = None,
@@ -53,7 +53,8 @@ def daemon_health(
         if not scheduler_running():
             return Health(False, "scheduler is not running", state)
         problem = write_probe(db_path, timeout)
-        reason = f"database {db_path} is not writable: {problem}" if problem else _HEALTHY
+        where = describe(db_path)
+        reason = f"database {where} is not writable: {problem}" if problem else _HEALTHY
         return Health(problem is None, f"{reason}; {detail}" if detail else reason, state)
 
     return check

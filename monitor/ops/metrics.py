@@ -17,7 +17,6 @@ import threading
 from collections import Counter
 from collections.abc import Iterator
 from datetime import datetime
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from prometheus_client import CollectorRegistry, generate_latest
@@ -25,6 +24,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 
 from monitor.bot.health import TelegramHealth
+from monitor.eventlog.connection import DbTarget
 from monitor.eventlog.queries.counts import (
     EventTally,
     alerts_by_status,
@@ -66,7 +66,7 @@ class LogCollector:
 
     def __init__(
         self,
-        db_path: Path,
+        db_path: DbTarget,
         clock: Clock = utc_now,
         polls: PollCounters | None = None,
         telegram: TelegramHealth | None = None,
@@ -207,7 +207,7 @@ class LogMetrics:
 
     def __init__(
         self,
-        db_path: Path,
+        db_path: DbTarget,
         clock: Clock = utc_now,
         polls: PollCounters | None = None,
         telegram: TelegramHealth | None = None,
