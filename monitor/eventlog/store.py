@@ -350,9 +350,10 @@ def append_in(
     for stream, current in versions.items():
         _check_expected(stream, current, expected)
     stored: list[ev.StoredEvent] = []
+    returning = isinstance(db, PgConnection)  # no lastrowid there: RETURNING seq
     for event in fresh:
         versions[event.stream] += 1
-        stored.append(_insert(db, event, versions[event.stream], now))
+        stored.append(_insert(db, event, versions[event.stream], now, returning))
     return stored
 
 
@@ -385,11 +386,19 @@ def _check_expected(stream: str, current: int, expected: Mapping[str, int]) -> N
         raise ConcurrencyError(f"{stream}: expected version {expected[stream]}, found {current}")
 
 
-def _insert(db: Connection, event: ev.NewEvent, version: int, now: datetime) -> ev.StoredEvent:
+_INSERT_EVENT = (
+    "INSERT INTO events (stream, version, event_id, type, data, recorded_at)"
+    " VALUES (?, ?, ?, ?, ?, ?)"
+)
+_INSERT_EVENT_RETURNING = _INSERT_EVENT + " RETURNING seq"
+
+
+def _insert(
+    db: Connection, event: ev.NewEvent, version: int, now: datetime, returning: bool
+) -> ev.StoredEvent:
     recorded = now.replace(microsecond=0)
     cursor = db.execute(
-        "INSERT INTO events (stream, version, event_id, type, data, recorded_at)"
-        " VALUES (?, ?, ?, ?, ?, ?) RETURNING seq",
+        _INSERT_EVENT_RETURNING if returning else _INSERT_EVENT,
         (
             event.stream,
             version,
@@ -400,7 +409,7 @@ def _insert(db: Connection, event: ev.NewEvent, version: int, now: datetime) -> 
         ),
     )
     stored = ev.StoredEvent(
-        seq=int(cursor.fetchone()[0]),
+        seq=int(cursor.fetchone()[0] if returning else cursor.lastrowid),
         stream=event.stream,
         version=version,
         event_id=event.event_id,
