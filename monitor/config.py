@@ -55,13 +55,6 @@ def _duration_up_to(most: float) -> BeforeValidator:
     return BeforeValidator(parse)
 
 
-def _database(value: object) -> object:
-    """A `postgresql://` URL stays text (a Path would fold its `//`); anything else is a file."""
-    if isinstance(value, str) and value.startswith(("postgresql://", "postgres://")):
-        return value
-    return Path(value) if isinstance(value, str) else value
-
-
 def _optional_path(value: object) -> object:
     return None if value in ("", None) else value
 
@@ -82,13 +75,19 @@ def _optional_text(value: object) -> object:
     return None if value == "" else value
 
 
+def _db_target(value: object) -> object:
+    """A `postgresql://` URL stays text (the log on PostgreSQL); anything else is a path."""
+    if isinstance(value, str) and not value.startswith(("postgresql://", "postgres://")):
+        return Path(value)
+    return value
+
+
 Interval = Annotated[float, _duration_up_to(MAX_INTERVAL), Field(gt=0)]
 Timeout = Annotated[float, _duration_up_to(MAX_TIMEOUT), Field(gt=0)]
 Bytes = Annotated[int, BeforeValidator(parse_size), Field(gt=0)]
-# A SQLite file, or a postgresql:// URL (docs/scaling.md).
-Database = Annotated[Path | str, BeforeValidator(_database)]
 OptionalPath = Annotated[Path | None, BeforeValidator(_optional_path)]
 IdList = Annotated[tuple[int, ...], NoDecode, BeforeValidator(_id_list)]
+DbTarget = Annotated[Path | str, BeforeValidator(_db_target)]
 
 
 class Settings(BaseSettings):
@@ -96,8 +95,9 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, frozen=True, extra="forbid")
 
-    db: Database = Path("state/monitor.db")
+    db: DbTarget = Path("state/monitor.db")
     db_busy_timeout: Timeout = 10.0
+    db_connect_retry: Annotated[float, _duration_up_to(MAX_INTERVAL)] = 60.0
     rules: Path = Path("rules")
     allow_no_rules: bool = False  # start even when the rules folder holds no rule
     feeds: OptionalPath = Path("seeds/feeds.opml")

@@ -11,14 +11,17 @@ import logging
 import signal
 import threading
 from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from contextlib import AbstractContextManager, asynccontextmanager, nullcontext
 from dataclasses import dataclass
+from pathlib import Path
 
 from monitor import __version__
 from monitor.alerts.dispatcher import Dispatcher
 from monitor.bot.health import TelegramHealth
 from monitor.config import Settings
+from monitor.errors import StoreError
 from monitor.eventlog import search_index
+from monitor.eventlog.connection import is_postgres
 from monitor.eventlog.coordination import FeedLeases, daemon_name, messenger_lock
 from monitor.eventlog.lock import daemon_lock
 from monitor.eventlog.queries.feeds import FeedState, feed_state, feed_states
@@ -89,16 +92,42 @@ async def assembled(
 ) -> AsyncIterator[Running]:
     """Take the log's daemon lock, open everything the daemon needs, sync the feed list,
     and close it all afterwards."""
-    with daemon_lock(settings.db):
+    with _one_daemon_per_file(settings):
         async with _assembled(settings, backlog=backlog, write=write) as running:
             yield running
+
+
+def _one_daemon_per_file(settings: Settings) -> AbstractContextManager[object]:
+    """SQLite: the file's daemon lock. PostgreSQL: several daemons on one log are the point."""
+    if is_postgres(settings.db):
+        return nullcontext()
+    return daemon_lock(Path(settings.db))
+
+
+async def open_log(settings: Settings) -> Store:
+    """The Store; a PostgreSQL server that does not answer yet is tried again with backoff
+    (a line per attempt) for up to MONITOR_DB_CONNECT_RETRY, then its error stops the start."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + settings.db_connect_retry
+    wait = 1.0
+    while True:
+        try:
+            return Store(settings.db, busy_timeout=settings.db_busy_timeout)
+        except StoreError as error:
+            left = deadline - loop.time()
+            if not is_postgres(settings.db) or left <= 0:
+                raise
+            wait = min(wait, left)
+            log.warning("%s; trying again in %.0fs", error, wait)
+            await asyncio.sleep(wait)
+            wait = min(wait * 2, 30.0)
 
 
 @asynccontextmanager
 async def _assembled(
     settings: Settings, *, backlog: bool, write: Callable[[str], None] | None
 ) -> AsyncIterator[Running]:
-    store = Store(settings.db, busy_timeout=settings.db_busy_timeout)
+    store = await open_log(settings)
     try:
         rules = RulesHolder(settings, store)
         if settings.feeds is not None:

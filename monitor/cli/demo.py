@@ -52,10 +52,10 @@ def run_demo(settings: Settings, console: Console) -> Path:
     folder = Path(tempfile.mkdtemp(prefix="monitor-demo-"))
     # The configured rules if they exist here, else the project's: the demo runs anywhere.
     rules = settings.rules if settings.rules.is_dir() else project_folder("rules")
-    log = folder / "demo.db"
-    demo_settings = settings.model_copy(update={"db": log, "feeds": None, "rules": rules})
+    demo_db = folder / "demo.db"
+    demo_settings = settings.model_copy(update={"db": demo_db, "feeds": None, "rules": rules})
     with serve_folder(project_folder("seeds")) as base_url:
-        with Store(log) as store:
+        with Store(demo_db) as store:
             for name in SAMPLE_FEEDS:
                 feeds.add_feed(store, f"{base_url}/{name}", origin="demo")  # titled by its feed
         console.print(f"serving the sample feeds on {base_url}; polling them once...\n")
@@ -68,10 +68,12 @@ def run_demo(settings: Settings, console: Console) -> Path:
         )
     entries = sum(o.new_entries for o in outcomes)
     alerts = sum(o.alerts for o in outcomes)
-    console.print(f"\n{entries} entries seen, {alerts} alerts raised. The log is {log}. Try:")
-    for command in _sqlite_utils_commands(log):
+    console.print(
+        f"\n{entries} entries seen, {alerts} alerts raised. The log is {demo_settings.db}. Try:"
+    )
+    for command in _sqlite_utils_commands(demo_db):
         console.print(f"  {command}", highlight=False, soft_wrap=True)
-    return log
+    return demo_db
 
 
 def _sqlite_utils_commands(db: Path) -> list[str]:

@@ -3,9 +3,6 @@
 Taken before anything else happens (no migration, no settling of in-flight alerts, no
 poll), so a second daemon started on the same log stops at once and touches nothing.
 The kernel drops the lock when the process ends, however it ends.
-
-A PostgreSQL log takes no such lock: several daemons sharing it is the point, and they
-divide the work by leases and the messenger lock (eventlog.coordination).
 """
 
 from __future__ import annotations
@@ -17,7 +14,6 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from monitor.errors import DaemonRunningError, StoreError
-from monitor.eventlog.connection import DbTarget, is_postgres
 
 
 def lock_path(db: Path) -> Path:
@@ -25,19 +21,16 @@ def lock_path(db: Path) -> Path:
 
 
 @contextmanager
-def daemon_lock(db: DbTarget) -> Iterator[Path | None]:
+def daemon_lock(db: Path) -> Iterator[Path]:
     """Hold the log's daemon lock for the block; refuse if another process holds it."""
-    if is_postgres(db):
-        yield None
-        return
-    path = lock_path(Path(db))
+    path = lock_path(db)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         handle = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
     except OSError as error:
         raise StoreError(f"{path}: cannot create the daemon lock file: {error}") from None
     try:
-        _take(handle, Path(db), path)
+        _take(handle, db, path)
         os.ftruncate(handle, 0)
         os.write(handle, f"{os.getpid()}\n".encode())
         yield path

@@ -27,6 +27,7 @@ from psycopg_pool import ConnectionPool
 from monitor.errors import StoreError
 
 OperationalError = psycopg.OperationalError
+_IN_TRANSACTION = (TransactionStatus.ACTIVE, TransactionStatus.INTRANS, TransactionStatus.INERROR)
 CONNECT_TIMEOUT_S = 10
 
 # Statements with a meaning of their own here; None: nothing to do on PostgreSQL.
@@ -185,7 +186,8 @@ class PgConnection:
 
     @property
     def in_transaction(self) -> bool:
-        return self.conn.info.transaction_status != TransactionStatus.IDLE
+        # A lost connection is in none (UNKNOWN): nothing is left to roll back.
+        return self.conn.info.transaction_status in _IN_TRANSACTION
 
     def reconnect(self) -> None:
         """Give back a broken connection (the pool drops it) and take a fresh one."""
@@ -214,13 +216,11 @@ def reason(error: BaseException) -> str:
     return lines[0] if lines else type(error).__name__
 
 
-def postgres_write_probe(url: str, timeout: float) -> str | None:
-    """None when the server takes a connection that may write; else libpq's reason."""
+def write_probe(url: str, timeout: float) -> str | None:
+    """None if the server answers within about `timeout` and takes writes, else why not."""
     try:
         with psycopg.connect(url, connect_timeout=max(1, round(timeout))) as conn:
-            row = conn.execute("SHOW transaction_read_only").fetchone()
+            row = conn.execute("SELECT pg_is_in_recovery()").fetchone()
     except psycopg.Error as error:
         return reason(error)
-    if row is not None and row[0] == "on":
-        return "the server is read-only (a standby?)"
-    return None
+    return "the server is a read-only standby" if row and row[0] else None

@@ -21,9 +21,9 @@ import sqlite_utils
 
 from monitor.errors import ConcurrencyError, StoreError
 from monitor.eventlog import events as ev
-from monitor.eventlog import pg_schema, projections, search_index
+from monitor.eventlog import pg_schema, postgres, projections, search_index
 from monitor.eventlog.connection import Connection, DbTarget, is_postgres
-from monitor.eventlog.postgres import OperationalError, PgConnection, postgres_write_probe, where
+from monitor.eventlog.postgres import OperationalError, PgConnection, where
 from monitor.eventlog.schema import (
     DIGESTS_SCHEMA,
     ENTRY_CONTENT_COLUMN,
@@ -94,12 +94,13 @@ def database_uri(path: Path, mode: str) -> str:
 
 
 def write_probe(path: DbTarget, timeout: float = 0.5) -> str | None:
-    """Take the write lock and give it back at once: None if the log can be written now,
+    """Take the write lock and give it back at once: None if the file can be written now,
     else why not. Its own short-lived connection, so no writer's transaction is touched,
-    and a lock held elsewhere costs at most `timeout`. On PostgreSQL: a connection that
-    can start a read-write transaction."""
+    and a lock held elsewhere costs at most `timeout`. PostgreSQL: the server answers and
+    is no read-only standby."""
     if is_postgres(path):
-        return postgres_write_probe(str(path), timeout)
+        return postgres.write_probe(str(path), timeout)
+    path = Path(path)
     try:
         db = sqlite3.connect(database_uri(Path(path), "rw"), uri=True, timeout=timeout)
         try:
@@ -362,9 +363,10 @@ def append_in(
     for stream, current in versions.items():
         _check_expected(stream, current, expected)
     stored: list[ev.StoredEvent] = []
+    returning = isinstance(db, PgConnection)  # no lastrowid there: RETURNING seq
     for event in fresh:
         versions[event.stream] += 1
-        stored.append(_insert(db, event, versions[event.stream], now))
+        stored.append(_insert(db, event, versions[event.stream], now, returning))
     return stored
 
 
@@ -397,11 +399,19 @@ def _check_expected(stream: str, current: int, expected: Mapping[str, int]) -> N
         raise ConcurrencyError(f"{stream}: expected version {expected[stream]}, found {current}")
 
 
-def _insert(db: Connection, event: Appendable, version: int, now: datetime) -> ev.StoredEvent:
+_INSERT_EVENT = (
+    "INSERT INTO events (stream, version, event_id, type, data, recorded_at)"
+    " VALUES (?, ?, ?, ?, ?, ?)"
+)
+_INSERT_EVENT_RETURNING = _INSERT_EVENT + " RETURNING seq"
+
+
+def _insert(
+    db: Connection, event: Appendable, version: int, now: datetime, returning: bool
+) -> ev.StoredEvent:
     recorded = now.replace(microsecond=0)
     cursor = db.execute(
-        "INSERT INTO events (stream, version, event_id, type, data, recorded_at)"
-        " VALUES (?, ?, ?, ?, ?, ?) RETURNING seq",
+        _INSERT_EVENT_RETURNING if returning else _INSERT_EVENT,
         (
             event.stream,
             version,
@@ -412,7 +422,7 @@ def _insert(db: Connection, event: Appendable, version: int, now: datetime) -> e
         ),
     )
     stored = ev.StoredEvent(
-        seq=int(cursor.fetchone()[0]),
+        seq=int(cursor.fetchone()[0] if returning else cursor.lastrowid),
         stream=event.stream,
         version=version,
         event_id=event.event_id,

@@ -53,7 +53,8 @@ def daemon_health(
         if not scheduler_running():
             return Health(False, "scheduler is not running", state)
         problem = write_probe(db_path, timeout)
-        reason = f"database {describe(db_path)} is not writable: {problem}" if problem else _HEALTHY
+        where = describe(db_path)
+        reason = f"database {where} is not writable: {problem}" if problem else _HEALTHY
         return Health(problem is None, f"{reason}; {detail}" if detail else reason, state)
 
     return check

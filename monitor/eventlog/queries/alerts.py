@@ -43,10 +43,14 @@ class OutgoingAlert:
         return tuple(name for name in self.outlets if name != self.outlet)
 
 
+# Each recipient's oldest due alert (a join, not SQLite's bare columns beside MIN: portable).
 _HEADS = """
-SELECT MIN(seq) AS seq, id, recipient, attempts FROM alerts
-WHERE status = 'pending' AND (not_before IS NULL OR not_before <= :now)
-GROUP BY recipient ORDER BY seq LIMIT :limit
+SELECT a.seq, a.id, a.recipient, a.attempts FROM alerts a
+JOIN (SELECT recipient, MIN(seq) AS seq FROM alerts
+    WHERE status = 'pending' AND (not_before IS NULL OR not_before <= :now)
+    GROUP BY recipient) h
+ON a.status = 'pending' AND a.recipient = h.recipient AND a.seq = h.seq
+ORDER BY a.seq LIMIT :limit
 """
 
 _DETAILS = """
@@ -60,7 +64,7 @@ SELECT a.*, e.title AS entry_title, e.link AS entry_link, e.summary AS entry_sum
     (SELECT c.muted_until > :now FROM chats c
         WHERE 'telegram:' || c.id = a.recipient) AS silent
 FROM alerts a JOIN entries e ON e.id = a.entry_id LEFT JOIN feeds f ON f.id = e.feed_id
-WHERE a.seq IN (SELECT value FROM json_each(:seqs))
+WHERE a.seq IN (SELECT CAST(value AS BIGINT) FROM json_each(:seqs))
 ORDER BY a.seq
 """
 
