@@ -98,10 +98,10 @@ def feed_streams(log: Reader, feed_ids: Iterable[str]) -> dict[str, FeedStream]:
     found: dict[str, FeedStream] = {}
     for chunk in chunks(ev.feed_stream(feed_id) for feed_id in feed_ids):
         marks = ", ".join("?" * len(chunk))
-        # With MAX(), SQLite takes the other columns from the row that holds the maximum.
         sql = (
-            "SELECT stream, MAX(version) AS version, type, data FROM events"
-            f" WHERE stream IN ({marks}) GROUP BY stream"
+            "SELECT e.stream, e.version, e.type, e.data FROM events e JOIN"
+            f" (SELECT stream, MAX(version) AS version FROM events WHERE stream IN ({marks})"
+            " GROUP BY stream) last ON e.stream = last.stream AND e.version = last.version"
         )
         for row in log.db.execute(sql, chunk):
             last = ev.decode(row["type"], row["data"]) if row["type"] == "FeedRemoved" else None
