@@ -8,12 +8,34 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+from helpers import write_rules
 
 from monitor.feeds.article import ArticleFailed, ArticleText, extract_article
+from monitor.rules.matcher import load_ruleset
 
 ARTICLES = Path(__file__).parent / "data" / "articles"
 PAGES = Path(__file__).parent / "data" / "pages"
 TOKEN = re.compile(r"[A-Za-z0-9]+|[\u3400-\u9fff]")
+
+# Two blocks: a title with only "police" (or 公安) touches the topic but does not match;
+# the article's "public order management course" (or 培训班) makes it hold.
+COURSE_RULE = """\
+id: police-course
+title: Police courses (article test rule)
+level: high
+detection:
+  police:
+    keywords: [police, 公安]
+  course:
+    keywords: [public order management course, 培训班]
+  helper:
+    keywords: [with]
+  near_helper:
+    near: {blocks: [helper, course], within: 3}
+  off_topic:
+    keywords: [election]
+condition: police and (course or near_helper) and not off_topic
+"""
 
 # --- the extractor, on article pages written in the layouts of the sources watched ----
 
@@ -55,3 +77,15 @@ def test_a_listing_a_pdf_or_an_empty_page_is_no_article() -> None:
     assert pdf == ArticleFailed("not-html", "https://x/a.pdf is not an HTML page (application/pdf)")
     empty = extract_article(b"", "https://x/a", "text/html")
     assert isinstance(empty, ArticleFailed) and "https://x/a" in empty.detail
+
+
+def test_topic_words_are_the_words_a_condition_names_not_helpers_or_negations(
+    tmp_path: Path,
+) -> None:
+    rules = write_rules(tmp_path / "rules")
+    (rules / "police-course.yaml").write_text(COURSE_RULE, encoding="utf-8")
+    ruleset = load_ruleset(rules)
+    assert ruleset.topic_words("Police statement", "") == ("Police",)
+    assert ruleset.topic_words("公安部工作动态", "") == ("公安",)
+    assert ruleset.topic_words("Talks with Tonga", "") == ()  # a near block's helper word
+    assert ruleset.topic_words("Tonga election date set", "") == ()  # a block under `not`
