@@ -259,6 +259,12 @@ ENTRY_DIGEST_SCHEMA = """
 ALTER TABLE entries ADD COLUMN digest TEXT;
 """
 
+# Migration 9 (issue 13): whether a source's new on-topic entries are read on their
+# linked pages (FeedAdded.fetch_article, FeedArticlesSet).
+ARTICLE_FETCH_COLUMN = """
+ALTER TABLE feeds ADD COLUMN fetch_article INTEGER NOT NULL DEFAULT 0;
+"""
+
 
 # Every projection script, in migration order: replay builds the scratch tables with them.
 PROJECTION_SCRIPTS: tuple[str, ...] = (
@@ -269,6 +275,7 @@ PROJECTION_SCRIPTS: tuple[str, ...] = (
     MATCH_FINDINGS_COLUMNS,
     STORIES_SCHEMA,
     ENTRY_DIGEST_SCHEMA,
+    ARTICLE_FETCH_COLUMN,
 )
 
 # Table name -> the columns that order it, for replay comparison.

@@ -20,6 +20,7 @@ from monitor.errors import ConcurrencyError, StoreError
 from monitor.eventlog import events as ev
 from monitor.eventlog import projections, search_index
 from monitor.eventlog.schema import (
+    ARTICLE_FETCH_COLUMN,
     ENTRY_CONTENT_COLUMN,
     ENTRY_CONTENT_SEARCH,
     ENTRY_DIGEST_SCHEMA,
@@ -47,6 +48,7 @@ MIGRATIONS: tuple[str, ...] = (
     STORIES_SCHEMA,
     SEARCH_INDEX_SCHEMA,
     ENTRY_DIGEST_SCHEMA,
+    ARTICLE_FETCH_COLUMN,
 )
 
 
