@@ -121,6 +121,9 @@ class Settings(BaseSettings):
     telegram_timeout: Timeout = 20.0
     telegram_degraded_after: Timeout = 300.0
     allow_private_feeds: bool = False
+    watches_per_chat: Annotated[int, Field(ge=0, le=100)] = 10
+    feed_failing_after: Interval = 6 * 3600.0
+    feed_silent_factor: Annotated[int, Field(ge=2, le=100)] = 5
 
     @field_validator("telegram_token", "telegram_webhook_url", "telegram_channel", mode="before")
     @classmethod

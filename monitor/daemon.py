@@ -27,7 +27,15 @@ from monitor.feeds.parser_pool import ParserPool
 from monitor.feeds.probe import Prober
 from monitor.ops.http import HttpServer, daemon_health, start_http
 from monitor.ops.metrics import LogMetrics, PollCounters
-from monitor.outputs import Outputs, build_outputs, close_outputs, open_outputs, stop_receiving
+from monitor.outputs import (
+    Outputs,
+    admin_notifier,
+    build_outputs,
+    close_outputs,
+    open_outputs,
+    stop_receiving,
+)
+from monitor.poll.feed_health import FeedHealth, HealthPolicy
 from monitor.poll.pipeline import Pipeline, PollOutcome, PollPolicy
 from monitor.poll.rules_holder import RulesHolder, watch_rules
 from monitor.poll.scheduler import PollScheduler
@@ -187,6 +195,7 @@ async def run(settings: Settings, stop: asyncio.Event | None = None) -> None:
     """The daemon: runs until SIGTERM or SIGINT (or `stop` is set)."""
     stop = stop or asyncio.Event()
     async with assembled(settings) as running:
+        running.pipeline.prepare()  # a large window takes seconds: before anyone waits on us
         scheduler = PollScheduler(running.pipeline, jitter=settings.jitter)
         _install_signals(stop, running.rules)
         await open_outputs(running.outputs, settings, stop, receive_updates=True)
@@ -202,6 +211,7 @@ async def run(settings: Settings, stop: asyncio.Event | None = None) -> None:
             asyncio.create_task(running.dispatcher.run(stop)),
             asyncio.create_task(watch_rules(running.rules, stop)),
             asyncio.create_task(search_index.follow(running.store.catch_up_search, stop)),
+            asyncio.create_task(feed_health(running, settings).run(stop)),
         ]
         telegram = running.outputs.health
         metrics = LogMetrics(settings.db, polls=running.polls, telegram=telegram)
@@ -213,6 +223,12 @@ async def run(settings: Settings, stop: asyncio.Event | None = None) -> None:
             if server is not None:
                 await server.stop()
             metrics.close()
+
+
+def feed_health(running: Running, settings: Settings) -> FeedHealth:
+    """Tells the admins of feeds in trouble (the log alone without Telegram)."""
+    notify = admin_notifier(running.outputs, settings)
+    return FeedHealth(running.store, HealthPolicy.of(settings), notify)
 
 
 async def _start_http(

@@ -4,28 +4,29 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from monitor.alerts.pacing import Pacer
 from monitor.alerts.render import AlertView
-from monitor.alerts.sinks import ConsoleSink, Sink
+from monitor.alerts.sinks import ConsoleSink, Sent, Sink
 from monitor.bot import app as telegram
 from monitor.bot.commands import BotContext
 from monitor.bot.health import TelegramHealth
 from monitor.bot.sink import TelegramSink
 from monitor.config import Settings
+from monitor.eventlog.events import watch_of
 from monitor.eventlog.queries.alerts import OutgoingAlert
+from monitor.eventlog.queries.watches import watch_text
 from monitor.eventlog.store import Store
 from monitor.feeds.probe import Prober
+from monitor.poll.feed_health import plain
 from monitor.poll.recipients import Audience
+from monitor.poll.watch_step import WATCH_LEVEL
 from monitor.rules.matcher import RuleSet
 
 log = logging.getLogger(__name__)
-
-HASHTAG_TYPES = ("country", "region", "organisation", "person", "initiative")
-MAX_HASHTAGS = 8
 
 
 @dataclass
@@ -54,7 +55,8 @@ def build_outputs(
     pacer = Pacer()  # one for alerts and replies: Telegram counts them together
     health = TelegramHealth(settings.telegram_degraded_after)
     app = telegram.build_application(settings, context, pacer, health=health)
-    sink = TelegramSink(app.bot, pacer, alert_view(rules), channel=settings.telegram_channel)
+    view = alert_view(rules, lambda rule_id: watch_text(store, rule_id))
+    sink = TelegramSink(app.bot, pacer, view, channel=settings.telegram_channel)
     audience = Audience(
         console=False,
         channel=settings.telegram_channel,
@@ -108,28 +110,44 @@ async def close_outputs(outputs: Outputs, grace: float = 2.0) -> None:
         log.warning("telegram bot did not stop cleanly: %s", type(error).__name__)
 
 
-def alert_view(rules: Callable[[], RuleSet]) -> Callable[[OutgoingAlert], AlertView]:
-    """Builds what a message shows from an alert and the rules and names in force."""
+def admin_notifier(outputs: Outputs, settings: Settings) -> Callable[[str], Awaitable[None]]:
+    """Sends a notice (HTML) to each of the bot's admins in their private chat; without
+    Telegram, or before the bot is up, the notice is only logged (by its sender)."""
+
+    async def notify(text: str) -> None:
+        sink = outputs.sink
+        if sink is None or not sink.enabled:
+            return
+        for admin in settings.telegram_admins:
+            result = await sink.send_text(f"telegram:{admin}", text, plain(text), silent=False)
+            if not isinstance(result, Sent):
+                log.warning("notice to admin %s not sent: %s", admin, result)
+
+    return notify
+
+
+def alert_view(
+    rules: Callable[[], RuleSet], watches: Callable[[str], str | None] = lambda _: None
+) -> Callable[[OutgoingAlert], AlertView]:
+    """Builds what a message shows from an alert and the rules in force; `watches` gives a
+    chat's watch's words by its rule id."""
 
     def view(alert: OutgoingAlert) -> AlertView:
-        ruleset = rules()
-        by_id = {rule.id: (rule.title, rule.level) for rule in ruleset.rules}
-        entities = ruleset.gazetteer.entities
-        names = [
-            entities[e].name
-            for e in alert.entities
-            if e in entities and entities[e].type in HASHTAG_TYPES
-        ]
+        by_id = {rule.id: (rule.title, rule.level) for rule in rules().rules}
+        for rule_id in alert.rules:
+            watch = watch_of(rule_id)
+            if watch is not None:
+                words = watches(rule_id) or ""
+                by_id[rule_id] = (f"Watch {watch[1]}: {words}".strip(), WATCH_LEVEL)
         return AlertView(
             title=alert.entry_title,
             link=alert.entry_link,
-            source=alert.feed_title or alert.feed_url,
+            source=alert.outlet or alert.feed_title or alert.feed_url,
             published=alert.published,
             rules=tuple((r, *by_id.get(r, (r, alert.level))) for r in alert.rules),
             summary=alert.entry_summary,
             spans=tuple(alert.spans),
             terms=tuple(alert.terms),
-            hashtags=tuple(dict.fromkeys(names))[:MAX_HASHTAGS],
             also=alert.also,
         )
 

@@ -72,7 +72,8 @@ DURATION_SETTINGS = sorted(
 
 def test_the_duration_settings_are_the_known_ones() -> None:
     assert DURATION_SETTINGS == [
-        "db_busy_timeout", "fetch_timeout", "jitter", "max_backoff", "min_interval",
+        "db_busy_timeout", "feed_failing_after", "fetch_timeout", "jitter", "max_backoff",
+        "min_interval",
         "parse_timeout", "poll_interval", "telegram_degraded_after", "telegram_timeout",
     ]  # fmt: skip
 

@@ -80,7 +80,6 @@ def view(**changes: object) -> AlertView:
         summary="The ministry said it will train police officers from the Solomon Islands.",
         spans=(),
         terms=("train", "police"),
-        hashtags=("China", "Solomon Islands"),
     )
     return replace(base, **changes)  # type: ignore[arg-type]
 
@@ -90,19 +89,29 @@ def span(field: str, text: str, word: str) -> tuple[str, int, int]:
     return (field, start, start + len(word))
 
 
-def test_a_plain_alert_has_every_part_in_order() -> None:
+def test_a_plain_alert_is_title_byline_context_and_topic_tag() -> None:
     message = render_html(view(spans=(span("summary", view().summary, "police"),)))
     assert message.split("\n") == [
-        "🔴 <b>HIGH</b> · China trains foreign police",
-        "",
         '<a href="https://example.org/news/1">China to train Solomon Islands police</a>',
         "<i>Ministry of Public Security · 2026-11-30 08:00 UTC</i>",
-        "",
         "The ministry said it will train <b>police</b> officers from the Solomon Islands.",
-        "",
-        "Matched: train, police",
-        "#China #Solomon_Islands",
+        "🔴 #police_training",
     ]
+
+
+def test_without_a_match_in_the_summary_the_context_line_names_the_matched_words() -> None:
+    title = view().title
+    message = render_html(view(spans=(span("title", title, "police"),)))
+    assert message.split("\n")[2:] == ["Matched: train, police", "🔴 #police_training"]
+    assert "officers from the Solomon Islands" not in message  # no summary without a match
+
+
+def test_later_outlets_are_named_on_a_last_line() -> None:
+    outlets = tuple(f"Outlet {n}" for n in range(7))
+    message = render_html(view(spans=(span("summary", view().summary, "police"),), also=outlets))
+    assert message.split("\n")[-1] == (
+        "Also reported by: Outlet 0, Outlet 1, Outlet 2, Outlet 3, Outlet 4 and 2 more"
+    )
 
 
 def test_every_feed_field_is_escaped() -> None:
@@ -114,16 +123,19 @@ def test_every_feed_field_is_escaped() -> None:
             rules=(("r1", f"rule {NASTY}", "high"),),
             summary=f"summary {NASTY}",
             terms=(f"term {NASTY}",),
-            hashtags=(f"tag {NASTY}",),
         )
     )
     assert problems(message) == []
     escaped = html.escape(NASTY, quote=True)
-    for label in ("title", "source", "rule", "summary", "term"):
+    for label in ("title", "source"):
         assert f"{label} {escaped}" in message
+    assert "Matched: term" in message and escaped in message.split("Matched: ")[1]
     assert f'href="https://example.org/?a=1&amp;b={escaped}"' in message
-    assert "#tag_scriptampb" in message
     assert "<script>" not in message
+    summary_matched = render_html(
+        view(summary=f"summary {NASTY}", spans=(("summary", 0, 7),), rules=(("r1", "", "high"),))
+    )
+    assert f"<b>summary</b> {escaped}" in summary_matched and problems(summary_matched) == []
 
 
 @pytest.mark.parametrize(
@@ -202,7 +214,9 @@ def test_bidi_and_zero_width_characters_never_reach_an_alert(
     assert not any(char in message for char in HIDDEN)
     assert f"China trains {bold.format('police')} gnp free" in message
     assert f"Officers from {bold.format('Fiji')} will train." in message
-    assert "Ministry ·" in message and "· Rule title" in message and "Matched: train" in message
+    assert "Ministry ·" in message and "#r1" in message
+    terms_only = render(view(terms=("tr\u200bain",), source=f"Ministry{HIDDEN}"))
+    assert "Matched: train" in terms_only and not any(char in terms_only for char in HIDDEN)
 
 
 @pytest.mark.parametrize(
@@ -232,14 +246,14 @@ def test_overlapping_and_out_of_range_spans_are_harmless() -> None:
     assert "<b>police training</b> agree<b>ment</b>" in message
 
 
-def test_snippet_starts_near_the_first_match_in_a_long_summary() -> None:
+def test_the_context_line_starts_near_the_first_match_in_a_long_summary() -> None:
     summary = "filler words " * 150 + "the police academy in Lianyungang " + "more " * 200
     message = render_html(view(summary=summary, spans=(span("summary", summary, "police"),)))
-    snippet = message.split("\n\n")[2]
-    assert snippet.startswith("…")
-    assert snippet.endswith("…")
-    assert "<b>police</b> academy in Lianyungang" in snippet
-    assert len(snippet) < 400
+    context = message.split("\n")[2]
+    assert context.startswith("…")
+    assert context.endswith("…")
+    assert "<b>police</b> academy in Lianyungang" in context
+    assert len(context) < 200
 
 
 @pytest.mark.parametrize(
@@ -251,7 +265,8 @@ def test_snippet_starts_near_the_first_match_in_a_long_summary() -> None:
         {"title": "&\"'<>" * 1000, "summary": "😀" * 20_000},
         {"title": "😀🇨🇳" * 2000, "source": "👮\u200d♀️" * 2000, "terms": ("😀" * 3000,)},
         {"rules": tuple((f"r{n}", "<&>" * 300, "critical") for n in range(40))},
-        {"hashtags": tuple(f"Entity{n} " * 10 for n in range(500))},
+        {"rules": tuple((f"topic-{n}-" + "x" * 400, "t", "high") for n in range(40))},
+        {"also": tuple(f"Outlet {n} " * 100 for n in range(500))},
         {"link": "https://example.org/" + "&" * 5000},
     ],
 )
@@ -259,7 +274,7 @@ def test_huge_fields_stay_within_the_limit_and_well_formed(changes: dict[str, ob
     message = render_html(view(**changes))
     assert utf16_len(message) <= TELEGRAM_LIMIT
     assert problems(message) == []
-    assert message.startswith(("🔴", "🚨"))
+    assert "🔴 #" in message or "🚨 #" in message  # the topic tag is never squeezed out
     assert utf16_len(render_plain(view(**changes))) <= TELEGRAM_LIMIT
 
 
@@ -269,29 +284,25 @@ def test_an_oversized_link_is_dropped_rather_than_cut() -> None:
     assert "<b>China to train Solomon Islands police</b>" in message
 
 
-def test_the_snippet_shrinks_before_the_title() -> None:
-    long = view(summary="word " * 2000, title="A fairly ordinary title")
+def test_the_context_shrinks_before_the_title() -> None:
+    summary = "word " * 2000
+    long = view(summary=summary, title="A fairly ordinary title", spans=(("summary", 0, 4),))
     full = render_html(long)
     tight = render_html(long, limit=utf16_len(full) - 50)
     assert "A fairly ordinary title" in tight
-    assert len(tight.split("\n\n")[2]) < len(full.split("\n\n")[2])
+    assert len(tight.split("\n")[2]) < len(full.split("\n")[2])
 
 
 def test_several_rules_make_one_message_most_severe_first() -> None:
-    rules = (("a", "Agreement signed", "low"), ("b", "", "critical"), ("c", "GSI forum", "medium"))
-    header = render_html(view(rules=rules)).split("\n\n")[0]
-    assert header.split("\n") == [
-        "🚨 <b>CRITICAL</b> · b",
-        "🟠 <b>MEDIUM</b> · GSI forum",
-        "🟡 <b>LOW</b> · Agreement signed",
-    ]
+    rules = (("a", "Agreement signed", "low"), ("b", "", "critical"), ("gsi-forum", "", "medium"))
+    assert render_html(view(rules=rules)).split("\n")[-1] == "🚨 #b 🟠 #gsi_forum 🟡 #a"
 
 
 def test_many_rules_are_summarised() -> None:
     rules = tuple((f"r{n}", f"Rule {n}", "high") for n in range(11))
-    header = render_html(view(rules=rules)).split("\n\n")[0].split("\n")
-    assert len(header) == 9
-    assert header[-1] == "+3 more rules"
+    tags = render_html(view(rules=rules)).split("\n")[-1]
+    assert tags.count("🔴 #r") == 8
+    assert tags.endswith(" +3 more")
 
 
 @pytest.mark.parametrize(
@@ -306,19 +317,19 @@ def test_many_rules_are_summarised() -> None:
     ],
 )
 def test_published_time_is_shown_in_utc(published: datetime | None, shown: str | None) -> None:
-    byline = render_html(view(published=published)).split("\n\n")[1].split("\n")[1]
+    byline = render_html(view(published=published)).split("\n")[1]
     expected = "Ministry of Public Security" + (f" · {shown}" if shown else "")
     assert byline == f"<i>{expected}</i>"
 
 
 def test_plain_rendering_has_no_markup_and_shows_the_link() -> None:
     message = render_plain(view(title="A <b> & B", spans=(("title", 0, 1),)))
-    assert message.split("\n")[2:4] == ["A <b> & B", "https://example.org/news/1"]
+    assert message.split("\n")[0:2] == ["A <b> & B", "https://example.org/news/1"]
     assert "&amp;" not in message
 
 
 def test_an_empty_alert_still_renders() -> None:
-    empty = AlertView("", None, "", None, (), "", (), (), ())
+    empty = AlertView("", None, "", None, (), "", (), ())
     assert render_html(empty) == "<b>(untitled)</b>"
     assert render_plain(empty) == "(untitled)"
 
@@ -393,7 +404,7 @@ def _views(draw: st.DrawFn) -> AlertView:
         summary=draw(_TEXT),
         spans=tuple(draw(st.lists(_SPANS, max_size=6))),
         terms=tuple(draw(st.lists(_TEXT, max_size=5))),
-        hashtags=tuple(draw(st.lists(_TEXT, max_size=5))),
+        also=tuple(draw(st.lists(_TEXT, max_size=8))),
     )
 
 

@@ -265,6 +265,70 @@ operations = st.one_of(
     ),
     st.builds(lambda c: (f"chat:{c}", ev.ChatBlocked(chat_id=c)), st.integers(1, 3)),
     st.builds(
+        lambda c, m: (f"chat:{c}", ev.ChatModeSet(chat_id=c, mode=m, at="08:00")),
+        st.integers(1, 3),
+        st.sampled_from(["instant", "hourly", "daily"]),
+    ),
+    st.builds(
+        lambda c: (f"chat:{c}", ev.ChatTimezoneSet(chat_id=c, timezone="Asia/Shanghai")),
+        st.integers(1, 3),
+    ),
+    st.builds(
+        lambda c, on: (
+            f"chat:{c}",
+            ev.ChatQuietSet(chat_id=c, start="22:00", end="07:00")
+            if on
+            else ev.ChatQuietSet(chat_id=c),
+        ),
+        st.integers(1, 3),
+        st.booleans(),
+    ),
+    st.builds(
+        lambda c, n, k, at: (
+            f"digest:{c}",
+            ev.DigestSent(
+                chat_id=c,
+                period=at,
+                alert_ids=[ev.alert_id_for(ev.entry_id_for(ev.feed_id_for(URLS[n]), k), "console")],
+                message_id="9",
+            ),
+        ),
+        st.integers(1, 3),
+        feed_n,
+        entry_key,
+        moment,
+    ),
+    st.builds(
+        lambda c: (f"chat:{c}", ev.ChatMigrated(chat_id=c, new_chat_id=c + 10)),
+        st.integers(1, 3),
+    ),
+    st.builds(
+        lambda c, n: (f"chat:{c}", ev.WatchAdded(chat_id=c, number=n, text=f"police {n}")),
+        st.integers(1, 3),
+        st.integers(1, 3),
+    ),
+    st.builds(
+        lambda c, n: (f"chat:{c}", ev.WatchRemoved(chat_id=c, number=n)),
+        st.integers(1, 3),
+        st.integers(1, 3),
+    ),
+    st.builds(
+        lambda n, at, kind: (
+            f"health:{ev.feed_id_for(URLS[n])}",
+            ev.FeedTroubleReported(feed_id=ev.feed_id_for(URLS[n]), kind=kind, since=at),
+        ),
+        feed_n,
+        moment,
+        st.sampled_from(["failing", "silent"]),
+    ),
+    st.builds(
+        lambda n: (
+            f"health:{ev.feed_id_for(URLS[n])}",
+            ev.FeedTroubleCleared(feed_id=ev.feed_id_for(URLS[n]), kind="failing"),
+        ),
+        feed_n,
+    ),
+    st.builds(
         lambda v: (
             "rules:active",
             ev.RulesLoaded(

@@ -52,9 +52,7 @@ def message_of(db: Path, chat: int) -> int | None:
 
 def alert_sends(telegram: FakeTelegram, chat: int) -> int:
     calls = telegram.calls_to("sendMessage")
-    return len(
-        [c for c in calls if c.params.get("chat_id") == chat and "Officers" in str(c.params)]
-    )
+    return len([c for c in calls if c.params.get("chat_id") == chat and "#police" in str(c.params)])
 
 
 def test_later_outlets_edit_the_message_and_a_higher_match_alerts_once(

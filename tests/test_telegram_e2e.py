@@ -87,7 +87,12 @@ def test_each_subscriber_gets_each_alert_exactly_once(
         assert len(alert_texts(telegram, 101)) == 1
         assert len(alert_texts(telegram, 102)) == 1
         assert alert_texts(telegram, 103) == []
-        assert "batch 001" in alert_texts(telegram, 101)[0]
+        assert alert_texts(telegram, 101)[0].split("\n") == [
+            "China will train police officers, batch 001",  # linked
+            "Test feed · 2026-11-02 09:00 UTC",  # the outlet and the time
+            "Matched: train police",  # the summary has no match: the words instead
+            "🔴 #police_test",  # the topic tag
+        ]
         assert telegram.calls_to("setMyCommands")
         with Store(settings.db) as store:
             assert replay(store, write=False).identical

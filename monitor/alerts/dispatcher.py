@@ -16,6 +16,7 @@ import time
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
+from monitor.alerts.digests import Digests, instant_heads
 from monitor.alerts.edits import edit_due, with_story
 from monitor.alerts.sinks import (
     Blocked,
@@ -124,6 +125,7 @@ class Dispatcher:
         self._wake = asyncio.Event()
         # (alert, attempts) whose claim found the log ahead of the alerts table
         self._held: set[tuple[str, int]] = set()
+        self.digests = Digests(store, self.sinks, self._mark_in_flight, self._record)
 
     def wake(self) -> None:
         self._wake.set()
@@ -141,11 +143,12 @@ class Dispatcher:
         return len(ids)
 
     async def deliver_due(self, max_wait: float = 5.0) -> int:
-        """Send what is due now (waiting out short pacing gaps); returns how many were tried."""
-        attempted = 0
+        """Send what is due now, digests first (waiting out short pacing gaps); returns how
+        many alerts were tried. Alerts held for a digest or by quiet hours wait."""
+        attempted = await self.digests.send_due()
         while not self.stopping:
             now = self.store.clock()
-            chosen, wait = self._ready(due_heads(self.store, now))
+            chosen, wait = self._ready(instant_heads(self.store, due_heads(self.store, now), now))
             if chosen:
                 heads = [head for head, _ in chosen]
                 alerts = [with_story(self.store, a) for a in outgoing(self.store, heads, now)]

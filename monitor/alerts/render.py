@@ -24,12 +24,14 @@ from monitor.alerts.cutting import (
     tidy,
     utf16_len,  # re-exported
 )
+from monitor.eventlog.events import watch_of
 from monitor.levels import rank
 
 TELEGRAM_LIMIT = 4096
-SNIPPET_CHARS = 300  # summary characters shown around the first match
-CONTEXT_BEFORE = 80  # of those, how many may come before the first match
-MAX_RULE_LINES = 8
+CONTEXT_CHARS = 160  # summary characters on the context line, around the first match
+CONTEXT_BEFORE = 50  # of those, how many may come before the first match
+MAX_TOPICS = 8
+TAG_UNITS = 40  # UTF-16 units of a topic tag at most
 MAX_ALSO = 5  # outlets named in "Also reported by"; the rest are counted
 ALSO_NAME_UNITS = 60  # UTF-16 units of each outlet name at most
 LEVEL_MARKS = {"critical": "🚨", "high": "🔴", "medium": "🟠", "low": "🟡", "info": "🔵"}
@@ -41,13 +43,12 @@ class AlertView:
 
     title: str
     link: str | None
-    source: str
+    source: str  # the outlet: who published the entry
     published: datetime | None
     rules: tuple[tuple[str, str, str], ...]  # (rule_id, rule title, level)
     summary: str
     spans: tuple[tuple[str, int, int], ...]  # (field, start, end) into the original title/summary
     terms: tuple[str, ...]
-    hashtags: tuple[str, ...]  # entity display names
     also: tuple[str, ...] = ()  # the story's other outlets, in the order they reported it
 
 
@@ -68,6 +69,12 @@ def hashtag(name: str) -> str:
         # Other punctuation is dropped inside a word: "U.S." -> "US".
     joined = "_".join(w for w in words if w)
     return f"#{joined}" if joined else ""
+
+
+def topic_tag(rule_id: str) -> str:
+    """A topic's hashtag: #police_training; a chat's own watch N is #watch_N."""
+    watch = watch_of(rule_id)
+    return f"#watch_{watch[1]}" if watch else hashtag(rule_id)
 
 
 def safe_link(url: str | None) -> str | None:
@@ -102,65 +109,56 @@ def _is_unsafe_char(char: str) -> bool:
 class _Prepared:
     """The view's fields, tidied once."""
 
-    rules: tuple[tuple[str, str, str], ...]  # (mark, LEVEL, title), most severe first
-    more_rules: int
+    topics: tuple[tuple[str, str], ...]  # (level mark, #tag), most severe first
+    more_topics: int
     title: str
     title_marks: bytes
     link: str
     source: str
     when: str
     summary: str
-    summary_marks: bytes
+    summary_marks: bytes  # empty when no match is in the summary: the terms are shown instead
     terms: str
-    hashtags: tuple[str, ...]
     also: tuple[str, ...]
 
 
-# UTF-16 units each part may take once escaped (rule_titles: each), shrunk in this order.
-_BUDGETS = {
-    "snippet": 1500,
-    "title": 800,
-    "terms": 400,
-    "hashtags": 400,
-    "link": 2000,
-    "rule_titles": 200,
-    "source": 200,
-}
+# UTF-16 units each part may take once escaped, shrunk in this order.
+_BUDGETS = {"context": 600, "title": 800, "terms": 400, "link": 2000, "source": 200}
 
 
 @dataclass(frozen=True)
 class _Parts:
-    snippet: str
+    context: str
     title: str
     terms: str
-    hashtags: str
     link: str
-    rule_titles: tuple[str, ...]
     source: str
 
 
 def _prepare(view: AlertView) -> _Prepared:
     rules = sorted(view.rules, key=lambda r: -rank(r[2]))  # the most urgent first
+    topics = tuple(
+        dict.fromkeys(
+            (LEVEL_MARKS.get(level, "⚪"), topic_tag(rule_id) or hashtag(name) or "#topic")
+            for rule_id, name, level in rules
+        )
+    )
     title, title_marks = tidy(view.title, [(s, e) for f, s, e in view.spans if f == "title"])
     summary, summary_marks = tidy(
         view.summary, [(s, e) for f, s, e in view.spans if f == "summary"]
     )
     terms = dict.fromkeys(t for t in (tidy(term)[0] for term in view.terms) if t)
     return _Prepared(
-        rules=tuple(
-            (LEVEL_MARKS.get(level, "⚪"), tidy(level)[0][:24].upper(), tidy(name or rule_id)[0])
-            for rule_id, name, level in rules[:MAX_RULE_LINES]
-        ),
-        more_rules=max(0, len(rules) - MAX_RULE_LINES),
+        topics=topics[:MAX_TOPICS],
+        more_topics=max(0, len(topics) - MAX_TOPICS),
         title=title or "(untitled)",
         title_marks=title_marks if title else NO_MARKS,
         link=safe_link(view.link) or "",
         source=tidy(view.source)[0],
         when=_utc_minute(view.published),
         summary=summary,
-        summary_marks=summary_marks,
+        summary_marks=summary_marks if 1 in summary_marks else NO_MARKS,
         terms=", ".join(terms),
-        hashtags=tuple(dict.fromkeys(t for t in map(hashtag, view.hashtags) if t)),
         also=tuple(dict.fromkeys(name for name in (tidy(o)[0] for o in view.also) if name)),
     )
 
@@ -181,7 +179,7 @@ def _render(view: AlertView, limit: int, style: Style) -> str:
         over = utf16_len(_assemble(prepared, parts, style)) - limit
         if over <= 0:
             break
-        budgets = {**budgets, name: max(0, _used(parts, name) - over)}
+        budgets = {**budgets, name: max(0, utf16_len(getattr(parts, name)) - over)}
         parts = _parts(prepared, budgets, style)
     message = _assemble(prepared, parts, style)
     if utf16_len(message) <= limit:
@@ -190,28 +188,24 @@ def _render(view: AlertView, limit: int, style: Style) -> str:
     return cut(_assemble(prepared, _parts(prepared, budgets, PLAIN), PLAIN), limit, style)
 
 
-def _used(parts: _Parts, name: str) -> int:
-    value: str | tuple[str, ...] = getattr(parts, name)
-    texts = (value,) if isinstance(value, str) else value
-    return max(map(utf16_len, texts), default=0)
-
-
 def _parts(p: _Prepared, b: dict[str, int], style: Style) -> _Parts:
     link = style.escape(p.link) if utf16_len(style.escape(p.link)) <= b["link"] else ""
     marks = p.title_marks if link else NO_MARKS  # a title without a link is all bold
     return _Parts(
-        snippet=_snippet(p.summary, p.summary_marks, b["snippet"], style),
+        context=_context(p.summary, p.summary_marks, b["context"], style),
         title=cut(p.title, b["title"], style, marks),
         terms=cut(p.terms, b["terms"], style),
-        hashtags=_whole_words(p.hashtags, b["hashtags"], style),
         link=link,
-        rule_titles=tuple(cut(title, b["rule_titles"], style) for _, _, title in p.rules),
         source=cut(p.source, b["source"], style),
     )
 
 
-def _snippet(summary: str, marks: bytes, budget: int, style: Style) -> str:
+def _context(summary: str, marks: bytes, budget: int, style: Style) -> str:
+    """One line of the summary around its first match, the matched words in bold ("" when
+    the summary has no match)."""
     first = marks.find(1)
+    if first < 0:
+        return ""
     start = 0
     if first > 0:
         start = max(0, first - min(CONTEXT_BEFORE, budget // 8))
@@ -220,41 +214,33 @@ def _snippet(summary: str, marks: bytes, budget: int, style: Style) -> str:
             start = space + 1
         while start < first and extends_grapheme(summary[start]):
             start += 1
-    return cut(summary, budget, style, marks, start, SNIPPET_CHARS)
-
-
-def _whole_words(words: tuple[str, ...], budget: int, style: Style) -> str:
-    kept: list[str] = []
-    used = -1  # the first word needs no separating space
-    for word in words:
-        used += 1 + sum(map(style.cost, word))
-        if used > budget:
-            break
-        kept.append(style.escape(word))
-    return " ".join(kept)
+    return cut(summary, budget, style, marks, start, CONTEXT_CHARS)
 
 
 def _assemble(p: _Prepared, parts: _Parts, style: Style) -> str:
+    """Title (linked), outlet and time, the context line, the topic tags, the other outlets."""
     bold, end_bold = style.bold
-    header = [
-        _rule_line(mark, level, title, style)
-        for (mark, level, _), title in zip(p.rules, parts.rule_titles, strict=True)
-    ]
-    if p.more_rules:
-        header.append(f"+{p.more_rules} more rules")
     title = f"{bold}{parts.title}{end_bold}" if parts.title else ""
     if bold and parts.link and parts.title:
         title = f'<a href="{parts.link}">{parts.title}</a>'
     byline = " · ".join(x for x in (parts.source, p.when) if x)
     byline = f"<i>{byline}</i>" if bold and byline else byline
-    heading = [title, "" if bold else parts.link, byline]
-    footer = [
+    context = parts.context or (f"Matched: {parts.terms}" if parts.terms else "")
+    lines = [
+        title,
+        "" if bold else parts.link,
+        byline,
+        context,
+        _topic_line(p, style),
         _also_line(p.also, style),
-        f"Matched: {parts.terms}" if parts.terms else "",
-        parts.hashtags,
     ]
-    blocks = (header, heading, [parts.snippet], footer)
-    return "\n\n".join(text for text in ("\n".join(x for x in b if x) for b in blocks) if text)
+    return "\n".join(line for line in lines if line)
+
+
+def _topic_line(p: _Prepared, style: Style) -> str:
+    """'🔴 #police_training 🟠 #gsi_forum': each topic's level mark and tag."""
+    tags = " ".join(f"{mark} {cut(tag, TAG_UNITS, style, ellipsis='')}" for mark, tag in p.topics)
+    return tags + (f" +{p.more_topics} more" if p.more_topics else "")
 
 
 def _also_line(outlets: tuple[str, ...], style: Style) -> str:
@@ -264,8 +250,3 @@ def _also_line(outlets: tuple[str, ...], style: Style) -> str:
     names = ", ".join(cut(name, ALSO_NAME_UNITS, style) for name in outlets[:MAX_ALSO])
     more = len(outlets) - MAX_ALSO
     return f"Also reported by: {names}" + (f" and {more} more" if more > 0 else "")
-
-
-def _rule_line(mark: str, level: str, title: str, style: Style) -> str:
-    shown = f"{mark} {style.bold[0]}{style.escape(level)}{style.bold[1]}" if level else mark
-    return f"{shown} · {title}" if title else shown

@@ -14,7 +14,8 @@ from monitor.config import Settings
 
 OPEN_TO_ALL = frozenset({"start", "help"})
 CHANGES = frozenset(
-    {"subscribe", "unsubscribe", "level", "mute", "unmute", "previews"}
+    {"subscribe", "unsubscribe", "level", "mute", "unmute", "previews", "mode", "timezone", "quiet"}
+    | {"watch", "unwatch"}
 )  # and buttons
 GROUPS = frozenset({"group", "supergroup"})
 ADMIN_TTL = 60.0  # seconds a getChatMember answer is trusted
@@ -62,7 +63,9 @@ def group_refusal(settings: Settings, caller: Caller, name: str) -> Reply | None
             " in a minute."
         )
     return Reply(
-        "Only this group's administrators can change its topics, level or mute. /mysubs shows them."
+        "Only this group's administrators can change its topics, watches, level, mute or"
+        " delivery."
+        " /mysubs shows them."
     )
 
 

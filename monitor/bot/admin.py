@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from monitor.bot import controls
 from monitor.bot.adding import checked_add
+from monitor.bot.feed_health import HEALTH_COMMAND, health
 from monitor.bot.replies import BotContext, Caller, Command, Reply, fit, link, minute, show
 from monitor.config import ENV_PREFIX, Settings
 from monitor.durations import format_duration, parse_duration
@@ -28,6 +29,7 @@ ADMIN_COMMANDS: tuple[tuple[str, str], ...] = (
     *controls.CONTROL_COMMANDS,
     ("feeds", "Every feed with its failures"),
     ("status", "Feeds, failures, outbox depth, last errors"),
+    HEALTH_COMMAND,
 )
 
 
@@ -143,4 +145,5 @@ ADMIN_HANDLERS: dict[str, Command] = {
     "refresh": controls.refresh,
     "feeds": _feeds,
     "status": _status,
+    "health": health,
 }

@@ -26,6 +26,7 @@ from monitor.eventlog.queries.alert_actions import (
     topic_muted_until,
 )
 from monitor.eventlog.queries.chats import chat_view
+from monitor.eventlog.queries.watches import chat_watches, watch_text
 
 MUTE_FOR = timedelta(days=1)
 LABEL_UNITS = 28  # UTF-16 units of a topic title on a button: cut between words
@@ -59,7 +60,7 @@ def press(ctx: BotContext, caller: Caller, action: str, alert_id: str) -> Reply:
         return Reply("", notice="This button belongs to an alert of another chat.")
     rule_id = reasons.rules[0]
     rules = {rule.id: rule for rule in ctx.rules().rules}
-    title = rules[rule_id].title if rule_id in rules else rule_id
+    title = rules[rule_id].title if rule_id in rules else _watch_title(ctx, rule_id)
     try:
         notice = _act(ctx, caller, action, rule_id, title, reasons)
     except ConcurrencyError:
@@ -85,6 +86,8 @@ def _act(
                 f"topic-unmuted:{rule_id}:{iso(now)}")  # fmt: skip
         return f"{title}: alerts again."
     subscribe = action == "as"
+    if ev.watch_of(rule_id) is not None:
+        return _watch_toggle(ctx, caller, rule_id, title, subscribe)
     if (rule_id in chat_view(ctx.store, caller.chat_id).subscriptions) == subscribe:
         return (
             f"Nothing changed: this chat {'follows' if subscribe else 'does not follow'} {title}."
@@ -96,6 +99,36 @@ def _act(
     )
     _append(ctx, caller, data, f"{'sub' if subscribe else 'unsub'}:{rule_id}")
     return f"{'Subscribed to' if subscribe else 'Unsubscribed from'} {title}."
+
+
+def _watch_title(ctx: BotContext, rule_id: str) -> str:
+    watch = ev.watch_of(rule_id)
+    if watch is None:
+        return rule_id
+    return f"Watch {watch[1]}: {watch_text(ctx.store, rule_id) or ''}".strip()
+
+
+def _watch_toggle(
+    ctx: BotContext, caller: Caller, rule_id: str, title: str, subscribe: bool
+) -> str:
+    """Unsubscribe under a watch's alert removes the watch; Subscribe again brings it back."""
+    _, number = ev.watch_of(rule_id) or (0, 0)
+    mine = chat_watches(ctx.store, caller.chat_id)
+    active = any(w.number == number for w in mine)
+    if active == subscribe:
+        return f"Nothing changed: {title} is {'on' if active else 'off'}."
+    if subscribe and len(mine) >= ctx.settings.watches_per_chat:
+        return "This chat has the most watches allowed; /unwatch N removes one first."
+    text = watch_text(ctx.store, rule_id)
+    if text is None:
+        return "That watch is gone; /watch adds a new one."
+    data: ev.Payload = (
+        ev.WatchAdded(chat_id=caller.chat_id, number=number, text=text)
+        if subscribe
+        else ev.WatchRemoved(chat_id=caller.chat_id, number=number)
+    )
+    _append(ctx, caller, data, f"{'rewatch' if subscribe else 'unwatch'}:{number}")
+    return f"{title}: {'on again' if subscribe else 'removed'}."
 
 
 def why_notice(why: AlertReasons, names: Mapping[str, str]) -> str:
@@ -120,7 +153,9 @@ def _buttons_now(
     ctx: BotContext, caller: Caller, alert_id: str, rule_id: str, title: str
 ) -> tuple[tuple[Button, ...], ...]:
     muted = topic_muted_until(ctx.store, caller.chat_id, rule_id, ctx.clock()) is not None
-    subscribed = rule_id in chat_view(ctx.store, caller.chat_id).subscriptions
+    subscribed = rule_id in chat_view(ctx.store, caller.chat_id).subscriptions or any(
+        w.rule_id == rule_id for w in chat_watches(ctx.store, caller.chat_id)
+    )
     return alert_buttons(alert_id, title, muted=muted, subscribed=subscribed)
 
 

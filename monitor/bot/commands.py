@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 from datetime import timedelta
 
-from monitor.bot import access, adding, alert_actions, why
+from monitor.bot import access, adding, alert_actions, delivery, watches, why
 from monitor.bot import replies as views
 from monitor.bot.admin import ADMIN_COMMANDS, ADMIN_HANDLERS
 from monitor.bot.replies import BotContext, Button, Caller, Command, Reply
@@ -57,6 +57,8 @@ COMMANDS: tuple[tuple[str, str], ...] = (
     ("search", "Full-text search of stored entries: /search <words>"),
     ("why", "What the log knows about an entry: /why <url>"),
     ("previews", "Link previews under alerts: /previews on|off"),
+    *delivery.DELIVERY_COMMANDS,
+    *watches.WATCH_COMMANDS,
 )
 _RULE_SEPARATORS = re.compile(r"[\s,]+")
 
@@ -342,4 +344,10 @@ _COMMANDS: dict[str, Command] = {
     "search": _search,
     "why": _why,
     "previews": alert_actions.previews,
+    "mode": delivery.mode,
+    "timezone": delivery.timezone,
+    "quiet": delivery.quiet,
+    "watch": watches.watch,
+    "watches": watches.watches,
+    "unwatch": watches.unwatch,
 }

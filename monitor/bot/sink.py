@@ -117,6 +117,36 @@ class TelegramSink:
             return self._outcome_paused(error, alert.recipient)
         return Sent(str(message.message_id))
 
+    async def send_text(self, recipient: str, html: str, plain: str, silent: bool) -> SendResult:
+        """A message of our own (a digest): HTML, or the plain text if Telegram cannot parse
+        the HTML; no link preview, no buttons."""
+        try:
+            return await self._send_text(recipient, html, ParseMode.HTML, silent)
+        except BadRequest as error:
+            if "can't parse entities" not in error.message.lower():
+                return _outcome(error, recipient)
+        try:
+            return await self._send_text(recipient, plain, None, silent)
+        except TelegramError as error:
+            return self._outcome_paused(error, recipient)
+
+    async def _send_text(
+        self, recipient: str, text: str, mode: str | None, silent: bool
+    ) -> SendResult:
+        try:
+            message = await self.bot.send_message(
+                chat_ref(recipient),
+                text,
+                parse_mode=mode,
+                link_preview_options=NO_PREVIEW,
+                disable_notification=silent,
+            )
+        except BadRequest:
+            raise
+        except TelegramError as error:
+            return self._outcome_paused(error, recipient)
+        return Sent(str(message.message_id))
+
     async def edit(self, alert: OutgoingAlert, message_id: str) -> SendResult:
         """The sent message, rendered again with its story's outlets (edited in place)."""
         view = self.view(alert)

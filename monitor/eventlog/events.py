@@ -309,6 +309,101 @@ STORY_EVENT_TYPES: tuple[type[Payload], ...] = (
 )
 
 
+# --- digests and quiet hours per chat (issue 12, item 3) ----------------------------
+
+
+class ChatModeSet(Payload):
+    """`/mode`: each story as it comes (instant), or one digest an hour or a day."""
+
+    chat_id: int
+    mode: str  # "instant", "hourly" or "daily"
+    at: str | None = None  # "HH:MM", the chat's local time of a daily digest
+
+
+class ChatTimezoneSet(Payload):
+    """`/timezone`: the chat's time zone (an IANA name), for digests and quiet hours."""
+
+    chat_id: int
+    timezone: str
+
+
+class ChatQuietSet(Payload):
+    """`/quiet`: no message between `start` and `end` (local "HH:MM"; None: no quiet hours).
+    What arrives meanwhile goes into a digest at the end (`held` "digest") or is sent then
+    one by one ("send")."""
+
+    chat_id: int
+    start: str | None = None
+    end: str | None = None
+    held: str = "digest"
+
+
+class DigestSent(Payload):
+    """One digest message (a part, when a long digest is split) went out with these alerts.
+
+    On the stream `digest:<chat id>`, keyed by its period and alerts, so a digest is
+    recorded once; the alerts were claimed (AlertDispatched) before the send."""
+
+    chat_id: int
+    period: datetime  # the digest's time: when its period ended
+    alert_ids: list[str]
+    message_id: str | None = None
+    part: int = 1
+    parts: int = 1
+
+
+DIGEST_EVENT_TYPES: tuple[type[Payload], ...] = (
+    ChatModeSet,
+    ChatTimezoneSet,
+    ChatQuietSet,
+    DigestSent,
+)
+
+
+# --- personal watches (issue 12, item 5) ---------------------------------------------
+
+
+class WatchAdded(Payload):
+    """`/watch <words>`: the chat's own rule, number `number` (never reused in the chat)."""
+
+    chat_id: int
+    number: int
+    text: str
+
+
+class WatchRemoved(Payload):
+    """`/unwatch N`."""
+
+    chat_id: int
+    number: int
+
+
+WATCH_EVENT_TYPES: tuple[type[Payload], ...] = (WatchAdded, WatchRemoved)
+
+
+# --- feed health told to the admins (issue 12, item 6) ---------------------------------
+
+
+class FeedTroubleReported(Payload):
+    """The admins were told a feed is in trouble: `failing` (for longer than the threshold)
+    or `silent` (no new entry for much longer than its usual cadence), since `since`."""
+
+    feed_id: str
+    kind: str  # "failing" or "silent"
+    since: datetime
+    detail: str = ""
+
+
+class FeedTroubleCleared(Payload):
+    """The admins were told the feed is well again."""
+
+    feed_id: str
+    kind: str  # the trouble it recovered from
+
+
+HEALTH_EVENT_TYPES: tuple[type[Payload], ...] = (FeedTroubleReported, FeedTroubleCleared)
+
+
 EVENT_TYPES: dict[str, type[Payload]] = {
     cls.__name__: cls
     for cls in (
@@ -342,6 +437,9 @@ EVENT_TYPES: dict[str, type[Payload]] = {
     )
 }
 EVENT_TYPES.update({cls.__name__: cls for cls in STORY_EVENT_TYPES})
+EVENT_TYPES.update({cls.__name__: cls for cls in DIGEST_EVENT_TYPES})
+EVENT_TYPES.update({cls.__name__: cls for cls in WATCH_EVENT_TYPES})
+EVENT_TYPES.update({cls.__name__: cls for cls in HEALTH_EVENT_TYPES})
 
 
 @dataclass(frozen=True)
@@ -423,3 +521,27 @@ def chat_stream(chat_id: int) -> str:
 
 def story_stream(story_id: str) -> str:
     return f"story:{story_id}"
+
+
+def digest_stream(chat_id: int) -> str:
+    return f"digest:{chat_id}"
+
+
+def health_stream(feed_id: str) -> str:
+    """A feed's health notices: apart from `feed:<id>`, so a poll's append never races them."""
+    return f"health:{feed_id}"
+
+
+def watch_rule_id(chat_id: int, number: int) -> str:
+    """The rule id of a chat's watch: its matches and alerts name it."""
+    return f"watch-{chat_id}-{number}"
+
+
+def watch_of(rule_id: str) -> tuple[int, int] | None:
+    """(chat id, number) of a watch's rule id, or None for a rule of the rule files."""
+    if not rule_id.startswith("watch-"):
+        return None
+    chat, _, number = rule_id.removeprefix("watch-").rpartition("-")
+    if not (chat.lstrip("-").isdigit() and number.isdigit()):
+        return None
+    return int(chat), int(number)

@@ -450,8 +450,140 @@ HANDLERS.update(
         "ChatPreviewsSet": _chat_previews_set,
     }
 )
+# --- digests and quiet hours per chat: chat_delivery, digests ---
+
+
+def _delivery_row(db: sqlite3.Connection, chat_id: int, **columns: object) -> None:
+    db.execute("INSERT OR IGNORE INTO chat_delivery (chat_id) VALUES (?)", (chat_id,))
+    assignments = ", ".join(f"{name} = ?" for name in columns)
+    db.execute(
+        f"UPDATE chat_delivery SET {assignments} WHERE chat_id = ?", (*columns.values(), chat_id)
+    )
+
+
+def _chat_mode_set(db: sqlite3.Connection, event: ev.StoredEvent) -> None:
+    data = _as(event, ev.ChatModeSet)
+    _delivery_row(db, data.chat_id, mode=data.mode, digest_at=data.at)
+
+
+def _chat_timezone_set(db: sqlite3.Connection, event: ev.StoredEvent) -> None:
+    data = _as(event, ev.ChatTimezoneSet)
+    _delivery_row(db, data.chat_id, timezone=data.timezone)
+
+
+def _chat_quiet_set(db: sqlite3.Connection, event: ev.StoredEvent) -> None:
+    data = _as(event, ev.ChatQuietSet)
+    _delivery_row(
+        db, data.chat_id, quiet_start=data.start, quiet_end=data.end, quiet_held=data.held
+    )
+
+
+def _digest_sent(db: sqlite3.Connection, event: ev.StoredEvent) -> None:
+    data = _as(event, ev.DigestSent)
+    db.execute(
+        "INSERT INTO digests (seq, chat_id, period, part, parts, alerts, message_id, sent_at)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        (event.seq, data.chat_id, iso(data.period), data.part, data.parts, len(data.alert_ids),
+         data.message_id, iso(event.recorded_at)),
+    )  # fmt: skip
+    db.execute(
+        "UPDATE alerts SET status = 'sent', message_id = ?, last_error = NULL, updated_at = ?"
+        " WHERE id IN (SELECT value FROM json_each(?))",
+        (data.message_id, iso(event.recorded_at), json.dumps(data.alert_ids)),
+    )
+
+
+def _delivery_migrated(db: sqlite3.Connection, event: ev.StoredEvent) -> None:
+    """A group that became a supergroup keeps its digest and quiet-hour settings."""
+    data = _as(event, ev.ChatMigrated)
+    db.execute(
+        "INSERT OR IGNORE INTO chat_delivery (chat_id, mode, digest_at, timezone, quiet_start,"
+        " quiet_end, quiet_held) SELECT ?, mode, digest_at, timezone, quiet_start, quiet_end,"
+        " quiet_held FROM chat_delivery WHERE chat_id = ?",
+        (data.new_chat_id, data.chat_id),
+    )
+
+
+HANDLERS.update(
+    {
+        "ChatModeSet": _chat_mode_set,
+        "ChatTimezoneSet": _chat_timezone_set,
+        "ChatQuietSet": _chat_quiet_set,
+        "DigestSent": _digest_sent,
+    }
+)
+
+
+# --- personal watches ---
+
+
+def _watch_added(db: sqlite3.Connection, event: ev.StoredEvent) -> None:
+    data = _as(event, ev.WatchAdded)
+    db.execute(
+        "INSERT OR REPLACE INTO watches (chat_id, number, text, added_at, removed, seq)"
+        " VALUES (?, ?, ?, ?, 0, ?)",
+        (data.chat_id, data.number, data.text, iso(event.recorded_at), event.seq),
+    )
+
+
+def _watch_removed(db: sqlite3.Connection, event: ev.StoredEvent) -> None:
+    data = _as(event, ev.WatchRemoved)
+    db.execute(
+        "UPDATE watches SET removed = 1, seq = ? WHERE chat_id = ? AND number = ?",
+        (event.seq, data.chat_id, data.number),
+    )
+
+
+def _watches_migrated(db: sqlite3.Connection, event: ev.StoredEvent) -> None:
+    """A group that became a supergroup keeps its watches (under its new id)."""
+    data = _as(event, ev.ChatMigrated)
+    db.execute(
+        "INSERT OR IGNORE INTO watches (chat_id, number, text, added_at, removed, seq)"
+        " SELECT ?, number, text, added_at, removed, ? FROM watches WHERE chat_id = ?",
+        (data.new_chat_id, event.seq, data.chat_id),
+    )
+    db.execute(
+        "UPDATE watches SET removed = 1, seq = ? WHERE chat_id = ?", (event.seq, data.chat_id)
+    )
+
+
+def _chat_settings_migrated(db: sqlite3.Connection, event: ev.StoredEvent) -> None:
+    _delivery_migrated(db, event)
+    _watches_migrated(db, event)
+
+
+HANDLERS.update({"WatchAdded": _watch_added, "WatchRemoved": _watch_removed})
+
+# --- feed health told to the admins ---
+
+
+def _feed_trouble_reported(db: sqlite3.Connection, event: ev.StoredEvent) -> None:
+    data = _as(event, ev.FeedTroubleReported)
+    db.execute(
+        "INSERT OR REPLACE INTO feed_notices (feed_id, state, since, detail, reported_at)"
+        " VALUES (?, ?, ?, ?, ?)",
+        (data.feed_id, data.kind, iso(data.since), data.detail, iso(event.recorded_at)),
+    )
+
+
+def _feed_trouble_cleared(db: sqlite3.Connection, event: ev.StoredEvent) -> None:
+    data = _as(event, ev.FeedTroubleCleared)
+    db.execute(
+        "INSERT OR REPLACE INTO feed_notices (feed_id, state, since, detail, reported_at)"
+        " VALUES (?, 'ok', NULL, '', ?)",
+        (data.feed_id, iso(event.recorded_at)),
+    )
+
+
+HANDLERS.update(
+    {"FeedTroubleReported": _feed_trouble_reported, "FeedTroubleCleared": _feed_trouble_cleared}
+)
+
 # Handlers that run after the main one of an older event type.
-ALSO: dict[str, Handler] = {"AlertSent": _story_alert_sent}
+ALSO: dict[str, Handler] = {
+    "AlertSent": _story_alert_sent,
+    "ChatMigrated": _chat_settings_migrated,
+}
 
 
 def apply(db: sqlite3.Connection, event: ev.StoredEvent) -> None:

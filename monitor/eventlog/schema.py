@@ -237,6 +237,51 @@ CREATE TABLE IF NOT EXISTS chat_prefs (
 );
 """
 
+# Migration 9: digests and quiet hours per chat: the settings, and each digest message sent.
+DIGESTS_SCHEMA = """
+CREATE TABLE IF NOT EXISTS chat_delivery (
+    chat_id INTEGER PRIMARY KEY,
+    mode TEXT NOT NULL DEFAULT 'instant',
+    digest_at TEXT,
+    timezone TEXT NOT NULL DEFAULT 'UTC',
+    quiet_start TEXT,
+    quiet_end TEXT,
+    quiet_held TEXT NOT NULL DEFAULT 'digest'
+);
+CREATE TABLE IF NOT EXISTS digests (
+    seq INTEGER PRIMARY KEY,
+    chat_id INTEGER NOT NULL,
+    period TEXT NOT NULL,
+    part INTEGER NOT NULL,
+    parts INTEGER NOT NULL,
+    alerts INTEGER NOT NULL,
+    message_id TEXT,
+    sent_at TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS digests_chat ON digests (chat_id, period);
+"""
+# Migration 10: personal watches: each chat's own keyword rules; removed ones stay, marked.
+WATCHES_SCHEMA = """
+CREATE TABLE IF NOT EXISTS watches (
+    chat_id INTEGER NOT NULL,
+    number INTEGER NOT NULL,
+    text TEXT NOT NULL,
+    added_at TEXT NOT NULL,
+    removed INTEGER NOT NULL DEFAULT 0,
+    seq INTEGER NOT NULL,
+    PRIMARY KEY (chat_id, number)
+);
+"""
+# Migration 11: feed health told to the admins: each feed's last notice.
+FEED_HEALTH_SCHEMA = """
+CREATE TABLE IF NOT EXISTS feed_notices (
+    feed_id TEXT PRIMARY KEY,
+    state TEXT NOT NULL,
+    since TEXT,
+    detail TEXT NOT NULL DEFAULT '',
+    reported_at TEXT NOT NULL
+);
+"""
 
 # Migration 7: entries_fts leaves the append transaction. sqlite-utils' triggers
 # go; eventlog.search_index follows `events` from `position` (the FTS was complete when
@@ -259,7 +304,7 @@ ENTRY_DIGEST_SCHEMA = """
 ALTER TABLE entries ADD COLUMN digest TEXT;
 """
 
-# Migration 9 (issue 13): whether a source's new on-topic entries are read on their
+# Migration 12 (issue 13): whether a source's new on-topic entries are read on their
 # linked pages (FeedAdded.fetch_article, FeedArticlesSet).
 ARTICLE_FETCH_COLUMN = """
 ALTER TABLE feeds ADD COLUMN fetch_article INTEGER NOT NULL DEFAULT 0;
@@ -275,6 +320,9 @@ PROJECTION_SCRIPTS: tuple[str, ...] = (
     MATCH_FINDINGS_COLUMNS,
     STORIES_SCHEMA,
     ENTRY_DIGEST_SCHEMA,
+    DIGESTS_SCHEMA,
+    WATCHES_SCHEMA,
+    FEED_HEALTH_SCHEMA,
     ARTICLE_FETCH_COLUMN,
 )
 
@@ -292,6 +340,10 @@ PROJECTION_TABLES: dict[str, str] = {
     "story_alerts": "alert_id",
     "topic_mutes": "chat_id, rule_id",
     "chat_prefs": "chat_id",
+    "chat_delivery": "chat_id",
+    "digests": "seq",
+    "watches": "chat_id, number",
+    "feed_notices": "feed_id",
 }
 
 

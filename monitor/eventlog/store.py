@@ -21,16 +21,19 @@ from monitor.eventlog import events as ev
 from monitor.eventlog import projections, search_index
 from monitor.eventlog.schema import (
     ARTICLE_FETCH_COLUMN,
+    DIGESTS_SCHEMA,
     ENTRY_CONTENT_COLUMN,
     ENTRY_CONTENT_SEARCH,
     ENTRY_DIGEST_SCHEMA,
     EVENTS_SCHEMA,
     FEED_CONTROLS_SCHEMA,
+    FEED_HEALTH_SCHEMA,
     MATCH_FINDINGS_COLUMNS,
     PROJECTION_SCHEMA,
     SEARCH_INDEX_SCHEMA,
     SOURCE_KINDS_SCHEMA,
     STORIES_SCHEMA,
+    WATCHES_SCHEMA,
     split_statements,
 )
 from monitor.eventlog.views import VIEWS, create_views
@@ -48,6 +51,9 @@ MIGRATIONS: tuple[str, ...] = (
     STORIES_SCHEMA,
     SEARCH_INDEX_SCHEMA,
     ENTRY_DIGEST_SCHEMA,
+    DIGESTS_SCHEMA,
+    WATCHES_SCHEMA,
+    FEED_HEALTH_SCHEMA,
     ARTICLE_FETCH_COLUMN,
 )
 

@@ -24,6 +24,7 @@ from monitor.poll.articles import ArticleReader, read_articles
 from monitor.poll.decide import Failure
 from monitor.poll.recipients import Audience, recipients_of
 from monitor.poll.story_step import StoryStep, story_events
+from monitor.poll.watch_step import WatchStep
 from monitor.rules.matcher import MatchResult, RuleSet
 
 log = logging.getLogger(__name__)
@@ -69,6 +70,7 @@ class Pipeline:
     on_alerts: Callable[[], None] = lambda: None
     on_outcome: Callable[[PollOutcome], None] = lambda outcome: None
     stories: StoryStep | None = None  # None: built on the first poll, over this store
+    watches: WatchStep | None = None  # chats' own rules; None: built on the first poll
 
     def __post_init__(self) -> None:
         self._in_flight = asyncio.Semaphore(self.policy.max_in_flight)
@@ -148,6 +150,9 @@ class Pipeline:
         stories = self._story_step()
         placements = stories.place(fresh, now)
         chosen = [recipients_of(result, self.audience, subscribers) for result in results]
+        if self.audience.needs_subscribers:  # watches are Telegram chats'
+            self.watches = self.watches or WatchStep(self.store)
+            results, chosen = self.watches.add(fresh, rules.gazetteer, results, chosen)
         chosen = stories.first_alerts(placements, chosen, now)
         for new, result, recipients, placement in zip(
             fresh, results, chosen, placements, strict=True
@@ -162,6 +167,11 @@ class Pipeline:
         finally:
             stories.settle(placements, stored)
         return replace(self._outcome(feed, stored), known=len(parsed.skipped))
+
+    def prepare(self) -> None:
+        """Build the stories' window index now (at start, before any poll or command), so the
+        first poll does not hold the event loop while it reads the window from the log."""
+        self._story_step().index(self.clock())
 
     def _backlog(self, feed: FeedState) -> bool:
         """A feed's first poll is backlog: recorded and matched, never alerted."""
