@@ -304,6 +304,12 @@ ENTRY_DIGEST_SCHEMA = """
 ALTER TABLE entries ADD COLUMN digest TEXT;
 """
 
+# Migration 12 (issue 13): whether a source's new on-topic entries are read on their
+# linked pages (FeedAdded.fetch_article, FeedArticlesSet).
+ARTICLE_FETCH_COLUMN = """
+ALTER TABLE feeds ADD COLUMN fetch_article INTEGER NOT NULL DEFAULT 0;
+"""
+
 
 # Every projection script, in migration order: replay builds the scratch tables with them.
 PROJECTION_SCRIPTS: tuple[str, ...] = (
@@ -317,6 +323,7 @@ PROJECTION_SCRIPTS: tuple[str, ...] = (
     DIGESTS_SCHEMA,
     WATCHES_SCHEMA,
     FEED_HEALTH_SCHEMA,
+    ARTICLE_FETCH_COLUMN,
 )
 
 # Table name -> the columns that order it, for replay comparison.

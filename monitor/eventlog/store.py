@@ -20,6 +20,7 @@ from monitor.errors import ConcurrencyError, StoreError
 from monitor.eventlog import events as ev
 from monitor.eventlog import projections, search_index
 from monitor.eventlog.schema import (
+    ARTICLE_FETCH_COLUMN,
     DIGESTS_SCHEMA,
     ENTRY_CONTENT_COLUMN,
     ENTRY_CONTENT_SEARCH,
@@ -53,6 +54,7 @@ MIGRATIONS: tuple[str, ...] = (
     DIGESTS_SCHEMA,
     WATCHES_SCHEMA,
     FEED_HEALTH_SCHEMA,
+    ARTICLE_FETCH_COLUMN,
 )
 
 
