@@ -23,7 +23,7 @@ from monitor.eventlog.queries.alert_actions import (
     AlertReasons,
     alert_reasons,
     previews_on,
-    topic_muted_until,
+    topic_state,
 )
 from monitor.eventlog.queries.chats import chat_view
 from monitor.eventlog.queries.watches import chat_watches, watch_text
@@ -152,11 +152,8 @@ def plain(html_text: str) -> str:
 def _buttons_now(
     ctx: BotContext, caller: Caller, alert_id: str, rule_id: str, title: str
 ) -> tuple[tuple[Button, ...], ...]:
-    muted = topic_muted_until(ctx.store, caller.chat_id, rule_id, ctx.clock()) is not None
-    subscribed = rule_id in chat_view(ctx.store, caller.chat_id).subscriptions or any(
-        w.rule_id == rule_id for w in chat_watches(ctx.store, caller.chat_id)
-    )
-    return alert_buttons(alert_id, title, muted=muted, subscribed=subscribed)
+    state = topic_state(ctx.store, caller.chat_id, rule_id, ctx.clock())
+    return alert_buttons(alert_id, title, muted=state.muted, subscribed=state.following)
 
 
 def _append(ctx: BotContext, caller: Caller, data: ev.Payload, key: str) -> None:

@@ -36,6 +36,8 @@ class OutgoingAlert:
     outlet: str = ""  # who published the entry, when it is part of a story
     outlets: tuple[str, ...] = ()  # every outlet of its story, in the order they reported it
     previews: bool = False  # the chat wants link previews (/previews on)
+    topic_muted: bool = False  # the chat muted its topic (the Mute button): buttons say Unmute
+    following: bool = True  # the chat still follows its topic: buttons say Unsubscribe
 
     @property
     def also(self) -> tuple[str, ...]:
