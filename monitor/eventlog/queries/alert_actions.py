@@ -69,7 +69,8 @@ def alert_reasons(log: Reader, alert_id: str) -> AlertReasons | None:
     row = log.db.execute(
         "SELECT a.id, a.recipient, a.rules, a.entry_id,"
         " (SELECT json_group_array(t.value) FROM matches m, json_each(m.terms) t"
-        "  WHERE m.entry_id = a.entry_id) AS terms,"
+        "  WHERE m.entry_id = a.entry_id AND m.rule_id IN (SELECT value FROM json_each(a.rules)))"
+        "  AS terms,"
         " (SELECT m.entities FROM matches m WHERE m.entry_id = a.entry_id LIMIT 1) AS entities,"
         " (SELECT json_group_array(o.outlet) FROM (SELECT x.outlet FROM story_entries x"
         "  WHERE x.story_id = (SELECT se.story_id FROM story_entries se"
