@@ -32,6 +32,7 @@ from monitor.eventlog.schema import (
     SEARCH_INDEX_SCHEMA,
     SOURCE_KINDS_SCHEMA,
     STORIES_SCHEMA,
+    STORY_SIGNATURES_SCHEMA,
     WATCHES_SCHEMA,
     split_statements,
 )
@@ -53,6 +54,7 @@ MIGRATIONS: tuple[str, ...] = (
     DIGESTS_SCHEMA,
     WATCHES_SCHEMA,
     FEED_HEALTH_SCHEMA,
+    STORY_SIGNATURES_SCHEMA,
 )
 
 
