@@ -33,6 +33,7 @@ from monitor.eventlog.schema import (
     SEARCH_INDEX_SCHEMA,
     SOURCE_KINDS_SCHEMA,
     STORIES_SCHEMA,
+    STORY_SIGNATURES_SCHEMA,
     WATCHES_SCHEMA,
     split_statements,
 )
@@ -55,6 +56,7 @@ MIGRATIONS: tuple[str, ...] = (
     WATCHES_SCHEMA,
     FEED_HEALTH_SCHEMA,
     ARTICLE_FETCH_COLUMN,
+    STORY_SIGNATURES_SCHEMA,
 )
 
 

@@ -165,7 +165,7 @@ class Pipeline:
         try:
             stored = self._append(feed, new_events)
         finally:
-            stories.settle(placements, stored)
+            stories.settle(placements, stored, now)
         return replace(self._outcome(feed, stored), known=len(parsed.skipped))
 
     def prepare(self) -> None:
