@@ -130,6 +130,7 @@ def start_daemon(
     env.update({
         "MONITOR_DB": db, "MONITOR_RULES": str(ROOT / "rules"), "MONITOR_FEEDS": "",
         "MONITOR_POLL_INTERVAL": f"{args.interval}s", "MONITOR_MIN_INTERVAL": "1s",
+        "MONITOR_JITTER": "0s",
         "MONITOR_FEED_LEASE": f"{args.lease}s", "MONITOR_HTTP_PORT": "0",
         "MONITOR_USER_AGENT": name, "MONITOR_ALLOW_PRIVATE_FEEDS": "true",
         "MONITOR_MAX_PER_HOST": "100", "MONITOR_LOG_LEVEL": "WARNING",

@@ -3,17 +3,23 @@ each with its story events, seen over the last 100 days (so the 72 h window hold
 
 It builds the log through the real Store (one transaction per 10,000 entries; this takes
 a while and is kept in --db for later runs), then times, through the pipeline's
-`StoryStep`: the index rebuilt from the window (as at a start), and `place` for 2,000 new
-entries, half of them copies of stored ones (joins by URL, headline or summary), half new.
+`StoryStep`: the index rebuilt from the window (as at a start; the first rebuild of a new
+log computes every entry's signatures and caches them), then three rebuilds computing every
+signature against three reading the cached ones, and `place` for 2,000 new entries, half
+of them copies of stored ones (joins by URL, headline or summary), half new.
 
     .venv/bin/python bench/stories.py                          # 1,000,000 entries
     .venv/bin/python bench/stories.py --entries 50000 --db /tmp/s.db
+    .venv/bin/python bench/stories.py --entries 60000 --days 5   # the same 40,000-entry
+                                                  # window in a smaller log, built in a minute
 """
 
 from __future__ import annotations
 
 import argparse
+import gc
 import random
+import statistics
 import sys
 import tempfile
 import time
@@ -25,9 +31,11 @@ sys.path.insert(0, str(ROOT))
 
 from monitor.eventlog import events as ev
 from monitor.eventlog.store import Store
+from monitor.eventlog.story_signatures import save_signatures
 from monitor.feeds.records import EntryData
 from monitor.poll.decide import NewEntry
-from monitor.poll.story_step import StoryStep
+from monitor.poll.stories import SIGNATURE_SCHEME, StoryIndex, StoryPolicy
+from monitor.poll.story_step import StoryStep, rebuilt_index
 
 NOW = datetime(2026, 11, 2, tzinfo=UTC)
 SPAN = timedelta(days=100)
@@ -51,15 +59,16 @@ class Clock:
         return self.now
 
 
-def build(path: Path, count: int, rng: random.Random) -> None:
+def build(path: Path, count: int, span: timedelta, rng: random.Random) -> None:
     clock = Clock()
+    clock.now = NOW - span
     with Store(path, clock=clock) as store:
-        step = (SPAN / count).total_seconds()
+        step = (span / count).total_seconds()
         for start in range(0, count, 10_000):
             batch: list[ev.NewEvent] = []
             for n in range(start, min(start + 10_000, count)):
                 batch += entry_events(n, rng)
-            clock.now = NOW - SPAN + timedelta(seconds=step * min(start + 10_000, count))
+            clock.now = NOW - span + timedelta(seconds=step * min(start + 10_000, count))
             store.append(batch)
             print(f"\r{min(start + 10_000, count):,} entries", end="", file=sys.stderr)
     print(file=sys.stderr)
@@ -102,30 +111,57 @@ def main() -> None:
     parser.add_argument("--entries", type=int, default=1_000_000)
     parser.add_argument("--db", type=Path, default=None, help="keep the log here (reused)")
     parser.add_argument("--new", type=int, default=2000)
+    parser.add_argument("--days", type=float, default=SPAN.days, help="the entries' span")
     args = parser.parse_args()
     rng = random.Random(7)
     folder = tempfile.TemporaryDirectory(prefix="bench-stories-")
     path = args.db or Path(folder.name) / "stories.db"
     if not path.exists():
         began = time.perf_counter()
-        build(path, args.entries, rng)
+        build(path, args.entries, timedelta(days=args.days), rng)
         print(f"built {args.entries:,} entries in {time.perf_counter() - began:.0f} s")
     with Store(path, clock=lambda: NOW) as store:
         total = store.db.execute("SELECT COUNT(*) FROM story_entries").fetchone()[0]
         fresh = new_entries(store, args.new, rng)
         stories = StoryStep(store)
         began = time.perf_counter()
-        index = stories.index(NOW)
-        rebuild = time.perf_counter() - began
+        index = stories.index(NOW)  # computes and caches the signatures the log lacks
+        first = time.perf_counter() - began
+        computed, cached = rebuild_times(store)
         began = time.perf_counter()
         for start in range(0, len(fresh), 20):  # polls of 20 new entries
             placed = stories.place(fresh[start : start + 20], NOW)
         per_entry = (time.perf_counter() - began) / len(fresh)
+        per_poll = cache_time(store, index, [new.id for new in fresh])
     joined = sum(1 for p in placed if not p.started)
     print(f"stored entries: {total:,}; in the 72 h window: {len(index) - len(fresh):,}")
-    print(f"index rebuilt from the window in {rebuild:.1f} s")
+    print(f"index rebuilt from the window, this run's first: {first:.1f} s")
+    print(f"  computing every signature (no cache): {computed:.1f} s (median of 3)")
+    print(f"  from the cached signatures: {cached:.1f} s (median of 3)")
     print(f"place(): {per_entry * 1000:.3f} ms per new entry ({len(fresh):,} entries;"
           f" {joined} of the last poll's 20 joined)")  # fmt: skip
+    print(f"caching a poll's 20 signatures: {per_poll * 1000:.2f} ms")
+
+
+def rebuild_times(store: Store) -> tuple[float, float]:
+    """Medians of 3 rebuilds computing every signature and of 3 reading them, alternated."""
+    times: dict[str, list[float]] = {"none": [], SIGNATURE_SCHEME: []}
+    for _ in range(3):
+        for scheme, found in times.items():
+            began = time.perf_counter()
+            rebuilt_index(store, StoryPolicy(), NOW, scheme)
+            found.append(time.perf_counter() - began)
+            gc.collect()  # datasketch's LSH holds a cycle: free each index before the next
+    return statistics.median(times["none"]), statistics.median(times[SIGNATURE_SCHEME])
+
+
+def cache_time(store: Store, index: StoryIndex, entry_ids: list[str]) -> float:
+    """What a poll of 20 new entries adds to cache their signatures (one transaction each)."""
+    rows = [(e, sig, NOW) for e in entry_ids if (sig := index.signature(e)) is not None]
+    began = time.perf_counter()
+    for start in range(0, len(rows), 20):
+        save_signatures(store, SIGNATURE_SCHEME, rows[start : start + 20], NOW - SPAN)
+    return (time.perf_counter() - began) / max(1, len(rows) // 20)
 
 
 if __name__ == "__main__":

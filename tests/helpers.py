@@ -78,7 +78,7 @@ def corpus_rows() -> list[dict[str, str]]:
         return list(csv.DictReader(handle, delimiter="\t", quoting=csv.QUOTE_NONE))
 
 
-def wait_until(predicate: Callable[[], object], timeout: float = 20.0) -> bool:
+def wait_until(predicate: Callable[[], object], timeout: float = 60.0) -> bool:
     """Poll `predicate` every 0.1 s until it is true or `timeout` seconds have passed."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

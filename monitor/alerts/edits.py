@@ -18,7 +18,7 @@ from typing import Protocol, runtime_checkable
 
 from monitor.alerts.sinks import Blocked, Failed, SendResult, Sent, Sink
 from monitor.eventlog import events as ev
-from monitor.eventlog.queries.alert_actions import previews_on
+from monitor.eventlog.queries.alert_actions import TopicState, previews_on, topic_state
 from monitor.eventlog.queries.alerts import DueHead, OutgoingAlert, outgoing
 from monitor.eventlog.queries.stories import DueEdit, due_edits, story_context
 from monitor.eventlog.store import Store
@@ -35,15 +35,23 @@ class Editor(Protocol):
 
 def with_story(store: Store, alert: OutgoingAlert) -> OutgoingAlert:
     """The alert with its entry's outlet and its story's outlets, as the message shows them,
-    and whether its chat wants link previews."""
+    whether its chat wants link previews, and the chat's state for its topic (muted, still
+    followed), so that a message sent or edited now shows the buttons a press would."""
     ref = alert.recipient.removeprefix("telegram:")
-    previews = ref.lstrip("-").isdigit() and previews_on(store, int(ref))
+    chat = ref.lstrip("-").isdigit()
+    previews = chat and previews_on(store, int(ref))
+    state = (
+        topic_state(store, int(ref), alert.rules[0], store.clock())
+        if chat and alert.rules
+        else TopicState(muted=False, following=True)
+    )
+    found = dataclasses.replace(
+        alert, previews=previews, topic_muted=state.muted, following=state.following
+    )
     context = story_context(store, alert.entry_id)
     if context is None:
-        return dataclasses.replace(alert, previews=previews)
-    return dataclasses.replace(
-        alert, outlet=context.outlet, outlets=context.outlets, previews=previews
-    )
+        return found
+    return dataclasses.replace(found, outlet=context.outlet, outlets=context.outlets)
 
 
 async def edit_due(store: Store, sinks: Sequence[Sink]) -> int:

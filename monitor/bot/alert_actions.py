@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import html
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import timedelta
 
 from monitor.alerts.cutting import cut_words
@@ -23,7 +23,7 @@ from monitor.eventlog.queries.alert_actions import (
     AlertReasons,
     alert_reasons,
     previews_on,
-    topic_muted_until,
+    topic_state,
 )
 from monitor.eventlog.queries.chats import chat_view
 from monitor.eventlog.queries.watches import chat_watches, watch_text
@@ -75,7 +75,8 @@ def _act(
     now = ctx.clock()
     if action == "aw":
         entities = ctx.rules().gazetteer.entities
-        return why_notice(why, {e: entities[e].name for e in why.entities if e in entities})
+        names = {e: entities[e].name for e in why.entities if e in entities}
+        return why_notice(why, names, topic_names(ctx, caller, why.rules))
     if action == "am":
         until = now + MUTE_FOR
         _append(ctx, caller, ev.TopicMuted(chat_id=caller.chat_id, rule_id=rule_id, until=until),
@@ -131,11 +132,29 @@ def _watch_toggle(
     return f"{title}: {'on again' if subscribe else 'removed'}."
 
 
-def why_notice(why: AlertReasons, names: Mapping[str, str]) -> str:
-    """The words, entities and feeds behind an alert, within a callback answer's 200 chars."""
+def topic_names(ctx: BotContext, caller: Caller, rule_ids: Sequence[str]) -> dict[str, str]:
+    """How a Why notice names each topic: a rule by its id, the caller's own watch by the
+    words it typed (`watch "police training" AND Solomon*`); another chat's watch never by
+    its words."""
+    shown = {}
+    for rule_id in rule_ids:
+        watch = ev.watch_of(rule_id)
+        if watch is None:
+            continue
+        words = watch_text(ctx.store, rule_id) if watch[0] == caller.chat_id else None
+        shown[rule_id] = f"watch {words}" if words else "another chat's watch"
+    return shown
+
+
+def why_notice(
+    why: AlertReasons, names: Mapping[str, str], topics: Mapping[str, str] | None = None
+) -> str:
+    """The words, entities and feeds behind an alert, within a callback answer's 200 chars;
+    `topics` names a topic otherwise shown by its rule id."""
     parties = [names.get(e, e) for e in why.entities]
+    shown = topics or {}
     parts = [
-        f"Topic: {', '.join(why.rules)}",
+        f"Topic: {', '.join(shown.get(r, r) for r in why.rules)}",
         f"Words: {', '.join(why.terms)}" if why.terms else "",
         f"Names: {', '.join(parties)}" if parties else "",
         f"Carried by: {', '.join(why.outlets)}" if why.outlets else "",
@@ -152,11 +171,8 @@ def plain(html_text: str) -> str:
 def _buttons_now(
     ctx: BotContext, caller: Caller, alert_id: str, rule_id: str, title: str
 ) -> tuple[tuple[Button, ...], ...]:
-    muted = topic_muted_until(ctx.store, caller.chat_id, rule_id, ctx.clock()) is not None
-    subscribed = rule_id in chat_view(ctx.store, caller.chat_id).subscriptions or any(
-        w.rule_id == rule_id for w in chat_watches(ctx.store, caller.chat_id)
-    )
-    return alert_buttons(alert_id, title, muted=muted, subscribed=subscribed)
+    state = topic_state(ctx.store, caller.chat_id, rule_id, ctx.clock())
+    return alert_buttons(alert_id, title, muted=state.muted, subscribed=state.following)
 
 
 def _append(ctx: BotContext, caller: Caller, data: ev.Payload, key: str) -> None:

@@ -168,13 +168,16 @@ class TelegramSink:
         return Sent(message_id)
 
     def _buttons(self, alert: OutgoingAlert) -> InlineKeyboardMarkup | None:
-        """Why, mute and unsubscribe under a chat's alert (a channel gets none: its readers
-        cannot change its topics)."""
+        """Why, mute and unsubscribe under a chat's alert, as the chat's state for the topic
+        shows them (a channel gets none: its readers cannot change its topics)."""
         if not alert.rules or alert.recipient == self.channel:
             return None
         rules = {rule_id: title for rule_id, title, _ in self.view(alert).rules}
         topic = rules.get(alert.rules[0], alert.rules[0])
-        return keyboard(Reply("", alert_buttons(alert.id, topic)))
+        buttons = alert_buttons(
+            alert.id, topic, muted=alert.topic_muted, subscribed=alert.following
+        )
+        return keyboard(Reply("", buttons))
 
     def _outcome_paused(self, error: TelegramError, recipient: str) -> SendResult:
         if isinstance(error, RetryAfter):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from monitor.bot.replies import Reply, fit, link, minute, show, source
 from monitor.eventlog import events as ev
@@ -13,6 +13,7 @@ from monitor.eventlog.queries.entries import (
     entries_with_link,
     entry_story,
 )
+from monitor.eventlog.queries.watches import watch_text
 from monitor.eventlog.store import Reader
 from monitor.feeds.text import canonical_link
 
@@ -35,11 +36,27 @@ def why_reply(log: Reader, chat_id: int, admin: bool, url: str) -> Reply:
         )
     blocks: list[str] = []
     for entry in found:
-        blocks += _entry_story(entry_story(log, entry, history=20), chat_id, admin)
+        story = entry_story(log, entry, history=20)
+        topics = {m.rule_id: topic_name(log, m.rule_id, chat_id) for m in story.matches}
+        blocks += _entry_story(story, topics, chat_id, admin)
     return fit(blocks)
 
 
-def _entry_story(story: EntryStory, chat_id: int, admin: bool) -> list[str]:
+def topic_name(log: Reader, rule_id: str, chat_id: int) -> str | None:
+    """How a reply to `chat_id` names a matched topic: a rule by its id, the chat's own watch
+    by its words (`watch "police training" AND Solomon*`); None for another chat's watch,
+    whose words and terms are that chat's alone."""
+    watch = ev.watch_of(rule_id)
+    if watch is None:
+        return rule_id
+    if watch[0] != chat_id:
+        return None
+    return f"watch {watch_text(log, rule_id) or watch[1]}"
+
+
+def _entry_story(
+    story: EntryStory, topics: Mapping[str, str | None], chat_id: int, admin: bool
+) -> list[str]:
     entry = story.entry
     backlog = " on the feed's first poll (backlog: recorded, not alerted)" if entry.backlog else ""
     blocks = [
@@ -47,10 +64,17 @@ def _entry_story(story: EntryStory, chat_id: int, admin: bool) -> list[str]:
         f"Seen {minute(entry.seen_at)} in {source(entry)}{backlog}; published"
         f" {minute(entry.published)}.",
     ]
+    others = 0
     for match in story.matches:
+        topic = topics.get(match.rule_id, match.rule_id)
+        if topic is None:
+            others += 1
+            continue
         terms = ", ".join(show(t, 64) for t in match.terms[:12]) or "entities only"
-        blocks.append(f"Matched <b>{show(match.rule_id, 64)}</b> ({match.level}) on: {terms}")
+        blocks.append(f"Matched <b>{show(topic, 64)}</b> ({match.level}) on: {terms}")
         blocks += _found(match)
+    if others:
+        blocks.append(f"Matched {others} personal watch(es) of other chats.")
     if not story.matches:
         blocks.append("No rule matched it.")
     return blocks + _alert_story(story.alerts, f"telegram:{chat_id}", admin)

@@ -25,7 +25,14 @@ def probe(settings: Settings, url: str) -> Probe:
 
 
 def add_checked(
-    settings: Settings, store: Store, url: str, *, name: str, interval: float | None, yes: bool
+    settings: Settings,
+    store: Store,
+    url: str,
+    *,
+    name: str,
+    interval: float | None,
+    yes: bool,
+    fetch_article: bool = False,
 ) -> None:
     """Add `url` once it proved a feed, or the first feed its page links when `yes`."""
     found = probe(settings, url)
@@ -37,7 +44,12 @@ def add_checked(
     if not isinstance(found, IsFeed):
         raise fail(refusal_text(found))
     feed_id = feeds.add_feed(
-        store, found.url, title=name or found.title, interval=interval, kind=found.kind
+        store,
+        found.url,
+        title=name or found.title,
+        interval=interval,
+        kind=found.kind,
+        fetch_article=fetch_article,
     )
     title = f'"{found.title}"' if found.title else "no title"
     what = f"{found.sitemaps} sitemaps to read" if found.sitemaps else f"{found.entries} entries"

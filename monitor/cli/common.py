@@ -23,6 +23,13 @@ out = Console(soft_wrap=True, markup=False)
 err = Console(stderr=True, soft_wrap=True, markup=False)
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
+FetchArticleOption = Annotated[
+    bool,
+    typer.Option(
+        "--fetch-article",
+        help="Read the linked page of each new entry on a topic, and match its text too.",
+    ),
+]
 
 
 def settings_from(ctx: typer.Context) -> Settings:

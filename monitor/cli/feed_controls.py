@@ -1,9 +1,10 @@
-"""`monitor feeds pause|resume|poll REF`: an operator's controls of one feed. REF is a feed
-id, a unique id prefix (4 characters or more) or the feed's URL."""
+"""`monitor feeds pause|resume|poll|set REF`: an operator's controls of one feed. REF is a
+feed id, a unique id prefix (4 characters or more) or the feed's URL."""
 
 from __future__ import annotations
 
 import asyncio
+from typing import Annotated
 
 import typer
 
@@ -72,3 +73,36 @@ def feeds_poll(ctx: typer.Context, ref: str) -> None:
         f"polled feed {feed.id}: {outcome.status}{failure}; {outcome.new_entries} new entries,"
         f" {outcome.matches} matches, {outcome.alerts} alerts"
     )
+
+
+ON_OFF = {"on": True, "off": False}
+
+
+@feed_controls_app.command("set")
+def feeds_set(
+    ctx: typer.Context,
+    ref: str,
+    fetch_article: Annotated[
+        str | None,
+        typer.Option(
+            "--fetch-article",
+            help="on: read the linked page of each new entry on a topic and match its text;"
+            " off: the feed's own text only.",
+        ),
+    ] = None,
+) -> None:
+    """Change a feed's settings: today, whether its new entries' pages are read.
+
+    Example: monitor feeds set 3f2a --fetch-article on
+    """
+    if fetch_article is None:
+        raise fail("nothing to set: give --fetch-article on or --fetch-article off", 2)
+    on = ON_OFF.get(fetch_article.strip().lower())
+    if on is None:
+        raise fail(f"--fetch-article {fetch_article!r}: give on or off", 2)
+    feed = _feed(ctx, ref)
+    with open_store(settings_from(ctx)) as store:
+        changed = controls.set_fetch_article(store, feed, on)
+    state = "on" if on else "off"
+    already = "" if changed else " (it was already)"
+    out.print(f"feed {feed.id}: article text {state}{already}: {feed.url}")

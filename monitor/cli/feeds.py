@@ -14,6 +14,7 @@ import typer
 from monitor.cli import adding
 from monitor.cli import tables as reports
 from monitor.cli.common import (
+    FetchArticleOption,
     JsonOption,
     WideOption,
     duration_option,
@@ -58,6 +59,7 @@ def feeds_add(
         str,
         typer.Option("--kind", help="With --no-check: feed or sitemap (the check tells itself)."),
     ] = "feed",
+    fetch_article: FetchArticleOption = False,
 ) -> None:
     """Add a feed by URL, once one fetch shows it is a feed (title and entry count shown).
 
@@ -73,14 +75,22 @@ def feeds_add(
                 feeds.check_feed_url(url)
                 feeds.refuse_duplicate(store, url.strip())
                 adding.add_checked(
-                    settings, store, url.strip(), name=name, interval=seconds, yes=yes
+                    settings,
+                    store,
+                    url.strip(),
+                    name=name,
+                    interval=seconds,
+                    yes=yes,
+                    fetch_article=fetch_article,
                 )
                 return
             if kind not in ("feed", "sitemap"):
                 raise fail(
                     f"--kind {kind!r}: give feed or sitemap (page watches: monitor watch add)", 2
                 )
-            feed_id = feeds.add_feed(store, url, title=name, interval=seconds, kind=kind)
+            feed_id = feeds.add_feed(
+                store, url, title=name, interval=seconds, kind=kind, fetch_article=fetch_article
+            )
         except FeedError as error:
             raise fail(str(error)) from None
     out.print(f"added feed {feed_id}: {url.strip()}")

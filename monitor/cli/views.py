@@ -259,7 +259,8 @@ def write_report(
     since: Annotated[str, typer.Option("--since", help="How far back, e.g. 90d.")] = "90d",
 ) -> None:
     """Write one self-contained HTML report (opens with no network): topics per week, sources,
-    places, officers pledged or trained by region and year, the latest high-level alerts.
+    chats' personal watches (counted apart, by their words), places, officers pledged or
+    trained by region and year, the latest high-level alerts.
 
     Example: monitor report --since 90d --out report.html
     """
@@ -271,9 +272,11 @@ def write_report(
         out.write_text(report.render(data), encoding="utf-8")
     except OSError as error:
         raise view_fail(f"cannot write the report to {out}: {error.strerror or error}") from None
-    total = sum(sum(v) for v in data.per_rule.series.values())
     topics = len(data.per_rule.series)
-    show(f"wrote {out}: {total} matches in {topics} topics since {iso(data.start)}")
+    show(
+        f"wrote {out}: {data.topic_matches} matches in {topics} topics, {data.watch_summary},"
+        f" since {iso(data.start)}"
+    )
 
 
 def _entity_names(folder: Path) -> dict[str, str]:

@@ -12,7 +12,7 @@ from typing import Annotated
 
 import typer
 
-from monitor.cli.common import fail, open_store, out, settings_from
+from monitor.cli.common import FetchArticleOption, fail, open_store, out, settings_from
 from monitor.cli.feeds import interval_seconds
 from monitor.config import Settings
 from monitor.daemon import fetch_policy
@@ -126,6 +126,7 @@ def watch_add(
     no_check: Annotated[
         bool, typer.Option("--no-check", help="Add without fetching the page first.")
     ] = False,
+    fetch_article: FetchArticleOption = False,
 ) -> None:
     """Watch an HTML page without a feed: its items become entries like a feed's.
 
@@ -138,7 +139,13 @@ def watch_add(
     with open_store(settings) as store:
         try:
             watch_id = feeds.add_feed(
-                store, url, title=name, interval=seconds, kind="page", selectors=chosen
+                store,
+                url,
+                title=name,
+                interval=seconds,
+                kind="page",
+                selectors=chosen,
+                fetch_article=fetch_article,
             )
         except FeedError as error:
             raise fail(str(error)) from None

@@ -45,6 +45,8 @@ class FeedAdded(Payload):
     selectors: PageSelectors | None = None  # a page watch's; None: found automatically
     html_url: str | None = None  # the site's page (OPML htmlUrl)
     category: str | None = None  # the OPML folder it came from, kept on export
+    # Read the linked page of each new entry on a topic, and match its text (poll.articles).
+    fetch_article: bool = False
 
 
 class FeedRemoved(Payload):
@@ -223,6 +225,16 @@ class FeedPollRequested(Payload):
     """Poll it now: the running daemon polls it at its next look at the feed list."""
 
     origin: str = "cli"
+
+
+# --- article text: a source's new entries read on their linked pages (issue 13) -------
+
+
+class FeedArticlesSet(Payload):
+    """Whether the source's new entries on a topic have their linked page fetched and read."""
+
+    fetch_article: bool
+    origin: str = "cli"  # "cli" or "telegram:<chat id>"
 
 
 class RuleVersion(Payload):
@@ -421,6 +433,7 @@ EVENT_TYPES: dict[str, type[Payload]] = {
         FeedPaused,
         FeedResumed,
         FeedPollRequested,
+        FeedArticlesSet,
     )
 }
 EVENT_TYPES.update({cls.__name__: cls for cls in STORY_EVENT_TYPES})

@@ -37,7 +37,7 @@ def _feed_added(db: Connection, event: ev.StoredEvent) -> None:
     db.execute("DELETE FROM feeds WHERE id = ?", (stream_id(event.stream),))
     db.execute(
         "INSERT INTO feeds (id, url, title, origin, interval, added_at, kind,"
-        " selectors, html_url, category) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        " selectors, html_url, category, fetch_article) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (
             stream_id(event.stream),
             data.url,
@@ -49,6 +49,7 @@ def _feed_added(db: Connection, event: ev.StoredEvent) -> None:
             selectors,
             data.html_url,
             data.category,
+            int(data.fetch_article),
         ),
     )
 
@@ -335,6 +336,20 @@ HANDLERS: dict[str, Handler] = {
     "FeedResumed": _feed_resumed,
     "FeedPollRequested": _feed_poll_requested,
 }
+
+
+# --- article text: whether a source's new entries are read on their linked pages ---------
+
+
+def _feed_articles_set(db: Connection, event: ev.StoredEvent) -> None:
+    data = _as(event, ev.FeedArticlesSet)
+    db.execute(
+        "UPDATE feeds SET fetch_article = ? WHERE id = ?",
+        (int(data.fetch_article), stream_id(event.stream)),
+    )
+
+
+HANDLERS["FeedArticlesSet"] = _feed_articles_set
 
 
 # --- stories: story_entries, stories, and the sent alerts whose message names the outlets ---

@@ -304,6 +304,30 @@ ENTRY_DIGEST_SCHEMA = """
 ALTER TABLE entries ADD COLUMN digest TEXT;
 """
 
+# Migration 12 (issue 13): whether a source's new on-topic entries are read on their
+# linked pages (FeedAdded.fetch_article, FeedArticlesSet).
+ARTICLE_FETCH_COLUMN = """
+ALTER TABLE feeds ADD COLUMN fetch_article INTEGER NOT NULL DEFAULT 0;
+"""
+
+
+# Migration 13: each story entry's MinHash signatures (monitor.poll.stories), so that a start
+# reads the window's index back instead of shingling and hashing every entry again. A cache,
+# not a projection (replay leaves it alone): written after the poll's append without an
+# fsync, pruned past the window, and computed again for an entry it lacks or whose `scheme`
+# (NUM_PERM, hashing, shingling) is not the code's.
+STORY_SIGNATURES_SCHEMA = """
+CREATE TABLE IF NOT EXISTS story_signatures (
+    entry_id TEXT PRIMARY KEY,
+    scheme TEXT NOT NULL,
+    title BLOB,
+    text BLOB,
+    title_shingles INTEGER NOT NULL,
+    text_shingles INTEGER NOT NULL,
+    joined_at TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS story_signatures_joined ON story_signatures (joined_at);
+"""
 
 # Every projection script, in migration order: replay builds the scratch tables with them.
 PROJECTION_SCRIPTS: tuple[str, ...] = (
@@ -317,6 +341,7 @@ PROJECTION_SCRIPTS: tuple[str, ...] = (
     DIGESTS_SCHEMA,
     WATCHES_SCHEMA,
     FEED_HEALTH_SCHEMA,
+    ARTICLE_FETCH_COLUMN,
 )
 
 # Table name -> the columns that order it, for replay comparison.

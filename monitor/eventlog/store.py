@@ -25,6 +25,7 @@ from monitor.eventlog import pg_schema, postgres, projections, search_index
 from monitor.eventlog.connection import Connection, DbTarget, is_postgres
 from monitor.eventlog.postgres import OperationalError, PgConnection, where
 from monitor.eventlog.schema import (
+    ARTICLE_FETCH_COLUMN,
     DIGESTS_SCHEMA,
     ENTRY_CONTENT_COLUMN,
     ENTRY_CONTENT_SEARCH,
@@ -37,6 +38,7 @@ from monitor.eventlog.schema import (
     SEARCH_INDEX_SCHEMA,
     SOURCE_KINDS_SCHEMA,
     STORIES_SCHEMA,
+    STORY_SIGNATURES_SCHEMA,
     WATCHES_SCHEMA,
     split_statements,
 )
@@ -61,6 +63,8 @@ MIGRATIONS: tuple[str, ...] = (
     DIGESTS_SCHEMA,
     WATCHES_SCHEMA,
     FEED_HEALTH_SCHEMA,
+    ARTICLE_FETCH_COLUMN,
+    STORY_SIGNATURES_SCHEMA,
 )
 
 

@@ -1,5 +1,6 @@
 """An operator's controls of one feed: find it by id, unique id prefix or URL; pause it,
-resume it, ask for a poll now. Each is an event through the store."""
+resume it, ask for a poll now, read its entries' pages or not. Each is an event through
+the store."""
 
 from __future__ import annotations
 
@@ -56,6 +57,15 @@ def request_poll(store: Store, feed: FeedState, origin: str = "cli") -> None:
     if feed.paused:
         raise FeedError(f"feed {feed.id} is paused; resume it first (`monitor feeds resume`)")
     _append(store, feed, ev.FeedPollRequested(origin=origin), "poll-requested")
+
+
+def set_fetch_article(store: Store, feed: FeedState, on: bool, origin: str = "cli") -> bool:
+    """Append FeedArticlesSet; False when the feed was so already (nothing appended)."""
+    if feed.fetch_article == on:
+        return False
+    data = ev.FeedArticlesSet(fetch_article=on, origin=origin)
+    _append(store, feed, data, f"articles-{'on' if on else 'off'}")
+    return True
 
 
 def _append(store: Store, feed: FeedState, data: ev.Payload, key: str) -> None:

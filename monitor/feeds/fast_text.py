@@ -11,13 +11,21 @@ import contextlib
 import re
 from typing import Any
 
-from feedparser.encodings import RE_XML_PI_ENCODING, chardet
+import feedparser.encodings
+from feedparser.encodings import RE_XML_PI_ENCODING
 from feedparser.encodings import parse_content_type as split_content_type
 from feedparser.html import _cp1252
 from feedparser.urls import _urljoin, make_safe_absolute_uri
 
 from monitor.feeds.fast_names import AUTHOR_PARTS, Names, Unsure, text_of
 from monitor.feeds.text import is_utf8
+
+# feedparser guesses an undeclared encoding with chardet when chardet is installed, and
+# readability-lxml (feeds.article) installs it. Feeds are read without it, as
+# docs/compatibility.md measures: its guesses are worse than ours (GBK text guessed GB2312
+# and read by Python's gb2312 codec, which misreads some characters, where parse.py's
+# _better_charset reads GB18030), and parsing must not depend on what else is installed.
+feedparser.encodings.lazy_chardet_encoding = None
 
 _PLAIN_URL = re.compile(r"https?://[^/?#;\[\]@\s\\]+(?:/[^?#;\s\\]*)?(?:\?[^#;\s\\]+)?(?:#\S+)?\Z")
 _EMAIL = re.compile(  # feedparser's, for "name (email)" author strings
@@ -79,7 +87,7 @@ def encoding_of(body: bytes, content_type: str) -> str | None:
     elif media_type in _TEXT_XML_TYPES or _is_text_plus_xml(media_type):
         encoding = charset or "us-ascii"
         if not charset and not body.isascii():  # feedparser falls back to the declaration
-            if chardet is not None or declared not in ("", "utf-8"):
+            if declared not in ("", "utf-8"):
                 return None
             encoding = "utf-8"
     else:

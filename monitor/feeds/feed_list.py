@@ -58,10 +58,12 @@ def add_feed(
     origin: str = "cli",
     kind: str = "feed",
     selectors: ev.PageSelectors | None = None,
+    fetch_article: bool = False,
 ) -> str:
     """Append FeedAdded and return the feed id; refuses duplicates and bad URLs.
 
-    `kind` "page" is a page watch (its `selectors`, or None for the automatic mode).
+    `kind` "page" is a page watch (its `selectors`, or None for the automatic mode);
+    `fetch_article`: new entries on a topic are read on their linked pages (poll.articles).
     """
     url = check_feed_url(url)
     refuse_duplicate(store, url)
@@ -69,7 +71,13 @@ def add_feed(
     stream = ev.feed_stream(feed_id)
     version = store.version(stream)
     data = ev.FeedAdded(
-        url=url, title=title, interval=interval, origin=origin, kind=kind, selectors=selectors
+        url=url,
+        title=title,
+        interval=interval,
+        origin=origin,
+        kind=kind,
+        selectors=selectors,
+        fetch_article=fetch_article,
     )
     store.append([ev.NewEvent(stream, data, f"added@{version}")], expected={stream: version})
     return feed_id
@@ -152,7 +160,7 @@ def removed_by_hand(removal: ev.FeedRemoved | None) -> bool:
 
 def export_outlines(store: Store) -> list[Outline]:
     return [
-        Outline(f.url, f.title, f.html_url, f.category, f.kind, f.selectors)
+        Outline(f.url, f.title, f.html_url, f.category, f.kind, f.selectors, f.fetch_article)
         for f in feed_states(store)
     ]
 
@@ -185,6 +193,7 @@ def _additions(
             selectors=outline.selectors if outline.kind == "page" else None,
             html_url=outline.html_url,
             category=outline.category,
+            fetch_article=outline.fetch_article,
         )
         changes.append((ev.NewEvent(ev.feed_stream(feed_id), data, f"added@{version}"), version))
     return changes

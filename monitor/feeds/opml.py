@@ -24,6 +24,7 @@ class Outline:
     category: str | None = None  # the folder (a nesting outline's text), or `category`
     kind: str = "feed"  # type="html" is a page watch, type="sitemap" a sitemap
     selectors: PageSelectors | None = None  # a page watch's (monitor:item, ...); None: automatic
+    fetch_article: bool = False  # monitor:fetchArticle="true": new entries read on their pages
 
 
 _KINDS = {"html": "page", "sitemap": "sitemap"}
@@ -52,7 +53,9 @@ def _outlines(parent: ET.Element, category: str | None) -> Iterable[Outline]:
         if url:
             kind = _KINDS.get((node.get("type") or "").lower(), "feed")
             folder = node.get("category") or category
-            yield Outline(url, title, node.get("htmlUrl"), folder, kind, _selectors(node))
+            articles = (node.get(f"{{{MONITOR_NS}}}fetchArticle") or "").lower() == "true"
+            html_url = node.get("htmlUrl")
+            yield Outline(url, title, html_url, folder, kind, _selectors(node), articles)
         else:
             yield from _outlines(node, title or category)
 
@@ -98,6 +101,8 @@ def write_opml(outlines: Iterable[Outline], title: str = "announcement-monitor f
         if outline.html_url:
             attributes["htmlUrl"] = outline.html_url
         attributes |= _selector_attributes(outline.selectors)
+        if outline.fetch_article:
+            attributes[f"{{{MONITOR_NS}}}fetchArticle"] = "true"
         ET.SubElement(parent, "outline", attributes)
     ET.indent(root)
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"

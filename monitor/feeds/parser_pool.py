@@ -1,5 +1,5 @@
-"""ParserPool: the parsers of feeds.sources and feeds.discover in worker processes
-(feeds.worker_pool).
+"""ParserPool: the parsers of feeds.sources and feeds.discover, and the article extractor
+of feeds.article, in worker processes (feeds.worker_pool).
 
 A document that makes a parser spin or crash costs one worker, not the daemon.
 """
@@ -9,19 +9,22 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from monitor.eventlog.events import PageSelectors
-from monitor.feeds.discover import Inspection, PageLinks, inspect_document
+from monitor.feeds.article import ArticleFailed, ArticleResult, ArticleText, extract_article
+from monitor.feeds.discover import Inspection, inspect_document
 from monitor.feeds.records import FeedData, ParseFailed, ParseResult
 from monitor.feeds.sources import parse_source
 from monitor.feeds.worker_pool import TimedOut, WorkerFailed, WorkerPool
 
 # What a worker can be asked to do, by name (the name crosses the pipe, not the function).
-TASKS: dict[str, Callable[..., ParseResult | Inspection]] = {
+Outcome = ParseResult | Inspection | ArticleResult
+TASKS: dict[str, Callable[..., Outcome]] = {
     "feed": parse_source,
     "inspect": inspect_document,
+    "article": extract_article,
 }
 
 
-def run_task(task: str, *args: object) -> ParseResult | Inspection:
+def run_task(task: str, *args: object) -> Outcome:
     """The worker's function: one of TASKS."""
     return TASKS[task](*args)
 
@@ -30,7 +33,7 @@ class ParserPool:
     """Parsers in worker processes: a document that takes too long costs one worker."""
 
     def __init__(self, workers: int = 1, timeout_s: float = 20.0) -> None:
-        self._pool: WorkerPool[ParseResult | Inspection] = WorkerPool(run_task, workers, timeout_s)
+        self._pool: WorkerPool[Outcome] = WorkerPool(run_task, workers, timeout_s)
 
     async def __aenter__(self) -> ParserPool:
         return self
@@ -52,25 +55,41 @@ class ParserPool:
         outcome = await self._call("feed", body, url, content_type, kind, selectors, known)
         if isinstance(outcome, FeedData):
             return outcome
-        if isinstance(outcome, PageLinks):  # cannot happen: "feed" gives feeds or failures
-            return ParseFailed("parse-crash", f"{url}: the feed parser answered with page links")
-        return _failure(outcome, url)
+        if isinstance(outcome, ParseFailed | TimedOut | WorkerFailed):
+            return _failure(outcome, url)
+        return _unexpected(outcome, url)  # cannot happen: "feed" gives feeds or failures
 
     async def inspect(self, body: bytes, url: str, content_type: str | None = None) -> Inspection:
         """Like discover.inspect_document, under the same time limit."""
         outcome = await self._call("inspect", body, url, content_type)
         if isinstance(outcome, ParseFailed | TimedOut | WorkerFailed):
             return _failure(outcome, url)
+        if isinstance(outcome, ArticleText | ArticleFailed):  # cannot happen
+            return _unexpected(outcome, url)
         return outcome
 
-    async def _call(
-        self, task: str, *args: object
-    ) -> ParseResult | Inspection | TimedOut | WorkerFailed:
+    async def extract(
+        self, body: bytes, url: str, content_type: str | None = None
+    ) -> ArticleResult:
+        """Like article.extract_article, under the same time limit."""
+        outcome = await self._call("article", body, url, content_type)
+        if isinstance(outcome, ArticleText | ArticleFailed):
+            return outcome
+        if isinstance(outcome, TimedOut | WorkerFailed):
+            failure = _failure(outcome, url)
+            return ArticleFailed(failure.kind, failure.detail)
+        return ArticleFailed("parse-crash", _unexpected(outcome, url).detail)
+
+    async def _call(self, task: str, *args: object) -> Outcome | TimedOut | WorkerFailed:
         return await self._pool.call(task, *args)
 
     async def close(self) -> None:
         """Stop the workers; parses still running end as "parse-crash"."""
         await self._pool.close()
+
+
+def _unexpected(outcome: object, url: str) -> ParseFailed:
+    return ParseFailed("parse-crash", f"{url}: the worker answered with {type(outcome).__name__}")
 
 
 def _failure(outcome: ParseFailed | TimedOut | WorkerFailed, url: str) -> ParseFailed:

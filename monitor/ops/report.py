@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from monitor.alerts.render import safe_link
+from monitor.eventlog.events import watch_of
 from monitor.eventlog.queries.activity import (
     MatchRow,
     Weekly,
@@ -27,6 +28,7 @@ from monitor.eventlog.queries.activity import (
 )
 from monitor.eventlog.queries.commitments import OfficersTrained, officers_by_region_and_year
 from monitor.eventlog.queries.stories import StoryRow, top_stories
+from monitor.eventlog.queries.watches import WatchMatches, watch_matches
 from monitor.eventlog.store import Reader
 from monitor.levels import at_or_above
 from monitor.ops.report_chart import chart_svg, text
@@ -47,6 +49,18 @@ class ReportData:
     names: Mapping[str, str] = field(default_factory=dict)  # entity id -> display name
     stories: int = 0  # stories started in the period
     widest: tuple[StoryRow, ...] = ()  # the stories with the most outlets
+    watches: tuple[WatchMatches, ...] = ()  # chats' own watches, apart from the topics
+
+    @property
+    def topic_matches(self) -> int:
+        return sum(sum(counts) for counts in self.per_rule.series.values())
+
+    @property
+    def watch_summary(self) -> str:
+        """One line for the personal watches: how many matches, in how many chats."""
+        total = sum(w.matches for w in self.watches)
+        chats = len({w.chat_id for w in self.watches})
+        return f"personal watches: {total} matches in {chats} chats"
 
 
 # --- gathering ------------------------------------------------------------------------
@@ -58,15 +72,23 @@ def gather(log: Reader, now: datetime, since: timedelta, names: Mapping[str, str
     return ReportData(
         start=start,
         end=now,
-        per_rule=matches_per_week(log, start, now),
+        per_rule=_topics_only(matches_per_week(log, start, now)),
         rule_titles=rule_titles(log),
-        sources=top_sources(log, start),
+        sources={r: s for r, s in top_sources(log, start).items() if watch_of(r) is None},
         places=top_places(log, start, names),
         latest_high=tuple(match_rows(log, start, levels=HIGH_LEVELS, limit=20)),
         officers=tuple(officers_by_region_and_year(log, start)),
         names=names,
+        watches=tuple(watch_matches(log, start, now)),
         **_stories(log, start),
     )
+
+
+def _topics_only(per_rule: Weekly) -> Weekly:
+    """The rule files' topics: a chat's watch (`watch-<chat>-<n>`) is counted apart, by its
+    words, not as a topic of its own."""
+    series = {r: counts for r, counts in per_rule.series.items() if watch_of(r) is None}
+    return Weekly(per_rule.weeks, series)
 
 
 def _stories(log: Reader, start: datetime) -> dict[str, Any]:
@@ -131,6 +153,26 @@ def _latest_html(data: ReportData) -> str:
     )
 
 
+def _watches_html(data: ReportData) -> str:
+    """Each chat's watches with their words (the operator's report: it may show them)."""
+    head = (
+        f"<p class='muted'>{data.watch_summary}. A chat's own keyword rules (<code>/watch</code>),"
+        " counted apart from the topics, each shown by the words the chat gave.</p>"
+    )
+    if not data.watches:
+        return head
+    rows = "".join(
+        f"<tr><td>{w.chat_id}</td><td class='n'>{w.number}</td><td>{text(w.text)}"
+        f"{' <span class=muted>(removed)</span>' if w.removed else ''}</td>"
+        f"<td class='n'>{w.matches}</td></tr>"
+        for w in data.watches
+    )
+    return (
+        f"{head}<table><tr><th>Chat</th><th>Watch</th><th>Words</th><th>Matches</th></tr>"
+        f"{rows}</table>"
+    )
+
+
 def _officers_html(data: ReportData) -> str:
     if not data.officers:
         return "<p>No matched entry gave a number of officers trained or to be trained.</p>"
@@ -169,7 +211,6 @@ def _stories_html(data: ReportData) -> str:
 
 def render(data: ReportData) -> str:
     """The whole report as one HTML document."""
-    total = sum(sum(v) for v in data.per_rule.series.values())
     period = f"{data.start:%Y-%m-%d} to {data.end:%Y-%m-%d %H:%M} UTC"
     return (
         '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
@@ -177,10 +218,11 @@ def render(data: ReportData) -> str:
         " style-src 'unsafe-inline'\">"
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         f"<title>Announcement monitor report, {period}</title><style>{STYLE}</style></head><body>"
-        f"<h1>Announcement monitor report</h1><p class='muted'>{period}: {total} matches"
-        f" in {len(data.per_rule.series)} topics.</p>"
+        f"<h1>Announcement monitor report</h1><p class='muted'>{period}: {data.topic_matches}"
+        f" matches in {len(data.per_rule.series)} topics; {data.watch_summary}.</p>"
         f"<h2>Matches per topic per week</h2>{chart_svg(data.per_rule, data.rule_titles)}"
         f"<h2>Top sources per topic</h2>{_sources_html(data)}"
+        f"<h2>Personal watches</h2>{_watches_html(data)}"
         f"<h2>Countries and regions most mentioned</h2>{_places_html(data)}"
         "<h2>Officers pledged or trained, by counterpart region and year</h2><p class='muted'>"
         "The numbers of officers the matched entries say were trained or will be trained,"

@@ -20,6 +20,7 @@ from monitor.feeds.parser_pool import ParserPool
 from monitor.feeds.records import FeedData, ParseFailed, ParseResult
 from monitor.feeds.sitemap_index import read_index
 from monitor.poll import decide
+from monitor.poll.articles import ArticleReader, read_articles
 from monitor.poll.decide import Failure
 from monitor.poll.recipients import Audience, recipients_of
 from monitor.poll.story_step import StoryStep, story_events
@@ -102,6 +103,11 @@ class Pipeline:
         parsed = await self._parse(feed, fetched)
         if isinstance(parsed, ParseFailed):
             return self._fail(feed, Failure(parsed.kind, parsed.detail, fetched.status))
+        if read_articles(feed, self._backlog(feed)):
+            reader = ArticleReader(self.store, self.fetcher, self.parser)
+            parsed = await reader.with_articles(
+                feed, parsed, self.rules(), self.clock(), guarded=is_untrusted(feed)
+            )
         return self._ingest(feed, fetched, parsed, body_hash)
 
     async def _parse(self, feed: FeedState, fetched: Fetched) -> ParseResult:
@@ -127,7 +133,7 @@ class Pipeline:
         ids = [ev.entry_id_for(feed.id, entry.key) for entry in parsed.entries]
         known = known_entry_ids(self.store, ids)
         fresh = decide.new_entries(feed.id, parsed.entries, known, now)
-        backlog = self.policy.first_poll_is_backlog and not feed.polled
+        backlog = self._backlog(feed)
         rules = self.rules()
         new_events = decide.moved_events(feed, fetched.moved_to)
         new_events += decide.fetched_events(
@@ -159,13 +165,17 @@ class Pipeline:
         try:
             stored = self._append(feed, new_events)
         finally:
-            stories.settle(placements, stored)
+            stories.settle(placements, stored, now)
         return replace(self._outcome(feed, stored), known=len(parsed.skipped))
 
     def prepare(self) -> None:
         """Build the stories' window index now (at start, before any poll or command), so the
         first poll does not hold the event loop while it reads the window from the log."""
         self._story_step().index(self.clock())
+
+    def _backlog(self, feed: FeedState) -> bool:
+        """A feed's first poll is backlog: recorded and matched, never alerted."""
+        return self.policy.first_poll_is_backlog and not feed.polled
 
     def _story_step(self) -> StoryStep:
         if self.stories is None:

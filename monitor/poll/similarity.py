@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import itertools
 import re
+from collections.abc import Set as AbstractSet
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from monitor.rules.normalise import normalise
@@ -109,7 +110,7 @@ def shingles(text: str) -> set[str]:
     return {f"{a} {b}" for a, b in itertools.pairwise(toks)}
 
 
-def jaccard(a: set[str], b: set[str]) -> float:
+def jaccard(a: AbstractSet[str], b: AbstractSet[str]) -> float:
     if not a or not b:
         return 0.0
     return len(a & b) / len(a | b)

@@ -4,26 +4,36 @@ First by canonical URL (the same article through another feed), then by near-dup
 text inside a time window: MinHash signatures of the headline's and the summary's
 shingles (`poll.similarity`), looked up with LSH (datasketch), then checked against the
 thresholds that `docs/stories.md` measured. The index holds only the window; the
-pipeline rebuilds it from the stories projection at start (`StoryIndex.rebuilt`).
+pipeline rebuilds it from the stories projection at start, from each entry's signatures
+as the log cached them (`signature`, `restore`): hashing and shingling every entry of the
+window again was most of a start's cost. The shingle sets that check LSH's candidates are
+computed only for the entries LSH proposes.
 """
 
 from __future__ import annotations
 
+import sys
 import zlib
+from array import array
 from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Literal
 
-from datasketch import MinHash, MinHashLSH
+from datasketch import LeanMinHash, MinHash, MinHashLSH
 
+from monitor.eventlog.queries.stories import StorySignature
 from monitor.poll.similarity import canonical_url, jaccard, numbers, shingles, split_outlet
 
 How = Literal["new", "url", "title", "text"]
 NUM_PERM = 64
 CANDIDATES = 0.6  # LSH's own threshold, as a share of the policy's
 _SEED = MinHash(num_perm=NUM_PERM, seed=1)
+# What a cached signature was made with: one of another scheme is computed again. Change
+# the version when the shingles, the normalisation or the hashing change.
+SIGNATURE_SCHEME = f"minhash{NUM_PERM}-{_SEED.scheme}-crc32-pairs-v1-{sys.byteorder}"
+_TYPECODE = "I" if _SEED.hashvalues.itemsize == 4 else "Q"  # unsigned, as the scheme's values
 
 
 @dataclass(frozen=True)
@@ -65,11 +75,33 @@ class Placement:
 
 @dataclass
 class _Sig:
-    title: MinHash | None
+    headline: str  # the title without an outlet's name after it
+    summary: str  # "" when it only repeats the title
+    title: MinHash | None  # None: too few shingles to join on
     text: MinHash | None
-    numbers: frozenset[str]  # the headline's: a join needs the same ones
-    title_set: frozenset[str]  # the shingles, for the exact Jaccard of LSH's candidates
-    text_set: frozenset[str]
+    title_shingles: int
+    text_shingles: int
+    _sets: tuple[frozenset[str], frozenset[str]] | None = None
+    _numbers: frozenset[str] | None = None
+
+    def shingle_set(self, how: How) -> frozenset[str]:
+        """The headline's (or summary's) shingles, for the exact Jaccard of LSH's candidates:
+        a restored entry computes them only when LSH proposes it."""
+        if self._sets is None:
+            self._sets = (frozenset(shingles(self.headline)), frozenset(shingles(self.summary)))
+        return self._sets[0] if how == "title" else self._sets[1]
+
+    @property
+    def numbers(self) -> frozenset[str]:
+        """The headline's numbers: a join needs the same ones."""
+        if self._numbers is None:
+            self._numbers = numbers(self.headline)
+        return self._numbers
+
+    def stored(self) -> StorySignature:
+        return StorySignature(
+            _bytes(self.title), _bytes(self.text), self.title_shingles, self.text_shingles
+        )
 
 
 @dataclass
@@ -106,13 +138,24 @@ class StoryIndex:
         self._add(item, placement, sig)
         return placement
 
-    def restore(self, item: StoryItem, story_id: str, url_key: str | None) -> None:
-        """Add an entry whose story the log already holds (the rebuild at start)."""
+    def restore(
+        self,
+        item: StoryItem,
+        story_id: str,
+        url_key: str | None,
+        stored: StorySignature | None = None,
+    ) -> None:
+        """Add an entry whose story the log already holds (the rebuild at start), with its
+        signatures as the log cached them (None: computed here)."""
         self._expire(item.at)
         how: How = "new" if story_id == item.entry_id else "url"
-        self._add(
-            item, Placement(item.entry_id, story_id, how, 0.0, url_key), self._signature(item)
-        )
+        sig = self._restored(item, stored) if stored is not None else self._signature(item)
+        self._add(item, Placement(item.entry_id, story_id, how, 0.0, url_key), sig)
+
+    def signature(self, entry_id: str) -> StorySignature | None:
+        """An indexed entry's signatures as bytes, for the log's cache."""
+        sig = self._sigs.get(entry_id)
+        return None if sig is None else sig.stored()
 
     def forget(self, entry_ids: Iterable[str]) -> None:
         """Take entries out again (their append was refused)."""
@@ -147,21 +190,38 @@ class StoryIndex:
             theirs = self._sigs[other]
             if numbers_conflict(sig.numbers, theirs.numbers):
                 continue  # "batch 1" and "batch 2" are two reports
-            score = jaccard(getattr(sig, f"{how}_set"), getattr(theirs, f"{how}_set"))
+            score = jaccard(sig.shingle_set(how), theirs.shingle_set(how))
             if score >= threshold:
                 found.append((score, how, other))
         return found
 
     def _signature(self, item: StoryItem) -> _Sig:
-        headline, _ = split_outlet(item.title)
-        title = shingles(headline)
-        text = shingles(item.summary) if item.summary.strip() != item.title.strip() else set()
+        headline, summary = _texts(item)
+        title, text = shingles(headline), shingles(summary)
         return _Sig(
+            headline,
+            summary,
             title=_minhash(title) if len(title) >= self.policy.min_title_shingles else None,
             text=_minhash(text) if len(text) >= self.policy.min_text_shingles else None,
-            numbers=numbers(headline),
-            title_set=frozenset(title),
-            text_set=frozenset(text),
+            title_shingles=len(title),
+            text_shingles=len(text),
+            _sets=(frozenset(title), frozenset(text)),
+        )
+
+    def _restored(self, item: StoryItem, stored: StorySignature) -> _Sig:
+        """The signatures as cached; computed again if this policy needs one the cache lacks."""
+        title = stored.title_shingles >= self.policy.min_title_shingles
+        text = stored.text_shingles >= self.policy.min_text_shingles
+        if (title and stored.title is None) or (text and stored.text is None):
+            return self._signature(item)
+        headline, summary = _texts(item)
+        return _Sig(
+            headline,
+            summary,
+            title=_lean(stored.title) if title else None,
+            text=_lean(stored.text) if text else None,
+            title_shingles=stored.title_shingles,
+            text_shingles=stored.text_shingles,
         )
 
     def _add(self, item: StoryItem, placement: Placement, sig: _Sig) -> None:
@@ -209,6 +269,25 @@ def _hash32(shingle: str) -> int:
     # CRC-32: the same in every process (Python's own hash is salted per process, which made
     # LSH's candidates differ from run to run) and several times cheaper than SHA-1.
     return zlib.crc32(shingle.encode())
+
+
+def _texts(item: StoryItem) -> tuple[str, str]:
+    """What is shingled: the headline without an outlet's name, and the summary unless it
+    only repeats the title."""
+    summary = item.summary if item.summary.strip() != item.title.strip() else ""
+    return split_outlet(item.title)[0], summary
+
+
+def _bytes(sig: MinHash | None) -> bytes | None:
+    return None if sig is None else bytes(sig.hashvalues.tobytes())
+
+
+def _lean(data: bytes | None) -> LeanMinHash | None:
+    """A signature from its cached bytes (the hash values, in this machine's byte order)."""
+    if data is None:
+        return None
+    values = array(_TYPECODE, data)
+    return LeanMinHash(seed=_SEED.seed, hashvalues=values, scheme=_SEED.scheme)
 
 
 def _minhash(items: set[str]) -> MinHash:

@@ -3,16 +3,22 @@ the story events that go into the poll's transaction.
 
 The index lives in memory and holds the window; it is rebuilt from the stories
 projection the first time it is needed (so a restart finds the stories it had), and
-entries whose append was refused are taken out again.
+entries whose append was refused are taken out again. The signatures of the entries that
+were stored are cached in the log (`story_signatures`), so the rebuild reads them back
+instead of computing them again.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import gc
+import logging
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from urllib.parse import urlsplit
 
+from monitor.errors import StoreError
 from monitor.eventlog import events as ev
 from monitor.eventlog.queries.alert_actions import muted_topics
 from monitor.eventlog.queries.feeds import FeedState
@@ -21,11 +27,20 @@ from monitor.eventlog.queries.stories import (
     stories_by_url,
     story_entries_since,
 )
-from monitor.eventlog.store import Reader
+from monitor.eventlog.store import Reader, Store
+from monitor.eventlog.story_signatures import save_signatures
 from monitor.poll.decide import NewEntry
 from monitor.poll.recipients import Recipients
 from monitor.poll.similarity import canonical_url, split_outlet
-from monitor.poll.stories import Placement, StoryIndex, StoryItem, StoryPolicy
+from monitor.poll.stories import (
+    SIGNATURE_SCHEME,
+    Placement,
+    StoryIndex,
+    StoryItem,
+    StoryPolicy,
+)
+
+logger = logging.getLogger(__name__)
 
 # Feeds that list other outlets' articles: the outlet is the name after the headline.
 AGGREGATOR_HOSTS = ("news.google.com", "news.yahoo.com", "bing.com", "www.bing.com")
@@ -33,14 +48,16 @@ AGGREGATOR_HOSTS = ("news.google.com", "news.yahoo.com", "bing.com", "www.bing.c
 
 @dataclass
 class StoryStep:
-    log: Reader
+    log: Store
     policy: StoryPolicy = field(default_factory=StoryPolicy)
     _index: StoryIndex | None = None
 
     def index(self, now: datetime) -> StoryIndex:
-        """The window's index, rebuilt from the log on first use."""
+        """The window's index, rebuilt from the log on first use; the signatures it had to
+        compute (entries stored before the cache, or a lost write) are cached for the next."""
         if self._index is None:
-            self._index = rebuilt_index(self.log, self.policy, now)
+            self._index, computed = rebuilt_index(self.log, self.policy, now)
+            self._cache(computed, now)
         return self._index
 
     def place(self, fresh: Sequence[NewEntry], now: datetime) -> list[Placement]:
@@ -55,14 +72,36 @@ class StoryStep:
             for n in fresh
         ]
 
-    def settle(self, placements: Sequence[Placement], stored: Sequence[ev.StoredEvent]) -> None:
-        """Keep the placements whose events were stored; forget the others."""
+    def settle(
+        self, placements: Sequence[Placement], stored: Sequence[ev.StoredEvent], now: datetime
+    ) -> None:
+        """Keep the placements whose events were stored, and cache their signatures;
+        forget the others."""
         kept = {
             e.data.entry_id for e in stored if isinstance(e.data, ev.StoryStarted | ev.StoryJoined)
         }
         refused = [p.entry_id for p in placements if p.entry_id not in kept]
-        if refused and self._index is not None:
+        if self._index is None:
+            return
+        if refused:
             self._index.forget(refused)
+        self._cache([(p.entry_id, now) for p in placements if p.entry_id in kept], now)
+
+    def _cache(self, entries: Sequence[tuple[str, datetime]], now: datetime) -> None:
+        """Keep these indexed entries' signatures in the log's cache. Only a cache: a write
+        it cannot make costs the next start some time, never a poll."""
+        if self._index is None or not entries:
+            return
+        index = self._index
+        rows = [
+            (entry_id, found, joined_at)
+            for entry_id, joined_at in entries
+            if (found := index.signature(entry_id)) is not None
+        ]
+        try:
+            save_signatures(self.log, SIGNATURE_SCHEME, rows, now - self.policy.window)
+        except StoreError as error:
+            logger.warning("story signatures not cached: %s", error)
 
     def first_alerts(
         self, placements: Sequence[Placement], recipients: Sequence[Recipients], now: datetime
@@ -108,14 +147,36 @@ def without_muted(
     return out
 
 
-def rebuilt_index(log: Reader, policy: StoryPolicy, now: datetime) -> StoryIndex:
+def rebuilt_index(
+    log: Reader, policy: StoryPolicy, now: datetime, scheme: str = SIGNATURE_SCHEME
+) -> tuple[StoryIndex, list[tuple[str, datetime]]]:
+    """The window's index from the log, with the signatures cached under `scheme`, and the
+    entries (id, joined at) whose signatures it computed instead."""
     index = StoryIndex(policy)
-    for stored in story_entries_since(log, now - policy.window):
-        item = StoryItem(
-            stored.entry_id, stored.title, stored.summary, stored.link, stored.joined_at
-        )
-        index.restore(item, stored.story_id, stored.url_key)
-    return index
+    computed = []
+    with collector_paused():
+        for stored in story_entries_since(log, now - policy.window, scheme):
+            item = StoryItem(
+                stored.entry_id, stored.title, stored.summary, stored.link, stored.joined_at
+            )
+            index.restore(item, stored.story_id, stored.url_key, stored.signature)
+            if stored.signature is None:
+                computed.append((stored.entry_id, stored.joined_at))
+    return index, computed
+
+
+@contextmanager
+def collector_paused() -> Iterator[None]:
+    """Python's cyclic garbage collector off meanwhile: LSH's tables are about 20 small sets
+    per entry, and the collector scanned them again and again as they grew (a third of the
+    rebuild's time). They hold no cycles; the collector runs again after."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 def story_events(feed: FeedState, new: NewEntry, placement: Placement) -> list[ev.NewEvent]:

@@ -152,6 +152,7 @@ class RuleSet:
         self._compiled = tuple(compile_rule(rule, table.add, framing) for rule in self.rules)
         self._finder = Finder(gazetteer)
         self._by_term, self._by_entity = _triggers(self._compiled)
+        self._topic_terms = _topic_terms(self._compiled)
         self._patterns = tuple(table.patterns)
         self._automaton = table.automaton()
         self._empty = not table.keys
@@ -172,6 +173,13 @@ class RuleSet:
                 find = partial(self._finder.find, compiled, outcome, hits, memo)
                 matched.append(_rule_hit(compiled, outcome, hits.texts, find))
         return MatchResult(tuple(matched), self._entity_hits(hits))
+
+    def topic_words(self, title: str, summary: str) -> tuple[str, ...]:
+        """The topic terms (see _topic_terms) found in a title or summary, as written: whether
+        an entry touches a topic at all, whether or not a rule holds on it."""
+        hits = self._scan(_fields(title, summary, ""))
+        spans = [hits.terms[term][0] for term in sorted(self._topic_terms.intersection(hits.terms))]
+        return tuple(dict.fromkeys(hits.texts[f].original_text(s, e) for f, s, e in spans))
 
     def explain(self, rule_id: str, title: str, summary: str, content: str = "") -> Outcome:
         """Evaluate one rule and report every block, for `monitor rules explain`."""
@@ -279,6 +287,23 @@ def _entity_terms(table: _TermTable, gazetteer: Gazetteer) -> dict[int, list[str
         for text in entity.exact_terms:
             by_term[table.add(text, exact=True)].append(entity.id)
     return dict(by_term)
+
+
+def _topic_terms(compiled: Sequence[CompiledRule]) -> frozenset[int]:
+    """The words of the keyword blocks a rule's condition names without a `not`.
+
+    Not a block used only inside a `near` or a `parties` block: those hold helper words
+    ("with", "与", "sign") that say little alone. Not a block under `not`: its words say an
+    entry is off the topic. On 6,833 entries of general feeds, 22% hold such a word where
+    40% hold any keyword of the default rules; every labelled positive (269) holds one.
+    """
+    return frozenset(
+        term
+        for rule in compiled
+        for block in rule.blocks
+        if isinstance(block, CompiledKeywords) and block.name in rule.positive
+        for term in (*block.any, *block.all)
+    )
 
 
 def _triggers(

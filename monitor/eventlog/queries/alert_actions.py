@@ -25,6 +25,28 @@ def topic_muted_until(log: Reader, chat_id: int, rule_id: str, now: datetime) ->
     return None if row is None else str(row[0])
 
 
+@dataclass(frozen=True)
+class TopicState:
+    """What a chat's buttons under an alert show for its topic: muted now, still followed."""
+
+    muted: bool
+    following: bool
+
+
+def topic_state(log: Reader, chat_id: int, rule_id: str, now: datetime) -> TopicState:
+    """The chat's state for one topic: a rule it subscribes to, or one of its watches in force
+    (the Unsubscribe button under a watch's alert removes the watch)."""
+    row = log.db.execute(
+        "SELECT EXISTS(SELECT 1 FROM topic_mutes WHERE chat_id = :chat AND rule_id = :rule"
+        "  AND until > :now),"
+        " EXISTS(SELECT 1 FROM subscriptions WHERE chat_id = :chat AND rule_id = :rule)"
+        " OR EXISTS(SELECT 1 FROM watches WHERE chat_id = :chat AND removed = 0"
+        "  AND 'watch-' || chat_id || '-' || number = :rule)",
+        {"chat": chat_id, "rule": rule_id, "now": iso(now)},
+    ).fetchone()
+    return TopicState(muted=bool(row[0]), following=bool(row[1]))
+
+
 def previews_on(log: Reader, chat_id: int) -> bool:
     row = log.db.execute("SELECT previews FROM chat_prefs WHERE chat_id = ?", (chat_id,)).fetchone()
     return bool(row[0]) if row else False
@@ -47,7 +69,8 @@ def alert_reasons(log: Reader, alert_id: str) -> AlertReasons | None:
     row = log.db.execute(
         "SELECT a.id, a.recipient, a.rules, a.entry_id,"
         " (SELECT json_group_array(t.value) FROM matches m, json_each(m.terms) t"
-        "  WHERE m.entry_id = a.entry_id) AS terms,"
+        "  WHERE m.entry_id = a.entry_id AND m.rule_id IN (SELECT value FROM json_each(a.rules)))"
+        "  AS terms,"
         " (SELECT m.entities FROM matches m WHERE m.entry_id = a.entry_id LIMIT 1) AS entities,"
         " (SELECT json_group_array(o.outlet) FROM (SELECT x.outlet FROM story_entries x"
         "  WHERE x.story_id = (SELECT se.story_id FROM story_entries se"

@@ -36,6 +36,8 @@ class OutgoingAlert:
     outlet: str = ""  # who published the entry, when it is part of a story
     outlets: tuple[str, ...] = ()  # every outlet of its story, in the order they reported it
     previews: bool = False  # the chat wants link previews (/previews on)
+    topic_muted: bool = False  # the chat muted its topic (the Mute button): buttons say Unmute
+    following: bool = True  # the chat still follows its topic: buttons say Unsubscribe
 
     @property
     def also(self) -> tuple[str, ...]:
@@ -53,13 +55,17 @@ ON a.status = 'pending' AND a.recipient = h.recipient AND a.seq = h.seq
 ORDER BY a.seq LIMIT :limit
 """
 
+# Terms and spans of the alert's own rules only: another chat's watch that matched the same
+# entry must not show its words in this chat's message.
 _DETAILS = """
 SELECT a.*, e.title AS entry_title, e.link AS entry_link, e.summary AS entry_summary,
     e.published, COALESCE(f.title, '') AS feed_title, COALESCE(f.url, '') AS feed_url,
     (SELECT json_group_array(t.value) FROM matches m, json_each(m.terms) t
-        WHERE m.entry_id = a.entry_id) AS terms,
+        WHERE m.entry_id = a.entry_id AND m.rule_id IN (SELECT value FROM json_each(a.rules)))
+        AS terms,
     (SELECT json_group_array(json(s.value)) FROM matches m, json_each(m.spans) s
-        WHERE m.entry_id = a.entry_id) AS spans,
+        WHERE m.entry_id = a.entry_id AND m.rule_id IN (SELECT value FROM json_each(a.rules)))
+        AS spans,
     (SELECT m.entities FROM matches m WHERE m.entry_id = a.entry_id LIMIT 1) AS entities,
     (SELECT c.muted_until > :now FROM chats c
         WHERE 'telegram:' || c.id = a.recipient) AS silent

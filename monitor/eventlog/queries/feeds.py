@@ -37,6 +37,7 @@ class FeedState:
     poll_requested_at: datetime | None = None
     html_url: str | None = None
     category: str | None = None
+    fetch_article: bool = False  # new on-topic entries are read on their pages
 
     @property
     def stream(self) -> str:
@@ -82,6 +83,7 @@ def _feed_state(row: sqlite3.Row) -> FeedState:
         poll_requested_at=parse_time(row["poll_requested_at"]),
         html_url=row["html_url"],
         category=row["category"],
+        fetch_article=bool(row["fetch_article"]),
     )
 
 
@@ -153,7 +155,7 @@ CASE WHEN f.last_error_kind = 'gone' AND f.failures > 0 THEN (
 def feed_rows(log: Reader) -> list[Row]:
     """Every feed with its counts, last check and failures, as columns for a table or JSON."""
     rows = log.db.execute(
-        "SELECT f.id, f.kind, f.title, f.url, f.origin, f.interval, f.paused,"
+        "SELECT f.id, f.kind, f.title, f.url, f.origin, f.interval, f.paused, f.fetch_article,"
         " (SELECT COUNT(*) FROM entries e WHERE e.feed_id = f.id) AS entries,"
         " f.failures, f.failing_since,"
         " f.last_error_kind, f.last_error, f.next_poll_at, f.last_changed_at,"

@@ -13,6 +13,17 @@ from monitor.eventlog.store import Reader, chunks
 
 
 @dataclass(frozen=True)
+class StorySignature:
+    """An entry's MinHash signatures of its headline and summary as bytes (None: not
+    computed, too few shingles), with how many shingles each had."""
+
+    title: bytes | None
+    text: bytes | None
+    title_shingles: int
+    text_shingles: int
+
+
+@dataclass(frozen=True)
 class StoredStoryEntry:
     """An entry of a story, as joining needs it to rebuild its index."""
 
@@ -23,17 +34,24 @@ class StoredStoryEntry:
     link: str | None
     url_key: str | None
     joined_at: datetime
+    signature: StorySignature | None = None  # as cached under the scheme asked for
 
 
-def story_entries_since(log: Reader, since: datetime) -> Iterator[StoredStoryEntry]:
-    """The entries that joined or started a story at `since` or later, oldest first."""
+def story_entries_since(
+    log: Reader, since: datetime, scheme: str = ""
+) -> Iterator[StoredStoryEntry]:
+    """The entries that joined or started a story at `since` or later, oldest first, with
+    their cached signatures of this `scheme` where the cache has them."""
     rows = log.db.execute(
-        "SELECT s.entry_id, s.story_id, e.title, e.summary, e.link, s.url_key, s.joined_at"
+        "SELECT s.entry_id, s.story_id, e.title, e.summary, e.link, s.url_key, s.joined_at,"
+        " g.title AS title_sig, g.text AS text_sig, g.title_shingles, g.text_shingles"
         " FROM story_entries s JOIN entries e ON e.id = s.entry_id"
+        " LEFT JOIN story_signatures g ON g.entry_id = s.entry_id AND g.scheme = ?"
         " WHERE s.joined_at >= ? ORDER BY s.seq",
-        (iso(since),),
+        (scheme, iso(since)),
     )
     for row in rows:
+        cached = row["title_shingles"] is not None
         yield StoredStoryEntry(
             row["entry_id"],
             row["story_id"],
@@ -42,6 +60,11 @@ def story_entries_since(log: Reader, since: datetime) -> Iterator[StoredStoryEnt
             row["link"],
             row["url_key"],
             datetime.fromisoformat(row["joined_at"]),
+            StorySignature(
+                row["title_sig"], row["text_sig"], row["title_shingles"], row["text_shingles"]
+            )
+            if cached
+            else None,
         )
 
 

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from monitor.eventlog.events import watch_rule_id
+from monitor.eventlog.projections import iso
 from monitor.eventlog.store import Reader
 
 
@@ -63,3 +65,28 @@ def watch_text(log: Reader, rule_id: str) -> str | None:
         "SELECT text FROM watches WHERE 'watch-' || chat_id || '-' || number = ?", (rule_id,)
     ).fetchone()
     return None if row is None else str(row[0])
+
+
+@dataclass(frozen=True)
+class WatchMatches:
+    """One watch and how many entries it matched in a period (the operator's report)."""
+
+    chat_id: int
+    number: int
+    text: str
+    removed: bool
+    matches: int
+
+
+def watch_matches(log: Reader, start: datetime, end: datetime) -> list[WatchMatches]:
+    """Each watch that matched entries dated (published, else seen) in [start, end], the most
+    matches first; removed watches too, since their matches stay in the log."""
+    rows = log.db.execute(
+        "SELECT w.chat_id, w.number, w.text, w.removed, COUNT(*) AS n FROM matches m"
+        " JOIN entries e ON e.id = m.entry_id"
+        " JOIN watches w ON 'watch-' || w.chat_id || '-' || w.number = m.rule_id"
+        " WHERE m.rule_id LIKE 'watch-%' AND COALESCE(e.published, e.seen_at) BETWEEN ? AND ?"
+        " GROUP BY w.chat_id, w.number ORDER BY n DESC, w.chat_id, w.number",
+        (iso(start), iso(end)),
+    )
+    return [WatchMatches(int(r[0]), int(r[1]), str(r[2]), bool(r[3]), int(r[4])) for r in rows]

@@ -1,0 +1,112 @@
+"""The stories' index at a start reads each entry's MinHash signatures back from the log's
+cache instead of computing them again: through the real pipeline the cache follows every
+stored entry and a restart joins as before; a log from before the cache is computed once
+and cached; replay leaves the cache alone."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from fakes.feed_server import FeedServer
+from helpers import rss, settings_for
+from test_stories_pipeline import OTHER, PLAIN, REWRITE, WIRE, add_feeds, story_rows
+
+from monitor import daemon
+from monitor.eventlog import events as ev
+from monitor.eventlog.replay import replay
+from monitor.eventlog.store import Store
+from monitor.feeds.records import EntryData
+from monitor.poll.decide import NewEntry
+from monitor.poll.stories import SIGNATURE_SCHEME, StoryItem, StoryPolicy
+from monitor.poll.story_step import StoryStep, rebuilt_index
+
+NOW = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
+
+
+def cached(db: Path) -> list[tuple[str, str]]:
+    with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
+        return conn.execute("SELECT entry_id, scheme FROM story_signatures ORDER BY 1").fetchall()
+
+
+def story_entry_ids(db: Path) -> list[str]:
+    with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
+        return [r[0] for r in conn.execute("SELECT entry_id FROM story_entries ORDER BY 1")]
+
+
+def test_a_restart_reads_the_cached_signatures_and_joins_as_before(
+    tmp_path: Path, feed_server: FeedServer
+) -> None:
+    settings = settings_for(tmp_path)
+    one = feed_server.serve("/one.xml", rss([PLAIN], title="Outlet One"))
+    two = feed_server.serve("/two.xml", rss([("p2", "Markets", "Prices.")], title="Outlet Two"))
+    add_feeds(settings, one, two)
+    lines: list[str] = []
+    asyncio.run(daemon.run_once(settings, write=lines.append))
+    feed_server.serve("/one.xml", rss([WIRE, PLAIN], title="Outlet One"))
+    asyncio.run(daemon.run_once(settings, write=lines.append))
+
+    ids = story_entry_ids(settings.db)
+    assert cached(settings.db) == [(entry_id, SIGNATURE_SCHEME) for entry_id in ids]
+    with Store(settings.db) as store:
+        index, computed = rebuilt_index(store, StoryPolicy(), store.clock())
+    assert (len(index), computed) == (len(ids), [])  # every signature read back
+
+    feed_server.serve("/two.xml", rss([REWRITE, OTHER], title="Outlet Two"))
+    asyncio.run(daemon.run_once(settings, write=lines.append))  # rebuilt from the cache
+
+    joined = [row for row in story_rows(settings) if row[1] > 1]
+    assert [(entries, outlets, how) for _, entries, outlets, how in joined] == [(2, 2, "new,text")]
+    assert len(cached(settings.db)) == len(story_entry_ids(settings.db))
+    with Store(settings.db) as store:
+        assert replay(store, write=False).identical
+        replay(store)  # a rebuild of the projections keeps the cache
+    assert len(cached(settings.db)) == len(story_entry_ids(settings.db))
+
+
+def seen_before_the_cache(store: Store, n: int, item: tuple[str, str, str]) -> None:
+    """An entry and its story as an older version stored them: no cached signature."""
+    key, title, summary = item
+    entry_id = ev.entry_id_for("feed1", key)
+    link = f"http://127.0.0.1/news/{key}"
+    seen = ev.EntrySeen(feed_id="feed1", key=key, link=link, title=title, summary=summary)
+    started = ev.StoryStarted(
+        entry_id=entry_id, feed_id="feed1", outlet=f"Outlet {n}", title=title, url_key=link
+    )
+    store.append(
+        [
+            ev.NewEvent(ev.entry_stream(entry_id), seen, "seen"),
+            ev.NewEvent(ev.story_stream(entry_id), started, "started"),
+        ]
+    )
+
+
+def test_a_log_from_before_the_cache_is_computed_once_then_read_back(tmp_path: Path) -> None:
+    clock = [NOW - timedelta(hours=1)]
+    with Store(tmp_path / "monitor.db", clock=lambda: clock[0]) as store:
+        for n, item in enumerate((WIRE, OTHER, PLAIN)):
+            seen_before_the_cache(store, n, item)
+        assert cached(store.path) == []
+        clock[0] = NOW
+
+        first = StoryStep(store)
+        first.index(NOW)  # computes the three and caches them
+        assert len(cached(store.path)) == 3
+        again, computed = rebuilt_index(store, StoryPolicy(), NOW)
+        assert computed == []
+        whole, computed = rebuilt_index(store, StoryPolicy(), NOW, scheme="another")
+        assert len(computed) == 3  # a cache of another scheme is not used
+
+        key, title, summary = REWRITE
+        entry = EntryData(key, f"http://127.0.0.1/x/{key}", title, summary, None, None, "en")
+        new = NewEntry(ev.entry_id_for("feed2", key), entry, False)
+        from_cache = again.place(new_item(new))
+        from_text = whole.place(new_item(new))
+    assert from_cache == from_text
+    assert (from_cache.how, from_cache.story_id) == ("text", ev.entry_id_for("feed1", WIRE[0]))
+
+
+def new_item(new: NewEntry) -> StoryItem:
+    return StoryItem(new.id, new.entry.title, new.entry.summary, new.entry.link, NOW)
