@@ -2,7 +2,7 @@
 
 The tables, columns and views are the SQLite ones: each SQLite migration is turned into
 its PostgreSQL form (INTEGER is BIGINT: Telegram chat ids need 64 bits; REAL is DOUBLE
-PRECISION), except the parts that are SQLite's own (the `events` table and its
+PRECISION; BLOB is BYTEA), except the parts that are SQLite's own (the `events` table and its
 append-only triggers, FTS5), which have PostgreSQL scripts of their own here. A
 `schema_version` table plays `PRAGMA user_version`.
 
@@ -138,6 +138,7 @@ def to_postgres(script: str) -> str:
     for sqlite_text, pg_text in _OWN_SCRIPTS.items():
         script = script.replace(sqlite_text, pg_text)
     script = re.sub(r"\bINTEGER\b", "BIGINT", script)
+    script = re.sub(r"\bBLOB\b", "BYTEA", script)
     return re.sub(r"\bREAL\b", "DOUBLE PRECISION", script)
 
 

@@ -27,8 +27,11 @@ def save_signatures(
     try:
         with store.transaction() as db:
             db.executemany(
-                "INSERT OR REPLACE INTO story_signatures (entry_id, scheme, title, text,"
-                " title_shingles, text_shingles, joined_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO story_signatures (entry_id, scheme, title, text, title_shingles,"
+                " text_shingles, joined_at) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (entry_id)"
+                " DO UPDATE SET scheme = excluded.scheme, title = excluded.title,"
+                " text = excluded.text, title_shingles = excluded.title_shingles,"
+                " text_shingles = excluded.text_shingles, joined_at = excluded.joined_at",
                 [
                     (entry_id, scheme, s.title, s.text, s.title_shingles, s.text_shingles,
                      iso(joined_at))
