@@ -78,9 +78,10 @@ def feed_xml(title: str, items: list[tuple[str, str, int, str | None]], now: dat
     )
 
 
-def build_log(tmp_path: Path, server: FeedServer) -> Settings:
-    """Two feeds polled twice: a backlog over several weeks, then two new entries (alerted)."""
-    settings = settings_for(tmp_path)
+def build_log(tmp_path: Path, server: FeedServer, db: Path | str | None = None) -> Settings:
+    """Two feeds polled twice: a backlog over several weeks, then two new entries (alerted);
+    in `db` (a file or a PostgreSQL URL) when given."""
+    settings = settings_for(tmp_path, **({"db": db} if db is not None else {}))
     (settings.rules / "gsi-test.yaml").write_text(GSI_RULE, encoding="utf-8")
     (settings.rules / "entities" / "places.yaml").write_text(PLACES, encoding="utf-8")
     now = datetime.now(UTC)
@@ -96,8 +97,8 @@ def build_log(tmp_path: Path, server: FeedServer) -> Settings:
 
 
 @pytest.fixture
-def log(tmp_path: Path, feed_server: FeedServer) -> Settings:
-    return build_log(tmp_path, feed_server)
+def log(tmp_path: Path, feed_server: FeedServer, log_target: Path | str) -> Settings:
+    return build_log(tmp_path, feed_server, log_target)
 
 
 def gathered(settings: Settings, days: int = 90) -> report.ReportData:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from contextlib import ExitStack
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -11,6 +12,7 @@ import pytest
 import typer
 from fakes.feed_server import FeedServer
 from helpers import settings_for
+from postgres_server import PostgresServer
 from rich.cells import cell_len
 from test_report import HOSTILE_TITLE, build_log
 from typer.testing import CliRunner, Result
@@ -35,11 +37,17 @@ def views_app() -> typer.Typer:
     return app
 
 
-@pytest.fixture(scope="module")
-def log(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
-    """One log for the module: the commands only read it."""
-    with FeedServer() as server:
-        yield build_log(tmp_path_factory.mktemp("log"), server)
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def log(
+    tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
+) -> Iterator[Settings]:
+    """One log for the module on each engine: the commands only read it."""
+    with FeedServer() as server, ExitStack() as stack:
+        db: Path | str | None = None
+        if request.param == "postgresql":
+            postgres: PostgresServer = request.getfixturevalue("postgres_server")
+            db = stack.enter_context(postgres.fresh_database())
+        yield build_log(tmp_path_factory.mktemp("log"), server, db)
 
 
 def invoke(settings: Settings, *args: str) -> Result:

@@ -129,6 +129,15 @@ _OWN_SCRIPTS = {
 # planner hint for SQLite only) and a LEFT JOIN without ON.
 _VIEW_EDITS = (
     ("+x.type", "x.type"),
+    # json_extract gives text here: a quantity's amount and offset are numbers, as on SQLite
+    (
+        "json_extract(q.value, '$.amount') AS amount",
+        "CAST(json_extract(q.value, '$.amount') AS DOUBLE PRECISION) AS amount",
+    ),
+    (
+        "json_extract(q.value, '$.start') AS start",
+        "CAST(json_extract(q.value, '$.start') AS BIGINT) AS start",
+    ),
     ("LEFT JOIN json_each(m.quantities) q\n", "LEFT JOIN json_each(m.quantities) q ON true\n"),
 )
 

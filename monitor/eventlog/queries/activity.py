@@ -97,7 +97,8 @@ def feed_weeks(
     when = DATED_BY[by]
     rows = log.db.execute(
         f"SELECT {SOURCE} AS source, substr({when}, 1, 10) AS day, COUNT(*) AS entries,"
-        " SUM(EXISTS (SELECT 1 FROM matches m WHERE m.entry_id = e.id)) AS matched"
+        " SUM(CASE WHEN EXISTS (SELECT 1 FROM matches m WHERE m.entry_id = e.id) THEN 1 ELSE 0 END)"
+        " AS matched"
         f" FROM entries e LEFT JOIN feeds f ON f.id = e.feed_id WHERE {when} BETWEEN ? AND ?"
         " GROUP BY source, day ORDER BY source",
         (iso(start), iso(end)),
@@ -168,7 +169,8 @@ def top_sources(
     rows = log.db.execute(
         f"SELECT m.rule_id, {SOURCE} AS source, COUNT(*) AS n FROM matches m"
         " JOIN entries e ON e.id = m.entry_id LEFT JOIN feeds f ON f.id = e.feed_id"
-        f" WHERE {WHEN} >= ? GROUP BY m.rule_id, e.feed_id ORDER BY m.rule_id, n DESC, source",
+        f" WHERE {WHEN} >= ? GROUP BY m.rule_id, e.feed_id, source"
+        " ORDER BY m.rule_id, n DESC, source",
         (iso(start),),
     )
     found: dict[str, list[tuple[str, int]]] = defaultdict(list)

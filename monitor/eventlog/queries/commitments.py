@@ -32,7 +32,7 @@ def officers_by_region_and_year(log: Reader, start: datetime) -> list[OfficersTr
         " COUNT(DISTINCT entry_id) AS reports"
         " FROM (SELECT DISTINCT entry_id, field, start, amount, status, region, year"
         "  FROM commitments_view WHERE kind = 'people' AND act = 'training'"
-        "  AND COALESCE(published, seen_at) >= ?)"
+        "  AND COALESCE(published, seen_at) >= ?) AS found"
         " GROUP BY 1, 2 ORDER BY year DESC, officers DESC, region",
         (iso(start),),
     )
