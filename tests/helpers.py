@@ -88,14 +88,17 @@ def wait_until(predicate: Callable[[], object], timeout: float = 60.0) -> bool:
     return False
 
 
-def cli_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """The CLI's environment for a test: no MONITOR_* of the caller's, a log and the test
-    rules in `tmp_path` (also the working folder), no feed list, a 1 s minimum interval."""
+def cli_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, db: Path | str | None = None
+) -> Path:
+    """The CLI's environment for a test: no MONITOR_* of the caller's, the log (`db`, else
+    log.db in `tmp_path`, also the working folder), the test rules, no feed list, a 1 s
+    minimum interval."""
     for name in list(os.environ):
         if name.startswith("MONITOR_"):
             monkeypatch.delenv(name)
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("MONITOR_DB", str(tmp_path / "log.db"))
+    monkeypatch.setenv("MONITOR_DB", str(db or tmp_path / "log.db"))
     monkeypatch.setenv("MONITOR_RULES", str(write_rules(tmp_path / "rules")))
     monkeypatch.setenv("MONITOR_FEEDS", "")
     monkeypatch.setenv("MONITOR_MIN_INTERVAL", "1s")

@@ -25,8 +25,14 @@ runner = CliRunner()
 
 
 @pytest.fixture
-def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    return cli_environment(tmp_path, monkeypatch)
+def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, log_target: Path | str) -> Path:
+    return cli_environment(tmp_path, monkeypatch, log_target)
+
+
+def the_log() -> Path | str:
+    """The log the CLI uses in this test (MONITOR_DB): a file, or a PostgreSQL URL."""
+    target = os.environ["MONITOR_DB"]
+    return target if target.startswith("postgresql://") else Path(target)
 
 
 def test_feeds_add_list_remove(env: Path) -> None:
@@ -190,7 +196,7 @@ def _near(text: str | None, days_ago: float) -> bool:
 
 
 def test_status_reports_feeds_gone_for_30_days(env: Path) -> None:
-    with Store(env / "log.db", clock=lambda: _days_ago(50)) as store:
+    with Store(the_log(), clock=lambda: _days_ago(50)) as store:
         gone, recent, after_503, healed = (
             feeds.add_feed(store, f"http://127.0.0.1/{name}.xml")
             for name in ("gone", "recent", "after-503", "healed")
@@ -307,7 +313,7 @@ def crowded_log(env: Path) -> list[str]:
         "Police training (test rule)", f"'{LONG_TITLE.strip()}'"
     )
     (env / "rules" / f"{LONG_RULE}.yaml").write_text(rule, encoding="utf-8")
-    with Store(env / "log.db") as store:
+    with Store(the_log()) as store:
         ids = [
             feeds.add_feed(
                 store, f"https://news.example.org/{'section/' * 8}{n}.xml", title=LONG_TITLE
@@ -366,7 +372,7 @@ def test_events_stream_takes_a_bare_feed_entry_alert_or_chat_id(
         "/f.xml", rss([("b", "Police training course for foreign officers", "x"), old])
     )
     assert invoke("run", "--once")[0] == 0  # a new entry, matched and alerted
-    with Store(env / "log.db") as store:
+    with Store(the_log()) as store:
         store.append([ev.NewEvent("chat:-1001", ev.ChatStarted(chat_id=-1001, title="Desk"), "s")])
         entry_id, alert_id = store.db.execute("SELECT entry_id, id FROM alerts").fetchone()
     feed_id = ev.feed_id_for(url)
@@ -386,7 +392,7 @@ def test_events_stream_takes_a_bare_feed_entry_alert_or_chat_id(
 
 
 def test_events_stream_says_when_an_id_names_two_streams(env: Path) -> None:
-    with Store(env / "log.db") as store:
+    with Store(the_log()) as store:
         store.append(
             [
                 ev.NewEvent("feed:1234567890", ev.FeedAdded(url="https://a.example/rss"), "a"),
