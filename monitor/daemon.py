@@ -297,7 +297,9 @@ async def _messenger(
     await open_outputs(running.outputs, settings, stop, receive_updates=True)
     return [
         asyncio.create_task(running.dispatcher.run(stop)),
-        asyncio.create_task(search_index.follow(running.store.catch_up_search, stop)),
+        asyncio.create_task(
+            search_index.follow(lambda: running.store.catch_up_search(batches=1), stop)
+        ),
         asyncio.create_task(feed_health(running, settings).run(stop)),
     ]
 

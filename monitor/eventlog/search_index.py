@@ -57,15 +57,16 @@ def position(db: Connection) -> int:
     return int(db.execute("SELECT position FROM search_index").fetchone()[0])
 
 
-def catch_up(db: Connection) -> int:
-    """Index every entry appended since the last catch-up; returns how many were added.
+def catch_up(db: Connection, batches: int | None = None) -> int:
+    """Index the entries appended since the last catch-up (at most `batches` batches of
+    BATCH); returns how many were added.
 
     `db` is the writer's connection, outside any transaction.
     """
-    added = 0
-    while _has_pending(db):
+    added, done = 0, 0
+    while (batches is None or done < batches) and _has_pending(db):
         count = _index_batch(db)
-        added += count
+        added, done = added + count, done + 1
         if count < BATCH:
             break
     return added
@@ -114,13 +115,20 @@ def rebuild(db: Connection, schema: str = "main") -> None:
 
 
 async def follow(
-    catch_up_now: Callable[[], object], stop: asyncio.Event, every: float = FOLLOW_EVERY_S
+    catch_up_batch: Callable[[], int], stop: asyncio.Event, every: float = FOLLOW_EVERY_S
 ) -> None:
-    """Call `catch_up_now` (the Store's) every `every` seconds until `stop` is set."""
+    """Index one batch at a time (the Store's `catch_up_search(batches=1)`) until `stop` is
+    set: the next batch at once while there is a backlog, else after `every` seconds. One
+    batch at a time keeps the event loop free for the polls (a first pass of 100,000
+    entries held it for seconds at a time)."""
     while not stop.is_set():
         try:
-            catch_up_now()
+            added = catch_up_batch()
         except Exception as error:  # a locked or full disk: the next round tries again
             log.warning("search index: catching up failed: %s", error)
+            added = 0
+        if added >= BATCH:
+            await asyncio.sleep(0)
+            continue
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), every)

@@ -236,10 +236,11 @@ class Store(Reader):
     def version(self, stream: str) -> int:
         return stream_version(self.db, stream)
 
-    def catch_up_search(self) -> int:
-        """Add the entries appended since the last catch-up to the full-text index."""
+    def catch_up_search(self, batches: int | None = None) -> int:
+        """Add the entries appended since the last catch-up to the full-text index (at most
+        `batches` batches of them)."""
         try:
-            return search_index.catch_up(self.db)
+            return search_index.catch_up(self.db, batches)
         except REFUSED as error:
             raise write_error(self.path, error) from None
 

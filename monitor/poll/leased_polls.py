@@ -99,7 +99,9 @@ class LeasedPolls:
             self._polls[feed_id] = asyncio.create_task(self._poll(feed_id))
 
     def _renew_long_polls(self, now: datetime) -> None:
-        """Polls older than half a lease keep their feeds; a feed lost meanwhile is logged."""
+        """Polls older than half a lease keep their feeds. A lease that ended meanwhile (the
+        daemon was too busy to renew it) belongs to another daemon now: this poll stops, so
+        the feed is not polled twice."""
         old = [f for f, began in self._started.items() if now - began > self._half_lease]
         if not old:
             return
@@ -107,10 +109,12 @@ class LeasedPolls:
         for feed_id in old:
             if feed_id in kept:
                 self._started[feed_id] = now
-            else:
-                log.warning(
-                    "feed=%s lease lost during a long poll: another daemon took it", feed_id
-                )
+                continue
+            log.warning(
+                "feed=%s lease ended during its poll: stopped, another daemon has it", feed_id
+            )
+            self._started.pop(feed_id, None)
+            self._polls[feed_id].cancel()
 
     @property
     def _half_lease(self) -> timedelta:
