@@ -46,8 +46,8 @@ def ruleset() -> RuleSet:
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    with Store(tmp_path / "log.db", clock=lambda: NOW) as opened:
+def store(log_target: Path | str) -> Iterator[Store]:
+    with Store(log_target, clock=lambda: NOW) as opened:
         yield opened
 
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -42,10 +43,14 @@ _ADD_PG = (
     " VALUES (?, to_tsvector('simple', ? || ' ' || ? || ' ' || ?))"
     " ON CONFLICT (entry_id) DO UPDATE SET doc = excluded.doc"
 )
-_REBUILD_PG = (
-    "INSERT INTO {schema}.entries_fts (entry_id, doc) SELECT id,"
-    " to_tsvector('simple', title || ' ' || summary || ' ' || content) FROM {schema}.entries"
-)
+_ADD_PG_TO = _ADD_PG.replace("INTO entries_fts", "INTO {schema}.entries_fts")
+# PostgreSQL's parser reads `<b>x</b>` as markup and skips what is inside; our text is plain
+# text, so it gets FTS5's view: a word is a run of letters and digits, anything else splits.
+_NOT_A_WORD = re.compile(r"[^\w]+")
+
+
+def words_only(text: str) -> str:
+    return _NOT_A_WORD.sub(" ", text)
 
 
 def _on_postgres(db: Connection) -> bool:
@@ -89,7 +94,7 @@ def _index_batch(db: Connection) -> int:
                 db.execute("SELECT position FROM search_index FOR UPDATE")
             rows = db.execute(pending, (position(db), BATCH)).fetchall()
             if rows:
-                db.executemany(add, [(row[1], row[2], row[3], row[4]) for row in rows])
+                db.executemany(add, [_document(db, row) for row in rows])
                 db.execute("UPDATE search_index SET position = ?", (rows[-1][0],))
             db.execute("COMMIT")
         except BaseException:
@@ -101,11 +106,19 @@ def _index_batch(db: Connection) -> int:
     return len(rows)
 
 
+def _document(db: Connection, row: Any) -> tuple[Any, ...]:
+    if _on_postgres(db):
+        return (row[1], words_only(row[2]), words_only(row[3]), words_only(row[4]))
+    return (row[1], row[2], row[3], row[4])
+
+
 def rebuild(db: Connection, schema: str = "main") -> None:
     """Index every entry afresh (after replay replaced `entries`), in the caller's transaction."""
     if _on_postgres(db):
         db.execute(f"DELETE FROM {schema}.entries_fts")
-        db.execute(_REBUILD_PG.format(schema=schema))
+        rows = db.execute(f"SELECT 0, id, title, summary, content FROM {schema}.entries")
+        add = _ADD_PG_TO.format(schema=schema)
+        db.executemany(add, [_document(db, row) for row in rows.fetchall()])
     else:
         db.execute(f"INSERT INTO {schema}.entries_fts (entries_fts) VALUES ('rebuild')")
     db.execute(

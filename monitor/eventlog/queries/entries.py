@@ -13,6 +13,7 @@ from monitor.errors import SearchError
 from monitor.eventlog.events import Quantity, StoredEvent, alert_stream
 from monitor.eventlog.projections import iso
 from monitor.eventlog.queries.records import parse_time
+from monitor.eventlog.search_index import words_only
 from monitor.eventlog.store import Reader, Store, chunks, read_events
 
 
@@ -117,7 +118,7 @@ def recent_matches(
         " FROM matches m JOIN subscriptions s ON s.rule_id = m.rule_id AND s.chat_id = ?"
         " JOIN entries e ON e.id = m.entry_id LEFT JOIN feeds f ON f.id = e.feed_id"
         f" WHERE m.level IN ({marks})"
-        " GROUP BY e.id ORDER BY shown DESC, MAX(m.seq) DESC LIMIT ?",
+        " GROUP BY e.id, f.id ORDER BY shown DESC, MAX(m.seq) DESC LIMIT ?",
         (chat_id, *levels, count),
     )
     return [_listed(row, sorted(row["rules"].split(","))) for row in rows]
@@ -141,7 +142,8 @@ def search_entries(
         clauses.append(
             "e.id IN (SELECT entry_id FROM entries_fts WHERE doc @@ plainto_tsquery('simple', ?))"
         )
-        params.append(" ".join(indexed))
+        # split where FTS5's tokenizer splits (police-training: police, training)
+        params.append(" ".join(words_only(word) for word in indexed))
     elif indexed:
         clauses.append("e.rowid IN (SELECT rowid FROM entries_fts WHERE entries_fts MATCH ?)")
         params.append(" ".join('"' + word.replace('"', '""') + '"' for word in indexed))
