@@ -47,9 +47,9 @@ def feed_row(settings, feed_id: str) -> dict:
 
 
 def test_first_poll_is_backlog_then_new_entries_alert_once(
-    tmp_path: Path, feed_server: FeedServer
+    tmp_path: Path, log_target: Path | str, feed_server: FeedServer
 ) -> None:
-    settings = settings_for(tmp_path)
+    settings = settings_for(tmp_path, db=log_target)
     url = feed_server.serve("/news.xml", rss([MATCHING, PLAIN]))
     add(settings, url)
     lines: list[str] = []
@@ -76,9 +76,9 @@ HIDDEN = "\u202e\u2066\u2069\u200b\u200f\u2060\ufeff"
 
 
 def test_console_alerts_show_no_bidi_or_zero_width_characters(
-    tmp_path: Path, feed_server: FeedServer
+    tmp_path: Path, log_target: Path | str, feed_server: FeedServer
 ) -> None:
-    settings = settings_for(tmp_path)
+    settings = settings_for(tmp_path, db=log_target)
     feed_title = f"Feed\u202e{HIDDEN}\nALERT forged"
     add(settings, feed_server.serve("/news.xml", rss([PLAIN], title=feed_title)))
     run_once(settings)
@@ -93,9 +93,9 @@ def test_console_alerts_show_no_bidi_or_zero_width_characters(
 
 
 def test_entry_records_are_stored_with_backlog_flag(
-    tmp_path: Path, feed_server: FeedServer
+    tmp_path: Path, log_target: Path | str, feed_server: FeedServer
 ) -> None:
-    settings = settings_for(tmp_path)
+    settings = settings_for(tmp_path, db=log_target)
     add(settings, feed_server.serve("/news.xml", rss([MATCHING, PLAIN])))
     run_once(settings)
     with Store(settings.db) as store:
@@ -113,9 +113,9 @@ def test_entry_records_are_stored_with_backlog_flag(
 
 
 def test_a_failing_feed_backs_off_and_recovers_without_touching_others(
-    tmp_path: Path, feed_server: FeedServer
+    tmp_path: Path, log_target: Path | str, feed_server: FeedServer
 ) -> None:
-    settings = settings_for(tmp_path, poll_interval=60)
+    settings = settings_for(tmp_path, db=log_target, poll_interval=60)
     good = add(settings, feed_server.serve("/good.xml", rss([PLAIN])))
     bad_url = feed_server.script("/bad.xml", [status(503)])
     bad = add(settings, bad_url)
@@ -145,8 +145,10 @@ def test_a_failing_feed_backs_off_and_recovers_without_touching_others(
     assert "FeedRecovered" in types(settings)
 
 
-def test_retry_after_sets_the_next_poll(tmp_path: Path, feed_server: FeedServer) -> None:
-    settings = settings_for(tmp_path)
+def test_retry_after_sets_the_next_poll(
+    tmp_path: Path, log_target: Path | str, feed_server: FeedServer
+) -> None:
+    settings = settings_for(tmp_path, db=log_target)
     feed_id = add(settings, feed_server.script("/busy.xml", [status(429, {"Retry-After": "900"})]))
     [outcome] = run_once(settings)
     assert outcome.failure == "rate-limited"
@@ -156,9 +158,9 @@ def test_retry_after_sets_the_next_poll(tmp_path: Path, feed_server: FeedServer)
 
 
 def test_unchanged_body_without_validators_is_not_parsed_again(
-    tmp_path: Path, feed_server: FeedServer
+    tmp_path: Path, log_target: Path | str, feed_server: FeedServer
 ) -> None:
-    settings = settings_for(tmp_path)
+    settings = settings_for(tmp_path, db=log_target)
     add(settings, feed_server.serve("/plain.xml", rss([PLAIN]), etag=False, last_modified=False))
     run_once(settings)
     before = types(settings)
@@ -167,8 +169,10 @@ def test_unchanged_body_without_validators_is_not_parsed_again(
     assert types(settings) == before
 
 
-def test_permanent_redirect_moves_the_feed(tmp_path: Path, feed_server: FeedServer) -> None:
-    settings = settings_for(tmp_path)
+def test_permanent_redirect_moves_the_feed(
+    tmp_path: Path, log_target: Path | str, feed_server: FeedServer
+) -> None:
+    settings = settings_for(tmp_path, db=log_target)
     new_url = feed_server.serve("/new.xml", rss([PLAIN]))
     feed_id = add(settings, feed_server.script("/old.xml", [Redirect("/new.xml", 301)]))
     run_once(settings)
@@ -177,9 +181,9 @@ def test_permanent_redirect_moves_the_feed(tmp_path: Path, feed_server: FeedServ
 
 
 def test_html_instead_of_a_feed_fails_with_its_own_kind(
-    tmp_path: Path, feed_server: FeedServer
+    tmp_path: Path, log_target: Path | str, feed_server: FeedServer
 ) -> None:
-    settings = settings_for(tmp_path)
+    settings = settings_for(tmp_path, db=log_target)
     page = "<!doctype html><html><head><title>Home</title></head><body><p>Hello</p></body></html>"
     add(settings, feed_server.serve("/page", page, content_type="text/html; charset=utf-8"))
     add(settings, feed_server.serve("/empty.xml", ""))
@@ -188,9 +192,9 @@ def test_html_instead_of_a_feed_fails_with_its_own_kind(
 
 
 def test_refused_connection_is_a_failure_and_nothing_else_stops(
-    tmp_path: Path, feed_server: FeedServer
+    tmp_path: Path, log_target: Path | str, feed_server: FeedServer
 ) -> None:
-    settings = settings_for(tmp_path)
+    settings = settings_for(tmp_path, db=log_target)
     add(settings, "http://127.0.0.1:9/closed.xml")
     add(settings, feed_server.serve("/good.xml", rss([PLAIN])))
     kinds = sorted(o.status + ":" + (o.failure or "") for o in run_once(settings))
@@ -198,9 +202,9 @@ def test_refused_connection_is_a_failure_and_nothing_else_stops(
 
 
 def test_replay_equals_projections_after_a_real_cycle(
-    tmp_path: Path, feed_server: FeedServer
+    tmp_path: Path, log_target: Path | str, feed_server: FeedServer
 ) -> None:
-    settings = settings_for(tmp_path)
+    settings = settings_for(tmp_path, db=log_target)
     add(settings, feed_server.serve("/news.xml", rss([MATCHING, PLAIN])))
     add(settings, feed_server.script("/bad.xml", [status(500)]))
     run_once(settings)
@@ -210,8 +214,10 @@ def test_replay_equals_projections_after_a_real_cycle(
         assert replay(store, write=False).identical
 
 
-def test_monitor_run_once_as_a_subprocess(tmp_path: Path, feed_server: FeedServer) -> None:
-    settings = settings_for(tmp_path)
+def test_monitor_run_once_as_a_subprocess(
+    tmp_path: Path, log_target: Path | str, feed_server: FeedServer
+) -> None:
+    settings = settings_for(tmp_path, db=log_target)
     add(settings, feed_server.serve("/news.xml", rss([PLAIN])))
     run_once(settings)
     feed_server.serve("/news.xml", rss([LATER, PLAIN]))
@@ -233,11 +239,13 @@ def test_monitor_run_once_as_a_subprocess(tmp_path: Path, feed_server: FeedServe
 
 
 @pytest.mark.parametrize("removed", [True, False])
-def test_opml_sync_adds_and_removes_only_its_own_feeds(tmp_path: Path, removed: bool) -> None:
+def test_opml_sync_adds_and_removes_only_its_own_feeds(
+    tmp_path: Path, log_target: Path | str, removed: bool
+) -> None:
     opml = tmp_path / "feeds.opml"
     outline = '<outline text="{0}" type="rss" xmlUrl="http://127.0.0.1/{0}.xml"/>'
     body = "".join(outline.format(n) for n in (["a", "b"] if not removed else ["a"]))
-    settings = settings_for(tmp_path)
+    settings = settings_for(tmp_path, db=log_target)
     with Store(settings.db) as store:
         feeds.add_feed(store, "http://127.0.0.1/mine.xml")
         both = outline.format("a") + outline.format("b")
@@ -260,18 +268,20 @@ def write_opml(path: Path, *names: str) -> Path:
     return path
 
 
-def test_an_outline_the_sync_removed_comes_back_when_listed_again(tmp_path: Path) -> None:
+def test_an_outline_the_sync_removed_comes_back_when_listed_again(
+    tmp_path: Path, log_target: Path | str
+) -> None:
     opml = tmp_path / "feeds.opml"
-    with Store(tmp_path / "monitor.db") as store:
+    with Store(log_target) as store:
         feeds.sync_opml(store, write_opml(opml, "a", "b"))
         assert feeds.sync_opml(store, write_opml(opml, "a")).removed == ["http://127.0.0.1/b.xml"]
         report = feeds.sync_opml(store, write_opml(opml, "a", "b"))
     assert (report.added, report.skipped, report.kept) == (["http://127.0.0.1/b.xml"], [], 1)
 
 
-def test_a_moved_feed_is_kept_by_the_sync(tmp_path: Path) -> None:
+def test_a_moved_feed_is_kept_by_the_sync(tmp_path: Path, log_target: Path | str) -> None:
     opml = write_opml(tmp_path / "feeds.opml", "a")
-    with Store(tmp_path / "monitor.db") as store:
+    with Store(log_target) as store:
         [url] = feeds.sync_opml(store, opml).added
         stream = f"feed:{ev.feed_id_for(url)}"
         moved = ev.FeedMoved(old_url=url, new_url="http://127.0.0.1/a-new.xml")
@@ -282,14 +292,14 @@ def test_a_moved_feed_is_kept_by_the_sync(tmp_path: Path) -> None:
     assert urls == ["http://127.0.0.1/a-new.xml"]
 
 
-def test_the_sync_appends_its_feeds_in_batches(tmp_path: Path) -> None:
+def test_the_sync_appends_its_feeds_in_batches(tmp_path: Path, log_target: Path | str) -> None:
     ticks = iter(range(1_000_000))  # every reading of the clock is a second later
 
     def ticking() -> datetime:
         return datetime(2026, 11, 2, tzinfo=UTC) + timedelta(seconds=next(ticks))
 
     opml = write_opml(tmp_path / "feeds.opml", *(f"f{n}" for n in range(2_500)))
-    with Store(tmp_path / "monitor.db", ticking) as store:
+    with Store(log_target, ticking) as store:
         assert len(feeds.sync_opml(store, opml).added) == 2_500
         added = read_events(store.db, types=["FeedAdded"])
     # One append reads the clock once: three appends of at most 1,000 events.
@@ -301,10 +311,10 @@ def test_the_sync_appends_its_feeds_in_batches(tmp_path: Path) -> None:
     [("removed with the CLI", False), ("removed from Telegram by 7", False), ("", True)],
 )
 def test_removals_logged_without_an_origin_are_read_by_their_reason(
-    tmp_path: Path, reason: str, added_back: bool
+    tmp_path: Path, log_target: Path | str, reason: str, added_back: bool
 ) -> None:
     opml = write_opml(tmp_path / "feeds.opml", "a")
-    with Store(tmp_path / "monitor.db") as store:
+    with Store(log_target) as store:
         [url] = feeds.sync_opml(store, opml).added
         stream = f"feed:{ev.feed_id_for(url)}"
         old_removal = ev.NewEvent(stream, ev.FeedRemoved(reason=reason), "removed@1")
