@@ -89,8 +89,8 @@ def status(store: Store, alert_id: str) -> tuple[str, int]:
     return row["status"], row["attempts"]
 
 
-def test_console_sink_prints_one_line_per_alert(tmp_path: Path) -> None:
-    store = Store(tmp_path / "log.db", clock=Clock())
+def test_console_sink_prints_one_line_per_alert(tmp_path: Path, log_target: Path | str) -> None:
+    store = Store(log_target, clock=Clock())
     lines: list[str] = []
     alert_id = queue_alert(store, recipient="console")
     assert asyncio.run(Dispatcher(store, [ConsoleSink(lines.append)]).deliver_due()) == 1
@@ -101,9 +101,9 @@ def test_console_sink_prints_one_line_per_alert(tmp_path: Path) -> None:
     assert asyncio.run(Dispatcher(store, [ConsoleSink(lines.append)]).deliver_due()) == 0
 
 
-def test_deferred_alert_waits_for_not_before(tmp_path: Path) -> None:
+def test_deferred_alert_waits_for_not_before(tmp_path: Path, log_target: Path | str) -> None:
     clock = Clock()
-    store = Store(tmp_path / "log.db", clock=clock)
+    store = Store(log_target, clock=clock)
     alert_id = queue_alert(store)
     sink = RecordingSink([Deferred("429: retry after 30 s", 30.0), Sent("9")])
     dispatcher = Dispatcher(store, [sink])
@@ -124,8 +124,10 @@ def test_deferred_alert_waits_for_not_before(tmp_path: Path) -> None:
     ]
 
 
-def test_in_flight_at_start_becomes_uncertain_and_is_not_resent(tmp_path: Path) -> None:
-    store = Store(tmp_path / "log.db", clock=Clock())
+def test_in_flight_at_start_becomes_uncertain_and_is_not_resent(
+    tmp_path: Path, log_target: Path | str
+) -> None:
+    store = Store(log_target, clock=Clock())
     alert_id = queue_alert(store)
     store.append([ev.NewEvent(f"alert:{alert_id}", ev.AlertDispatched(attempt=1), "try@1")])
     sink = RecordingSink([])
@@ -136,8 +138,8 @@ def test_in_flight_at_start_becomes_uncertain_and_is_not_resent(tmp_path: Path) 
     assert sink.sent == []
 
 
-def test_in_flight_can_be_resent_when_configured(tmp_path: Path) -> None:
-    store = Store(tmp_path / "log.db", clock=Clock())
+def test_in_flight_can_be_resent_when_configured(tmp_path: Path, log_target: Path | str) -> None:
+    store = Store(log_target, clock=Clock())
     alert_id = queue_alert(store)
     store.append([ev.NewEvent(f"alert:{alert_id}", ev.AlertDispatched(attempt=1), "try@1")])
     sink = RecordingSink([Sent("1")])
@@ -147,8 +149,10 @@ def test_in_flight_can_be_resent_when_configured(tmp_path: Path) -> None:
     assert status(store, alert_id) == ("sent", 2)
 
 
-def test_a_recipient_without_sink_fails_and_others_go_on(tmp_path: Path) -> None:
-    store = Store(tmp_path / "log.db", clock=Clock())
+def test_a_recipient_without_sink_fails_and_others_go_on(
+    tmp_path: Path, log_target: Path | str
+) -> None:
+    store = Store(log_target, clock=Clock())
     orphan = queue_alert(store, recipient="nowhere:1", key="a")
     fine = queue_alert(store, recipient="console", key="b")
     lines: list[str] = []
@@ -164,9 +168,11 @@ def test_console_line_without_date_or_link() -> None:
     assert console_line(alert) == "ALERT (no date) [low] r | Title split | http://f | -"
 
 
-def test_an_attempt_already_in_the_log_is_never_sent(tmp_path: Path) -> None:
+def test_an_attempt_already_in_the_log_is_never_sent(
+    tmp_path: Path, log_target: Path | str
+) -> None:
     """The alerts table lags the log (as a replay racing a writer left it): no send."""
-    with Store(tmp_path / "m.db", clock=Clock()) as store:
+    with Store(log_target, clock=Clock()) as store:
         alert_id = queue_alert(store)
         other = queue_alert(store, recipient="test:2", key="k2")
         # Another writer took attempt 1; the projection row was then put back to pending.

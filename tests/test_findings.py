@@ -9,7 +9,6 @@ import asyncio
 import html
 import json
 import os
-import sqlite3
 from datetime import UTC, datetime
 from email.utils import format_datetime
 from pathlib import Path
@@ -25,7 +24,7 @@ from monitor.cli.app import app
 from monitor.config import Settings
 from monitor.eventlog import events as ev
 from monitor.eventlog.replay import replay
-from monitor.eventlog.store import Store, read_events
+from monitor.eventlog.store import Reader, Store, read_events
 from monitor.feeds import feed_list as feeds
 from monitor.rules.findings import Finding, Quantity
 from monitor.rules.matcher import RuleSet, load_ruleset
@@ -176,8 +175,10 @@ def seed_feed(now: datetime) -> str:
 
 
 @pytest.fixture
-def polled(tmp_path: Path, feed_server: FeedServer, monkeypatch: pytest.MonkeyPatch) -> Settings:
-    settings = settings_for(tmp_path, rules=ROOT / "rules", telegram_admins=(7,))
+def polled(
+    tmp_path: Path, log_target: Path | str, feed_server: FeedServer, monkeypatch: pytest.MonkeyPatch
+) -> Settings:
+    settings = settings_for(tmp_path, db=log_target, rules=ROOT / "rules", telegram_admins=(7,))
     with Store(settings.db) as store:
         feeds.add_feed(store, feed_server.serve("/seed.xml", seed_feed(datetime.now(UTC))))
     asyncio.run(daemon.run_once(settings))
@@ -206,13 +207,11 @@ def test_rule_matched_carries_the_record_and_the_view_lists_it(polled: Settings)
         "3,000",
         "1,000 more police enforcement officers",
     ]
-    db = sqlite3.connect(polled.db)
-    db.row_factory = sqlite3.Row
-    rows = db.execute(
-        "SELECT amount, unit, status, region, act, actors FROM commitments_view"
-        " WHERE rule_id = 'police-training' AND kind = 'people' ORDER BY start"
-    ).fetchall()
-    db.close()
+    with Reader.open(polled.db) as log:  # the view as an analyst reads it, on either engine
+        rows = log.db.execute(
+            "SELECT amount, unit, status, region, act, actors FROM commitments_view"
+            " WHERE rule_id = 'police-training' AND kind = 'people' ORDER BY start"
+        ).fetchall()
     assert [(r["amount"], r["status"], r["region"]) for r in rows] == [
         (2700, "done", None),
         (3000, "pledged", None),
@@ -238,7 +237,9 @@ def test_why_shows_the_parties_and_quantities(polled: Settings) -> None:
     assert "· 2,700 foreign officers (training, done, in the past year)" in reply
 
 
-def test_the_report_adds_officers_by_region_and_year(polled: Settings, tmp_path: Path) -> None:
+def test_the_report_adds_officers_by_region_and_year(
+    polled: Settings, tmp_path: Path, log_target: Path | str
+) -> None:
     out = tmp_path / "report.html"
     result = CliRunner().invoke(app, ["report", "--out", str(out)])
     assert result.exit_code == 0, result.output
@@ -255,8 +256,10 @@ def test_the_report_adds_officers_by_region_and_year(polled: Settings, tmp_path:
     ) in page
 
 
-def test_matches_recorded_before_records_decode_and_replay(tmp_path: Path) -> None:
-    store = Store(tmp_path / "log.db")
+def test_matches_recorded_before_records_decode_and_replay(
+    tmp_path: Path, log_target: Path | str
+) -> None:
+    store = Store(log_target)
     feed_id = ev.feed_id_for("http://127.0.0.1/f.xml")
     entry = ev.entry_stream(ev.entry_id_for(feed_id, "k"))
     old = ev.decode("RuleMatched", '{"rule_id": "r", "rule_version": "v", "level": "high"}')

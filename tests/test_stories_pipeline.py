@@ -64,9 +64,9 @@ def story_rows(settings) -> list[tuple]:
 
 
 def test_the_same_item_in_two_feeds_is_one_story_and_one_alert(
-    tmp_path: Path, feed_server: FeedServer
+    tmp_path: Path, log_target: Path | str, feed_server: FeedServer
 ) -> None:
-    settings = settings_for(tmp_path)
+    settings = settings_for(tmp_path, db=log_target)
     one = feed_server.serve("/one.xml", rss([PLAIN], title="Outlet One"))
     two = feed_server.serve("/two.xml", rss([("p2", "Markets", "Prices.")], title="Outlet Two"))
     add_feeds(settings, one, two)
@@ -87,9 +87,9 @@ def test_the_same_item_in_two_feeds_is_one_story_and_one_alert(
 
 
 def test_a_rewrite_joins_after_a_restart_and_another_event_does_not(
-    tmp_path: Path, feed_server: FeedServer
+    tmp_path: Path, log_target: Path | str, feed_server: FeedServer
 ) -> None:
-    settings = settings_for(tmp_path)
+    settings = settings_for(tmp_path, db=log_target)
     one = feed_server.serve("/one.xml", rss([PLAIN], title="Outlet One"))
     two = feed_server.serve("/two.xml", rss([("p2", "Markets", "Prices.")], title="Outlet Two"))
     add_feeds(settings, one, two)
@@ -111,9 +111,9 @@ def test_a_rewrite_joins_after_a_restart_and_another_event_does_not(
 
 
 def test_recent_search_and_the_stories_view_show_each_story_once(
-    tmp_path: Path, feed_server: FeedServer
+    tmp_path: Path, log_target: Path | str, feed_server: FeedServer
 ) -> None:
-    settings = settings_for(tmp_path)
+    settings = settings_for(tmp_path, db=log_target)
     one = feed_server.serve("/one.xml", rss([PLAIN], title="Outlet One"))
     two = feed_server.serve("/two.xml", rss([("p2", "Markets", "Prices.")], title="Outlet Two"))
     add_feeds(settings, one, two)
