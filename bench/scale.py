@@ -200,7 +200,7 @@ def run_shared(
     daemons = {name: start_daemon(url, name, folder, telegram, args) for name in names}
     try:
         first_pass(stats, args, list(daemons.values()))
-        steady(stats, args, names)
+        steady(stats, args, names, [p.pid for p in daemons.values()])
         kill_one(url, stats, args, daemons, folder, telegram)
     finally:
         for process in daemons.values():
@@ -222,7 +222,7 @@ def run_single(
     process = start_daemon(str(db), "single", folder, telegram, args)
     try:
         first_pass(stats, args, [process])
-        steady(stats, args, ["single"])
+        steady(stats, args, ["single"], [process.pid])
     finally:
         process.send_signal(signal.SIGTERM)
         process.wait(timeout=60)
@@ -246,24 +246,28 @@ def first_pass(
     )
 
 
-def steady(stats: Any, args: argparse.Namespace, names: list[str]) -> None:
+def steady(stats: Any, args: argparse.Namespace, names: list[str], pids: list[int]) -> None:
     time.sleep(args.interval * 0.5)  # the first pass's stragglers settle into the cycle
     stats("reset")
-    started = time.monotonic()
+    started, cpu_before = time.monotonic(), cpu_seconds(pids)
     time.sleep(args.interval * 2)
     report = stats("stats", interval=args.interval)
-    elapsed = time.monotonic() - started
+    elapsed, cpu = time.monotonic() - started, cpu_seconds(pids) - cpu_before
     shares = report["by_agent"]
     total = sum(shares.values())
     even = total / len(names)
-    print(f"  steady, {elapsed:.0f}s: {total} polls = {total / elapsed:.0f} polls/s")
+    print(
+        f"  steady, {elapsed:.0f}s (2 intervals): {total} polls = {total / elapsed:.0f} polls/s;"
+        f" daemons' CPU {cpu:.1f}s ({1000 * cpu / max(total, 1):.2f} ms a poll)"
+    )
     for name in names:
         print(f"    {name}: {shares.get(name, 0)} polls, {shares.get(name, 0) / even:.3f} of even")
     print(
-        f"    feeds polled: {report['feeds_polled']} of {args.feeds};"
-        f" gaps between polls of a feed, in intervals: min {report['gap_min']:.3f},"
+        f"    feeds polled: {report['feeds_polled']} of {args.feeds}"
+        f" (not polled in 2 intervals: {args.feeds - report['feeds_polled']});"
+        f" gaps between two polls of a feed, in intervals: min {report['gap_min']:.3f},"
         f" median {report['gap_median']:.3f}, max {report['gap_max']:.3f};"
-        f" twice (gap < 0.9): {report['twice']}, skipped (gap > 1.5): {report['skipped']}",
+        f" twice (gap < 0.9): {report['twice']}, late (gap > 1.5): {report['skipped']}",
         flush=True,
     )
 
@@ -278,9 +282,10 @@ def kill_one(
 ) -> None:
     published = stats("publish", count=100)["feeds"]
     victim = next(name for name in daemons if not is_messenger(folder / f"{name}.log"))
-    time.sleep(args.interval * 0.3)  # mid-cycle
     pid = daemons[victim].pid
-    held = leased_feeds(url, pid)
+    deadline = time.monotonic() + args.interval * 2
+    while not (held := leased_feeds(url, pid)) and time.monotonic() < deadline:
+        time.sleep(0.02)  # mid-cycle: kill it while it holds leases
     daemons[victim].send_signal(signal.SIGKILL)
     killed_at = time.time()
     daemons[victim].wait(timeout=10)
