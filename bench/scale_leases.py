@@ -17,7 +17,7 @@ each feed exactly once. A new process replaces it before the next kill.
     .venv/bin/python bench/scale_leases.py --feeds 10000 --interval 5 --kills 1
 
 The server is the tests' (tests/postgres_server.py): a throwaway PostgreSQL on loopback,
-or MONITOR_TEST_POSTGRES's; the bench works in a fresh database on it.
+or TEST_POSTGRES_URL's; the bench works in a fresh database on it.
 """
 
 from __future__ import annotations

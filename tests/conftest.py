@@ -20,12 +20,12 @@ def feed_server() -> Iterator[FeedServer]:
 @pytest.fixture(scope="session")
 def postgres_server() -> Iterator[PostgresServer]:
     """One PostgreSQL server for the whole run; the tests that need it skip without one,
-    unless MONITOR_REQUIRE_POSTGRES=1 (CI) makes its absence a failure."""
+    unless TEST_REQUIRE_POSTGRES=1 (CI) makes its absence a failure."""
     try:
         context = postgres_for_tests()
         server = context.__enter__()
     except RuntimeError as error:
-        if os.environ.get("MONITOR_REQUIRE_POSTGRES") == "1":
+        if os.environ.get("TEST_REQUIRE_POSTGRES") == "1":
             raise
         pytest.skip(f"no PostgreSQL server for these tests: {error}")
     try:

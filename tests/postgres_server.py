@@ -1,6 +1,6 @@
 """A throwaway PostgreSQL server on 127.0.0.1 for the tests, from the machine's own binaries.
 
-`MONITOR_TEST_POSTGRES=postgresql://...` points the tests at a server of your own instead
+`TEST_POSTGRES_URL=postgresql://...` points the tests at a server of your own instead
 (each test still gets a fresh database of its own on it). Without either, the PostgreSQL
 half of the tests is skipped with the reason; `.ci/run` installs Debian's package so that
 CI runs both halves.
@@ -107,8 +107,8 @@ def _run(command: list[str]) -> None:
 
 @contextmanager
 def postgres_for_tests() -> Iterator[PostgresServer]:
-    """The server the tests use: MONITOR_TEST_POSTGRES's, else a throwaway one."""
-    given = os.environ.get("MONITOR_TEST_POSTGRES")
+    """The server the tests use: TEST_POSTGRES_URL's, else a throwaway one."""
+    given = os.environ.get("TEST_POSTGRES_URL")
     if given:
         yield PostgresServer(given)
         return
