@@ -45,7 +45,7 @@ def item(n: int) -> tuple[str, str, str]:
 
 
 def test_alert_buttons_act_in_place_and_previews_follow_the_chat(
-    tmp_path: Path, log_target: Path | str, feed_server: FeedServer
+    tmp_path: Path, feed_server: FeedServer
 ) -> None:
     with FakeTelegram() as telegram:
         settings = settings_for(

@@ -237,9 +237,7 @@ def test_why_shows_the_parties_and_quantities(polled: Settings) -> None:
     assert "· 2,700 foreign officers (training, done, in the past year)" in reply
 
 
-def test_the_report_adds_officers_by_region_and_year(
-    polled: Settings, tmp_path: Path, log_target: Path | str
-) -> None:
+def test_the_report_adds_officers_by_region_and_year(polled: Settings, tmp_path: Path) -> None:
     out = tmp_path / "report.html"
     result = CliRunner().invoke(app, ["report", "--out", str(out)])
     assert result.exit_code == 0, result.output

@@ -46,7 +46,7 @@ def labels(markup: object) -> list[str]:
 
 
 def test_a_story_edit_keeps_the_buttons_the_chat_pressed(
-    tmp_path: Path, log_target: Path | str, feed_server: FeedServer
+    tmp_path: Path, feed_server: FeedServer
 ) -> None:
     with FakeTelegram() as telegram:
         settings = settings_for(

@@ -44,7 +44,7 @@ def sent(db: Path, chat: int) -> tuple[str, int] | None:
 
 
 def test_why_names_a_chats_own_watch_by_its_words_and_hides_other_chats_watches(
-    tmp_path: Path, log_target: Path | str, feed_server: FeedServer
+    tmp_path: Path, feed_server: FeedServer
 ) -> None:
     with FakeTelegram() as telegram:
         settings = settings_for(
@@ -108,7 +108,7 @@ def test_why_names_a_chats_own_watch_by_its_words_and_hides_other_chats_watches(
 
 
 def test_the_report_counts_watches_apart_and_lists_their_words(
-    tmp_path: Path, log_target: Path | str, feed_server: FeedServer
+    tmp_path: Path, feed_server: FeedServer
 ) -> None:
     settings = build_log(tmp_path, feed_server)
     # Two chats' watches and their matches, as a poll with Telegram chats records them.

@@ -99,7 +99,7 @@ def item(guid: str, title: str) -> tuple[str, str, str]:
 
 
 def test_watches_alert_their_chat_once_per_story_and_stop_when_removed(
-    tmp_path: Path, log_target: Path | str, feed_server: FeedServer
+    tmp_path: Path, feed_server: FeedServer
 ) -> None:
     with FakeTelegram() as telegram:
         settings = settings_for(
