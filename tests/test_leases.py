@@ -204,6 +204,33 @@ def test_daemons_starting_together_create_the_tables_once(postgres_url: str) -> 
     assert errors == []
 
 
+def test_daemons_check_in_and_each_learns_its_place_among_the_live_ones(db: Conn) -> None:
+    assert leases.check_in(db, "b", T0, 30) == leases.Share(0, 1)
+    assert leases.check_in(db, "a", T0 + timedelta(seconds=5), 30) == leases.Share(0, 2)
+    assert leases.check_in(db, "c", T0 + timedelta(seconds=10), 30) == leases.Share(2, 3)
+    assert leases.check_in(db, "b", T0 + timedelta(seconds=20), 30) == leases.Share(1, 3)
+    # "a" was last seen at 5 s: at 36 s it is no longer counted
+    assert leases.check_in(db, "c", T0 + timedelta(seconds=36), 30) == leases.Share(1, 2)
+    leases.leave(db, "b")
+    assert leases.check_in(db, "c", T0 + timedelta(seconds=37), 30) == leases.Share(0, 1)
+
+
+def test_each_daemon_claims_its_share_first_and_others_feeds_only_when_overdue(
+    db: Conn,
+) -> None:
+    ids = feed_ids(400)
+    leases.sync_feeds(db, ids, T0)
+    halves = [leases.Share(0, 2), leases.Share(1, 2)]
+    first = leases.claim_due(db, "d0", T0, 1000, 30, halves[0], help_after=15)
+    second = leases.claim_due(db, "d1", T0, 1000, 30, halves[1], help_after=15)
+    assert sorted(first + second) == ids  # the two shares cover every feed, once
+    assert 150 <= len(first) <= 250  # a hash splits 400 feeds about evenly
+    leases.release(db, "d0", first)  # d0 did not poll its feeds: they stay due
+    assert leases.claim_due(db, "d1", T0 + timedelta(seconds=14), 1000, 30, halves[1], 15) == []
+    overdue = leases.claim_due(db, "d1", T0 + timedelta(seconds=15), 1000, 30, halves[1], 15)
+    assert overdue == sorted(first)
+
+
 def test_unbounded_leases_and_naive_times_are_refused(db: Conn) -> None:
     with pytest.raises(ValueError, match="positive number of seconds"):
         leases.claim_due(db, "d1", T0, 10, 0)

@@ -79,6 +79,8 @@ def test_daemons_share_the_feeds_and_the_messenger_hands_over_when_killed(
         daemons = [start_daemon(postgres_url, telegram, rules, log) for log in logs]
         try:
             assert wait_until(lambda: count(postgres_url, "SELECT COUNT(*) FROM subscriptions"))
+            members = "SELECT COUNT(*) FROM lease_members"
+            assert wait_until(lambda: count(postgres_url, members) == 3)  # they divide the feeds
             assert wait_until(lambda: all(feed_server.hits(p) >= 2 for p in paths), 90)
 
             # Polled once per interval across the three, not three times: a poll makes the
@@ -104,6 +106,7 @@ def test_daemons_share_the_feeds_and_the_messenger_hands_over_when_killed(
             for n, path in enumerate(paths):
                 feed_server.serve(path, rss([matching(n), PLAIN]))
             assert wait_until(lambda: len(messengers(logs)) == 2, 60)
+            assert wait_until(lambda: count(postgres_url, members) == 2, 30)  # within a lease
             assert wait_until(lambda: len(batches_received(telegram)) == FEEDS, 90)
             sent = "SELECT COUNT(*) FROM alerts WHERE status = 'sent'"
             assert wait_until(lambda: count(postgres_url, sent) == FEEDS, 30)
@@ -117,4 +120,5 @@ def test_daemons_share_the_feeds_and_the_messenger_hands_over_when_killed(
             for process in daemons:
                 process.wait(timeout=30)
     assert set(batches_received(telegram).values()) == {1}
+    assert count(postgres_url, "SELECT COUNT(*) FROM lease_members") == 0  # stopped: left
     assert count(postgres_url, "SELECT COUNT(*) FROM entries") == 2 * FEEDS

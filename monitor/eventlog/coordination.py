@@ -64,8 +64,23 @@ class FeedLeases:
     def sync(self, feed_ids: Sequence[str], now: datetime) -> leases.FeedsSynced:
         return leases.sync_feeds(self.db, feed_ids, now)
 
-    def claim(self, now: datetime, limit: int) -> list[str]:
-        return leases.claim_due(self.db, self.owner, now, limit, self.lease)
+    @property
+    def help_after(self) -> float:
+        """Seconds a feed of another daemon's share must be overdue before this one takes it:
+        half a lease, so a busy daemon's feeds are late by that at most and a dead one's
+        (overdue by a whole lease when their leases end) move at once."""
+        return self.lease / 2
+
+    def check_in(self, now: datetime) -> leases.Share:
+        return leases.check_in(self.db, self.owner, now, self.lease)
+
+    def leave(self) -> None:
+        leases.leave(self.db, self.owner)
+
+    def claim(self, now: datetime, limit: int, share: leases.Share = leases.WHOLE) -> list[str]:
+        return leases.claim_due(
+            self.db, self.owner, now, limit, self.lease, share, help_after=self.help_after
+        )
 
     def complete(self, feed_id: str, next_due: datetime) -> bool:
         return leases.complete(self.db, self.owner, feed_id, next_due)

@@ -12,6 +12,13 @@ The claim is one statement whose inner SELECT takes the due rows `FOR UPDATE SKI
 LOCKED`: daemons claiming at the same moment skip each other's rows instead of waiting
 for them or taking them twice.
 
+Left to claim freely, a daemon with more CPU to spare takes more of the feeds. So the
+daemons also divide the feeds between them: each checks in (`check_in`) every few seconds
+in `lease_members`, learns its place among the live daemons, and claims first the feeds
+whose hash falls to its place (`Share`). Another daemon's feed it takes only once the
+feed is overdue by `help_after` seconds: its daemon is too busy, or gone. A daemon not seen
+for a lease is no longer counted, so a dead daemon's part is divided among the others.
+
 The clock is passed in (`now`, a timezone-aware datetime), never read here. Daemons on
 several machines compare their own clocks with each other's leases, so a lease must be
 much longer than the clocks' skew (NTP keeps it to milliseconds; leases are seconds).
@@ -46,6 +53,10 @@ CREATE TABLE IF NOT EXISTS feed_leases (
 ) WITH (fillfactor = 80);  -- room on each page: a claim (no indexed column) updates in place
 -- claims read the due feeds in this order and stop at their limit, with no sort of them all
 CREATE INDEX IF NOT EXISTS feed_leases_by_due ON feed_leases (due_at, feed_id);
+CREATE TABLE IF NOT EXISTS lease_members (
+    owner   TEXT PRIMARY KEY,
+    seen_at TIMESTAMPTZ NOT NULL
+);
 """
 
 # Daemons starting together would race on CREATE TABLE IF NOT EXISTS (it is not safe
@@ -59,6 +70,18 @@ class Completion:
 
     feed_id: str
     next_due: datetime
+
+
+@dataclass(frozen=True)
+class Share:
+    """The feeds a daemon claims first: those whose hash is `place` modulo `of`, the number
+    of live daemons. The whole table is Share(0, 1)."""
+
+    place: int = 0
+    of: int = 1
+
+
+WHOLE = Share()
 
 
 @dataclass(frozen=True)
@@ -120,10 +143,40 @@ def sync_feeds(db: Database, feed_ids: Sequence[str], now: datetime) -> FeedsSyn
     return FeedsSynced(added=added, removed=removed)
 
 
+def check_in(db: Database, owner: str, now: datetime, lease: float) -> Share:
+    """Note `owner` alive at `now` and return its share among the daemons seen within the
+    last `lease` seconds (those not seen for longer are forgotten)."""
+    cutoff = now - (lease_end(now, lease) - now)  # lease_end refuses a bad lease
+    # Three short transactions, each locking rows of one kind, so that two daemons checking
+    # in together cannot deadlock (each upserting itself while deleting the other).
+    with transaction(db) as conn:
+        conn.execute(
+            "INSERT INTO lease_members (owner, seen_at) VALUES (%s, %s)"
+            " ON CONFLICT (owner) DO UPDATE SET seen_at = excluded.seen_at",
+            (owner, now),
+        )
+    with transaction(db) as conn:
+        conn.execute("DELETE FROM lease_members WHERE seen_at < %s", (cutoff,))
+    with transaction(db) as conn:
+        rows = conn.execute("SELECT owner FROM lease_members ORDER BY owner").fetchall()
+    members = [member for (member,) in rows]
+    if owner not in members:  # its own clock is a lease behind the others' (or more)
+        return WHOLE
+    return Share(place=members.index(owner), of=len(members))
+
+
+def leave(db: Database, owner: str) -> None:
+    """`owner` stops: the others divide its share at their next check-in."""
+    with transaction(db) as conn:
+        conn.execute("DELETE FROM lease_members WHERE owner = %s", (owner,))
+
+
 CLAIM_DUE = """
 WITH picked AS (
     SELECT feed_id FROM feed_leases
     WHERE due_at <= %(now)s AND (lease_until IS NULL OR lease_until < %(now)s)
+      AND (due_at <= %(others_after)s
+           OR mod(abs(hashtext(feed_id)::bigint), %(of)s) = %(place)s)
     ORDER BY due_at, feed_id
     LIMIT %(limit)s
     FOR UPDATE SKIP LOCKED
@@ -134,16 +187,32 @@ RETURNING feed_leases.feed_id, feed_leases.due_at
 """
 
 
-def claim_due(db: Database, owner: str, now: datetime, limit: int, lease: float) -> list[str]:
+def claim_due(
+    db: Database,
+    owner: str,
+    now: datetime,
+    limit: int,
+    lease: float,
+    share: Share = WHOLE,
+    help_after: float = 0.0,
+) -> list[str]:
     """Lease up to `limit` feeds due at `now` and not leased, most overdue first, to
-    `owner` for `lease` seconds; the ids claimed (none when nothing is due)."""
+    `owner` for `lease` seconds; the ids claimed (none when nothing is due). Feeds outside
+    `share` are taken only when overdue by `help_after` seconds or more."""
     until = lease_end(now, lease)
     if limit <= 0:
         return []
+    params = {
+        "now": now,
+        "limit": limit,
+        "owner": owner,
+        "until": until,
+        "others_after": now - timedelta(seconds=help_after),
+        "of": share.of,
+        "place": share.place,
+    }
     with transaction(db) as conn:
-        rows = conn.execute(
-            CLAIM_DUE, {"now": now, "limit": limit, "owner": owner, "until": until}
-        ).fetchall()
+        rows = conn.execute(CLAIM_DUE, params).fetchall()
     return [feed_id for feed_id, _ in sorted(rows, key=lambda row: (row[1], row[0]))]
 
 

@@ -1,18 +1,24 @@
 """On a shared PostgreSQL log: this daemon polls the feeds it leases, not every feed.
 
 APScheduler drives the daemon's own timing, as PollScheduler does on SQLite, with two jobs
-instead of one per feed: every `claim_every` seconds a round claims as many due feeds as
-this daemon has free poll slots (`FOR UPDATE SKIP LOCKED`, eventlog.leases), renews the
-leases of polls still under way, and starts the polls; every minute the lease table is
-synced with the feeds projection. A poll gives its lease back with the feed's next due
-time (its interval, or the backoff the poll decided). A daemon that dies keeps its leases
-only until they end; the others then claim its feeds.
+instead of one per feed: every `claim_every` seconds a round claims as many due feeds of
+this daemon's share as it has free poll slots (`FOR UPDATE SKIP LOCKED`, eventlog.leases)
+and starts the polls; every minute the lease table is synced with the feeds projection. A
+poll gives its lease back with the feed's next due time (its interval, or the backoff the
+poll decided). A daemon that dies keeps its leases only until they end; the others then
+claim its feeds.
+
+A thread of its own (the keeper) checks the daemon in among the live daemons, which sets
+its share, and renews the leases of long polls, every quarter lease. It is a thread so
+that an event loop held up by other work cannot let leases end under polls still running:
+another daemon would then poll those feeds too.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import TypeVar
@@ -21,6 +27,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from monitor.errors import StoreError
 from monitor.eventlog.coordination import FeedLeases
+from monitor.eventlog.leases import WHOLE, Share
 from monitor.eventlog.queries.feeds import feed_state, feed_states
 from monitor.poll.pipeline import Pipeline
 
@@ -43,7 +50,12 @@ class LeasedPolls:
         self.sync_every = sync_every
         self.scheduler = AsyncIOScheduler(timezone=UTC)
         self._polls: dict[str, asyncio.Task[None]] = {}
-        self._started: dict[str, datetime] = {}
+        self._started: dict[str, datetime] = {}  # read by the keeper thread too: under _lock
+        self._lock = threading.Lock()
+        self._share: Share = WHOLE
+        self._stopping = threading.Event()
+        self._keeper: threading.Thread | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
         self._more_due = False  # the last claim took every free slot
         # When each feed's last poll-now request was seen (None: the first sync only notes).
         self._requests: dict[str, datetime | None] | None = None
@@ -58,7 +70,12 @@ class LeasedPolls:
         return self.pipeline.policy.max_in_flight
 
     def start(self) -> None:
+        """Start claiming; called on the running event loop."""
+        self._loop = asyncio.get_running_loop()
         self.sync()
+        self._share = self._safely(lambda: self.leases.check_in(self._now())) or WHOLE
+        self._keeper = threading.Thread(target=self._keep, name="lease-keeper", daemon=True)
+        self._keeper.start()
         common = {"max_instances": 1, "coalesce": True, "misfire_grace_time": None}
         self.scheduler.add_job(self.claim_round, "interval", seconds=self.claim_every, **common)
         self.scheduler.add_job(self.sync, "interval", seconds=self.sync_every, **common)
@@ -68,12 +85,16 @@ class LeasedPolls:
         """No new claims; stop the polls under way and give their leases back at once."""
         if self.scheduler.running:
             self.scheduler.shutdown(wait=False)
+        self._stopping.set()
+        if self._keeper is not None:
+            await asyncio.to_thread(self._keeper.join)
         held, tasks = list(self._polls), list(self._polls.values())
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         if held:
             self._safely(lambda: self.leases.release(held))
+        self._safely(self.leases.leave)
         self.leases.close()
 
     def sync(self) -> None:
@@ -92,15 +113,15 @@ class LeasedPolls:
 
     async def claim_round(self) -> None:
         now = self._now()
-        self._renew_long_polls(now)
         free = self.slots - len(self._polls)
-        claimed = self._safely(lambda: self.leases.claim(now, free)) or []
+        claimed = self._safely(lambda: self.leases.claim(now, free, self._share)) or []
         # Every free slot taken: more feeds may be due, so slots are refilled as polls end
         # rather than at the next round (a round a second capped a daemon at `slots` polls
         # a second: 54 a second, far below what the fetcher and workers take).
         self._more_due = free > 0 and len(claimed) == free
         for feed_id in claimed:
-            self._started[feed_id] = now
+            with self._lock:
+                self._started[feed_id] = now
             self._polls[feed_id] = asyncio.create_task(self._poll(feed_id))
 
     async def _refill(self) -> None:
@@ -109,27 +130,41 @@ class LeasedPolls:
         if self._more_due and self.slots - len(self._polls) >= max(1, self.slots // 4):
             await self.claim_round()
 
-    def _renew_long_polls(self, now: datetime) -> None:
-        """Polls older than half a lease keep their feeds. A lease that ended meanwhile (the
-        daemon was too busy to renew it) belongs to another daemon now: this poll stops, so
-        the feed is not polled twice."""
-        old = [f for f, began in self._started.items() if now - began > self._half_lease]
-        if not old:
-            return
-        kept = set(self._safely(lambda: self.leases.renew(old, now)) or [])
-        for feed_id in old:
-            if feed_id in kept:
-                self._started[feed_id] = now
-                continue
-            log.warning(
-                "feed=%s lease ended during its poll: stopped, another daemon has it", feed_id
-            )
-            self._started.pop(feed_id, None)
-            self._polls[feed_id].cancel()
+    def _keep(self) -> None:
+        """The keeper thread: every quarter lease, check in (which updates the share) and
+        renew the leases of polls older than a quarter lease."""
+        quarter = timedelta(seconds=self.leases.lease / 4)
+        while not self._stopping.wait(quarter.total_seconds()):
+            self._keep_once(self._now(), quarter)
 
-    @property
-    def _half_lease(self) -> timedelta:
-        return timedelta(seconds=self.leases.lease / 2)
+    def _keep_once(self, now: datetime, quarter: timedelta) -> None:
+        self._share = self._safely(lambda: self.leases.check_in(now)) or self._share
+        with self._lock:
+            old = {f: began for f, began in self._started.items() if now - began > quarter}
+        if old:
+            self._renew(old, now)
+
+    def _renew(self, polls: dict[str, datetime], now: datetime) -> None:
+        kept = self._safely(lambda: self.leases.renew(list(polls), now))
+        if kept is None:  # PostgreSQL unreachable: nothing is known to be lost
+            return
+        with self._lock:
+            for feed_id in kept:
+                if self._started.get(feed_id) == polls[feed_id]:
+                    self._started[feed_id] = now
+        for feed_id in set(polls) - set(kept):
+            if self._loop is not None and not self._loop.is_closed():
+                self._loop.call_soon_threadsafe(self._lost, feed_id, polls[feed_id])
+
+    def _lost(self, feed_id: str, began: datetime) -> None:
+        """A lease that ended under its poll (or the poll has just ended: then nothing to
+        do). The feed is another daemon's now: this poll stops, so it is not polled twice."""
+        with self._lock:
+            if self._started.get(feed_id) != began:
+                return
+            del self._started[feed_id]
+        log.warning("feed=%s lease ended during its poll: stopped, another daemon has it", feed_id)
+        self._polls[feed_id].cancel()
 
     async def _poll(self, feed_id: str) -> None:
         try:
@@ -144,7 +179,8 @@ class LeasedPolls:
             log.exception("feed=%s poll crashed; it will be tried again", feed_id)
         finally:
             self._polls.pop(feed_id, None)
-            self._started.pop(feed_id, None)
+            with self._lock:
+                self._started.pop(feed_id, None)
         self._give_back(feed_id)
         if self.scheduler.running:
             await self._refill()
