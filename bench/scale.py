@@ -175,12 +175,13 @@ def is_messenger(log: Path) -> bool:
     return "this daemon is the messenger" in log.read_text()
 
 
-def leased_feeds(url: str, pid: int) -> list[int]:
-    """The feed numbers whose lease the daemon with this pid holds now."""
+def leased_feeds(url: str, pid: int, current: bool = True) -> list[int]:
+    """The feed numbers whose lease the daemon with this pid holds now (with `current`
+    False, also leases of its that have ended but that nobody has claimed since)."""
+    where = "l.owner LIKE %s" + (" AND l.lease_until > now()" if current else "")
     with psycopg.connect(url) as db:
         rows = db.execute(
-            "SELECT f.url FROM feed_leases l JOIN feeds f ON f.id = l.feed_id"
-            " WHERE l.owner LIKE %s AND l.lease_until > now()",
+            f"SELECT f.url FROM feed_leases l JOIN feeds f ON f.id = l.feed_id WHERE {where}",
             (f"%:{pid}:%",),
         ).fetchall()
     return [int(row[0].rsplit("/", 1)[1].split(".")[0]) for row in rows]
@@ -289,6 +290,9 @@ def kill_one(
     daemons[victim].send_signal(signal.SIGKILL)
     killed_at = time.time()
     daemons[victim].wait(timeout=10)
+    # Polls that ended between the look and the kill gave their leases back: what the dead
+    # daemon held is what is still in its name now that it can change nothing.
+    held = leased_feeds(url, pid, current=False)
     print(f"  killed {victim} (pid {pid}) mid-cycle, holding {len(held)} leases", flush=True)
     deadline = time.monotonic() + args.lease * 2 + 60
     while True:

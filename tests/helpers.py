@@ -113,3 +113,11 @@ def invoke(*args: str) -> tuple[int, str]:
 
     result = CliRunner().invoke(app, list(args))
     return result.exit_code, result.output
+
+
+def query(db: Path | str, sql: str) -> list[tuple[object, ...]]:
+    """Rows of `sql` on the log, read as a reader sees it (the daemon may be writing)."""
+    from monitor.eventlog.store import Reader
+
+    with Reader.open(db) as log:
+        return [tuple(row) for row in log.db.execute(sql).fetchall()]

@@ -5,13 +5,12 @@ in place (no new message); a muted topic sends nothing; /previews turns link pre
 from __future__ import annotations
 
 import asyncio
-import sqlite3
 import threading
 from pathlib import Path
 
 from fakes.feed_server import FeedServer
 from fakes.telegram import FakeTelegram
-from helpers import rss, settings_for, wait_until
+from helpers import query, rss, settings_for, wait_until
 
 from monitor import daemon
 from monitor.alerts.cutting import utf16_len
@@ -23,12 +22,7 @@ from monitor.feeds import feed_list as feeds
 CHAT = 601
 
 
-def query(db: Path, sql: str) -> list[tuple]:
-    with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
-        return conn.execute(sql).fetchall()
-
-
-def sent_alerts(db: Path) -> list[tuple[str, int]]:
+def sent_alerts(db: Path | str) -> list[tuple[str, int]]:
     return [
         (str(row[0]), int(row[1]))
         for row in query(db, "SELECT id, message_id FROM alerts WHERE status = 'sent' ORDER BY seq")
@@ -45,11 +39,14 @@ def item(n: int) -> tuple[str, str, str]:
 
 
 def test_alert_buttons_act_in_place_and_previews_follow_the_chat(
-    tmp_path: Path, feed_server: FeedServer
+    tmp_path: Path,
+    feed_server: FeedServer,
+    log_target: Path | str,
 ) -> None:
     with FakeTelegram() as telegram:
         settings = settings_for(
-            tmp_path, telegram_token=telegram.token, telegram_api_url=telegram.base_url,
+            tmp_path, db=log_target, telegram_token=telegram.token,
+            telegram_api_url=telegram.base_url,
             poll_interval=1, jitter=0,
         )  # fmt: skip
         url = feed_server.serve("/f.xml", rss([("p", "Weather", "Rain.")], title="Outlet"))

@@ -124,11 +124,11 @@ def feed(items: list[tuple[str, str, str]]) -> str:
 
 
 @pytest.fixture
-def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, log_target: Path | str) -> Path:
     monkeypatch.chdir(tmp_path)
     rules = write_rules(tmp_path / "rules")
     (rules / "police-course.yaml").write_text(COURSE_RULE, encoding="utf-8")
-    monkeypatch.setenv("MONITOR_DB", str(tmp_path / "log.db"))
+    monkeypatch.setenv("MONITOR_DB", str(log_target))
     monkeypatch.setenv("MONITOR_RULES", str(rules))
     monkeypatch.setenv("MONITOR_FEEDS", "")
     monkeypatch.setenv("MONITOR_MIN_INTERVAL", "1s")
@@ -246,7 +246,7 @@ def test_feeds_set_refuses_a_bad_value_naming_the_option(env: Path) -> None:
 
 
 async def test_an_untrusted_feeds_article_link_to_a_private_address_is_never_fetched(
-    tmp_path: Path, feed_server: FeedServer
+    tmp_path: Path, feed_server: FeedServer, log_target: Path | str
 ) -> None:
     rules = write_rules(tmp_path / "rules")
     (rules / "police-course.yaml").write_text(COURSE_RULE, encoding="utf-8")
@@ -254,13 +254,13 @@ async def test_an_untrusted_feeds_article_link_to_a_private_address_is_never_fet
     inside = feed_server.serve_file("/a/rsipf.html", ARTICLES / "rsipf-release.html")
     private = inside.replace("127.0.0.1", "127.0.0.2")
     url = feed_server.serve("/press.xml", feed([("g0", "Old", inside)]))
-    with Store(tmp_path / "log.db") as store:
+    with Store(log_target) as store:
         feed_list.add_feed(store, url, origin="telegram:42", fetch_article=True)
     # 127.0.0.1 plays a public host, as in test_ssrf; 127.0.0.2 is the private one.
     public = ipaddress.ip_address("127.0.0.1")
     fetcher = Fetcher(FetchPolicy(timeout_s=5), address_allowed=lambda ip: ip == public)
     async with fetcher, ParserPool(1, 20.0) as parser:
-        with Store(tmp_path / "log.db") as store:
+        with Store(log_target) as store:
             pipeline = Pipeline(store, fetcher, parser, lambda: ruleset, policy=PollPolicy())
             [state] = feed_states(store)
             await pipeline.poll(state)
@@ -272,7 +272,7 @@ async def test_an_untrusted_feeds_article_link_to_a_private_address_is_never_fet
             outcome = await pipeline.poll(state)
     assert outcome.new_entries == 2
     assert feed_server.hits("/a/rsipf.html") == 1  # the public link; the private one refused
-    with Store(tmp_path / "log.db") as store:
+    with Store(log_target) as store:
         contents = dict(store.db.execute("SELECT title, content FROM entries").fetchall())
     assert contents["Police statement"] == ""
     assert contents["Police news"].startswith("Forty officers")

@@ -39,8 +39,10 @@ condition: training and not local
 
 
 @pytest.fixture
-def logged(tmp_path: Path, feed_server: FeedServer, monkeypatch: pytest.MonkeyPatch) -> Path:
-    settings = settings_for(tmp_path)
+def logged(
+    tmp_path: Path, feed_server: FeedServer, monkeypatch: pytest.MonkeyPatch, log_target: Path | str
+) -> Path:
+    settings = settings_for(tmp_path, db=log_target)
     with Store(settings.db) as store:
         feeds.add_feed(store, feed_server.serve("/news.xml", rss(ITEMS)), title="Example News")
     asyncio.run(daemon.run_once(settings))

@@ -72,10 +72,10 @@ def texts(telegram: FakeTelegram) -> list[str]:
 
 
 async def test_addfeed_adds_a_feed_with_its_title_and_entries(
-    tmp_path: Path, telegram: FakeTelegram, feed_server: FeedServer
+    tmp_path: Path, telegram: FakeTelegram, log_target: Path | str, feed_server: FeedServer
 ) -> None:
     url = feed_server.serve("/rss.xml", rss([("a", "One", "x"), ("b", "Two", "y")], "Daily"))
-    async with bot_running(tmp_path, telegram, allow_private_feeds=True) as store:
+    async with bot_running(tmp_path, telegram, db=log_target, allow_private_feeds=True) as store:
         telegram.user_message(ADMIN, f"/addfeed {url} 15m")
         await eventually(lambda: len(texts(telegram)) == 2)
         checking, added = texts(telegram)
@@ -86,7 +86,7 @@ async def test_addfeed_adds_a_feed_with_its_title_and_entries(
 
 
 async def test_a_page_offers_a_button_per_feed_and_a_press_adds_it(
-    tmp_path: Path, telegram: FakeTelegram, feed_server: FeedServer
+    tmp_path: Path, telegram: FakeTelegram, log_target: Path | str, feed_server: FeedServer
 ) -> None:
     long_path = "/feeds/" + "x" * 80 + ".xml"  # longer than a button's 64 bytes of data
     links = (
@@ -95,7 +95,7 @@ async def test_a_page_offers_a_button_per_feed_and_a_press_adds_it(
     )
     page = feed_server.serve("/news", f"<html><head>{links}</head><body></body></html>", HTML)
     feed = feed_server.serve(long_path, rss([("a", "One", "x")], "Press releases"))
-    async with bot_running(tmp_path, telegram, allow_private_feeds=True) as store:
+    async with bot_running(tmp_path, telegram, db=log_target, allow_private_feeds=True) as store:
         telegram.user_message(ADMIN, f"/addfeed {page}")
         await eventually(lambda: len(texts(telegram)) == 2)
         offer = telegram.sent_messages(ADMIN)[1]
@@ -110,10 +110,10 @@ async def test_a_page_offers_a_button_per_feed_and_a_press_adds_it(
 
 
 async def test_a_page_without_a_feed_suggests_a_page_watch(
-    tmp_path: Path, telegram: FakeTelegram, feed_server: FeedServer
+    tmp_path: Path, telegram: FakeTelegram, log_target: Path | str, feed_server: FeedServer
 ) -> None:
     page = feed_server.serve("/plain", "<html><head><title>T</title></head></html>", HTML)
-    async with bot_running(tmp_path, telegram, allow_private_feeds=True) as store:
+    async with bot_running(tmp_path, telegram, db=log_target, allow_private_feeds=True) as store:
         telegram.user_message(ADMIN, f"/addfeed {page}")
         await eventually(lambda: len(texts(telegram)) == 2)
         assert "without a feed link" in texts(telegram)[1]
@@ -122,11 +122,11 @@ async def test_a_page_without_a_feed_suggests_a_page_watch(
 
 
 async def test_the_check_goes_through_the_ssrf_guard(
-    tmp_path: Path, telegram: FakeTelegram, feed_server: FeedServer
+    tmp_path: Path, telegram: FakeTelegram, log_target: Path | str, feed_server: FeedServer
 ) -> None:
     url = feed_server.serve("/rss.xml", rss([("a", "One", "x")]))
     named = url.replace("127.0.0.1", "localhost")
-    async with bot_running(tmp_path, telegram) as store:
+    async with bot_running(tmp_path, telegram, db=log_target) as store:
         telegram.user_message(ADMIN, f"/addfeed {named}")
         await eventually(lambda: len(texts(telegram)) == 2)
         assert "Not added" in texts(telegram)[1] and "blocked-address" in texts(telegram)[1]
@@ -134,8 +134,10 @@ async def test_the_check_goes_through_the_ssrf_guard(
     assert feed_server.hits("/rss.xml") == 0
 
 
-async def test_an_expired_offer_says_so(tmp_path: Path, telegram: FakeTelegram) -> None:
-    async with bot_running(tmp_path, telegram, allow_private_feeds=True):
+async def test_an_expired_offer_says_so(
+    tmp_path: Path, telegram: FakeTelegram, log_target: Path | str
+) -> None:
+    async with bot_running(tmp_path, telegram, db=log_target, allow_private_feeds=True):
         telegram.callback(ADMIN, "addfeed:0123456789ab")
         await eventually(lambda: texts(telegram))
         assert "expired" in texts(telegram)[0]

@@ -79,11 +79,12 @@ class Harness:
 
 
 @pytest.fixture
-async def harness(tmp_path: Path) -> AsyncIterator[Harness]:
+async def harness(tmp_path: Path, log_target: Path | str) -> AsyncIterator[Harness]:
     with FakeTelegram() as telegram:
         config = settings_for(
-            tmp_path, telegram_token=telegram.token, telegram_api_url=telegram.base_url
-        )
+            tmp_path, db=log_target, telegram_token=telegram.token,
+            telegram_api_url=telegram.base_url,
+        )  # fmt: skip
         (config.rules / "gsi-test.yaml").write_text(GSI_RULE, encoding="utf-8")
         rules = load_ruleset(config.rules)
         clock = Clock()

@@ -20,9 +20,9 @@ HTML = "text/html; charset=utf-8"
 
 
 @pytest.fixture
-def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, log_target: Path | str) -> Path:
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("MONITOR_DB", str(tmp_path / "log.db"))
+    monkeypatch.setenv("MONITOR_DB", str(log_target))
     monkeypatch.setenv("MONITOR_RULES", str(write_rules(tmp_path / "rules")))
     monkeypatch.setenv("MONITOR_FEEDS", "")
     return tmp_path

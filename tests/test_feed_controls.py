@@ -27,7 +27,14 @@ from monitor.rules.matcher import load_ruleset
 
 
 @pytest.fixture
-def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, log_target: Path | str) -> Path:
+    """The CLI's environment on each engine's log."""
+    return cli_environment(tmp_path, monkeypatch, db=log_target)
+
+
+@pytest.fixture
+def sqlite_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """On SQLite only: the daemon's presence is its lock file."""
     return cli_environment(tmp_path, monkeypatch)
 
 
@@ -63,10 +70,10 @@ def test_poll_polls_here_when_no_daemon_runs(env: Path, feed_server: FeedServer)
     assert "new; 1 new entries, 1 matches, 0 alerts" in output  # the first poll is backlog
 
 
-def test_poll_asks_the_running_daemon(env: Path, feed_server: FeedServer) -> None:
+def test_poll_asks_the_running_daemon(sqlite_env: Path, feed_server: FeedServer) -> None:
     url = feed_server.serve("/f.xml", rss([("a", "One", "x")]))
     assert invoke("feeds", "add", url, "--no-check")[0] == 0
-    with daemon_lock(env / "log.db"):
+    with daemon_lock(sqlite_env / "log.db"):
         code, output = invoke("feeds", "poll", url)
     assert code == 0 and "asked the running daemon" in output
     events = invoke("events", "--type", "FeedPollRequested", "--json")[1].splitlines()
@@ -117,8 +124,8 @@ def test_opml_folders_and_html_urls_survive_import_and_export(env: Path) -> None
 ADMIN = Caller(2002, "private", "Boss", 7)
 
 
-def test_the_bot_pauses_resumes_and_refreshes(tmp_path: Path) -> None:
-    settings = settings_for(tmp_path, telegram_admins=(7,))
+def test_the_bot_pauses_resumes_and_refreshes(tmp_path: Path, log_target: Path | str) -> None:
+    settings = settings_for(tmp_path, telegram_admins=(7,), db=log_target)
     with Store(settings.db) as store:
         ctx = BotContext(store, lambda: load_ruleset(settings.rules), settings, store.clock)
         feed_id = feeds.add_feed(store, "https://example.org/rss.xml")

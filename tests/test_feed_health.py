@@ -97,11 +97,11 @@ class Harness:
 
 
 @pytest.fixture
-async def harness(tmp_path: Path) -> AsyncIterator[Harness]:
+async def harness(tmp_path: Path, log_target: Path | str) -> AsyncIterator[Harness]:
     with FakeTelegram() as telegram:
         settings = settings_for(
-            tmp_path, telegram_token=telegram.token, telegram_api_url=telegram.base_url,
-            telegram_admins=str(ADMIN),
+            tmp_path, db=log_target, telegram_token=telegram.token,
+            telegram_api_url=telegram.base_url, telegram_admins=str(ADMIN),
         )  # fmt: skip
         rules = load_ruleset(settings.rules)
         clock = Clock()

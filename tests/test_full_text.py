@@ -50,8 +50,10 @@ def full_text_rss(content: str) -> str:
 
 
 @pytest.fixture
-def polled(tmp_path: Path, feed_server: FeedServer, monkeypatch: pytest.MonkeyPatch) -> Settings:
-    settings = settings_for(tmp_path)
+def polled(
+    tmp_path: Path, feed_server: FeedServer, monkeypatch: pytest.MonkeyPatch, log_target: Path | str
+) -> Settings:
+    settings = settings_for(tmp_path, db=log_target)
     with Store(settings.db) as store:
         feeds.add_feed(store, feed_server.serve("/full.xml", full_text_rss(FULL_TEXT)))
     asyncio.run(daemon.run_once(settings))

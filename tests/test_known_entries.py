@@ -98,9 +98,9 @@ def stored(settings, column: str) -> list[str]:
 
 
 def test_a_changed_body_builds_only_its_new_entries(
-    tmp_path: Path, feed_server: FeedServer
+    tmp_path: Path, feed_server: FeedServer, log_target: Path | str
 ) -> None:
-    settings = settings_for(tmp_path)
+    settings = settings_for(tmp_path, db=log_target)
     url = feed_server.serve("/news.xml", with_build_date(rss([A, B]), "09:00"))
     with Store(settings.db) as store:
         feeds.add_feed(store, url)
@@ -133,9 +133,9 @@ def idless(items: list[tuple[str, str]]) -> str:
 
 
 def test_entries_sharing_a_link_keep_the_keys_a_full_read_gives(
-    tmp_path: Path, feed_server: FeedServer
+    tmp_path: Path, feed_server: FeedServer, log_target: Path | str
 ) -> None:
-    settings = settings_for(tmp_path)
+    settings = settings_for(tmp_path, db=log_target)
     notices = [("Notice one", "First."), ("Notice two", "Second.")]
     url = feed_server.serve("/notices.xml", idless(notices))
     with Store(settings.db) as store:

@@ -9,7 +9,7 @@ import logging
 import math
 import re
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -61,9 +61,11 @@ def run_once(settings: Settings, counters: PollCounters) -> list[PollOutcome]:
 
 
 @pytest.fixture
-def polled(tmp_path: Path, feed_server: FeedServer) -> tuple[Settings, PollCounters]:
+def polled(
+    tmp_path: Path, feed_server: FeedServer, log_target: Path | str
+) -> tuple[Settings, PollCounters]:
     """A log after three cycles: a good feed (backlog, one alert, a 304) and a failing feed."""
-    settings = settings_for(tmp_path)
+    settings = settings_for(tmp_path, db=log_target)
     good = feed_server.serve("/good.xml", rss([MATCHING, PLAIN]))
     bad = feed_server.script("/bad.xml", [status(503)])
     with Store(settings.db) as store:
@@ -77,9 +79,9 @@ def polled(tmp_path: Path, feed_server: FeedServer) -> tuple[Settings, PollCount
     return settings, counters
 
 
-def last_check(db_path: Path) -> datetime:
-    with sqlite3.connect(db_path) as db:
-        row = db.execute(
+def last_check(db: Path | str) -> datetime:
+    with Store(db) as store:
+        row = store.db.execute(
             "SELECT MAX(checked_at) FROM feed_checks WHERE outcome NOT LIKE 'failed%'"
         ).fetchone()
     return datetime.fromisoformat(row[0])
@@ -148,9 +150,9 @@ def test_later_scrapes_count_only_new_events(
     assert again == after
 
 
-def test_a_fresh_log_gives_zeros_and_no_poll_age(tmp_path: Path) -> None:
-    Store(tmp_path / "fresh.db").close()
-    metrics = LogMetrics(tmp_path / "fresh.db")
+def test_a_fresh_log_gives_zeros_and_no_poll_age(log_target: Path | str) -> None:
+    Store(log_target).close()
+    metrics = LogMetrics(log_target)
     try:
         found = samples(metrics.render())
     finally:
@@ -162,11 +164,11 @@ def test_a_fresh_log_gives_zeros_and_no_poll_age(tmp_path: Path) -> None:
 
 
 def test_the_tally_starts_again_on_a_shorter_log(
-    polled: tuple[Settings, PollCounters], tmp_path: Path
+    polled: tuple[Settings, PollCounters], new_log: Callable[[], Path | str]
 ) -> None:
     settings, _ = polled
     tally = EventTally()
-    with Store(settings.db) as long_log, Store(tmp_path / "short.db") as short_log:
+    with Store(settings.db) as long_log, Store(new_log()) as short_log:
         feeds.add_feed(short_log, "http://127.0.0.1:9/only.xml")
         tally.advance(long_log)
         assert tally.by_type["EntrySeen"] == 3

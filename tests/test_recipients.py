@@ -38,8 +38,8 @@ def test_chats_hear_their_rules_at_or_above_their_level() -> None:
     ]
 
 
-def test_subscribers_are_the_chats_that_can_be_reached(tmp_path: Path) -> None:
-    with Store(tmp_path / "m.db") as store:
+def test_subscribers_are_the_chats_that_can_be_reached(log_target: Path | str) -> None:
+    with Store(log_target) as store:
         for chat in (1, 2, 3):
             stream = f"chat:{chat}"
             store.append([

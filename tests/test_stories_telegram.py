@@ -5,13 +5,12 @@ later report matches higher."""
 from __future__ import annotations
 
 import asyncio
-import sqlite3
 import threading
 from pathlib import Path
 
 from fakes.feed_server import FeedServer
 from fakes.telegram import FakeTelegram
-from helpers import rss, settings_for, wait_until
+from helpers import query, rss, settings_for, wait_until
 
 from monitor import daemon
 from monitor.eventlog.replay import replay
@@ -37,11 +36,6 @@ SECOND = ("s1", "China expands police training for officers from abroad", SUMMAR
 THIRD = ("s1", "Police training in China for 40 countries", SUMMARY)
 
 
-def query(db: Path, sql: str) -> list[tuple]:
-    with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
-        return conn.execute(sql).fetchall()
-
-
 def message_of(db: Path, chat: int) -> int | None:
     rows = query(
         db,
@@ -56,11 +50,14 @@ def alert_sends(telegram: FakeTelegram, chat: int) -> int:
 
 
 def test_later_outlets_edit_the_message_and_a_higher_match_alerts_once(
-    tmp_path: Path, feed_server: FeedServer
+    tmp_path: Path,
+    feed_server: FeedServer,
+    log_target: Path | str,
 ) -> None:
     with FakeTelegram() as telegram:
         settings = settings_for(
-            tmp_path, telegram_token=telegram.token, telegram_api_url=telegram.base_url,
+            tmp_path, db=log_target, telegram_token=telegram.token,
+            telegram_api_url=telegram.base_url,
             poll_interval=1, jitter=0,
         )  # fmt: skip
         (settings.rules / "police-low.yaml").write_text(LOW_RULE, encoding="utf-8")

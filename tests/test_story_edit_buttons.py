@@ -5,13 +5,12 @@ as such after later outlets edit the message in place."""
 from __future__ import annotations
 
 import asyncio
-import sqlite3
 import threading
 from pathlib import Path
 
 from fakes.feed_server import FeedServer
 from fakes.telegram import FakeTelegram
-from helpers import rss, settings_for, wait_until
+from helpers import query, rss, settings_for, wait_until
 
 from monitor import daemon
 from monitor.eventlog.replay import replay
@@ -26,12 +25,7 @@ SECOND = ("s1", "China expands police training for officers from abroad", SUMMAR
 THIRD = ("s1", "Chinese police training draws officers from 40 countries", SUMMARY)
 
 
-def query(db: Path, sql: str) -> list[tuple]:
-    with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
-        return conn.execute(sql).fetchall()
-
-
-def sent(db: Path, chat: int) -> tuple[str, int] | None:
+def sent(db: Path | str, chat: int) -> tuple[str, int] | None:
     rows = query(
         db,
         "SELECT id, message_id FROM alerts"
@@ -46,11 +40,14 @@ def labels(markup: object) -> list[str]:
 
 
 def test_a_story_edit_keeps_the_buttons_the_chat_pressed(
-    tmp_path: Path, feed_server: FeedServer
+    tmp_path: Path,
+    feed_server: FeedServer,
+    log_target: Path | str,
 ) -> None:
     with FakeTelegram() as telegram:
         settings = settings_for(
-            tmp_path, telegram_token=telegram.token, telegram_api_url=telegram.base_url,
+            tmp_path, db=log_target, telegram_token=telegram.token,
+            telegram_api_url=telegram.base_url,
             poll_interval=1, jitter=0,
         )  # fmt: skip
         urls = {

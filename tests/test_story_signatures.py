@@ -6,12 +6,11 @@ and cached; replay leaves the cache alone."""
 from __future__ import annotations
 
 import asyncio
-import sqlite3
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from fakes.feed_server import FeedServer
-from helpers import rss, settings_for
+from helpers import query, rss, settings_for
 from test_stories_pipeline import OTHER, PLAIN, REWRITE, WIRE, add_feeds, story_rows
 
 from monitor import daemon
@@ -26,20 +25,18 @@ from monitor.poll.story_step import StoryStep, rebuilt_index
 NOW = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
 
 
-def cached(db: Path) -> list[tuple[str, str]]:
-    with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
-        return conn.execute("SELECT entry_id, scheme FROM story_signatures ORDER BY 1").fetchall()
+def cached(db: Path | str) -> list[tuple[object, ...]]:
+    return query(db, "SELECT entry_id, scheme FROM story_signatures ORDER BY 1")
 
 
-def story_entry_ids(db: Path) -> list[str]:
-    with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
-        return [r[0] for r in conn.execute("SELECT entry_id FROM story_entries ORDER BY 1")]
+def story_entry_ids(db: Path | str) -> list[object]:
+    return [row[0] for row in query(db, "SELECT entry_id FROM story_entries ORDER BY 1")]
 
 
 def test_a_restart_reads_the_cached_signatures_and_joins_as_before(
-    tmp_path: Path, feed_server: FeedServer
+    tmp_path: Path, feed_server: FeedServer, log_target: Path | str
 ) -> None:
-    settings = settings_for(tmp_path)
+    settings = settings_for(tmp_path, db=log_target)
     one = feed_server.serve("/one.xml", rss([PLAIN], title="Outlet One"))
     two = feed_server.serve("/two.xml", rss([("p2", "Markets", "Prices.")], title="Outlet Two"))
     add_feeds(settings, one, two)
@@ -83,9 +80,11 @@ def seen_before_the_cache(store: Store, n: int, item: tuple[str, str, str]) -> N
     )
 
 
-def test_a_log_from_before_the_cache_is_computed_once_then_read_back(tmp_path: Path) -> None:
+def test_a_log_from_before_the_cache_is_computed_once_then_read_back(
+    log_target: Path | str,
+) -> None:
     clock = [NOW - timedelta(hours=1)]
-    with Store(tmp_path / "monitor.db", clock=lambda: clock[0]) as store:
+    with Store(log_target, clock=lambda: clock[0]) as store:
         for n, item in enumerate((WIRE, OTHER, PLAIN)):
             seen_before_the_cache(store, n, item)
         assert cached(store.path) == []

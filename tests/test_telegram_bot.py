@@ -70,8 +70,10 @@ def last_message_id(telegram: FakeTelegram, chat_id: int) -> int:
 # --- buttons ------------------------------------------------------------------------
 
 
-async def test_a_press_flips_its_button_in_place(tmp_path: Path, telegram: FakeTelegram) -> None:
-    async with bot_running(tmp_path, telegram):
+async def test_a_press_flips_its_button_in_place(
+    tmp_path: Path, telegram: FakeTelegram, log_target: Path | str
+) -> None:
+    async with bot_running(tmp_path, telegram, db=log_target):
         telegram.user_message(42, "/topics")
         await eventually(lambda: telegram.sent_messages(42))
         topics = last_message_id(telegram, 42)
@@ -103,8 +105,10 @@ def gaps(times: list[float]) -> list[float]:
     return [later - earlier for earlier, later in itertools.pairwise(times)]
 
 
-async def test_replies_keep_the_chats_pace(tmp_path: Path, telegram: FakeTelegram) -> None:
-    async with bot_running(tmp_path, telegram):
+async def test_replies_keep_the_chats_pace(
+    tmp_path: Path, telegram: FakeTelegram, log_target: Path | str
+) -> None:
+    async with bot_running(tmp_path, telegram, db=log_target):
         for _ in range(3):
             telegram.user_message(42, "/subscribe police-training")
         telegram.user_message(43, "/start")
@@ -117,10 +121,10 @@ async def test_replies_keep_the_chats_pace(tmp_path: Path, telegram: FakeTelegra
 
 
 async def test_a_flood_is_answered_once_then_dropped(
-    tmp_path: Path, telegram: FakeTelegram
+    tmp_path: Path, telegram: FakeTelegram, log_target: Path | str
 ) -> None:
     quick = {"pacer": Pacer(PacingRules(per_chat_interval=0.3)), "flood": FloodRules(5, 600)}
-    async with bot_running(tmp_path, telegram, quick) as app:
+    async with bot_running(tmp_path, telegram, quick, db=log_target) as app:
         for _ in range(1000):
             telegram.user_message(42, "/subscribe police-training")
         telegram.user_message(43, "/help")  # updates are handled in order: this one last
@@ -156,7 +160,7 @@ def texts_to(telegram: FakeTelegram, chat_id: int) -> list[str]:
 
 
 async def test_only_group_admins_and_bot_admins_change_a_group(
-    tmp_path: Path, telegram: FakeTelegram
+    tmp_path: Path, telegram: FakeTelegram, log_target: Path | str
 ) -> None:
     member, admin, owner, bot_admin = 501, 502, 503, 504
     telegram.set_member(GROUP, admin, "administrator")
@@ -165,7 +169,7 @@ async def test_only_group_admins_and_bot_admins_change_a_group(
     def say(user: int, text: str) -> None:
         telegram.user_message(GROUP, text, user_id=user, chat_type="supergroup", title="Team")
 
-    async with bot_running(tmp_path, telegram, telegram_admins=(bot_admin,)) as app:
+    async with bot_running(tmp_path, telegram, db=log_target, telegram_admins=(bot_admin,)) as app:
         say(member, "/subscribe all")
         say(admin, "/subscribe police-training")
         say(owner, "/level high")

@@ -7,13 +7,12 @@ from __future__ import annotations
 
 import asyncio
 import html
-import sqlite3
 import threading
 from pathlib import Path
 
 from fakes.feed_server import FeedServer
 from fakes.telegram import FakeTelegram, visible_text
-from helpers import rss, settings_for, wait_until
+from helpers import query, rss, settings_for, wait_until
 from test_report import build_log
 from test_views_cli import invoke
 
@@ -29,12 +28,7 @@ STORY = ("s1", "Police training for Solomon Islands officers", "They start next 
 LINK = "http://127.0.0.1/news/s1"
 
 
-def query(db: Path, sql: str) -> list[tuple]:
-    with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
-        return conn.execute(sql).fetchall()
-
-
-def sent(db: Path, chat: int) -> tuple[str, int] | None:
+def sent(db: Path | str, chat: int) -> tuple[str, int] | None:
     rows = query(
         db,
         "SELECT id, message_id FROM alerts"
@@ -44,11 +38,14 @@ def sent(db: Path, chat: int) -> tuple[str, int] | None:
 
 
 def test_why_names_a_chats_own_watch_by_its_words_and_hides_other_chats_watches(
-    tmp_path: Path, feed_server: FeedServer
+    tmp_path: Path,
+    feed_server: FeedServer,
+    log_target: Path | str,
 ) -> None:
     with FakeTelegram() as telegram:
         settings = settings_for(
-            tmp_path, telegram_token=telegram.token, telegram_api_url=telegram.base_url,
+            tmp_path, db=log_target, telegram_token=telegram.token,
+            telegram_api_url=telegram.base_url,
             poll_interval=1, jitter=0,
         )  # fmt: skip
         url = feed_server.serve("/f.xml", rss([("p", "Weather", "Rain.")], title="Outlet"))

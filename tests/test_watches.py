@@ -6,14 +6,13 @@ from __future__ import annotations
 
 import asyncio
 import shutil
-import sqlite3
 import threading
 from pathlib import Path
 
 import pytest
 from fakes.feed_server import FeedServer
 from fakes.telegram import FakeTelegram, visible_text
-from helpers import rss, settings_for, wait_until
+from helpers import query, rss, settings_for, wait_until
 
 from monitor import daemon
 from monitor.eventlog.replay import replay
@@ -89,21 +88,19 @@ def test_a_watch_says_how_it_reads(gazetteer_rules: RuleSet) -> None:
 # --- through the daemon and the bot -------------------------------------------------------
 
 
-def query(db: Path, sql: str) -> list[tuple]:
-    with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
-        return conn.execute(sql).fetchall()
-
-
 def item(guid: str, title: str) -> tuple[str, str, str]:
     return (guid, title, "Officers will attend a course next year.")
 
 
 def test_watches_alert_their_chat_once_per_story_and_stop_when_removed(
-    tmp_path: Path, feed_server: FeedServer
+    tmp_path: Path,
+    feed_server: FeedServer,
+    log_target: Path | str,
 ) -> None:
     with FakeTelegram() as telegram:
         settings = settings_for(
-            tmp_path, telegram_token=telegram.token, telegram_api_url=telegram.base_url,
+            tmp_path, db=log_target, telegram_token=telegram.token,
+            telegram_api_url=telegram.base_url,
             poll_interval=1, jitter=0, watches_per_chat=2,
         )  # fmt: skip
         shutil.rmtree(settings.rules / "entities")

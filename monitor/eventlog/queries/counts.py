@@ -22,7 +22,7 @@ class FeedCounts:
 
 def feed_counts(log: Reader) -> FeedCounts:
     total, failing = log.db.execute(
-        "SELECT COUNT(*), COALESCE(SUM(failures > 0), 0) FROM feeds"
+        "SELECT COUNT(*), COUNT(CASE WHEN failures > 0 THEN 1 END) FROM feeds"
     ).fetchone()
     outcomes: Counter[str] = Counter(dict.fromkeys(POLL_OUTCOMES, 0))
     rows = log.db.execute("SELECT outcome, COUNT(*) FROM feed_checks GROUP BY outcome")
