@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import html
 import os
@@ -85,6 +86,16 @@ def wait_until(predicate: Callable[[], object], timeout: float = 60.0) -> bool:
         if predicate():
             return True
         time.sleep(0.1)
+    return False
+
+
+async def eventually(predicate: Callable[[], object], within: float = 60.0) -> bool:
+    """`wait_until` for a test whose event loop must keep running (a bot, a daemon) meanwhile."""
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        await asyncio.sleep(0.05)
     return False
 
 

@@ -4,9 +4,7 @@ as buttons, a page without a feed and a blocked address are refused."""
 
 from __future__ import annotations
 
-import asyncio
-import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -14,7 +12,7 @@ from typing import Any
 import pytest
 from fakes.feed_server import FeedServer
 from fakes.telegram import FakeTelegram
-from helpers import rss, settings_for
+from helpers import eventually, rss, settings_for
 
 from monitor.bot import app as tg
 from monitor.bot.commands import BotContext
@@ -60,13 +58,6 @@ async def bot_running(
                 await tg.stop_bot(app)
 
 
-async def eventually(predicate: Callable[[], object], within: float = 30.0) -> None:
-    deadline = time.monotonic() + within
-    while not predicate():
-        assert time.monotonic() < deadline, "the condition did not hold within the deadline"
-        await asyncio.sleep(0.05)
-
-
 def texts(telegram: FakeTelegram) -> list[str]:
     return [m["text"] for m in telegram.sent_messages(ADMIN)]
 
@@ -77,7 +68,7 @@ async def test_addfeed_adds_a_feed_with_its_title_and_entries(
     url = feed_server.serve("/rss.xml", rss([("a", "One", "x"), ("b", "Two", "y")], "Daily"))
     async with bot_running(tmp_path, telegram, db=log_target, allow_private_feeds=True) as store:
         telegram.user_message(ADMIN, f"/addfeed {url} 15m")
-        await eventually(lambda: len(texts(telegram)) == 2)
+        assert await eventually(lambda: len(texts(telegram)) == 2)
         checking, added = texts(telegram)
         assert checking.startswith(f"Checking {url}")
         assert "Added feed" in added and "<b>Daily</b>, 2 entries now, polled every 15m" in added
@@ -97,14 +88,14 @@ async def test_a_page_offers_a_button_per_feed_and_a_press_adds_it(
     feed = feed_server.serve(long_path, rss([("a", "One", "x")], "Press releases"))
     async with bot_running(tmp_path, telegram, db=log_target, allow_private_feeds=True) as store:
         telegram.user_message(ADMIN, f"/addfeed {page}")
-        await eventually(lambda: len(texts(telegram)) == 2)
+        assert await eventually(lambda: len(texts(telegram)) == 2)
         offer = telegram.sent_messages(ADMIN)[1]
         assert "links these feeds" in offer["text"] and feed in offer["text"]
         rows = offer["reply_markup"]["inline_keyboard"]
         assert [row[0]["text"] for row in rows] == ["Press", "Atom"]
         assert feed_states(store) == []
         telegram.callback(ADMIN, rows[0][0]["callback_data"], message_id=2)
-        await eventually(lambda: len(texts(telegram)) == 4)
+        assert await eventually(lambda: len(texts(telegram)) == 4)
         assert "<b>Press releases</b>, 1 entries now" in texts(telegram)[3]
         assert [f.url for f in feed_states(store)] == [feed]
 
@@ -115,7 +106,7 @@ async def test_a_page_without_a_feed_suggests_a_page_watch(
     page = feed_server.serve("/plain", "<html><head><title>T</title></head></html>", HTML)
     async with bot_running(tmp_path, telegram, db=log_target, allow_private_feeds=True) as store:
         telegram.user_message(ADMIN, f"/addfeed {page}")
-        await eventually(lambda: len(texts(telegram)) == 2)
+        assert await eventually(lambda: len(texts(telegram)) == 2)
         assert "without a feed link" in texts(telegram)[1]
         assert "monitor watch" in texts(telegram)[1]
         assert feed_states(store) == []
@@ -128,7 +119,7 @@ async def test_the_check_goes_through_the_ssrf_guard(
     named = url.replace("127.0.0.1", "localhost")
     async with bot_running(tmp_path, telegram, db=log_target) as store:
         telegram.user_message(ADMIN, f"/addfeed {named}")
-        await eventually(lambda: len(texts(telegram)) == 2)
+        assert await eventually(lambda: len(texts(telegram)) == 2)
         assert "Not added" in texts(telegram)[1] and "blocked-address" in texts(telegram)[1]
         assert feed_states(store) == []
     assert feed_server.hits("/rss.xml") == 0
@@ -139,5 +130,5 @@ async def test_an_expired_offer_says_so(
 ) -> None:
     async with bot_running(tmp_path, telegram, db=log_target, allow_private_feeds=True):
         telegram.callback(ADMIN, "addfeed:0123456789ab")
-        await eventually(lambda: texts(telegram))
+        assert await eventually(lambda: texts(telegram))
         assert "expired" in texts(telegram)[0]

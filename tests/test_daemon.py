@@ -10,12 +10,11 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from fakes.feed_server import FeedServer
-from helpers import TEST_RULE, rss, settings_for, wait_until
+from helpers import TEST_RULE, eventually, query, rss, settings_for, wait_until
 from typer.testing import CliRunner
 
 from monitor.cli.app import app
@@ -59,11 +58,6 @@ class Daemon:
         return False
 
 
-def rows(db: Path | str, sql: str) -> int:
-    with Reader.open(db) as log:
-        return int(log.db.execute(sql).fetchone()[0])
-
-
 def found_by_search(db: Path | str, word: str) -> int:
     """Entries the search index finds, read as the daemon left it (a Reader never catches up)."""
     with Reader.open(db) as log:
@@ -103,18 +97,18 @@ def test_daemon_polls_alerts_reloads_and_stops_on_sigterm(
         feed_server.serve("/news.xml", rss([NEW, PLAIN]))
         assert daemon.wait_for(NEW[1], daemon.out), "".join(daemon.err)
         # The search index follows the log while the daemon runs (not only when it stops).
-        pacific = lambda: found_by_search(settings.db, "pacific")  # noqa: E731
-        assert wait_until(lambda: pacific() == 1, 10), "".join(daemon.err)
+        found = wait_until(lambda: found_by_search(settings.db, "pacific") == 1, 10)
+        assert found, "".join(daemon.err)
 
         loads = "SELECT COUNT(*) FROM events WHERE type = 'RulesLoaded'"
-        assert rows(settings.db, loads) == 1
+        assert query(settings.db, loads) == [(1,)]
         edited = (
             (settings.rules / "police-test.yaml")
             .read_text()
             .replace("level: high", "level: critical")
         )
         (settings.rules / "police-test.yaml").write_text(edited)
-        assert wait_until(lambda: rows(settings.db, loads) == 2, 15), "".join(daemon.err)
+        assert wait_until(lambda: query(settings.db, loads) == [(2,)], 15), "".join(daemon.err)
 
         (settings.rules / "broken.yaml").write_text("id: broken\nlevel: loud\n")
         daemon.process.send_signal(signal.SIGHUP)
@@ -133,16 +127,6 @@ def test_daemon_polls_alerts_reloads_and_stops_on_sigterm(
 
 DEEP = "(" * 3000 + "training" + ")" * 3000
 DEEP_RULE = TEST_RULE.replace("condition: training", f'condition: "{DEEP}"')
-
-
-async def eventually(predicate: Callable[[], object], within: float = 20.0) -> bool:
-    """Check `predicate` every 50 ms until it holds or `within` seconds have passed."""
-    deadline = time.monotonic() + within
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        await asyncio.sleep(0.05)
-    return False
 
 
 def test_the_rules_watcher_outlives_a_broken_file_and_loads_the_next_edit(

@@ -5,16 +5,14 @@ nor repeats a digest."""
 
 from __future__ import annotations
 
-import asyncio
-import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from fakes.telegram import FakeTelegram, drop, visible_text
-from helpers import settings_for
+from helpers import eventually, settings_for
 
 from monitor.alerts.dispatcher import Dispatcher
 from monitor.alerts.pacing import Pacer
@@ -69,7 +67,7 @@ class Harness:
     async def command(self, text: str) -> str:
         before = len(self.telegram.sent_messages(CHAT))
         self.telegram.user_message(CHAT, text)
-        await eventually(lambda: len(self.telegram.sent_messages(CHAT)) > before)
+        assert await eventually(lambda: len(self.telegram.sent_messages(CHAT)) > before)
         return visible_text(self.telegram.sent_messages(CHAT)[-1]["text"])
 
     def messages(self) -> list[str]:
@@ -96,13 +94,6 @@ async def harness(tmp_path: Path, log_target: Path | str) -> AsyncIterator[Harne
                 yield Harness(telegram, store, clock, rules, app)
             finally:
                 await tg.stop_bot(app)
-
-
-async def eventually(predicate: Callable[[], object], within: float = 20.0) -> None:
-    deadline = time.monotonic() + within
-    while not predicate():
-        assert time.monotonic() < deadline, "the condition did not hold within the deadline"
-        await asyncio.sleep(0.05)
 
 
 def queue_story(

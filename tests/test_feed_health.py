@@ -5,16 +5,14 @@ feeds in trouble. Through the real bot and the fake Bot API."""
 
 from __future__ import annotations
 
-import asyncio
-import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from fakes.telegram import FakeTelegram, visible_text
-from helpers import settings_for
+from helpers import eventually, settings_for
 
 from monitor.alerts.pacing import Pacer
 from monitor.bot import app as tg
@@ -117,13 +115,6 @@ async def harness(tmp_path: Path, log_target: Path | str) -> AsyncIterator[Harne
                 await tg.stop_bot(app)
 
 
-async def eventually(predicate: Callable[[], object], within: float = 20.0) -> None:
-    deadline = time.monotonic() + within
-    while not predicate():
-        assert time.monotonic() < deadline, "the condition did not hold within the deadline"
-        await asyncio.sleep(0.05)
-
-
 def add_feeds(store: Store) -> tuple[str, str]:
     """An hourly feed whose last entry came at T0, and a feed that starts failing at T0."""
     hourly, broken = ev.feed_id_for(HOURLY), ev.feed_id_for(BROKEN)
@@ -155,7 +146,7 @@ async def test_admins_are_told_once_of_trouble_and_once_of_recovery(harness: Har
     assert await harness.health().check() == 0
     harness.at(6.1)
     assert await harness.health().check() == 2
-    await eventually(lambda: len(harness.notices()) == 2)
+    assert await eventually(lambda: len(harness.notices()) == 2)
     failing, silent = sorted(harness.notices())
     assert failing.startswith("⚠️ Feed failing for 6h: Broken (")
     assert "Last error: http: 500 Internal Server Error" in failing
@@ -171,7 +162,7 @@ async def test_admins_are_told_once_of_trouble_and_once_of_recovery(harness: Har
     harness.at(30.2)  # a day after the last notice
     seen(harness.store, hourly, "e-newer", harness.clock())  # it publishes again meanwhile
     assert await harness.health().check() == 2
-    await eventually(lambda: len(harness.notices()) == 4)
+    assert await eventually(lambda: len(harness.notices()) == 4)
     assert sorted(harness.notices()[2:]) == [
         "✅ Feed answers again: Broken (" + broken + ").",
         "✅ Feed has new entries again: Hourly <News> (" + hourly + ").",
@@ -184,19 +175,19 @@ async def test_health_lists_the_feeds_in_trouble_to_admins_only(harness: Harness
     add_feeds(harness.store)
     harness.at(3)
     harness.telegram.user_message(ADMIN, "/health")
-    await eventually(lambda: harness.telegram.sent_messages(ADMIN))
+    assert await eventually(lambda: harness.telegram.sent_messages(ADMIN))
     reply = visible_text(harness.telegram.sent_messages(ADMIN)[-1]["text"])
     assert "Feeds in trouble: 0 of 2" in reply
     assert "Failing for less than 6h (not counted yet):" in reply and "Broken: 3h" in reply
 
     harness.at(50)
     harness.telegram.user_message(ADMIN, "/health")
-    await eventually(lambda: len(harness.telegram.sent_messages(ADMIN)) == 2)
+    assert await eventually(lambda: len(harness.telegram.sent_messages(ADMIN)) == 2)
     reply = visible_text(harness.telegram.sent_messages(ADMIN)[-1]["text"])
     assert "Feeds in trouble: 2 of 2" in reply
     assert "Broken: failing for 2d (1 tries); http: 500 Internal Server Error" in reply
     assert "Hourly <News>: nothing new for 2d" in reply and "silent after 6h" in reply
 
     harness.telegram.user_message(42, "/health")
-    await eventually(lambda: harness.telegram.sent_messages(42))
+    assert await eventually(lambda: harness.telegram.sent_messages(42))
     assert "for the bot's admins only" in harness.telegram.sent_messages(42)[-1]["text"]

@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
 import psycopg
 from fakes.feed_server import FeedServer
-from helpers import rss, settings_for
+from helpers import eventually, rss, settings_for
 
 from monitor.daemon import assembled
 from monitor.eventlog import leases
@@ -21,13 +20,6 @@ from monitor.feeds import feed_list as feeds
 from monitor.poll.leased_polls import LeasedPolls
 
 LEASE = 1.0
-
-
-async def eventually(predicate: Callable[[], object], within: float = 60.0) -> None:
-    deadline = time.monotonic() + within
-    while not predicate():
-        assert time.monotonic() < deadline, "the condition did not hold within the deadline"
-        await asyncio.sleep(0.05)
 
 
 def stored(store: Store) -> int:
@@ -49,11 +41,11 @@ def test_a_held_up_event_loop_does_not_lose_the_lease_of_a_poll_under_way(
             assert table is not None
             polls = LeasedPolls(running.pipeline, table, claim_every=0.2)
             polls.start()
-            await eventually(lambda: feed_server.hits("/slow.xml"))  # the poll is under way
+            assert await eventually(lambda: feed_server.hits("/slow.xml"))  # the poll is under way
             time.sleep(3 * LEASE)  # noqa: ASYNC251 (the point: the loop is held, no round runs)
             with psycopg.connect(postgres_url, autocommit=True) as other:
                 taken = leases.claim_due(other, "d2", datetime.now(UTC), 10, LEASE)
-            await eventually(lambda: stored(running.store))  # the server answers after 4 s
+            assert await eventually(lambda: stored(running.store))  # the server answers after 4 s
             await polls.shutdown()
             return taken
 

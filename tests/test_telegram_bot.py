@@ -3,17 +3,15 @@ server on loopback, our handlers over a real log. Buttons, pacing, group admins.
 
 from __future__ import annotations
 
-import asyncio
 import itertools
-import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
 from fakes.telegram import FakeTelegram
-from helpers import settings_for
+from helpers import eventually, settings_for
 
 from monitor.alerts.pacing import Pacer, PacingRules
 from monitor.bot import app as tg
@@ -50,14 +48,6 @@ async def bot_running(
             await tg.stop_bot(app)
 
 
-async def eventually(predicate: Callable[[], object], within: float = 20.0) -> None:
-    """Wait, without blocking the loop the bot runs in, until `predicate` holds."""
-    deadline = time.monotonic() + within
-    while not predicate():
-        assert time.monotonic() < deadline, "the condition did not hold within the deadline"
-        await asyncio.sleep(0.05)
-
-
 def buttons(markup: dict[str, Any]) -> list[tuple[str, str]]:
     return [(b["text"], b["callback_data"]) for row in markup["inline_keyboard"] for b in row]
 
@@ -75,14 +65,14 @@ async def test_a_press_flips_its_button_in_place(
 ) -> None:
     async with bot_running(tmp_path, telegram, db=log_target):
         telegram.user_message(42, "/topics")
-        await eventually(lambda: telegram.sent_messages(42))
+        assert await eventually(lambda: telegram.sent_messages(42))
         topics = last_message_id(telegram, 42)
         labels = buttons(telegram.bot_message(42, topics)[1])
         assert (f"Subscribe: {POLICE_LABEL}", "sub:police-training") in labels
         telegram.callback(42, "sub:police-training", message_id=topics)
-        await eventually(lambda: len(telegram.sent_messages(42)) == 2)
+        assert await eventually(lambda: len(telegram.sent_messages(42)) == 2)
         assert "Subscribed to" in telegram.sent_messages(42)[1]["text"]
-        await eventually(lambda: telegram.calls_to("editMessageReplyMarkup"))
+        assert await eventually(lambda: telegram.calls_to("editMessageReplyMarkup"))
         flipped = buttons(telegram.bot_message(42, topics)[1])
         assert (f"Unsubscribe: {POLICE_LABEL}", "unsub:police-training") in flipped
         assert "reply_markup" not in telegram.sent_messages(42)[1]
@@ -112,9 +102,9 @@ async def test_replies_keep_the_chats_pace(
         for _ in range(3):
             telegram.user_message(42, "/subscribe police-training")
         telegram.user_message(43, "/start")
-        await eventually(lambda: len(telegram.sent_messages(42)) == 3)
+        assert await eventually(lambda: len(telegram.sent_messages(42)) == 3)
         telegram.callback(43, "sub:police-training", message_id=2)  # reply + edit: 2 slots
-        await eventually(lambda: len(reply_times(telegram, 43)) == 3)
+        assert await eventually(lambda: len(reply_times(telegram, 43)) == 3)
     # paced 1 s apart; arrival times may jitter by tens of ms under load
     assert min(gaps(reply_times(telegram, 42))) >= 0.8
     assert min(gaps(reply_times(telegram, 43))) >= 0.8
@@ -128,8 +118,8 @@ async def test_a_flood_is_answered_once_then_dropped(
         for _ in range(1000):
             telegram.user_message(42, "/subscribe police-training")
         telegram.user_message(43, "/help")  # updates are handled in order: this one last
-        await eventually(lambda: telegram.sent_messages(43), 60)
-        await eventually(app.bot_data["replies"].idle)
+        assert await eventually(lambda: telegram.sent_messages(43), 60)
+        assert await eventually(app.bot_data["replies"].idle)
     texts = [m["text"] for m in telegram.sent_messages(42)]
     assert len(texts) == 6, texts
     assert "Subscribed:" in texts[0] and all("Already subscribed" in t for t in texts[1:5])
@@ -177,8 +167,8 @@ async def test_only_group_admins_and_bot_admins_change_a_group(
         say(admin, "/unsubscribe security-cooperation")  # asked again within a minute
         telegram.callback(GROUP, "sub:global-security-initiative", user_id=member, message_id=1)
         telegram.user_message(42, "/subscribe police-training")  # a private chat
-        await eventually(lambda: len(texts_to(telegram, GROUP)) == 6)
-        await eventually(app.bot_data["replies"].idle)
+        assert await eventually(lambda: len(texts_to(telegram, GROUP)) == 6)
+        assert await eventually(app.bot_data["replies"].idle)
         store = app.bot_data["context"].store
         rows = store.db.execute("SELECT chat_id, rule_id FROM subscriptions ORDER BY 1, 2")
         subscribed = [tuple(row) for row in rows]

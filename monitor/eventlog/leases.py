@@ -146,7 +146,8 @@ def sync_feeds(db: Database, feed_ids: Sequence[str], now: datetime) -> FeedsSyn
 def check_in(db: Database, owner: str, now: datetime, lease: float) -> Share:
     """Note `owner` alive at `now` and return its share among the daemons seen within the
     last `lease` seconds (those not seen for longer are forgotten)."""
-    cutoff = now - (lease_end(now, lease) - now)  # lease_end refuses a bad lease
+    lease_end(now, lease)  # refuses a naive time or a lease that is not positive
+    cutoff = now - timedelta(seconds=lease)
     # Three short transactions, each locking rows of one kind, so that two daemons checking
     # in together cannot deadlock (each upserting itself while deleting the other).
     with transaction(db) as conn:
