@@ -132,3 +132,9 @@ def query(db: Path | str, sql: str) -> list[tuple[object, ...]]:
 
     with Reader.open(db) as log:
         return [tuple(row) for row in log.db.execute(sql).fetchall()]
+
+
+def scalar(db: Path | str, sql: str) -> int:
+    """The one number `sql` answers on the log (a count, a max; 0 for none)."""
+    [(value,)] = query(db, sql)
+    return int(value or 0)

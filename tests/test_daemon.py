@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 from fakes.feed_server import FeedServer
-from helpers import TEST_RULE, eventually, query, rss, settings_for, wait_until
+from helpers import TEST_RULE, eventually, rss, scalar, settings_for, wait_until
 from typer.testing import CliRunner
 
 from monitor.cli.app import app
@@ -101,14 +101,14 @@ def test_daemon_polls_alerts_reloads_and_stops_on_sigterm(
         assert found, "".join(daemon.err)
 
         loads = "SELECT COUNT(*) FROM events WHERE type = 'RulesLoaded'"
-        assert query(settings.db, loads) == [(1,)]
+        assert scalar(settings.db, loads) == 1
         edited = (
             (settings.rules / "police-test.yaml")
             .read_text()
             .replace("level: high", "level: critical")
         )
         (settings.rules / "police-test.yaml").write_text(edited)
-        assert wait_until(lambda: query(settings.db, loads) == [(2,)], 15), "".join(daemon.err)
+        assert wait_until(lambda: scalar(settings.db, loads) == 2, 15), "".join(daemon.err)
 
         (settings.rules / "broken.yaml").write_text("id: broken\nlevel: loud\n")
         daemon.process.send_signal(signal.SIGHUP)

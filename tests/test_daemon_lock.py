@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 from fakes.feed_server import FeedServer
-from helpers import rss, settings_for, wait_until
-from test_daemon import Daemon, daemon_env, rows
+from helpers import rss, scalar, settings_for, wait_until
+from test_daemon import Daemon, daemon_env
 
 from monitor.errors import DaemonRunningError
 from monitor.eventlog.lock import daemon_lock
@@ -40,8 +40,8 @@ def test_a_second_daemon_on_the_same_log_stops_before_touching_it(
     first = Daemon(env, tmp_path)
     try:
         assert first.wait_for("running", first.err), "".join(first.err)
-        assert wait_until(lambda: rows(settings.db, "SELECT COUNT(*) FROM entries") == 1)
-        before = rows(settings.db, "SELECT MAX(seq) FROM events")
+        assert wait_until(lambda: scalar(settings.db, "SELECT COUNT(*) FROM entries") == 1)
+        before = scalar(settings.db, "SELECT MAX(seq) FROM events")
         result = subprocess.run(
             [sys.executable, "-m", "monitor", *second],
             env=env, cwd=tmp_path, capture_output=True, text=True, timeout=60,
@@ -50,7 +50,7 @@ def test_a_second_daemon_on_the_same_log_stops_before_touching_it(
         lines = result.stderr.strip().splitlines()
         assert len(lines) == 1, result.stderr
         assert f"pid {first.process.pid}" in lines[0] and str(settings.db) in lines[0]
-        assert rows(settings.db, "SELECT MAX(seq) FROM events") == before
+        assert scalar(settings.db, "SELECT MAX(seq) FROM events") == before
         assert feed_server.hits("/news.xml") == 1
         assert first.process.poll() is None
     finally:

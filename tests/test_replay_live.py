@@ -11,8 +11,8 @@ from collections import Counter
 from pathlib import Path
 
 from fakes.feed_server import FeedServer
-from helpers import rss, settings_for, wait_until
-from test_daemon import Daemon, daemon_env, rows
+from helpers import rss, scalar, settings_for, wait_until
+from test_daemon import Daemon, daemon_env
 
 from monitor.eventlog import events as ev
 from monitor.eventlog.store import Store
@@ -86,7 +86,7 @@ def test_replay_in_a_loop_beside_a_live_daemon_loses_and_repeats_no_alert(
             wait_until(lambda: False, 0.5)  # a new round about every poll: writes keep coming
             feed_server.serve("/news.xml", rss(items(upto)))
         sent = "SELECT COUNT(*) FROM alerts WHERE status = 'sent'"
-        wait_until(lambda: rows(settings.db, sent) == total, 120)
+        wait_until(lambda: scalar(settings.db, sent) == total, 120)
     finally:
         loop.stop.set()
         loop.join(timeout=300)
@@ -104,4 +104,4 @@ def test_replay_in_a_loop_beside_a_live_daemon_loses_and_repeats_no_alert(
 
 
 def entries(db: Path) -> int:
-    return rows(db, "SELECT COUNT(*) FROM entries")
+    return scalar(db, "SELECT COUNT(*) FROM entries")
