@@ -190,9 +190,9 @@ def test_daemons_starting_together_create_the_tables_once(postgres_url: str) -> 
     errors: list[Exception] = []
 
     def create() -> None:
-        try:
-            with other(postgres_url) as conn:
-                leases.ensure_lease_tables(conn)
+        try:  # as a daemon does: through a pool of autocommit connections
+            with ConnectionPool(postgres_url, min_size=1, kwargs={"autocommit": True}) as pool:
+                leases.ensure_lease_tables(pool)
         except Exception as error:  # collected for the assert below
             errors.append(error)
 

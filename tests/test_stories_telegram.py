@@ -52,11 +52,10 @@ def alert_sends(telegram: FakeTelegram, chat: int) -> int:
 def test_later_outlets_edit_the_message_and_a_higher_match_alerts_once(
     tmp_path: Path,
     feed_server: FeedServer,
-    log_target: Path | str,
 ) -> None:
     with FakeTelegram() as telegram:
         settings = settings_for(
-            tmp_path, db=log_target, telegram_token=telegram.token,
+            tmp_path, telegram_token=telegram.token,
             telegram_api_url=telegram.base_url,
             poll_interval=1, jitter=0,
         )  # fmt: skip

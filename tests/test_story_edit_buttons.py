@@ -42,11 +42,10 @@ def labels(markup: object) -> list[str]:
 def test_a_story_edit_keeps_the_buttons_the_chat_pressed(
     tmp_path: Path,
     feed_server: FeedServer,
-    log_target: Path | str,
 ) -> None:
     with FakeTelegram() as telegram:
         settings = settings_for(
-            tmp_path, db=log_target, telegram_token=telegram.token,
+            tmp_path, telegram_token=telegram.token,
             telegram_api_url=telegram.base_url,
             poll_interval=1, jitter=0,
         )  # fmt: skip

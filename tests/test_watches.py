@@ -95,11 +95,10 @@ def item(guid: str, title: str) -> tuple[str, str, str]:
 def test_watches_alert_their_chat_once_per_story_and_stop_when_removed(
     tmp_path: Path,
     feed_server: FeedServer,
-    log_target: Path | str,
 ) -> None:
     with FakeTelegram() as telegram:
         settings = settings_for(
-            tmp_path, db=log_target, telegram_token=telegram.token,
+            tmp_path, telegram_token=telegram.token,
             telegram_api_url=telegram.base_url,
             poll_interval=1, jitter=0, watches_per_chat=2,
         )  # fmt: skip

@@ -96,7 +96,9 @@ class FeedsSynced:
 def transaction(db: Database) -> Iterator[psycopg.Connection[Any]]:
     """One committed transaction on the connection, or on a connection from the pool."""
     if isinstance(db, ConnectionPool):
-        with db.connection() as conn:  # the pool commits when the block ends without error
+        # An explicit transaction: on an autocommit connection (the daemons' pools) each
+        # statement would commit alone, and a transaction-level advisory lock with it.
+        with db.connection() as conn, conn.transaction():
             yield conn
     else:
         with db.transaction():
