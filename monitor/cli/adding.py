@@ -7,7 +7,6 @@ import asyncio
 
 from monitor.cli.common import fail, out
 from monitor.config import Settings
-from monitor.daemon import fetch_policy
 from monitor.eventlog.store import Store
 from monitor.feeds import feed_list as feeds
 from monitor.feeds.fetch import Fetcher
@@ -16,6 +15,7 @@ from monitor.feeds.probe import IsFeed, NoFeed, OffersFeeds, Probe, Prober
 
 def probe(settings: Settings, url: str) -> Probe:
     """Fetch `url` once (the operator's own: no SSRF guard) and say what it is."""
+    from monitor.daemon import fetch_policy  # here: the daemon's imports cost a second
 
     async def run() -> Probe:
         async with Fetcher(fetch_policy(settings)) as fetcher:

@@ -9,7 +9,6 @@ from typing import Annotated
 import typer
 
 from monitor.cli.common import fail, open_store, out, settings_from
-from monitor.daemon import poll_one
 from monitor.errors import DaemonRunningError, FeedError
 from monitor.eventlog.queries.feeds import FeedState
 from monitor.feeds import controls
@@ -61,6 +60,8 @@ def feeds_poll(ctx: typer.Context, ref: str) -> None:
     feed = _feed(ctx, ref)
     if feed.paused:
         raise fail(f"feed {feed.id} is paused; `monitor feeds resume {feed.id}` first")
+    from monitor.daemon import poll_one  # here: the daemon's imports cost a second
+
     try:
         outcome = asyncio.run(poll_one(settings, feed.id))
     except DaemonRunningError:

@@ -12,7 +12,7 @@ import json
 from dataclasses import asdict, replace
 from datetime import timedelta
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -29,8 +29,9 @@ from monitor.cli.common import (
 )
 from monitor.eventlog.projections import iso
 from monitor.eventlog.queries.stories import StoryRow, recent_stories
-from monitor.poll.stories import StoryPolicy
-from monitor.poll.story_items import group_items, mistakes, pairwise, read_items
+
+if TYPE_CHECKING:
+    from monitor.poll.stories import StoryPolicy
 
 stories_app = typer.Typer(
     help="Stories: the reports of one event by many outlets, alerted once (docs/stories.md).",
@@ -98,8 +99,10 @@ def group_command(input_file: InputOption, window: WindowOption = "72h") -> None
 
     Example: monitor stories group --input items.jsonl
     """
+    from monitor.poll.story_items import group_items, read_items  # datasketch loads scipy
+
     items = read_items(input_file)
-    policy = replace(StoryPolicy(), window=timedelta(seconds=duration_option("--window", window)))
+    policy = _policy(window)
     for placement in group_items(items, policy):
         print_json_line({"id": placement.entry_id, "story": placement.story_id})
 
@@ -123,8 +126,10 @@ def eval_command(
 
     Example: monitor stories eval /tmp/stories/stories_dev.jsonl
     """
+    from monitor.poll.story_items import group_items, mistakes, pairwise, read_items
+
     items = read_items(input_file)
-    policy = replace(StoryPolicy(), window=timedelta(seconds=duration_option("--window", window)))
+    policy = _policy(window)
     placements = group_items(items, policy)
     typer.echo(json.dumps(pairwise(items, placements).as_dict()))
     if show_mistakes:
@@ -133,3 +138,9 @@ def eval_command(
             typer.echo(f"wrongly joined: {a} {b}")
         for a, b in missed:
             typer.echo(f"missed: {a} {b}")
+
+
+def _policy(window: str) -> StoryPolicy:
+    from monitor.poll.stories import StoryPolicy
+
+    return replace(StoryPolicy(), window=timedelta(seconds=duration_option("--window", window)))

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import asdict
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from monitor.eventlog.events import StoredEvent
-from monitor.poll.pipeline import PollOutcome
-from monitor.rules.backtest import Backtest
+if TYPE_CHECKING:  # the types only: every command imports this module, and not all poll
+    from monitor.eventlog.events import StoredEvent
+    from monitor.poll.pipeline import PollOutcome
+    from monitor.rules.backtest import Backtest
 
 Row = dict[str, Any]
 

@@ -15,7 +15,6 @@ import typer
 from monitor.cli.common import FetchArticleOption, fail, open_store, out, settings_from
 from monitor.cli.feeds import interval_seconds
 from monitor.config import Settings
-from monitor.daemon import fetch_policy
 from monitor.errors import FeedError
 from monitor.eventlog.events import PageSelectors
 from monitor.feeds import feed_list as feeds
@@ -57,6 +56,8 @@ def _selectors(
 
 
 def _fetch(settings: Settings, url: str) -> FetchResult:
+    from monitor.daemon import fetch_policy  # here: the daemon's imports cost a second
+
     async def run() -> FetchResult:
         async with Fetcher(fetch_policy(settings)) as fetcher:
             return await fetcher.fetch(url)
