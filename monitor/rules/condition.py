@@ -14,7 +14,7 @@ a condition recurse, and a condition thousands of levels deep would end in Recur
 from __future__ import annotations
 
 import re
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Collection, Container, Mapping, Sequence
 from dataclasses import dataclass
 
 _TOKEN = re.compile(r"\s*(\(|\)|[A-Za-z_][A-Za-z0-9_-]*\*?|\d+|\S)")
@@ -67,7 +67,7 @@ def parse_condition(text: str, block_names: Collection[str]) -> Node:
     return node
 
 
-def evaluate(node: Node, fired: Collection[str]) -> bool:
+def evaluate(node: Node, fired: Container[str]) -> bool:
     """Whether the condition holds, given the names of the blocks that fired."""
     if isinstance(node, Block):
         return node.name in fired

@@ -7,8 +7,10 @@ module then evaluates only the rules those hits touch, block by block.
 from __future__ import annotations
 
 import bisect
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any
 
 from monitor.rules.condition import evaluate, positive_names
 from monitor.rules.hits import Hits, Span, token_gap
@@ -24,6 +26,7 @@ __all__ = [
     "Outcome",
     "Span",
     "evaluate_rule",
+    "rule_holds",
 ]
 
 
@@ -37,6 +40,14 @@ class CompiledKeywords:
     all: tuple[int, ...]
     none: tuple[int, ...]
 
+    @cached_property
+    def any_set(self) -> frozenset[int]:
+        return frozenset(self.any)
+
+    @cached_property
+    def none_set(self) -> frozenset[int]:
+        return frozenset(self.none)
+
 
 CompiledBlock = CompiledKeywords | EntityBlock | NearBlock | CompiledParties
 
@@ -46,10 +57,12 @@ class CompiledRule:
     rule: Rule
     blocks: tuple[CompiledBlock, ...]
     positive: frozenset[str]  # blocks whose words explain a match
+    by_name: Mapping[str, CompiledBlock] = field(default_factory=dict)
 
     @staticmethod
     def build(rule: Rule, blocks: Sequence[CompiledBlock]) -> CompiledRule:
-        return CompiledRule(rule, tuple(blocks), positive_names(rule.condition))
+        named = {block.name: block for block in blocks}
+        return CompiledRule(rule, tuple(blocks), positive_names(rule.condition), named)
 
 
 @dataclass(frozen=True)
@@ -91,6 +104,81 @@ def evaluate_rule(rule: CompiledRule, hits: Hits) -> Outcome:
         if spans:
             fired[block.name] = spans
     return Outcome(evaluate(rule.rule.condition, fired.keys()), fired, parties)
+
+
+def rule_holds(rule: CompiledRule, hits: Hits) -> bool:
+    """Whether `evaluate_rule(rule, hits).holds`, working out only the blocks the condition
+    reaches: `and` and `or` stop early, and most entries a rule wakes for fail at its first
+    block. Matching many entries asks this first and evaluates in full only what holds."""
+    return evaluate(rule.rule.condition, _LazyBlocks(rule, hits))
+
+
+class _LazyBlocks(Mapping[str, tuple[Span, ...]]):
+    """Which blocks fire, each worked out once when the condition first asks. Near and
+    parties blocks read only keywords and entities blocks (the loader checks it), so each
+    block fires here exactly when it does in `evaluate_rule`."""
+
+    def __init__(self, rule: CompiledRule, hits: Hits) -> None:
+        self._blocks = rule.by_name
+        self._hits = hits
+        self._spans: dict[str, tuple[Span, ...]] = {}
+
+    def __getitem__(self, name: str) -> tuple[Span, ...]:
+        spans = self._spans_of(name)
+        if not spans:
+            raise KeyError(name)  # as in `fired`, which holds only the blocks that fired
+        return spans
+
+    def __contains__(self, name: object) -> bool:  # without Mapping's KeyError round trip
+        if not isinstance(name, str):
+            return False
+        block = self._blocks[name]
+        if isinstance(block, CompiledKeywords) and name not in self._spans:
+            return _keywords_fire(block, self._hits)  # the spans are not needed to say so
+        return bool(self._spans_of(name))
+
+    def get(self, name: str, default: object = None) -> Any:
+        return self._spans_of(name) or default
+
+    def _spans_of(self, name: str) -> tuple[Span, ...]:
+        spans = self._spans.get(name)
+        if spans is None:
+            spans = self._spans[name] = self._work_out(self._blocks[name])
+        return spans
+
+    def __iter__(self) -> Iterator[str]:
+        return (name for name in self._blocks if name in self)
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
+
+    def _work_out(self, block: CompiledBlock) -> tuple[Span, ...]:
+        if isinstance(block, CompiledKeywords | EntityBlock):
+            return _block_spans(block, self._hits)
+        if isinstance(block, NearBlock):
+            if block.first not in self or block.second not in self:
+                return ()
+            return _near_spans(block, self, self._hits)
+        if block.entities not in self or not any(a in self for a in block.acts):
+            return ()
+        return party_spans(check_parties(block, self, self._hits))
+
+
+def _keywords_fire(block: CompiledKeywords, hits: Hits) -> bool:
+    """Whether `_keyword_spans` finds any span: set intersections with the entry's few hit
+    terms instead of a walk over the block's many terms."""
+    terms, fields = hits.terms, block.fields
+
+    def in_fields(term_ids: frozenset[int]) -> bool:
+        return any(span[0] in fields for term in term_ids for span in terms[term])
+
+    if block.none and in_fields(block.none_set.intersection(terms)):
+        return False
+    if block.any and not in_fields(block.any_set.intersection(terms)):
+        return False
+    if not block.any and not block.all:
+        return False
+    return all(any(span[0] in fields for span in terms.get(term, ())) for term in block.all)
 
 
 def _block_spans(block: CompiledKeywords | EntityBlock, hits: Hits) -> tuple[Span, ...]:

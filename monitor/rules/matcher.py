@@ -29,6 +29,7 @@ from monitor.rules.evaluate import (
     Outcome,
     Span,
     evaluate_rule,
+    rule_holds,
 )
 from monitor.rules.files import content_hash
 from monitor.rules.findings import NOTHING, Finder, Finding
@@ -168,7 +169,9 @@ class RuleSet:
         memo: dict[str, object] = {}  # the findings' work shared by the entry's rules
         for index in sorted(candidates):
             compiled = self._compiled[index]
-            outcome = evaluate_rule(compiled, hits)
+            if not rule_holds(compiled, hits):
+                continue
+            outcome = evaluate_rule(compiled, hits)  # in full, for the words that explain it
             if outcome.holds:
                 find = partial(self._finder.find, compiled, outcome, hits, memo)
                 matched.append(_rule_hit(compiled, outcome, hits.texts, find))
