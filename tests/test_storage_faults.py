@@ -16,6 +16,8 @@ from fakes.feed_server import FeedServer
 from helpers import rss, settings_for, wait_until
 
 from monitor import daemon
+from monitor.alerts.dispatcher import Dispatcher
+from monitor.alerts.sinks import ConsoleSink
 from monitor.errors import StoreError
 from monitor.eventlog.queries.feeds import feed_states
 from monitor.eventlog.replay import replay
@@ -141,3 +143,42 @@ def test_the_daemon_survives_a_locked_database_and_catches_up(
 def _count(db: Path) -> int:
     with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
         return int(conn.execute("SELECT COUNT(*) FROM entries").fetchone()[0])
+
+
+def commits_by_level(statements: list[str]) -> list[tuple[str, str]]:
+    """(synchronous level, what the transaction inserted into events) for each commit."""
+    level, inserted, found = "FULL", "", []
+    for statement in statements:
+        if statement.startswith("PRAGMA synchronous = "):
+            level = statement.removeprefix("PRAGMA synchronous = ")
+        elif "INSERT INTO events" in statement:
+            inserted = "events"
+        elif statement == "COMMIT":
+            found.append((level, inserted))
+            inserted = ""
+    return found
+
+
+def test_a_poll_commits_without_waiting_for_the_disk_and_a_dispatch_waits(
+    store_with_feed: Store, tmp_path: Path, feed_server: FeedServer
+) -> None:
+    # A power cut may lose the last polls (the next poll redoes them) but never an
+    # alert's dispatch: the synced commit before a send flushes the polls before it too.
+    store = store_with_feed
+    asyncio.run(poll_once(store, tmp_path / "rules"))  # the backlog: no alert
+    news = ("c", "Kenya hosts a police training course", "Officers from six states.")
+    feed_server.serve("/news.xml", rss([news, *ITEMS]))
+    statements: list[str] = []
+    store.db.set_trace_callback(statements.append)
+    asyncio.run(poll_once(store, tmp_path / "rules"))
+    polled = commits_by_level(statements)
+    statements.clear()
+    lines: list[str] = []
+    assert asyncio.run(Dispatcher(store, [ConsoleSink(lines.append)]).deliver_due()) == 1
+    dispatched = commits_by_level(statements)
+    store.db.set_trace_callback(None)
+    assert ("NORMAL", "events") in polled
+    assert all(level == "NORMAL" for level, _ in polled), polled
+    assert dispatched and all(level == "FULL" for level, _ in dispatched), dispatched
+    assert store.db.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL again
+    assert len(lines) == 1

@@ -197,23 +197,49 @@ class Store(Reader):
             raise
 
     def append(
-        self, new_events: Sequence[ev.NewEvent], expected: Mapping[str, int] | None = None
+        self,
+        new_events: Sequence[ev.NewEvent],
+        expected: Mapping[str, int] | None = None,
+        *,
+        synced: bool = True,
     ) -> list[ev.StoredEvent]:
         """Append in one transaction; events already in the log are skipped.
 
         `expected` maps a stream to the version the caller last saw (0: no events yet);
         if the stream has moved on, nothing is appended and ConcurrencyError is raised.
+
+        Without `synced`, the commit does not wait for the disk: a crash of the process
+        loses nothing, a power cut may lose it whole, with the appends after it and never
+        a part of one. Only for what the next poll redoes, and what no message depends
+        on: the synced appends before any send flush it to disk too.
         """
-        try:
+        with self._synced(synced):
+            try:
+                return self._append_once(new_events, expected or {})
+            except StoreError:
+                if not self._lost_connection():
+                    raise
+            # PostgreSQL lost the connection: the transaction rolled back, or committed
+            # before the answer was lost. Once more on a fresh connection (synced, as every
+            # new connection is): ids already stored are skipped.
+            log.warning("%s: connection lost during an append; retrying once", where(str(self.path)))
+            self._reconnect()
             return self._append_once(new_events, expected or {})
-        except StoreError:
+
+    @contextmanager
+    def _synced(self, synced: bool) -> Iterator[None]:
+        """FULL waits for the disk at each commit; NORMAL (WAL) keeps the log whole and
+        ordered but may lose the last commits to a power cut (on PostgreSQL,
+        synchronous_commit off: the same)."""
+        if synced:
+            yield
+            return
+        self.db.execute("PRAGMA synchronous = NORMAL")
+        try:
+            yield
+        finally:
             if not self._lost_connection():
-                raise
-        # PostgreSQL lost the connection: the transaction rolled back, or committed before
-        # the answer was lost. Once more on a fresh connection: ids already stored are skipped.
-        log.warning("%s: connection lost during an append; retrying once", where(str(self.path)))
-        self._reconnect()
-        return self._append_once(new_events, expected or {})
+                self.db.execute("PRAGMA synchronous = FULL")
 
     def _append_once(
         self, new_events: Sequence[ev.NewEvent], expected: Mapping[str, int]
@@ -253,18 +279,14 @@ class Store(Reader):
         super().close()
 
     def note_check(self, feed_id: str, outcome: str) -> None:
-        # Not part of the log: no fsync for it (WAL + NORMAL stays consistent, may lose the last).
-        self.db.execute("PRAGMA synchronous = NORMAL")
-        try:
-            with self.transaction() as db:
-                db.execute(
-                    "INSERT INTO feed_checks (feed_id, checked_at, outcome) VALUES (?, ?, ?)"
-                    " ON CONFLICT (feed_id) DO UPDATE SET checked_at = excluded.checked_at,"
-                    " outcome = excluded.outcome",
-                    (feed_id, projections.iso(self.clock()), outcome),
-                )
-        finally:
-            self.db.execute("PRAGMA synchronous = FULL")
+        # Not part of the log: no fsync for it.
+        with self._synced(False), self.transaction() as db:
+            db.execute(
+                "INSERT INTO feed_checks (feed_id, checked_at, outcome) VALUES (?, ?, ?)"
+                " ON CONFLICT (feed_id) DO UPDATE SET checked_at = excluded.checked_at,"
+                " outcome = excluded.outcome",
+                (feed_id, projections.iso(self.clock()), outcome),
+            )
 
 
 def write_error(path: DbTarget, error: BaseException) -> StoreError:
