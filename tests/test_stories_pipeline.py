@@ -110,6 +110,37 @@ def test_a_rewrite_joins_after_a_restart_and_another_event_does_not(
         assert replay(store, write=False).identical
 
 
+def test_a_first_poll_joins_by_url_only_and_a_later_rewrite_of_it_alerts(
+    tmp_path: Path, log_target: Path | str, feed_server: FeedServer
+) -> None:
+    # A feed's first poll is its history: its entries are not compared (that was most of
+    # a first pass's time and memory), so a rewrite of one starts its own story; the
+    # same URL still joins (and alerts: the story had none).
+    settings = settings_for(tmp_path, db=log_target)
+    one = feed_server.serve("/one.xml", rss([WIRE], title="Outlet One"))
+    add_feeds(settings, one)
+    lines: list[str] = []
+    run_once(settings, lines)  # the backlog: WIRE, not alerted
+    two = feed_server.serve("/two.xml", rss([PLAIN], title="Outlet Two"))
+    add_feeds(settings, two)
+    run_once(settings, lines)  # two's backlog
+    feed_server.serve("/two.xml", rss([REWRITE, PLAIN], title="Outlet Two"))
+    run_once(settings, lines)  # the rewrite: a story of its own
+    feed_server.serve("/two.xml", rss([WIRE, REWRITE, PLAIN], title="Outlet Two"))
+    run_once(settings, lines)  # WIRE's own link: it joins the first poll's story
+
+    alerts = [line for line in lines if line.startswith("ALERT")]
+    assert len(alerts) == 1 and "expand" in alerts[0], alerts  # the story's first alert
+    rows = story_rows(settings)
+    assert [(entries, outlets, how) for _, entries, outlets, how in rows] == [
+        (2, 2, "new,url"),  # WIRE, first by the first poll, then by its link
+        (1, 1, "new"),  # PLAIN
+        (1, 1, "new"),  # the rewrite, not compared with the first poll's WIRE
+    ]
+    with Store(settings.db) as store:
+        assert replay(store, write=False).identical
+
+
 def test_recent_search_and_the_stories_view_show_each_story_once(
     tmp_path: Path, log_target: Path | str, feed_server: FeedServer
 ) -> None:

@@ -222,7 +222,9 @@ class Store(Reader):
             # PostgreSQL lost the connection: the transaction rolled back, or committed
             # before the answer was lost. Once more on a fresh connection (synced, as every
             # new connection is): ids already stored are skipped.
-            log.warning("%s: connection lost during an append; retrying once", where(str(self.path)))
+            log.warning(
+                "%s: connection lost during an append; retrying once", where(str(self.path))
+            )
             self._reconnect()
             return self._append_once(new_events, expected or {})
 

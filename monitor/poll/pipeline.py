@@ -148,7 +148,7 @@ class Pipeline:
         results = [rules.match(n.entry.title, n.entry.summary, n.entry.content) for n in fresh]
         subscribers = self._subscribers(results, backlog)
         stories = self._story_step()
-        placements = stories.place(fresh, now)
+        placements = stories.place(fresh, now, backlog=backlog)
         chosen = [recipients_of(result, self.audience, subscribers) for result in results]
         if self.audience.needs_subscribers:  # watches are Telegram chats'
             self.watches = self.watches or WatchStep(self.store)

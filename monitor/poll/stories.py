@@ -128,12 +128,15 @@ class StoryIndex:
     def __len__(self) -> int:
         return len(self._story)
 
-    def place(self, item: StoryItem, known_urls: dict[str, str] | None = None) -> Placement:
+    def place(
+        self, item: StoryItem, known_urls: dict[str, str] | None = None, *, similar: bool = True
+    ) -> Placement:
         """Decide the entry's story and add it to the index. `known_urls` maps canonical
-        URLs to story ids the log knows beyond the window."""
+        URLs to story ids the log knows beyond the window. Without `similar`, the entry
+        joins and is joined by its URL only: no signature, nothing in LSH."""
         self._expire(item.at)
         url_key = canonical_url(item.link)
-        sig = self._signature(item)
+        sig = self._signature(item) if similar else _BY_URL_ONLY
         placement = self._choose(item, url_key, sig, known_urls or {})
         self._add(item, placement, sig)
         return placement
@@ -144,18 +147,25 @@ class StoryIndex:
         story_id: str,
         url_key: str | None,
         stored: StorySignature | None = None,
+        *,
+        similar: bool = True,
     ) -> None:
         """Add an entry whose story the log already holds (the rebuild at start), with its
-        signatures as the log cached them (None: computed here)."""
+        signatures as the log cached them (None: computed here; `similar` False: none)."""
         self._expire(item.at)
         how: How = "new" if story_id == item.entry_id else "url"
-        sig = self._restored(item, stored) if stored is not None else self._signature(item)
+        if not similar:
+            sig = _BY_URL_ONLY
+        elif stored is not None:
+            sig = self._restored(item, stored)
+        else:
+            sig = self._signature(item)
         self._add(item, Placement(item.entry_id, story_id, how, 0.0, url_key), sig)
 
     def signature(self, entry_id: str) -> StorySignature | None:
         """An indexed entry's signatures as bytes, for the log's cache."""
         sig = self._sigs.get(entry_id)
-        return None if sig is None else sig.stored()
+        return None if sig is None or sig is _BY_URL_ONLY else sig.stored()
 
     def forget(self, entry_ids: Iterable[str]) -> None:
         """Take entries out again (their append was refused)."""
@@ -257,6 +267,10 @@ class StoryIndex:
         if url_key is not None and self._urls.get(url_key) == story:
             del self._urls[url_key]
         # `_order` keeps the id; expiry skips ids no longer indexed.
+
+
+# An entry placed by its URL only (a feed's first poll): nothing to compare, nothing in LSH.
+_BY_URL_ONLY = _Sig("", "", None, None, 0, 0)
 
 
 def numbers_conflict(mine: frozenset[str], theirs: frozenset[str]) -> bool:

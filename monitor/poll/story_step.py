@@ -60,15 +60,26 @@ class StoryStep:
             self._cache(computed, now)
         return self._index
 
-    def place(self, fresh: Sequence[NewEntry], now: datetime) -> list[Placement]:
-        """Each new entry's story, in order (an entry may join one started in this batch)."""
+    def place(
+        self, fresh: Sequence[NewEntry], now: datetime, *, backlog: bool = False
+    ) -> list[Placement]:
+        """Each new entry's story, in order (an entry may join one started in this batch).
+
+        A feed's first poll (`backlog`) is its history, never alerted: its entries join and
+        are joined by URL only. Comparing them all (0.5 ms and 20 KB of LSH each) made
+        joining most of a first pass's time and memory at a thousand feeds.
+        """
         if not fresh:
             return []
         index = self.index(now)
         keys = {key for new in fresh if (key := canonical_url(new.entry.link))}
         known = stories_by_url(self.log, keys) if keys else {}
         return [
-            index.place(StoryItem(n.id, n.entry.title, n.entry.summary, n.entry.link, now), known)
+            index.place(
+                StoryItem(n.id, n.entry.title, n.entry.summary, n.entry.link, now),
+                known,
+                similar=not backlog,
+            )
             for n in fresh
         ]
 
@@ -159,8 +170,9 @@ def rebuilt_index(
             item = StoryItem(
                 stored.entry_id, stored.title, stored.summary, stored.link, stored.joined_at
             )
-            index.restore(item, stored.story_id, stored.url_key, stored.signature)
-            if stored.signature is None:
+            similar = not stored.backlog
+            index.restore(item, stored.story_id, stored.url_key, stored.signature, similar=similar)
+            if similar and stored.signature is None:
                 computed.append((stored.entry_id, stored.joined_at))
     return index, computed
 

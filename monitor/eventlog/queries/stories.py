@@ -35,6 +35,7 @@ class StoredStoryEntry:
     url_key: str | None
     joined_at: datetime
     signature: StorySignature | None = None  # as cached under the scheme asked for
+    backlog: bool = False  # from a feed's first poll: joined by URL only
 
 
 def story_entries_since(
@@ -44,7 +45,7 @@ def story_entries_since(
     their cached signatures of this `scheme` where the cache has them."""
     rows = log.db.execute(
         "SELECT s.entry_id, s.story_id, e.title, e.summary, e.link, s.url_key, s.joined_at,"
-        " g.title AS title_sig, g.text AS text_sig, g.title_shingles, g.text_shingles"
+        " e.backlog, g.title AS title_sig, g.text AS text_sig, g.title_shingles, g.text_shingles"
         " FROM story_entries s JOIN entries e ON e.id = s.entry_id"
         " LEFT JOIN story_signatures g ON g.entry_id = s.entry_id AND g.scheme = ?"
         " WHERE s.joined_at >= ? ORDER BY s.seq",
@@ -65,6 +66,7 @@ def story_entries_since(
             )
             if cached
             else None,
+            bool(row["backlog"]),
         )
 
 
