@@ -151,7 +151,7 @@ def rebuild_times(store: Store) -> tuple[float, float]:
             began = time.perf_counter()
             rebuilt_index(store, StoryPolicy(), NOW, scheme)
             found.append(time.perf_counter() - began)
-            gc.collect()  # datasketch's LSH holds a cycle: free each index before the next
+            gc.collect()  # free each index before the next
     return statistics.median(times["none"]), statistics.median(times[SIGNATURE_SCHEME])
 
 

@@ -99,7 +99,7 @@ def group_command(input_file: InputOption, window: WindowOption = "72h") -> None
 
     Example: monitor stories group --input items.jsonl
     """
-    from monitor.poll.story_items import group_items, read_items  # datasketch loads scipy
+    from monitor.poll.story_items import group_items, read_items  # numpy: loaded when used
 
     items = read_items(input_file)
     policy = _policy(window)

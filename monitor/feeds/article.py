@@ -16,8 +16,6 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from readability import Document  # type: ignore[import-untyped]  # no type stubs published
-
 from monitor.feeds.pages import read_html
 from monitor.feeds.records import CONTENT_LIMIT
 from monitor.feeds.text import document_head, html_to_text, looks_like_html, shorten
@@ -54,6 +52,10 @@ def extract_article(body: bytes, url: str, content_type: str | None = None) -> A
     root = read_html(body, content_type)
     if root is None:
         return ArticleFailed("unreadable", f"{url}: the page cannot be parsed as HTML")
+    # Imported at the first article, not with the parser: every parser worker loads this
+    # module, few read articles, and readability costs each about 11 MB.
+    from readability import Document  # type: ignore[import-untyped]  # no type stubs published
+
     try:
         summary = Document(root, url=url).summary(html_partial=True)
     except Exception as exc:  # readability raises its own Unparseable, and lxml errors

@@ -2,7 +2,7 @@
 
 First by canonical URL (the same article through another feed), then by near-duplicate
 text inside a time window: MinHash signatures of the headline's and the summary's
-shingles (`poll.similarity`), looked up with LSH (datasketch), then checked against the
+shingles (`poll.similarity`), looked up with LSH (`poll.minhash`), then checked against the
 thresholds that `docs/stories.md` measured. The index holds only the window; the
 pipeline rebuilds it from the stories projection at start, from each entry's signatures
 as the log cached them (`signature`, `restore`): hashing and shingling every entry of the
@@ -13,27 +13,21 @@ computed only for the entries LSH proposes.
 from __future__ import annotations
 
 import sys
-import zlib
-from array import array
 from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Literal
 
-from datasketch import LeanMinHash, MinHash, MinHashLSH
-
 from monitor.eventlog.queries.stories import StorySignature
+from monitor.poll.minhash import NUM_PERM, BandIndex, Signature, from_bytes, signature, to_bytes
 from monitor.poll.similarity import canonical_url, jaccard, numbers, shingles, split_outlet
 
 How = Literal["new", "url", "title", "text"]
-NUM_PERM = 64
 CANDIDATES = 0.6  # LSH's own threshold, as a share of the policy's
-_SEED = MinHash(num_perm=NUM_PERM, seed=1)
 # What a cached signature was made with: one of another scheme is computed again. Change
 # the version when the shingles, the normalisation or the hashing change.
-SIGNATURE_SCHEME = f"minhash{NUM_PERM}-{_SEED.scheme}-crc32-pairs-v1-{sys.byteorder}"
-_TYPECODE = "I" if _SEED.hashvalues.itemsize == 4 else "Q"  # unsigned, as the scheme's values
+SIGNATURE_SCHEME = f"minhash{NUM_PERM}-affine32-crc32-pairs-v1-{sys.byteorder}"
 
 
 @dataclass(frozen=True)
@@ -73,12 +67,12 @@ class Placement:
         return self.how == "new"
 
 
-@dataclass
+@dataclass(slots=True)  # one per entry of the window
 class _Sig:
     headline: str  # the title without an outlet's name after it
     summary: str  # "" when it only repeats the title
-    title: MinHash | None  # None: too few shingles to join on
-    text: MinHash | None
+    title: Signature | None  # None: too few shingles to join on
+    text: Signature | None
     title_shingles: int
     text_shingles: int
     _sets: tuple[frozenset[str], frozenset[str]] | None = None
@@ -91,6 +85,9 @@ class _Sig:
             self._sets = (frozenset(shingles(self.headline)), frozenset(shingles(self.summary)))
         return self._sets[0] if how == "title" else self._sets[1]
 
+    def drop_sets(self) -> None:
+        self._sets = None
+
     @property
     def numbers(self) -> frozenset[str]:
         """The headline's numbers: a join needs the same ones."""
@@ -100,7 +97,7 @@ class _Sig:
 
     def stored(self) -> StorySignature:
         return StorySignature(
-            _bytes(self.title), _bytes(self.text), self.title_shingles, self.text_shingles
+            _stored(self.title), _stored(self.text), self.title_shingles, self.text_shingles
         )
 
 
@@ -113,12 +110,8 @@ class StoryIndex:
     def __post_init__(self) -> None:
         # LSH only proposes candidates (each is checked with the exact Jaccard index), so it
         # looks well below the thresholds: a pair near one is rarely missed.
-        self._titles = MinHashLSH(
-            threshold=self.policy.title_threshold * CANDIDATES, num_perm=NUM_PERM
-        )
-        self._texts = MinHashLSH(
-            threshold=self.policy.text_threshold * CANDIDATES, num_perm=NUM_PERM
-        )
+        self._titles = BandIndex(self.policy.title_threshold * CANDIDATES)
+        self._texts = BandIndex(self.policy.text_threshold * CANDIDATES)
         self._story: dict[str, str] = {}  # entry id -> story id
         self._sigs: dict[str, _Sig] = {}
         self._urls: dict[str, str] = {}  # canonical URL -> story id
@@ -187,7 +180,7 @@ class StoryIndex:
 
     def _nearest(self, sig: _Sig, how: How) -> list[tuple[float, How, str]]:
         """The indexed entries whose headline (or summary) is close enough to this one's."""
-        mine: MinHash | None = getattr(sig, how)
+        mine: Signature | None = getattr(sig, how)
         if mine is None:
             return []
         lsh, threshold = (
@@ -211,8 +204,8 @@ class StoryIndex:
         return _Sig(
             headline,
             summary,
-            title=_minhash(title) if len(title) >= self.policy.min_title_shingles else None,
-            text=_minhash(text) if len(text) >= self.policy.min_text_shingles else None,
+            title=signature(title) if len(title) >= self.policy.min_title_shingles else None,
+            text=signature(text) if len(text) >= self.policy.min_text_shingles else None,
             title_shingles=len(title),
             text_shingles=len(text),
             _sets=(frozenset(title), frozenset(text)),
@@ -228,8 +221,8 @@ class StoryIndex:
         return _Sig(
             headline,
             summary,
-            title=_lean(stored.title) if title else None,
-            text=_lean(stored.text) if text else None,
+            title=from_bytes(stored.title) if title and stored.title else None,
+            text=from_bytes(stored.text) if text and stored.text else None,
             title_shingles=stored.title_shingles,
             text_shingles=stored.text_shingles,
         )
@@ -238,6 +231,7 @@ class StoryIndex:
         if item.entry_id in self._story:
             return
         self._story[item.entry_id] = placement.story_id
+        sig.drop_sets()  # made again if LSH proposes the entry: most are never proposed
         self._sigs[item.entry_id] = sig
         if sig.title is not None:
             self._titles.insert(item.entry_id, sig.title)
@@ -260,9 +254,9 @@ class StoryIndex:
             return
         sig = self._sigs.pop(entry_id)
         if sig.title is not None:
-            self._titles.remove(entry_id)
+            self._titles.remove(entry_id, sig.title)
         if sig.text is not None:
-            self._texts.remove(entry_id)
+            self._texts.remove(entry_id, sig.text)
         url_key = self._url_of.pop(entry_id, None)
         if url_key is not None and self._urls.get(url_key) == story:
             del self._urls[url_key]
@@ -279,12 +273,6 @@ def numbers_conflict(mine: frozenset[str], theirs: frozenset[str]) -> bool:
     return bool(mine - theirs) and bool(theirs - mine)
 
 
-def _hash32(shingle: str) -> int:
-    # CRC-32: the same in every process (Python's own hash is salted per process, which made
-    # LSH's candidates differ from run to run) and several times cheaper than SHA-1.
-    return zlib.crc32(shingle.encode())
-
-
 def _texts(item: StoryItem) -> tuple[str, str]:
     """What is shingled: the headline without an outlet's name, and the summary unless it
     only repeats the title."""
@@ -292,30 +280,11 @@ def _texts(item: StoryItem) -> tuple[str, str]:
     return split_outlet(item.title)[0], summary
 
 
-def _bytes(sig: MinHash | None) -> bytes | None:
-    return None if sig is None else bytes(sig.hashvalues.tobytes())
-
-
-def _lean(data: bytes | None) -> LeanMinHash | None:
-    """A signature from its cached bytes (the hash values, in this machine's byte order)."""
-    if data is None:
-        return None
-    values = array(_TYPECODE, data)
-    return LeanMinHash(seed=_SEED.seed, hashvalues=values, scheme=_SEED.scheme)
-
-
-def _minhash(items: set[str]) -> MinHash:
-    sig = MinHash(
-        num_perm=NUM_PERM,
-        permutations=_SEED.permutations,
-        scheme=_SEED.scheme,
-        hashfunc=_hash32,
-    )
-    sig.update_batch(list(items))
-    return sig
-
-
 def group(items: Iterable[StoryItem], policy: StoryPolicy | None = None) -> list[Placement]:
     """The same joining over items in time order, without a database (`stories group`)."""
     index = StoryIndex(policy or StoryPolicy())
     return [index.place(item) for item in items]
+
+
+def _stored(sig: Signature | None) -> bytes | None:
+    return None if sig is None else to_bytes(sig)

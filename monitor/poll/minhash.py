@@ -1,0 +1,141 @@
+"""MinHash signatures of shingle sets, and an LSH index over them, for joining stories.
+
+The signatures are datasketch 2.0's "affine32" MinHash with seed 1, value for value (the
+signatures cached in the log stay valid): each shingle's CRC-32 is mixed by MurmurHash3's
+finalizer, then 64 affine maps with odd multipliers (mod 2^32), and a signature is each
+map's minimum over the set. The index is the classic banding: b bands of r values, and
+two signatures sharing any band's values are candidates.
+
+Written here rather than taken from datasketch, which served until it was measured in a
+daemon: importing any part of it loads scipy, 71 MB of a process whose whole budget is
+200 MB (and 0.4 s of every start), for one integral that picks the bands; and its index
+keeps each band of each entry as a bytes key in a set, about 12 KB per entry. Here a band
+is a dict from its values to the entries sharing them.
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Callable, Iterable
+from functools import cache, partial
+
+import numpy as np
+import numpy.typing as npt
+
+NUM_PERM = 64
+SEED = 1
+Signature = npt.NDArray[np.uint32]  # NUM_PERM values
+
+
+def _permutations(seed: int, num_perm: int) -> tuple[Signature, Signature]:
+    """datasketch's affine32 draw: odd multipliers a, offsets b."""
+    draw = np.random.RandomState(seed)
+    a = draw.randint(0, 1 << 31, num_perm, dtype=np.uint32) * np.uint32(2) + np.uint32(1)
+    b = draw.randint(0, 1 << 32, num_perm, dtype=np.uint32)
+    return a, b
+
+
+_A, _B = _permutations(SEED, NUM_PERM)
+
+
+def _fmix32(values: Signature) -> Signature:
+    """MurmurHash3's 32-bit finalizer: spreads CRC-32's structure before the affine maps."""
+    values = values ^ (values >> np.uint32(16))
+    values = values * np.uint32(0x85EBCA6B)
+    values = values ^ (values >> np.uint32(13))
+    values = values * np.uint32(0xC2B2AE35)
+    return values ^ (values >> np.uint32(16))
+
+
+def signature(shingles: Iterable[str]) -> Signature:
+    """The set's signature (a set of none gives the maximum everywhere)."""
+    hashes = np.fromiter((zlib.crc32(s.encode()) for s in shingles), dtype=np.uint32)
+    if hashes.size == 0:
+        return np.full(NUM_PERM, np.iinfo(np.uint32).max, dtype=np.uint32)
+    mixed = _fmix32(hashes).reshape(-1, 1)
+    result: Signature = (mixed * _A + _B).min(axis=0)
+    return result
+
+
+def from_bytes(data: bytes) -> Signature:
+    """A signature from `to_bytes` (this machine's byte order, as the log caches it)."""
+    return np.frombuffer(data, dtype=np.uint32).copy()
+
+
+def to_bytes(sig: Signature) -> bytes:
+    return sig.tobytes()
+
+
+@cache
+def bands_for(threshold: float, num_perm: int = NUM_PERM) -> tuple[int, int]:
+    """The (bands, rows) that minimise false positives plus false negatives around a
+    Jaccard threshold, as datasketch chooses them (its integrals, by Simpson's rule)."""
+    best, chosen = float("inf"), (1, 1)
+    for b in range(1, num_perm + 1):
+        for r in range(1, num_perm // b + 1):
+            missed = partial(_missed, bands=b, rows=r)  # P(no band shared) at similarity s
+            false_positives = threshold - _integral(missed, 0.0, threshold)
+            false_negatives = _integral(missed, threshold, 1.0)
+            if false_positives + false_negatives < best:
+                best, chosen = false_positives + false_negatives, (b, r)
+    return chosen
+
+
+def _missed(similarity: float, bands: int, rows: int) -> float:
+    return float((1 - similarity**rows) ** bands)
+
+
+def _integral(f: Callable[[float], float], low: float, high: float, steps: int = 200) -> float:
+    width = (high - low) / steps
+    inner = sum((4 if i % 2 else 2) * f(low + i * width) for i in range(1, steps))
+    return float(width / 3 * (f(low) + inner + f(high)))
+
+
+class BandIndex:
+    """Entries by the values of each band of their signatures: `query` gives every entry
+    sharing one band with a signature (a candidate, to be checked exactly)."""
+
+    def __init__(self, threshold: float) -> None:
+        self.bands, self.rows = bands_for(threshold)
+        # A bucket is one entry's id, or a list once several share it: most buckets hold
+        # one entry, and a list for each would be two thirds of the index's memory.
+        self._tables: list[dict[bytes, str | list[str]]] = [{} for _ in range(self.bands)]
+
+    def __len__(self) -> int:
+        """The buckets held (none once every entry is removed)."""
+        return sum(len(table) for table in self._tables)
+
+    def _keys(self, sig: Signature) -> list[bytes]:
+        r = self.rows
+        return [sig[i * r : (i + 1) * r].tobytes() for i in range(self.bands)]
+
+    def insert(self, key: str, sig: Signature) -> None:
+        for table, band in zip(self._tables, self._keys(sig), strict=True):
+            held = table.get(band)
+            if held is None:
+                table[band] = key
+            elif isinstance(held, str):
+                table[band] = [held, key]
+            else:
+                held.append(key)
+
+    def remove(self, key: str, sig: Signature) -> None:
+        """Take out an entry inserted with this signature."""
+        for table, band in zip(self._tables, self._keys(sig), strict=True):
+            held = table.get(band)
+            if held == key:
+                del table[band]
+            elif isinstance(held, list) and key in held:
+                held.remove(key)
+                if len(held) == 1:
+                    table[band] = held[0]
+
+    def query(self, sig: Signature) -> set[str]:
+        found: set[str] = set()
+        for table, band in zip(self._tables, self._keys(sig), strict=True):
+            held = table.get(band)
+            if isinstance(held, str):
+                found.add(held)
+            elif held is not None:
+                found.update(held)
+        return found
