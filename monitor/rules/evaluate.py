@@ -9,7 +9,6 @@ from __future__ import annotations
 import bisect
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from functools import cached_property
 from typing import Any
 
 from monitor.rules.condition import evaluate, positive_names
@@ -39,14 +38,14 @@ class CompiledKeywords:
     any: tuple[int, ...]
     all: tuple[int, ...]
     none: tuple[int, ...]
+    any_set: frozenset[int] = field(init=False)  # for set intersections with the hits
+    none_set: frozenset[int] = field(init=False)
 
-    @cached_property
-    def any_set(self) -> frozenset[int]:
-        return frozenset(self.any)
-
-    @cached_property
-    def none_set(self) -> frozenset[int]:
-        return frozenset(self.none)
+    def __post_init__(self) -> None:
+        # Fields, not cached properties: on Python 3.11 each read of a cached_property
+        # takes a lock, and these are read for every block of every woken rule.
+        object.__setattr__(self, "any_set", frozenset(self.any))
+        object.__setattr__(self, "none_set", frozenset(self.none))
 
 
 CompiledBlock = CompiledKeywords | EntityBlock | NearBlock | CompiledParties
