@@ -126,10 +126,12 @@ class StoryIndex:
     ) -> Placement:
         """Decide the entry's story and add it to the index. `known_urls` maps canonical
         URLs to story ids the log knows beyond the window. Without `similar`, the entry
-        joins and is joined by its URL only: no signature, nothing in LSH."""
+        joins by its URL only and stays out of the index: the log finds it by its URL."""
         self._expire(item.at)
         url_key = canonical_url(item.link)
-        sig = self._signature(item) if similar else _BY_URL_ONLY
+        if not similar:
+            return self._choose(item, url_key, _BY_URL_ONLY, known_urls or {})
+        sig = self._signature(item)
         placement = self._choose(item, url_key, sig, known_urls or {})
         self._add(item, placement, sig)
         return placement
@@ -140,25 +142,18 @@ class StoryIndex:
         story_id: str,
         url_key: str | None,
         stored: StorySignature | None = None,
-        *,
-        similar: bool = True,
     ) -> None:
         """Add an entry whose story the log already holds (the rebuild at start), with its
-        signatures as the log cached them (None: computed here; `similar` False: none)."""
+        signatures as the log cached them (None: computed here)."""
         self._expire(item.at)
         how: How = "new" if story_id == item.entry_id else "url"
-        if not similar:
-            sig = _BY_URL_ONLY
-        elif stored is not None:
-            sig = self._restored(item, stored)
-        else:
-            sig = self._signature(item)
+        sig = self._restored(item, stored) if stored is not None else self._signature(item)
         self._add(item, Placement(item.entry_id, story_id, how, 0.0, url_key), sig)
 
     def signature(self, entry_id: str) -> StorySignature | None:
         """An indexed entry's signatures as bytes, for the log's cache."""
         sig = self._sigs.get(entry_id)
-        return None if sig is None or sig is _BY_URL_ONLY else sig.stored()
+        return None if sig is None else sig.stored()
 
     def forget(self, entry_ids: Iterable[str]) -> None:
         """Take entries out again (their append was refused)."""
@@ -263,7 +258,7 @@ class StoryIndex:
         # `_order` keeps the id; expiry skips ids no longer indexed.
 
 
-# An entry placed by its URL only (a feed's first poll): nothing to compare, nothing in LSH.
+# An entry placed by its URL only (a feed's first poll): nothing to compare with.
 _BY_URL_ONLY = _Sig("", "", None, None, 0, 0)
 
 

@@ -35,20 +35,20 @@ class StoredStoryEntry:
     url_key: str | None
     joined_at: datetime
     signature: StorySignature | None = None  # as cached under the scheme asked for
-    backlog: bool = False  # from a feed's first poll: joined by URL only
 
 
 def story_entries_since(
     log: Reader, since: datetime, scheme: str = ""
 ) -> Iterator[StoredStoryEntry]:
     """The entries that joined or started a story at `since` or later, oldest first, with
-    their cached signatures of this `scheme` where the cache has them."""
+    their cached signatures of this `scheme` where the cache has them; not a feed's first
+    poll's, which join by URL only and are found by `stories_by_url`."""
     rows = log.db.execute(
         "SELECT s.entry_id, s.story_id, e.title, e.summary, e.link, s.url_key, s.joined_at,"
-        " e.backlog, g.title AS title_sig, g.text AS text_sig, g.title_shingles, g.text_shingles"
+        " g.title AS title_sig, g.text AS text_sig, g.title_shingles, g.text_shingles"
         " FROM story_entries s JOIN entries e ON e.id = s.entry_id"
         " LEFT JOIN story_signatures g ON g.entry_id = s.entry_id AND g.scheme = ?"
-        " WHERE s.joined_at >= ? ORDER BY s.seq",
+        " WHERE s.joined_at >= ? AND e.backlog = 0 ORDER BY s.seq",
         (scheme, iso(since)),
     )
     for row in rows:
@@ -66,7 +66,6 @@ def story_entries_since(
             )
             if cached
             else None,
-            bool(row["backlog"]),
         )
 
 
