@@ -59,9 +59,21 @@ def test_the_index_finds_near_duplicates_and_forgets_removed_ones() -> None:
     far = signature(shingles("Rain expected in the capital over the weekend, forecasters say"))
     index.insert("near", near)
     index.insert("far", far)
-    assert index.query(signature(shingles(HEADLINE))) == {"near"}
+    assert index.query(signature(shingles(HEADLINE))) == ["near"]
     index.remove("near", near)
-    assert index.query(signature(shingles(HEADLINE))) == set()
-    assert index.query(far) == {"far"}
+    assert index.query(signature(shingles(HEADLINE))) == []
+    assert index.query(far) == ["far"]
     index.remove("far", far)
     assert len(index) == 0  # no bucket left behind
+
+
+def test_a_query_gives_the_closest_candidates_first_and_at_most_its_limit() -> None:
+    index = BandIndex(0.3)
+    words = [f"word{n}" for n in range(40)]
+    for n in range(1, 40):  # entry n shares the first n of the query's 40 words
+        index.insert(
+            f"shares-{n:02d}", signature(words[:n] + [f"other{n}-{k}" for k in range(40 - n)])
+        )
+    found = index.query(signature(words), limit=5)
+    assert len(found) == 5 < len(index.query(signature(words)))
+    assert all(key >= "shares-30" for key in found), found  # among the closest, not the far

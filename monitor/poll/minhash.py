@@ -16,6 +16,7 @@ is a dict from its values to the entries sharing them.
 from __future__ import annotations
 
 import zlib
+from collections import Counter
 from collections.abc import Callable, Iterable
 from functools import cache, partial
 
@@ -130,12 +131,15 @@ class BandIndex:
                 if len(held) == 1:
                     table[band] = held[0]
 
-    def query(self, sig: Signature) -> set[str]:
-        found: set[str] = set()
+    def query(self, sig: Signature, limit: int | None = None) -> list[str]:
+        """The entries sharing a band with `sig`, those sharing the most first (the likeliest
+        to be close), at most `limit` of them."""
+        shared: Counter[str] = Counter()
         for table, band in zip(self._tables, self._keys(sig), strict=True):
             held = table.get(band)
             if isinstance(held, str):
-                found.add(held)
+                shared[held] += 1
             elif held is not None:
-                found.update(held)
-        return found
+                shared.update(held)
+        ranked = sorted(shared, key=lambda key: (-shared[key], key))
+        return ranked if limit is None else ranked[:limit]

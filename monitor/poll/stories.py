@@ -25,6 +25,10 @@ from monitor.poll.similarity import canonical_url, jaccard, numbers, shingles, s
 
 How = Literal["new", "url", "title", "text"]
 CANDIDATES = 0.6  # LSH's own threshold, as a share of the policy's
+# Of LSH's candidates, those sharing the most bands are checked, at most this many: a flood
+# of near-identical items (templated alerts, price updates) made each new entry compare
+# with every earlier one, 3 ms a placement and growing with the window.
+MAX_CANDIDATES = 50
 # What a cached signature was made with: one of another scheme is computed again. Change
 # the version when the shingles, the normalisation or the hashing change.
 SIGNATURE_SCHEME = f"minhash{NUM_PERM}-affine32-crc32-pairs-v1-{sys.byteorder}"
@@ -184,7 +188,7 @@ class StoryIndex:
             else (self._texts, self.policy.text_threshold)
         )
         found = []
-        for other in lsh.query(mine):
+        for other in lsh.query(mine, limit=MAX_CANDIDATES):
             theirs = self._sigs[other]
             if numbers_conflict(sig.numbers, theirs.numbers):
                 continue  # "batch 1" and "batch 2" are two reports
