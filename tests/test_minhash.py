@@ -77,3 +77,14 @@ def test_a_query_gives_the_closest_candidates_first_and_at_most_its_limit() -> N
     found = index.query(signature(words), limit=5)
     assert len(found) == 5 < len(index.query(signature(words)))
     assert all(key >= "shares-30" for key in found), found  # among the closest, not the far
+
+
+def test_a_crowded_bucket_keeps_its_newest_entries() -> None:
+    index = BandIndex(0.42, bucket_size=3)
+    same = signature(shingles(HEADLINE))
+    for n in range(5):
+        index.insert(f"copy-{n}", same)
+    assert sorted(index.query(same)) == ["copy-2", "copy-3", "copy-4"]
+    for n in range(5):
+        index.remove(f"copy-{n}", same)  # the ones dropped already are no error
+    assert len(index) == 0

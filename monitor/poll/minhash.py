@@ -96,8 +96,11 @@ class BandIndex:
     """Entries by the values of each band of their signatures: `query` gives every entry
     sharing one band with a signature (a candidate, to be checked exactly)."""
 
-    def __init__(self, threshold: float) -> None:
+    def __init__(self, threshold: float, bucket_size: int = 64) -> None:
+        """`bucket_size`: a band's bucket keeps its newest entries, at most this many; a
+        flood of near-identical items would otherwise make every query walk them all."""
         self.bands, self.rows = bands_for(threshold)
+        self.bucket_size = bucket_size
         # A bucket is one entry's id, or a list once several share it: most buckets hold
         # one entry, and a list for each would be two thirds of the index's memory.
         self._tables: list[dict[bytes, str | list[str]]] = [{} for _ in range(self.bands)]
@@ -119,6 +122,8 @@ class BandIndex:
                 table[band] = [held, key]
             else:
                 held.append(key)
+                if len(held) > self.bucket_size:
+                    del held[0]  # the oldest: a crowded bucket says little of closeness
 
     def remove(self, key: str, sig: Signature) -> None:
         """Take out an entry inserted with this signature."""
@@ -141,5 +146,4 @@ class BandIndex:
                 shared[held] += 1
             elif held is not None:
                 shared.update(held)
-        ranked = sorted(shared, key=lambda key: (-shared[key], key))
-        return ranked if limit is None else ranked[:limit]
+        return [key for key, _ in shared.most_common(limit)]
