@@ -66,6 +66,8 @@ def test_corpus_gives_the_same_records_on_both_paths(content_type: str | None) -
     for row in ROWS:
         body = (CORPUS / row["path"]).read_bytes()
         url = f"https://example.org/{row['path']}"
+        if not fast_parse.read_feed(body, url, content_type):
+            continue  # declined: feedparser on both sides (the counts are checked below)
         if parse_feed(body, url, content_type) != parse_feed(body, url, content_type, fast=False):
             differing.append(row["path"])
     assert differing == []
