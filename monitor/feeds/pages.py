@@ -13,14 +13,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from typing import Any, TypeAlias
+from typing import TYPE_CHECKING, Any, TypeAlias
 from urllib.parse import urljoin
 
 import lxml.html
 from cssselect import SelectorError as CssSyntaxError
 from lxml import etree
 
-from monitor.eventlog.events import PageSelectors
 from monitor.feeds.dates import find_date
 from monitor.feeds.page_auto import AutoList, best_list, followable, link_of
 from monitor.feeds.records import (
@@ -40,6 +39,9 @@ from monitor.feeds.text import (
     normalise_lang,
     shorten,
 )
+
+if TYPE_CHECKING:  # the type only: parser workers reading feeds need no pydantic
+    from monitor.eventlog.events import PageSelectors
 
 MAX_ITEMS = 200  # items taken from one page; a page listing more is cut, in document order
 _CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?([A-Za-z0-9_-]+)""", re.IGNORECASE)

@@ -7,13 +7,16 @@ A document that makes a parser spin or crash costs one worker, not the daemon.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
-from monitor.eventlog.events import PageSelectors
 from monitor.feeds.article import ArticleFailed, ArticleResult, ArticleText, extract_article
 from monitor.feeds.discover import Inspection, inspect_document
 from monitor.feeds.records import FeedData, ParseFailed, ParseResult
 from monitor.feeds.sources import parse_source
 from monitor.feeds.worker_pool import TimedOut, WorkerFailed, WorkerPool
+
+if TYPE_CHECKING:  # the type only: parser workers reading feeds need no pydantic
+    from monitor.eventlog.events import PageSelectors
 
 # What a worker can be asked to do, by name (the name crosses the pipe, not the function).
 Outcome = ParseResult | Inspection | ArticleResult

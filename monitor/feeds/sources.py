@@ -3,14 +3,16 @@ sitemap (feeds.sitemaps), each bytes in and feeds.records out. Never raises."""
 
 from __future__ import annotations
 
-from typing import Literal, get_args
+from typing import TYPE_CHECKING, Literal, get_args
 
-from monitor.eventlog.events import PageSelectors
 from monitor.feeds.pages import parse_page
 from monitor.feeds.parse import parse_feed
 from monitor.feeds.records import ParseFailed, ParseResult
 from monitor.feeds.sitemaps import parse_sitemap
 from monitor.feeds.text import collapse_whitespace
+
+if TYPE_CHECKING:  # the type only: parser workers reading feeds need no pydantic
+    from monitor.eventlog.events import PageSelectors
 
 SourceKind = Literal["feed", "page", "sitemap"]
 SOURCE_KINDS: tuple[str, ...] = get_args(SourceKind)
@@ -33,7 +35,11 @@ def parse_source(
     try:
         if kind == "sitemap":
             return parse_sitemap(body, url)
-        return parse_page(body, url, content_type, selectors or PageSelectors())
+        if selectors is None:
+            from monitor.eventlog.events import PageSelectors  # pydantic: only for pages
+
+            selectors = PageSelectors()
+        return parse_page(body, url, content_type, selectors)
     except Exception as exc:  # a bug in a parser must cost one source, not the daemon
         message = collapse_whitespace(f"{type(exc).__name__}: {exc}")
         return ParseFailed("parse-crash", f"{url}: {kind} parser raised {message}")
