@@ -28,9 +28,10 @@ from monitor.eventlog.queries.feeds import FeedState, feed_state, feed_states
 from monitor.eventlog.store import Store, describe
 from monitor.eventlog.updates_leader import UpdatesLeader
 from monitor.feeds import feed_list as feeds
-from monitor.feeds.fetch import Fetcher, FetchPolicy
+from monitor.feeds.fetch import Fetcher
 from monitor.feeds.parser_pool import ParserPool
 from monitor.feeds.probe import Prober
+from monitor.fetch_policy import fetch_policy
 from monitor.ops.http import HttpServer, daemon_health, start_http
 from monitor.ops.metrics import LogMetrics, PollCounters
 from monitor.outputs import (
@@ -51,19 +52,6 @@ log = logging.getLogger(__name__)
 
 LEAD_CHECK_SECONDS = 2.0  # how often a daemon looks for a free messenger lock, or checks its own
 SETTLE_SECONDS = 6.0  # with the rest of shutdown (at most ~2 s), inside our 10 s promise
-
-
-def fetch_policy(settings: Settings) -> FetchPolicy:
-    agent = settings.user_agent or f"announcement-monitor/{__version__} (news feed monitor)"
-    return FetchPolicy(
-        user_agent=agent,
-        timeout_s=settings.fetch_timeout,
-        max_body_bytes=settings.max_body,
-        max_redirects=settings.max_redirects,
-        max_connections=settings.max_connections,
-        max_per_host=settings.max_per_host,
-        allow_private=settings.allow_private_feeds,
-    )
 
 
 def poll_policy(settings: Settings, *, backlog: bool = True) -> PollPolicy:

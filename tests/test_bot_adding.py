@@ -16,12 +16,12 @@ from helpers import eventually, rss, settings_for
 
 from monitor.bot import app as tg
 from monitor.bot.commands import BotContext
-from monitor.daemon import fetch_policy
 from monitor.eventlog.queries.feeds import feed_states
 from monitor.eventlog.store import Store
 from monitor.feeds.fetch import Fetcher
 from monitor.feeds.parser_pool import ParserPool
 from monitor.feeds.probe import Prober
+from monitor.fetch_policy import fetch_policy
 from monitor.rules.matcher import load_ruleset
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -15,7 +15,6 @@ import pytest
 from fakes.feed_server import FeedServer
 from helpers import rss, settings_for, wait_until
 
-from monitor import daemon
 from monitor.alerts.dispatcher import Dispatcher
 from monitor.alerts.sinks import ConsoleSink
 from monitor.errors import StoreError
@@ -25,6 +24,7 @@ from monitor.eventlog.store import Store
 from monitor.feeds import feed_list as feeds
 from monitor.feeds.fetch import Fetcher
 from monitor.feeds.parser_pool import ParserPool
+from monitor.fetch_policy import fetch_policy
 from monitor.poll.pipeline import Pipeline
 from monitor.rules.matcher import load_ruleset
 
@@ -33,7 +33,7 @@ ITEMS = [("a", "China to train police officers", "x"), ("b", "Weather", "y")]
 
 async def poll_once(store: Store, rules_dir: Path) -> None:
     rules = load_ruleset(rules_dir)
-    policy = daemon.fetch_policy(settings_for(store.path.parent))
+    policy = fetch_policy(settings_for(store.path.parent))
     async with Fetcher(policy) as fetcher, ParserPool(1, 10) as parser:
         pipeline = Pipeline(store, fetcher, parser, lambda: rules)
         for feed in feed_states(store):

@@ -11,11 +11,11 @@ from monitor.eventlog.store import Store
 from monitor.feeds import feed_list as feeds
 from monitor.feeds.fetch import Fetcher
 from monitor.feeds.probe import IsFeed, NoFeed, OffersFeeds, Probe, Prober
+from monitor.fetch_policy import fetch_policy
 
 
 def probe(settings: Settings, url: str) -> Probe:
     """Fetch `url` once (the operator's own: no SSRF guard) and say what it is."""
-    from monitor.daemon import fetch_policy  # here: the daemon's imports cost a second
 
     async def run() -> Probe:
         async with Fetcher(fetch_policy(settings)) as fetcher:

@@ -22,6 +22,7 @@ from monitor.feeds.fetch import Fetched, Fetcher, FetchFailed, FetchResult
 from monitor.feeds.pages import SelectorError, auto_selector, check_selectors
 from monitor.feeds.records import FeedData, ParseFailed
 from monitor.feeds.sources import parse_source
+from monitor.fetch_policy import fetch_policy
 
 watch_app = typer.Typer(
     help="Page watches: HTML pages without a feed, read as entries by selectors.",
@@ -56,8 +57,6 @@ def _selectors(
 
 
 def _fetch(settings: Settings, url: str) -> FetchResult:
-    from monitor.daemon import fetch_policy  # here: the daemon's imports cost a second
-
     async def run() -> FetchResult:
         async with Fetcher(fetch_policy(settings)) as fetcher:
             return await fetcher.fetch(url)
