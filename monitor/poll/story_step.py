@@ -180,9 +180,9 @@ def rebuilt_index(
 
 @contextmanager
 def collector_paused() -> Iterator[None]:
-    """Python's cyclic garbage collector off meanwhile: LSH's tables are about 40 small lists
-    per entry, and the collector scanned them again and again as they grew (a third of the
-    rebuild's time). They hold no cycles; the collector runs again after."""
+    """Python's cyclic garbage collector off meanwhile: LSH's tables hold about 40 bucket
+    entries per entry, and the collector scanned them again and again as they grew (a third
+    of the rebuild's time). They hold no cycles; the collector runs again after."""
     was_enabled = gc.isenabled()
     gc.disable()
     try:
