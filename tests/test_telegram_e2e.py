@@ -213,6 +213,13 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
+def listening(port: int) -> bool:
+    import socket
+
+    with socket.socket() as probe:
+        return probe.connect_ex(("127.0.0.1", port)) == 0
+
+
 def test_webhook_mode_registers_the_hook_and_answers_updates(tmp_path: Path) -> None:
     import hashlib
     import json
@@ -231,6 +238,8 @@ def test_webhook_mode_registers_the_hook_and_answers_updates(tmp_path: Path) -> 
         runner.start()
         try:
             assert wait_until(lambda: telegram.calls_to("setWebhook"))
+            # python-telegram-bot registers the hook before its server listens: wait for both
+            assert wait_until(lambda: listening(port))
             [hook] = telegram.calls_to("setWebhook")
             assert hook.params["url"] == "https://monitor.example.org/tg-hook"
             secret = hashlib.sha256(b"webhook" + telegram.token.encode()).hexdigest()[:32]
