@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractContextManager, asynccontextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from monitor import __version__
 from monitor.alerts.dispatcher import Dispatcher
@@ -26,7 +27,6 @@ from monitor.eventlog.coordination import FeedLeases, daemon_name, messenger_loc
 from monitor.eventlog.lock import daemon_lock
 from monitor.eventlog.queries.feeds import FeedState, feed_state, feed_states
 from monitor.eventlog.store import Store, describe
-from monitor.eventlog.updates_leader import UpdatesLeader
 from monitor.feeds import feed_list as feeds
 from monitor.feeds.fetch import Fetcher
 from monitor.feeds.parser_pool import ParserPool
@@ -47,6 +47,9 @@ from monitor.poll.leased_polls import LeasedPolls
 from monitor.poll.pipeline import Pipeline, PollOutcome, PollPolicy
 from monitor.poll.rules_holder import RulesHolder, watch_rules
 from monitor.poll.scheduler import PollScheduler
+
+if TYPE_CHECKING:
+    from monitor.eventlog.updates_leader import UpdatesLeader
 
 log = logging.getLogger(__name__)
 

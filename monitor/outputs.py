@@ -1,4 +1,8 @@
-"""Where alerts go, chosen from the settings: the console, or Telegram (bot and sink)."""
+"""Where alerts go, chosen from the settings: the console, or Telegram (bot and sink).
+
+python-telegram-bot (with httpx and tornado, 16 MB) is imported only when a token is set:
+a daemon that writes its alerts to the console never loads it.
+"""
 
 from __future__ import annotations
 
@@ -6,15 +10,12 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from monitor.alerts.pacing import Pacer
 from monitor.alerts.render import AlertView
 from monitor.alerts.sinks import ConsoleSink, Sent, Sink
-from monitor.bot import app as telegram
-from monitor.bot.commands import BotContext
 from monitor.bot.health import TelegramHealth
-from monitor.bot.sink import TelegramSink
 from monitor.config import Settings
 from monitor.eventlog.events import watch_of
 from monitor.eventlog.queries.alerts import OutgoingAlert
@@ -25,6 +26,9 @@ from monitor.poll.feed_health import plain
 from monitor.poll.recipients import Audience
 from monitor.poll.watch_step import WATCH_LEVEL
 from monitor.rules.matcher import RuleSet
+
+if TYPE_CHECKING:
+    from monitor.bot.sink import TelegramSink
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +52,10 @@ def build_outputs(
 ) -> Outputs:
     if settings.telegram_token is None:
         return Outputs([ConsoleSink(write)], Audience(console=True))
+    from monitor.bot import app as telegram
+    from monitor.bot.commands import BotContext
+    from monitor.bot.sink import TelegramSink
+
     telegram.protect_token(settings.telegram_token.get_secret_value())
     context = BotContext(
         store=store, rules=rules, settings=settings, clock=store.clock, prober=prober
@@ -72,6 +80,7 @@ async def open_outputs(
     if outputs.app is None or outputs.sink is None:
         return
     sink, app = outputs.sink, outputs.app
+    from monitor.bot import app as telegram
 
     async def start() -> None:
         if receive_updates:
@@ -94,6 +103,8 @@ async def stop_receiving(outputs: Outputs) -> None:
     for task in outputs.tasks:
         task.cancel()
     if outputs.app is not None:
+        from monitor.bot import app as telegram
+
         await telegram.stop_updates(outputs.app)
 
 
@@ -102,6 +113,8 @@ async def close_outputs(outputs: Outputs, grace: float = 2.0) -> None:
         task.cancel()
     if outputs.app is None:
         return
+    from monitor.bot import app as telegram
+
     try:
         await asyncio.wait_for(telegram.stop_bot(outputs.app), grace)
     except TimeoutError:

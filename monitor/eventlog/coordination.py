@@ -15,14 +15,14 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
-
-from psycopg_pool import ConnectionPool
+from typing import TYPE_CHECKING, Any
 
 from monitor.eventlog import leases
-from monitor.eventlog.postgres import PgConnection
+from monitor.eventlog.connection import pg_connection
 from monitor.eventlog.store import Reader
-from monitor.eventlog.updates_leader import UpdatesLeader
+
+if TYPE_CHECKING:
+    from monitor.eventlog.updates_leader import UpdatesLeader
 
 
 def daemon_name() -> str:
@@ -42,10 +42,12 @@ class FeedLeases:
     def of(cls, store: Reader, owner: str, lease: float) -> FeedLeases | None:
         """The leases of `store`'s PostgreSQL log (tables created where missing), on a small
         pool of their own (a lost connection is replaced); None on SQLite."""
-        if not isinstance(store.db, PgConnection):
+        if (pg := pg_connection(store.db)) is None:
             return None
+        from psycopg_pool import ConnectionPool
+
         pool: ConnectionPool[Any] = ConnectionPool(
-            store.db.url,
+            pg.url,
             min_size=1,
             max_size=2,
             kwargs={"autocommit": True},
@@ -58,6 +60,8 @@ class FeedLeases:
         return table
 
     def close(self) -> None:
+        from psycopg_pool import ConnectionPool
+
         if isinstance(self.db, ConnectionPool):
             self.db.close()
 
@@ -103,6 +107,8 @@ class FeedLeases:
 
 def messenger_lock(store: Reader) -> UpdatesLeader | None:
     """The lock whose holder receives Telegram updates and sends the alerts; None on SQLite."""
-    if not isinstance(store.db, PgConnection):
+    if (pg := pg_connection(store.db)) is None:
         return None
-    return UpdatesLeader(store.db.url)
+    from monitor.eventlog.updates_leader import UpdatesLeader
+
+    return UpdatesLeader(pg.url)

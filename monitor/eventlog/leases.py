@@ -36,13 +36,14 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import psycopg
-from psycopg_pool import ConnectionPool
+if TYPE_CHECKING:  # loaded where the log is on PostgreSQL: eventlog.connection.pg_connection
+    import psycopg
+    from psycopg_pool import ConnectionPool
 
-# A connection (autocommit, or idle: each function commits its own transaction) or a pool.
-Database = psycopg.Connection[Any] | ConnectionPool[Any]
+    # A connection (autocommit, or idle: each function commits its own transaction) or a pool.
+    Database = psycopg.Connection[Any] | ConnectionPool[Any]
 
 LEASE_TABLES = """
 CREATE TABLE IF NOT EXISTS feed_leases (
@@ -95,6 +96,8 @@ class FeedsSynced:
 @contextmanager
 def transaction(db: Database) -> Iterator[psycopg.Connection[Any]]:
     """One committed transaction on the connection, or on a connection from the pool."""
+    from psycopg_pool import ConnectionPool
+
     if isinstance(db, ConnectionPool):
         # An explicit transaction: on an autocommit connection (the daemons' pools) each
         # statement would commit alone, and a transaction-level advisory lock with it.

@@ -16,9 +16,9 @@ from __future__ import annotations
 
 import hashlib
 import re
+from typing import TYPE_CHECKING
 
 from monitor.errors import StoreError
-from monitor.eventlog.postgres import PgConnection
 from monitor.eventlog.schema import (
     ENTRY_CONTENT_SEARCH,
     EVENTS_SCHEMA,
@@ -26,6 +26,9 @@ from monitor.eventlog.schema import (
     SEARCH_INDEX_SCHEMA,
 )
 from monitor.eventlog.views import VIEWS
+
+if TYPE_CHECKING:
+    from monitor.eventlog.postgres import PgConnection
 
 # seq order is commit order: every append transaction takes this lock first (docs/scaling.md).
 LOG_LOCK = 7_152_032_001

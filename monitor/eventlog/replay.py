@@ -25,9 +25,8 @@ from pathlib import Path
 from monitor.eventlog import events as ev
 from monitor.eventlog import pg_schema, projections, search_index
 from monitor.eventlog.connection import Connection, is_postgres
-from monitor.eventlog.postgres import PgConnection
 from monitor.eventlog.schema import PROJECTION_SCRIPTS, PROJECTION_TABLES, split_statements
-from monitor.eventlog.store import REFUSED, Reader, database_uri, read_events, write_error
+from monitor.eventlog.store import Reader, database_uri, read_events, write_error
 
 
 @dataclass(frozen=True)
@@ -50,7 +49,7 @@ def replay(log: Reader, *, write: bool = True) -> ReplayReport:
     if is_postgres(live_path):
         try:
             return _replay_postgres(str(live_path), write)
-        except REFUSED as error:
+        except log.refused as error:
             raise write_error(live_path, error) from None
     with tempfile.TemporaryDirectory(prefix="monitor-replay-") as folder:
         try:
@@ -60,6 +59,8 @@ def replay(log: Reader, *, write: bool = True) -> ReplayReport:
 
 
 def _replay_postgres(url: str, write: bool) -> ReplayReport:
+    from monitor.eventlog.postgres import PgConnection
+
     db = PgConnection(url)
     scratch = f"replay_{uuid.uuid4().hex[:12]}"
     try:

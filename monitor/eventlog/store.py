@@ -17,13 +17,16 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Protocol, Self
 
-import sqlite_utils
-
 from monitor.errors import ConcurrencyError, StoreError
 from monitor.eventlog import events as ev
-from monitor.eventlog import pg_schema, postgres, projections, search_index
-from monitor.eventlog.connection import Connection, DbTarget, is_postgres
-from monitor.eventlog.postgres import OperationalError, PgConnection, where
+from monitor.eventlog import pg_schema, projections, search_index
+from monitor.eventlog.connection import (
+    Connection,
+    DbTarget,
+    is_postgres,
+    pg_connection,
+    refusals,
+)
 from monitor.eventlog.schema import (
     ARTICLE_FETCH_COLUMN,
     DIGESTS_SCHEMA,
@@ -46,9 +49,6 @@ from monitor.eventlog.views import VIEWS, create_views
 
 Clock = Callable[[], datetime]
 log = logging.getLogger(__name__)
-
-# Errors that mean the database refused or lost a write (a StoreError for the user).
-REFUSED = (sqlite3.OperationalError, OperationalError)
 
 # Each migration runs once, in order; PRAGMA user_version counts the ones applied.
 MIGRATIONS: tuple[str, ...] = (
@@ -103,6 +103,8 @@ def write_probe(path: DbTarget, timeout: float = 0.5) -> str | None:
     and a lock held elsewhere costs at most `timeout`. PostgreSQL: the server answers and
     is no read-only standby."""
     if is_postgres(path):
+        from monitor.eventlog import postgres
+
         return postgres.write_probe(str(path), timeout)
     path = Path(path)
     try:
@@ -132,17 +134,20 @@ class Reader:
         self.path = path
         self.clock = clock
         self.busy_timeout = busy_timeout
+        self.refused = refusals(db)
 
     @classmethod
     def open(cls, path: DbTarget, busy_timeout: float = 10.0) -> Reader:
         """A read-only connection: it never migrates, writes or takes the write lock."""
         if is_postgres(path):
+            from monitor.eventlog.postgres import PgConnection
+
             return cls(PgConnection(str(path), readonly=True), path, utc_now)
         return cls(connect(Path(path), readonly=True, busy_timeout=busy_timeout), path, utc_now)
 
     @property
     def on_postgres(self) -> bool:
-        return isinstance(self.db, PgConnection)
+        return pg_connection(self.db) is not None
 
     def close(self) -> None:
         self.db.close()
@@ -159,6 +164,8 @@ class Store(Reader):
 
     def __init__(self, path: DbTarget, clock: Clock = utc_now, busy_timeout: float = 10.0) -> None:
         if is_postgres(path):
+            from monitor.eventlog.postgres import PgConnection
+
             super().__init__(PgConnection(str(path)), path, clock, busy_timeout)
         else:
             super().__init__(connect(Path(path), busy_timeout=busy_timeout), path, clock)
@@ -168,11 +175,11 @@ class Store(Reader):
             f"SELECT pg_advisory_xact_lock({pg_schema.LOG_LOCK})" if (self.on_postgres) else None
         )
         try:
-            if isinstance(self.db, PgConnection):
-                pg_schema.migrate(self.db, MIGRATIONS)
+            if (pg := pg_connection(self.db)) is not None:
+                pg_schema.migrate(pg, MIGRATIONS)
             elif isinstance(self.db, sqlite3.Connection):
                 migrate(self.db, path)
-        except REFUSED as error:
+        except self.refused as error:
             self.db.close()
             raise write_error(path, error) from None
         except StoreError:
@@ -184,7 +191,7 @@ class Store(Reader):
         """BEGIN IMMEDIATE ... COMMIT; a refused write (full, read-only, locked) is a StoreError."""
         try:
             self.db.execute("BEGIN IMMEDIATE")
-        except REFUSED as error:
+        except self.refused as error:
             raise write_error(self.path, error) from None
         try:
             yield self.db
@@ -192,7 +199,7 @@ class Store(Reader):
         except BaseException as error:
             if self.db.in_transaction:
                 self.db.execute("ROLLBACK")
-            if isinstance(error, REFUSED):
+            if isinstance(error, self.refused):
                 raise write_error(self.path, error) from None
             raise
 
@@ -222,9 +229,7 @@ class Store(Reader):
             # PostgreSQL lost the connection: the transaction rolled back, or committed
             # before the answer was lost. Once more on a fresh connection (synced, as every
             # new connection is): ids already stored are skipped.
-            log.warning(
-                "%s: connection lost during an append; retrying once", where(str(self.path))
-            )
+            log.warning("%s: connection lost during an append; retrying once", describe(self.path))
             self._reconnect()
             return self._append_once(new_events, expected or {})
 
@@ -252,12 +257,13 @@ class Store(Reader):
             return append_in(db, new_events, expected, self.clock())
 
     def _lost_connection(self) -> bool:
-        return isinstance(self.db, PgConnection) and self.db.conn.broken
+        pg = pg_connection(self.db)
+        return pg is not None and pg.conn.broken
 
     def _reconnect(self) -> None:
-        if isinstance(self.db, PgConnection):
+        if (pg := pg_connection(self.db)) is not None:
             try:
-                self.db.reconnect()
+                pg.reconnect()
             except Exception as error:
                 raise write_error(self.path, error) from None
 
@@ -269,7 +275,7 @@ class Store(Reader):
         `batches` batches of them)."""
         try:
             return search_index.catch_up(self.db, batches)
-        except REFUSED as error:
+        except self.refused as error:
             raise write_error(self.path, error) from None
 
     def close(self) -> None:
@@ -300,11 +306,11 @@ def write_error(path: DbTarget, error: BaseException) -> StoreError:
 
 def describe(target: DbTarget) -> str:
     """The log's name in messages: the file, or PostgreSQL's host:port/database (no password)."""
-    return (
-        f"postgresql {where(target)}"
-        if isinstance(target, str) and is_postgres(target)
-        else (str(target))
-    )
+    if isinstance(target, str) and is_postgres(target):
+        from monitor.eventlog.postgres import where
+
+        return f"postgresql {where(target)}"
+    return str(target)
 
 
 def _first_line(error: BaseException) -> str:
@@ -353,6 +359,10 @@ def migrate(db: sqlite3.Connection, path: DbTarget = "") -> None:
 
 def _enable_search(db: sqlite3.Connection) -> None:
     # The FTS table and triggers sqlite-utils expects: `sqlite-utils search db entries "..."`.
+    # Imported here, once per new log: sqlite-utils loads numpy's pandas glue and its plugin
+    # entry points, 14 MB of a daemon that otherwise never calls it.
+    import sqlite_utils
+
     sqlite_utils.Database(db).table("entries").enable_fts(
         ["title", "summary"], fts_version="FTS5", create_triggers=True
     )
@@ -392,7 +402,7 @@ def append_in(
     for stream, current in versions.items():
         _check_expected(stream, current, expected)
     stored: list[ev.StoredEvent] = []
-    returning = isinstance(db, PgConnection)  # no lastrowid there: RETURNING seq
+    returning = not isinstance(db, sqlite3.Connection)  # PostgreSQL: no lastrowid, RETURNING seq
     for event in fresh:
         versions[event.stream] += 1
         stored.append(_insert(db, event, versions[event.stream], now, returning))
