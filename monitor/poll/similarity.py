@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import itertools
 import re
+from collections.abc import Hashable
 from collections.abc import Set as AbstractSet
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
@@ -110,7 +111,7 @@ def shingles(text: str) -> set[str]:
     return {f"{a} {b}" for a, b in itertools.pairwise(toks)}
 
 
-def jaccard(a: AbstractSet[str], b: AbstractSet[str]) -> float:
+def jaccard(a: AbstractSet[Hashable], b: AbstractSet[Hashable]) -> float:
     if not a or not b:
         return 0.0
     return len(a & b) / len(a | b)

@@ -7,7 +7,7 @@ thresholds that `docs/stories.md` measured. The index holds only the window; the
 pipeline rebuilds it from the stories projection at start, from each entry's signatures
 as the log cached them (`signature`, `restore`): hashing and shingling every entry of the
 window again was most of a start's cost. The shingle sets that check LSH's candidates are
-computed only for the entries LSH proposes.
+kept as their members' hashes, and a restored entry's are made only when LSH proposes it.
 """
 
 from __future__ import annotations
@@ -19,8 +19,18 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Literal
 
+import numpy as np
+
 from monitor.eventlog.queries.stories import StorySignature
-from monitor.poll.minhash import NUM_PERM, BandIndex, Signature, from_bytes, signature, to_bytes
+from monitor.poll.minhash import (
+    NUM_PERM,
+    BandIndex,
+    Signature,
+    from_bytes,
+    hashed,
+    signature_of,
+    to_bytes,
+)
 from monitor.poll.similarity import canonical_url, jaccard, numbers, shingles, split_outlet
 
 How = Literal["new", "url", "title", "text"]
@@ -71,33 +81,40 @@ class Placement:
         return self.how == "new"
 
 
-@dataclass(slots=True)  # one per entry of the window
+@dataclass(slots=True)  # one per entry of the window: its size is the index's memory
 class _Sig:
-    headline: str  # the title without an outlet's name after it
-    summary: str  # "" when it only repeats the title
     title: Signature | None  # None: too few shingles to join on
     text: Signature | None
     title_shingles: int
     text_shingles: int
-    _sets: tuple[frozenset[str], frozenset[str]] | None = None
-    _numbers: frozenset[str] | None = None
+    # The headline's and summary's shingles as their hashes (`minhash.hashed`), 4 bytes a
+    # shingle: sets of strings, kept for every candidate LSH had proposed, were half the
+    # index's memory. None until needed, for an entry restored from the log's cache.
+    _hashes: tuple[bytes, bytes] | None
+    _numbers: frozenset[str] | None  # the headline's numbers: a join needs the same ones
+    # The headline (without an outlet's name) and the summary ("" when it only repeats the
+    # title), kept only until the two above are made from them.
+    _texts: tuple[str, str] | None = None
 
-    def shingle_set(self, how: How) -> frozenset[str]:
-        """The headline's (or summary's) shingles, for the exact Jaccard of LSH's candidates:
-        a restored entry computes them only when LSH proposes it."""
-        if self._sets is None:
-            self._sets = (frozenset(shingles(self.headline)), frozenset(shingles(self.summary)))
-        return self._sets[0] if how == "title" else self._sets[1]
-
-    def drop_sets(self) -> None:
-        self._sets = None
+    def members(self, how: How) -> frozenset[int]:
+        """The headline's (or summary's) shingles, for the exact Jaccard of LSH's candidates."""
+        data = self._made()[0][0 if how == "title" else 1]
+        return frozenset(np.frombuffer(data, dtype=np.uint32).tolist())
 
     @property
     def numbers(self) -> frozenset[str]:
-        """The headline's numbers: a join needs the same ones."""
-        if self._numbers is None:
-            self._numbers = numbers(self.headline)
-        return self._numbers
+        return self._made()[1]
+
+    def _made(self) -> tuple[tuple[bytes, bytes], frozenset[str]]:
+        if self._hashes is None or self._numbers is None:
+            headline, summary = self._texts or ("", "")
+            self._hashes = (
+                hashed(shingles(headline)).tobytes(),
+                hashed(shingles(summary)).tobytes(),
+            )
+            self._numbers = numbers(headline) or _NO_NUMBERS
+            self._texts = None
+        return self._hashes, self._numbers
 
     def stored(self) -> StorySignature:
         return StorySignature(
@@ -188,11 +205,12 @@ class StoryIndex:
             else (self._texts, self.policy.text_threshold)
         )
         found = []
+        members = sig.members(how)
         for other in lsh.query(mine, limit=MAX_CANDIDATES):
             theirs = self._sigs[other]
             if numbers_conflict(sig.numbers, theirs.numbers):
                 continue  # "batch 1" and "batch 2" are two reports
-            score = jaccard(sig.shingle_set(how), theirs.shingle_set(how))
+            score = jaccard(members, theirs.members(how))
             if score >= threshold:
                 found.append((score, how, other))
         return found
@@ -200,14 +218,16 @@ class StoryIndex:
     def _signature(self, item: StoryItem) -> _Sig:
         headline, summary = _texts(item)
         title, text = shingles(headline), shingles(summary)
+        title_hashes, text_hashes = hashed(title), hashed(text)
         return _Sig(
-            headline,
-            summary,
-            title=signature(title) if len(title) >= self.policy.min_title_shingles else None,
-            text=signature(text) if len(text) >= self.policy.min_text_shingles else None,
+            title=signature_of(title_hashes)
+            if len(title) >= self.policy.min_title_shingles
+            else None,
+            text=signature_of(text_hashes) if len(text) >= self.policy.min_text_shingles else None,
             title_shingles=len(title),
             text_shingles=len(text),
-            _sets=(frozenset(title), frozenset(text)),
+            _hashes=(title_hashes.tobytes(), text_hashes.tobytes()),
+            _numbers=numbers(headline) or _NO_NUMBERS,
         )
 
     def _restored(self, item: StoryItem, stored: StorySignature) -> _Sig:
@@ -216,21 +236,20 @@ class StoryIndex:
         text = stored.text_shingles >= self.policy.min_text_shingles
         if (title and stored.title is None) or (text and stored.text is None):
             return self._signature(item)
-        headline, summary = _texts(item)
         return _Sig(
-            headline,
-            summary,
             title=from_bytes(stored.title) if title and stored.title else None,
             text=from_bytes(stored.text) if text and stored.text else None,
             title_shingles=stored.title_shingles,
             text_shingles=stored.text_shingles,
+            _hashes=None,
+            _numbers=None,
+            _texts=_texts(item),
         )
 
     def _add(self, item: StoryItem, placement: Placement, sig: _Sig) -> None:
         if item.entry_id in self._story:
             return
         self._story[item.entry_id] = placement.story_id
-        sig.drop_sets()  # made again if LSH proposes the entry: most are never proposed
         self._sigs[item.entry_id] = sig
         if sig.title is not None:
             self._titles.insert(item.entry_id, sig.title)
@@ -263,7 +282,8 @@ class StoryIndex:
 
 
 # An entry placed by its URL only (a feed's first poll): nothing to compare with.
-_BY_URL_ONLY = _Sig("", "", None, None, 0, 0)
+_BY_URL_ONLY = _Sig(None, None, 0, 0, None, None)
+_NO_NUMBERS: frozenset[str] = frozenset()
 
 
 def numbers_conflict(mine: frozenset[str], theirs: frozenset[str]) -> bool:
