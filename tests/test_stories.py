@@ -115,6 +115,20 @@ def test_the_window_closes_a_story_to_near_duplicates_but_not_to_its_url() -> No
     assert [p.story_id for p in placed] == ["a", "b"]
 
 
+@pytest.mark.parametrize(("most", "joined"), [(3, "a"), (2, "d")])
+def test_the_index_holds_at_most_its_newest_entries(most: int, joined: str) -> None:
+    """A bound on memory: the oldest entry leaves the index before its window ends."""
+    policy = StoryPolicy(max_entries=most)
+    headline = "China to train 3,000 foreign police officers"
+    items = [
+        item("a", headline, WIRE),
+        item("b", "Rain expected in the capital over the weekend"),
+        item("c", "Markets close higher as exporters gain on a weaker currency"),
+        item("d", headline, WIRE),
+    ]
+    assert group(items, policy)[3].story_id == joined
+
+
 @pytest.mark.parametrize(
     ("name", "precision", "recall"),
     [("dev", 0.95, 0.90), ("holdout", 0.95, 0.90)],

@@ -53,6 +53,10 @@ class StoryPolicy:
     text_threshold: float = 0.5  # summary against summary
     min_title_shingles: int = 4  # shorter headlines are too generic to join on
     min_text_shingles: int = 8
+    # The index holds at most this many entries, the newest (about 4 KB each): at thousands
+    # of feeds a 72 h window outgrows any memory, and the daemon runs for months. An entry
+    # that leaves early still joins its story by URL, through the log.
+    max_entries: int = 50_000
 
 
 @dataclass(frozen=True)
@@ -259,6 +263,8 @@ class StoryIndex:
             self._urls.setdefault(placement.url_key, placement.story_id)
             self._url_of[item.entry_id] = placement.url_key
         self._order.append((item.at, item.entry_id))
+        while len(self._story) > self.policy.max_entries:
+            self._remove(self._order.popleft()[1])
 
     def _expire(self, now: datetime) -> None:
         horizon = now - self.policy.window
