@@ -2,17 +2,25 @@
 
 Used by feeds.parser_pool so that a document that makes a parser spin or crash costs one
 worker, not the daemon. Stdlib only.
+
+A worker is a fresh interpreter (`python -c`, like multiprocessing's "spawn": the parent
+runs an event loop and threads, which fork would copy half-way) that imports the function
+by its name and talks over a socket pair. Not multiprocessing's own processes: spawning
+them starts its resource tracker, one more interpreter (13 MB) that tracks nothing here.
 """
 
 from __future__ import annotations
 
 import asyncio
-import multiprocessing
+import functools
+import importlib
 import signal
+import subprocess
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
+from multiprocessing import Pipe
 from multiprocessing.connection import Connection
-from multiprocessing.process import BaseProcess
 from typing import Generic, TypeVar, cast
 
 Result = TypeVar("Result")
@@ -30,8 +38,22 @@ class WorkerFailed:
     detail: str  # one line: how the worker died, or what the function raised
 
 
+# A worker's program: argv is the function's "module:qualified.name" and the socket's fd.
+_WORKER_MAIN = (
+    "import sys; from monitor.feeds.worker_pool import serve; serve(sys.argv[1], int(sys.argv[2]))"
+)
+
+
+def serve(function_name: str, fd: int) -> None:
+    """Body of a worker process (`_WORKER_MAIN`)."""
+    module, _, qualified = function_name.partition(":")
+    found: object = importlib.import_module(module)
+    function = functools.reduce(getattr, qualified.split("."), found)
+    _serve(cast("Callable[..., object]", function), Connection(fd))
+
+
 def _serve(function: Callable[..., object], conn: Connection) -> None:
-    """Body of a worker process: run each job until the parent closes the pipe."""
+    """Run each job until the parent closes its end."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is for the parent to handle
     conn.send("ready")
     while True:
@@ -48,13 +70,16 @@ def _serve(function: Callable[..., object], conn: Connection) -> None:
 
 @dataclass(frozen=True)
 class _Worker:
-    process: BaseProcess
+    process: subprocess.Popen[bytes]
     conn: Connection
 
     def kill(self) -> None:
         self.conn.close()
         self.process.kill()
-        self.process.join(5)  # SIGKILL cannot be caught, so this returns at once
+        _wait(self.process, 5)  # SIGKILL cannot be caught, so this returns at once
+
+    def is_alive(self) -> bool:
+        return self.process.poll() is None
 
 
 class WorkerPool(Generic[Result]):
@@ -63,14 +88,12 @@ class WorkerPool(Generic[Result]):
     def __init__(self, function: Callable[..., Result], workers: int, timeout_s: float) -> None:
         if workers < 1 or timeout_s <= 0:
             raise ValueError(f"need workers >= 1 and timeout_s > 0, got {workers} and {timeout_s}")
-        self._function = function
+        self._function = f"{function.__module__}:{function.__qualname__}"
         self._timeout_s = timeout_s
         self._slots = asyncio.Semaphore(workers)
         self._idle: list[_Worker] = []
         self._busy: set[_Worker] = set()
         self._closed = False
-        # Not fork: the parent runs an event loop and threads, which fork copies half-way.
-        self._context = multiprocessing.get_context("spawn")
 
     async def call(self, *args: object) -> Result | TimedOut | WorkerFailed:
         """function(*args) in a free worker; the worker is replaced if it hangs or dies."""
@@ -102,7 +125,7 @@ class WorkerPool(Generic[Result]):
     async def _take_worker(self) -> _Worker | WorkerFailed:
         while self._idle:
             worker = self._idle.pop()
-            if worker.process.is_alive():
+            if worker.is_alive():
                 return worker
             worker.kill()
         try:
@@ -111,12 +134,18 @@ class WorkerPool(Generic[Result]):
             return WorkerFailed(f"could not start a worker process: {exc!r}")
 
     async def _start_worker(self) -> _Worker:
-        parent_end, child_end = self._context.Pipe()
-        process = self._context.Process(
-            target=_serve, args=(self._function, child_end), daemon=True
-        )
-        await asyncio.to_thread(process.start)
-        child_end.close()  # only the worker holds this end now, so its death reads as EOF
+        parent_end, child_end = Pipe()
+        fd = child_end.fileno()
+        command = [sys.executable, "-B", "-c", _WORKER_MAIN, self._function, str(fd)]
+        try:
+            process = await asyncio.to_thread(
+                subprocess.Popen, command, stdin=subprocess.DEVNULL, pass_fds=[fd]
+            )
+        except BaseException:
+            parent_end.close()
+            raise
+        finally:
+            child_end.close()  # only the worker holds this end now, so its death reads as EOF
         worker = _Worker(process, parent_end)
         try:
             await _receive(parent_end, STARTUP_TIMEOUT_S)
@@ -135,8 +164,8 @@ class WorkerPool(Generic[Result]):
         except TimeoutError:
             return TimedOut(self._timeout_s), False
         except (EOFError, OSError):
-            worker.process.join(1)
-            return WorkerFailed(f"worker died (exit code {worker.process.exitcode})"), False
+            _wait(worker.process, 1)
+            return WorkerFailed(f"worker died (exit code {worker.process.returncode})"), False
         except Exception as exc:  # a reply that cannot be unpickled
             return WorkerFailed(f"unreadable reply from worker: {exc!r}"), False
         succeeded, value = cast("tuple[bool, Result]", reply)
@@ -173,9 +202,17 @@ async def _receive(conn: Connection, timeout_s: float) -> object:
         loop.remove_reader(fd)
 
 
-def _reap(processes: list[BaseProcess]) -> None:
+def _reap(processes: list[subprocess.Popen[bytes]]) -> None:
     for process in processes:
-        process.join(5)
-        if process.is_alive():
+        if not _wait(process, 5):
             process.kill()
-            process.join(5)
+            _wait(process, 5)
+
+
+def _wait(process: subprocess.Popen[bytes], seconds: float) -> bool:
+    """Whether the process has ended within `seconds`."""
+    try:
+        process.wait(seconds)
+    except subprocess.TimeoutExpired:
+        return False
+    return True
