@@ -47,6 +47,7 @@ from monitor.poll.leased_polls import LeasedPolls
 from monitor.poll.pipeline import Pipeline, PollOutcome, PollPolicy
 from monitor.poll.rules_holder import RulesHolder, watch_rules
 from monitor.poll.scheduler import PollScheduler
+from monitor.poll.stories import StoryPolicy
 
 if TYPE_CHECKING:
     from monitor.eventlog.updates_leader import UpdatesLeader
@@ -64,6 +65,7 @@ def poll_policy(settings: Settings, *, backlog: bool = True) -> PollPolicy:
         max_backoff=settings.max_backoff,
         first_poll_is_backlog=backlog,
         max_in_flight=settings.max_connections + 2 * settings.parse_workers,
+        stories=StoryPolicy(max_entries=settings.story_index_entries),
     )
 
 

@@ -17,6 +17,7 @@ from monitor.cli.app import app
 from monitor.eventlog.replay import replay
 from monitor.eventlog.store import Store, read_events
 from monitor.feeds import feed_list as feeds
+from monitor.poll.pipeline import Pipeline
 from monitor.rules.matcher import load_ruleset
 
 WIRE = (
@@ -177,3 +178,13 @@ def test_recent_search_and_the_stories_view_show_each_story_once(
     page = out.read_text(encoding="utf-8")
     assert "Stories carried by the most outlets" in page and "stories started" in page
     assert "expand police training" in page.split("Stories carried")[1]
+
+
+def test_the_index_bound_is_the_setting(tmp_path: Path) -> None:
+    settings = settings_for(tmp_path, story_index_entries=1500)
+    policy = daemon.poll_policy(settings)
+    assert policy.stories.max_entries == 1500
+    with Store(settings.db) as store:
+        pipeline = Pipeline(store, None, None, lambda: load_ruleset(settings.rules), policy=policy)  # type: ignore[arg-type]
+        pipeline.prepare()
+        assert pipeline.stories is not None and pipeline.stories.policy.max_entries == 1500

@@ -23,6 +23,7 @@ from monitor.poll import decide
 from monitor.poll.articles import ArticleReader, read_articles
 from monitor.poll.decide import Failure
 from monitor.poll.recipients import Audience, recipients_of
+from monitor.poll.stories import StoryPolicy
 from monitor.poll.story_step import StoryStep, story_events
 from monitor.poll.watch_step import WatchStep
 from monitor.rules.matcher import MatchResult, RuleSet
@@ -40,6 +41,7 @@ class PollPolicy:
     # every feed polled at once (a cycle, a start) the bodies of all of them waited in
     # memory: 59 MB for 1,100 feeds. The daemon sets connections + 2 per parser worker.
     max_in_flight: int = 100
+    stories: StoryPolicy = field(default_factory=StoryPolicy)
 
     def interval(self, feed: FeedState) -> float:
         return decide.effective_interval(feed.interval, self.default_interval, self.min_interval)
@@ -179,7 +181,7 @@ class Pipeline:
 
     def _story_step(self) -> StoryStep:
         if self.stories is None:
-            self.stories = StoryStep(self.store)
+            self.stories = StoryStep(self.store, self.policy.stories)
         return self.stories
 
     def _subscribers(self, results: list[MatchResult], backlog: bool) -> list[Subscriber]:
