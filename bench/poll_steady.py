@@ -136,13 +136,20 @@ async def cycles(
                 }
             )
             print_row(rows[-1], args.interval, flush=True)
-        main_mb, workers_mb = peak_total_mb(exclude)
+            print_peak(*peak_total_mb(exclude))
     store.close()
-    print(
-        f"peak memory: {main_mb + sum(workers_mb):.0f} MB (process {main_mb:.0f} + "
-        f"{args.workers} workers {sum(workers_mb):.0f})"
-    )
     return rows
+
+
+def print_peak(main_mb: float, children_mb: list[float]) -> None:
+    """Peak memory so far (VmHWM): the pipeline's process, and its children (the parser
+    workers and multiprocessing's resource tracker, which a daemon's pool starts too)."""
+    children = " + ".join(f"{mb:.0f}" for mb in sorted(children_mb))
+    print(
+        f"{'':20} peak memory so far: {main_mb + sum(children_mb):.0f} MB"
+        f" (process {main_mb:.0f}, children {children})",
+        flush=True,
+    )
 
 
 def print_row(row: dict[str, float], interval: float, flush: bool = False) -> None:
