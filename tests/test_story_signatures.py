@@ -119,3 +119,13 @@ def test_a_log_from_before_the_cache_is_computed_once_then_read_back(
 
 def new_item(new: NewEntry) -> StoryItem:
     return StoryItem(new.id, new.entry.title, new.entry.summary, new.entry.link, NOW)
+
+
+def test_a_start_reads_only_the_newest_entries_the_index_keeps(log_target: Path | str) -> None:
+    clock = [NOW - timedelta(hours=1)]
+    with Store(log_target, clock=lambda: clock[0]) as store:
+        for n, item in enumerate((WIRE, OTHER, PLAIN)):
+            seen_before_the_cache(store, n, item)
+        index, computed = rebuilt_index(store, StoryPolicy(max_entries=2), NOW)
+    newest = [ev.entry_id_for("feed1", key) for key, _, _ in (OTHER, PLAIN)]
+    assert (len(index), [entry_id for entry_id, _ in computed]) == (2, newest)

@@ -168,7 +168,8 @@ def rebuilt_index(
     index = StoryIndex(policy)
     computed = []
     with collector_paused():
-        for stored in story_entries_since(log, now - policy.window, scheme):
+        newest = policy.max_entries  # a start reads no more of a crowded window than it keeps
+        for stored in story_entries_since(log, now - policy.window, scheme, newest):
             item = StoryItem(
                 stored.entry_id, stored.title, stored.summary, stored.link, stored.joined_at
             )

@@ -38,18 +38,21 @@ class StoredStoryEntry:
 
 
 def story_entries_since(
-    log: Reader, since: datetime, scheme: str = ""
+    log: Reader, since: datetime, scheme: str = "", newest: int = 1 << 62
 ) -> Iterator[StoredStoryEntry]:
-    """The entries that joined or started a story at `since` or later, oldest first, with
-    their cached signatures of this `scheme` where the cache has them; not a feed's first
-    poll's, which join by URL only and are found by `stories_by_url`."""
+    """The entries that joined or started a story at `since` or later, the `newest` of
+    them, oldest first, with their cached signatures of this `scheme` where the cache has
+    them; not a feed's first poll's, which join by URL only and are found by
+    `stories_by_url`."""
     rows = log.db.execute(
-        "SELECT s.entry_id, s.story_id, e.title, e.summary, e.link, s.url_key, s.joined_at,"
+        "SELECT * FROM (SELECT s.seq, s.entry_id, s.story_id, e.title, e.summary, e.link,"
+        " s.url_key, s.joined_at,"
         " g.title AS title_sig, g.text AS text_sig, g.title_shingles, g.text_shingles"
         " FROM story_entries s JOIN entries e ON e.id = s.entry_id"
         " LEFT JOIN story_signatures g ON g.entry_id = s.entry_id AND g.scheme = ?"
-        " WHERE s.joined_at >= ? AND e.backlog = 0 ORDER BY s.seq",
-        (scheme, iso(since)),
+        " WHERE s.joined_at >= ? AND e.backlog = 0 ORDER BY s.seq DESC LIMIT ?) AS newest"
+        " ORDER BY seq",
+        (scheme, iso(since), newest),
     )
     for row in rows:
         cached = row["title_shingles"] is not None
