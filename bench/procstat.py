@@ -16,10 +16,19 @@ _TICKS = os.sysconf("SC_CLK_TCK")
 
 
 def child_pids(exclude: set[int]) -> list[int]:
+    """This process's children but `exclude` and multiprocessing's resource tracker: the
+    bench's own, started with its feed server (the daemon starts none)."""
     pids = []
     for children in Path("/proc/self/task").glob("*/children"):
         pids += [int(pid) for pid in children.read_text().split() if int(pid) not in exclude]
-    return pids
+    return [pid for pid in pids if b"resource_tracker" not in _command(pid)]
+
+
+def _command(pid: int) -> bytes:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return b""
 
 
 def cpu_seconds(pid: int) -> float:
