@@ -10,7 +10,7 @@ Written here rather than taken from datasketch, which served until it was measur
 daemon: importing any part of it loads scipy, 71 MB of a process whose whole budget is
 200 MB (and 0.4 s of every start), for one integral that picks the bands; and its index
 keeps each band of each entry as a bytes key in a set, about 12 KB per entry. Here a band
-is a dict from its values to the entries sharing them.
+is a dict from the hash of its values to the entries sharing them.
 """
 
 from __future__ import annotations
