@@ -38,7 +38,7 @@ class StoredStoryEntry:
 
 
 def story_entries_since(
-    log: Reader, since: datetime, scheme: str = "", newest: int = 1 << 62
+    log: Reader, since: datetime, scheme: str, newest: int
 ) -> Iterator[StoredStoryEntry]:
     """The entries that joined or started a story at `since` or later, the `newest` of
     them, oldest first, with their cached signatures of this `scheme` where the cache has
