@@ -157,7 +157,7 @@ def rebuild_times(store: Store) -> tuple[float, float]:
 
 def cache_time(store: Store, index: StoryIndex, entry_ids: list[str]) -> float:
     """What a poll of 20 new entries adds to cache their signatures (one transaction each)."""
-    rows = [(e, sig, NOW) for e in entry_ids if (sig := index.signature(e)) is not None]
+    rows = [(e, sig, NOW) for e in entry_ids if (sig := index.take_signature(e)) is not None]
     began = time.perf_counter()
     for start in range(0, len(rows), 20):
         save_signatures(store, SIGNATURE_SCHEME, rows[start : start + 20], NOW - SPAN)

@@ -1,6 +1,5 @@
-"""MinHash signatures and the band index of monitor/poll/minhash.py: the same values and
-bands as datasketch 2.0 (whose signatures the log's cache holds), and an index that finds
-near duplicates and forgets what is removed."""
+"""MinHash signatures and LSH bands of monitor/poll/minhash.py: the same values and
+bands as datasketch 2.0 (whose signatures the log's cache holds)."""
 
 from __future__ import annotations
 
@@ -8,7 +7,7 @@ import random
 
 import numpy as np
 
-from monitor.poll.minhash import NUM_PERM, BandIndex, bands_for, from_bytes, signature, to_bytes
+from monitor.poll.minhash import NUM_PERM, bands_for, from_bytes, signature, to_bytes
 from monitor.poll.similarity import shingles
 
 # datasketch 2.0.0, MinHash(num_perm=64, seed=1, scheme="affine32", hashfunc=CRC-32), on
@@ -51,40 +50,3 @@ def test_signatures_estimate_the_jaccard_index() -> None:
         true = len(a & b) / len(a | b)
         estimate = float(np.mean(signature(a) == signature(b)))
         assert abs(estimate - true) < 0.15, (overlap, true, estimate)
-
-
-def test_the_index_finds_near_duplicates_and_forgets_removed_ones() -> None:
-    index = BandIndex(0.42)
-    near = signature(shingles("China to expand police training for foreign officers soon"))
-    far = signature(shingles("Rain expected in the capital over the weekend, forecasters say"))
-    index.insert("near", near)
-    index.insert("far", far)
-    assert index.query(signature(shingles(HEADLINE))) == ["near"]
-    index.remove("near", near)
-    assert index.query(signature(shingles(HEADLINE))) == []
-    assert index.query(far) == ["far"]
-    index.remove("far", far)
-    assert len(index) == 0  # no bucket left behind
-
-
-def test_a_query_gives_the_closest_candidates_first_and_at_most_its_limit() -> None:
-    index = BandIndex(0.3)
-    words = [f"word{n}" for n in range(40)]
-    for n in range(1, 40):  # entry n shares the first n of the query's 40 words
-        index.insert(
-            f"shares-{n:02d}", signature(words[:n] + [f"other{n}-{k}" for k in range(40 - n)])
-        )
-    found = index.query(signature(words), limit=5)
-    assert len(found) == 5 < len(index.query(signature(words)))
-    assert all(key >= "shares-30" for key in found), found  # among the closest, not the far
-
-
-def test_a_crowded_bucket_keeps_its_newest_entries() -> None:
-    index = BandIndex(0.42, bucket_size=3)
-    same = signature(shingles(HEADLINE))
-    for n in range(5):
-        index.insert(f"copy-{n}", same)
-    assert sorted(index.query(same)) == ["copy-2", "copy-3", "copy-4"]
-    for n in range(5):
-        index.remove(f"copy-{n}", same)  # the ones dropped already are no error
-    assert len(index) == 0

@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 
 from monitor.cli.app import app
 from monitor.poll.similarity import canonical_url, shingles, split_outlet
-from monitor.poll.stories import StoryItem, StoryPolicy, group
+from monitor.poll.stories import StoryIndex, StoryItem, StoryPolicy, group
 from monitor.poll.story_items import group_items, pairwise, read_items
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
@@ -127,6 +127,19 @@ def test_the_index_holds_at_most_its_newest_entries(most: int, joined: str) -> N
         item("d", headline, WIRE),
     ]
     assert group(items, policy)[3].story_id == joined
+
+
+def test_signatures_are_taken_once_and_joining_goes_on_without_them() -> None:
+    """Once the log's cache holds an entry's signatures the index keeps only LSH's bands."""
+    index = StoryIndex()
+    headline = "China to train 3,000 foreign police officers"
+    index.place(item("a", headline, WIRE))
+    taken = index.take_signature("a")
+    assert taken is not None and taken.title is not None and taken.text is not None
+    assert index.take_signature("a") is None
+    assert index.take_signature("unknown") is None
+    copy = index.place(item("b", headline + " - Dawn", ""))
+    assert (copy.story_id, copy.how) == ("a", "title")
 
 
 @pytest.mark.parametrize(

@@ -1,22 +1,20 @@
-"""MinHash signatures of shingle sets, and an LSH index over them, for joining stories.
+"""MinHash signatures of shingle sets, and the LSH bands to index them by, for joining stories.
 
 The signatures are datasketch 2.0's "affine32" MinHash with seed 1, value for value (the
 signatures cached in the log stay valid): each shingle's CRC-32 is mixed by MurmurHash3's
 finalizer, then 64 affine maps with odd multipliers (mod 2^32), and a signature is each
-map's minimum over the set. The index is the classic banding: b bands of r values, and
-two signatures sharing any band's values are candidates.
+map's minimum over the set. LSH's banding (b bands of r values: two signatures sharing any
+band's values are candidates) is chosen here and indexed in `poll.band_index`.
 
 Written here rather than taken from datasketch, which served until it was measured in a
 daemon: importing any part of it loads scipy, 71 MB of a process whose whole budget is
 200 MB (and 0.4 s of every start), for one integral that picks the bands; and its index
-keeps each band of each entry as a bytes key in a set, about 12 KB per entry. Here a band
-is a dict from the hash of its values to the entries sharing them.
+keeps each band of each entry as a bytes key in a set, about 12 KB per entry.
 """
 
 from __future__ import annotations
 
 import zlib
-from collections import Counter
 from collections.abc import Callable, Iterable
 from functools import cache, partial
 
@@ -103,62 +101,3 @@ def _integral(f: Callable[[float], float], low: float, high: float, steps: int =
     width = (high - low) / steps
     inner = sum((4 if i % 2 else 2) * f(low + i * width) for i in range(1, steps))
     return float(width / 3 * (f(low) + inner + f(high)))
-
-
-class BandIndex:
-    """Entries by the values of each band of their signatures: `query` gives every entry
-    sharing one band with a signature (a candidate, to be checked exactly)."""
-
-    def __init__(self, threshold: float, bucket_size: int = 64) -> None:
-        """`bucket_size`: a band's bucket keeps its newest entries, at most this many; a
-        flood of near-identical items would otherwise make every query walk them all."""
-        self.bands, self.rows = bands_for(threshold)
-        self.bucket_size = bucket_size
-        # A bucket is one entry's id, or a list once several share it: most buckets hold
-        # one entry, and a list for each would be two thirds of the index's memory.
-        self._tables: list[dict[int, str | list[str]]] = [{} for _ in range(self.bands)]
-
-    def __len__(self) -> int:
-        """The buckets held (none once every entry is removed)."""
-        return sum(len(table) for table in self._tables)
-
-    def _keys(self, sig: Signature) -> list[int]:
-        # A band's hash, not its bytes: 36 bytes a key instead of 45-49, a tenth of the index.
-        # Two bands of one hash only add a candidate, which the exact check then turns down.
-        r = self.rows
-        return [hash(sig[i * r : (i + 1) * r].tobytes()) for i in range(self.bands)]
-
-    def insert(self, key: str, sig: Signature) -> None:
-        for table, band in zip(self._tables, self._keys(sig), strict=True):
-            held = table.get(band)
-            if held is None:
-                table[band] = key
-            elif isinstance(held, str):
-                table[band] = [held, key]
-            else:
-                held.append(key)
-                if len(held) > self.bucket_size:
-                    del held[0]  # the oldest: a crowded bucket says little of closeness
-
-    def remove(self, key: str, sig: Signature) -> None:
-        """Take out an entry inserted with this signature."""
-        for table, band in zip(self._tables, self._keys(sig), strict=True):
-            held = table.get(band)
-            if held == key:
-                del table[band]
-            elif isinstance(held, list) and key in held:
-                held.remove(key)
-                if len(held) == 1:
-                    table[band] = held[0]
-
-    def query(self, sig: Signature, limit: int | None = None) -> list[str]:
-        """The entries sharing a band with `sig`, those sharing the most first (the likeliest
-        to be close), at most `limit` of them."""
-        shared: Counter[str] = Counter()
-        for table, band in zip(self._tables, self._keys(sig), strict=True):
-            held = table.get(band)
-            if isinstance(held, str):
-                shared[held] += 1
-            elif held is not None:
-                shared.update(held)
-        return [key for key, _ in shared.most_common(limit)]

@@ -2,12 +2,13 @@
 
 First by canonical URL (the same article through another feed), then by near-duplicate
 text inside a time window: MinHash signatures of the headline's and the summary's
-shingles (`poll.similarity`), looked up with LSH (`poll.minhash`), then checked against the
-thresholds that `docs/stories.md` measured. The index holds only the window; the
-pipeline rebuilds it from the stories projection at start, from each entry's signatures
-as the log cached them (`signature`, `restore`): hashing and shingling every entry of the
-window again was most of a start's cost. The shingle sets that check LSH's candidates are
-kept as their members' hashes, and a restored entry's are made only when LSH proposes it.
+shingles (`poll.similarity`, `poll.minhash`), looked up with LSH (`poll.band_index`), then
+checked against the thresholds that `docs/stories.md` measured. The index holds only the
+window; the pipeline rebuilds it from the stories projection at start, from each entry's
+signatures as the log cached them (`take_signature`, `restore`): hashing and shingling
+every entry of the window again was most of a start's cost. The shingle sets that check
+LSH's candidates are kept as their members' hashes, and a restored entry's are made only
+when LSH proposes it; the signatures themselves, once cached, only as LSH's bands.
 """
 
 from __future__ import annotations
@@ -22,9 +23,9 @@ from typing import Literal
 import numpy as np
 
 from monitor.eventlog.queries.stories import StorySignature
+from monitor.poll.band_index import BandIndex
 from monitor.poll.minhash import (
     NUM_PERM,
-    BandIndex,
     Signature,
     from_bytes,
     hashed,
@@ -53,7 +54,7 @@ class StoryPolicy:
     text_threshold: float = 0.5  # summary against summary
     min_title_shingles: int = 4  # shorter headlines are too generic to join on
     min_text_shingles: int = 8
-    # The index holds at most this many entries, the newest (about 4 KB each): at thousands
+    # The index holds at most this many entries, the newest (about 1.5 KB each): at thousands
     # of feeds a 72 h window outgrows any memory, and the daemon runs for months. An entry
     # that leaves early still joins its story by URL, through the log.
     max_entries: int = 50_000
@@ -99,6 +100,9 @@ class _Sig:
     # The headline (without an outlet's name) and the summary ("" when it only repeats the
     # title), kept only until the two above are made from them.
     _texts: tuple[str, str] | None = None
+    # Whether the log's cache lacks the signatures: once it has them (`take_signature`),
+    # `title` and `text` are dropped, LSH holding their bands (a fifth of the index).
+    uncached: bool = True
 
     def members(self, how: How) -> frozenset[int]:
         """The headline's (or summary's) shingles, for the exact Jaccard of LSH's candidates."""
@@ -175,10 +179,17 @@ class StoryIndex:
         sig = self._restored(item, stored) if stored is not None else self._signature(item)
         self._add(item, Placement(item.entry_id, story_id, how, 0.0, url_key), sig)
 
-    def signature(self, entry_id: str) -> StorySignature | None:
-        """An indexed entry's signatures as bytes, for the log's cache."""
+    def take_signature(self, entry_id: str) -> StorySignature | None:
+        """An indexed entry's signatures as bytes, for the log's cache, once: the index
+        keeps no copy (None for an entry not held, or whose signatures were taken or read
+        from the cache)."""
         sig = self._sigs.get(entry_id)
-        return None if sig is None else sig.stored()
+        if sig is None or not sig.uncached:
+            return None
+        stored = sig.stored()
+        sig.title = sig.text = None
+        sig.uncached = False
+        return stored
 
     def forget(self, entry_ids: Iterable[str]) -> None:
         """Take entries out again (their append was refused)."""
@@ -248,6 +259,7 @@ class StoryIndex:
             _hashes=None,
             _numbers=None,
             _texts=_texts(item),
+            uncached=False,
         )
 
     def _add(self, item: StoryItem, placement: Placement, sig: _Sig) -> None:
@@ -259,6 +271,8 @@ class StoryIndex:
             self._titles.insert(item.entry_id, sig.title)
         if sig.text is not None:
             self._texts.insert(item.entry_id, sig.text)
+        if not sig.uncached:
+            sig.title = sig.text = None
         if placement.url_key is not None:
             self._urls.setdefault(placement.url_key, placement.story_id)
             self._url_of[item.entry_id] = placement.url_key
@@ -276,11 +290,9 @@ class StoryIndex:
         story = self._story.pop(entry_id, None)
         if story is None:
             return
-        sig = self._sigs.pop(entry_id)
-        if sig.title is not None:
-            self._titles.remove(entry_id, sig.title)
-        if sig.text is not None:
-            self._texts.remove(entry_id, sig.text)
+        del self._sigs[entry_id]
+        self._titles.remove(entry_id)
+        self._texts.remove(entry_id)
         url_key = self._url_of.pop(entry_id, None)
         if url_key is not None and self._urls.get(url_key) == story:
             del self._urls[url_key]

@@ -109,7 +109,7 @@ class StoryStep:
         rows = [
             (entry_id, found, joined_at)
             for entry_id, joined_at in entries
-            if (found := index.signature(entry_id)) is not None
+            if (found := index.take_signature(entry_id)) is not None
         ]
         try:
             save_signatures(self.log, SIGNATURE_SCHEME, rows, now - self.policy.window)
