@@ -18,6 +18,7 @@ from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import cached_property
 from typing import Literal
 
 import numpy as np
@@ -69,6 +70,11 @@ class StoryItem:
     summary: str
     link: str | None
     at: datetime  # when it arrived (the pipeline's clock), or its date (`stories group`)
+
+    @cached_property
+    def url_key(self) -> str | None:
+        """The link's canonical URL: made once, as the caller looks it up in the log first."""
+        return canonical_url(self.link)
 
 
 @dataclass(frozen=True)
@@ -157,7 +163,7 @@ class StoryIndex:
         URLs to story ids the log knows beyond the window. Without `similar`, the entry
         joins by its URL only and stays out of the index: the log finds it by its URL."""
         self._expire(item.at)
-        url_key = canonical_url(item.link)
+        url_key = item.url_key
         if not similar:
             return self._choose(item, url_key, _BY_URL_ONLY, known_urls or {})
         sig = self._signature(item)

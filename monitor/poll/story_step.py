@@ -31,7 +31,7 @@ from monitor.eventlog.store import Reader, Store
 from monitor.eventlog.story_signatures import save_signatures
 from monitor.poll.decide import NewEntry
 from monitor.poll.recipients import Recipients
-from monitor.poll.similarity import canonical_url, split_outlet
+from monitor.poll.similarity import split_outlet
 from monitor.poll.stories import (
     SIGNATURE_SCHEME,
     Placement,
@@ -74,16 +74,10 @@ class StoryStep:
         if not fresh:
             return []
         index = self.index(now)
-        keys = {key for new in fresh if (key := canonical_url(new.entry.link))}
+        items = [StoryItem(n.id, n.entry.title, n.entry.summary, n.entry.link, now) for n in fresh]
+        keys = {item.url_key for item in items if item.url_key}
         known = stories_by_url(self.log, keys) if keys else {}
-        return [
-            index.place(
-                StoryItem(n.id, n.entry.title, n.entry.summary, n.entry.link, now),
-                known,
-                similar=not backlog,
-            )
-            for n in fresh
-        ]
+        return [index.place(item, known, similar=not backlog) for item in items]
 
     def settle(
         self, placements: Sequence[Placement], stored: Sequence[ev.StoredEvent], now: datetime
