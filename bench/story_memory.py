@@ -5,7 +5,8 @@
 The items are the entries of a gen_corpus.py corpus (titles, HTML summaries made plain,
 links), parsed by the monitor's parser and placed one second apart in one StoryIndex, as
 the pipeline places the entries of a feed's later polls. Printed: the memory the index
-holds per entry (tracemalloc, after every placement), and the time of `place` per entry
+holds per entry (tracemalloc, after every placement) and at most on the way (a merge's
+copies, for one), and the time of `place` per entry
 (median of 3 runs without tracemalloc). The window (72 h) holds every entry here; a
 daemon's index holds the entries of its window, so its memory is this figure times them.
 """
@@ -68,10 +69,14 @@ def main() -> None:
     tracemalloc.start()
     before = tracemalloc.get_traced_memory()[0]
     index = placed(items)
-    held = tracemalloc.get_traced_memory()[0] - before
+    held, peak = (traced - before for traced in tracemalloc.get_traced_memory())
     tracemalloc.stop()
     print(f"{len(index):,} entries placed from {args.corpus}")
     print(f"memory held by the index: {held / len(items):,.0f} bytes per entry")
+    print(
+        f"most memory held while placing: {peak / 2**20:.1f} MB"
+        f" (held at the end: {held / 2**20:.1f} MB)"
+    )
     print(f"place(): {statistics.median(times) / len(items) * 1e6:.0f} µs per entry (median of 3)")
 
 

@@ -44,9 +44,11 @@ def test_a_query_gives_the_closest_candidates_first_and_at_most_its_limit() -> N
     assert all(key >= "shares-30" for key in found), found  # among the closest, not the far
 
 
-@pytest.mark.parametrize("recent_size", [1, 2, 3, 1024])
-def test_a_crowded_bucket_keeps_its_newest_entries(recent_size: int) -> None:
-    index = BandIndex(0.42, bucket_size=3, recent_size=recent_size)
+@pytest.mark.parametrize(
+    ("recent_size", "run_size"), [(1, 16), (2, 16), (3, 16), (1, 2), (1024, 1)]
+)
+def test_a_crowded_bucket_keeps_its_newest_entries(recent_size: int, run_size: int) -> None:
+    index = BandIndex(0.42, bucket_size=3, recent_size=recent_size, run_size=run_size)
     same = signature(shingles(HEADLINE))
     for n in range(5):
         index.insert(f"copy-{n}", same)
@@ -70,13 +72,16 @@ def _model_query(held: dict[str, Signature], sig: Signature, index: BandIndex) -
     }
 
 
-def test_runs_merged_and_rewritten_answer_as_entry_by_entry_comparison() -> None:
+@pytest.mark.parametrize(("recent_size", "run_size"), [(5, 10_000), (3, 12), (1, 2), (4, 4)])
+def test_runs_merged_and_rewritten_answer_as_entry_by_entry_comparison(
+    recent_size: int, run_size: int
+) -> None:
     """Random inserts and removals (oldest first, as the window expires, and at random, as
     refused appends are forgotten) through many flushes, merges and rewrites."""
     draw = np.random.default_rng(7)
     pick = random.Random(7)
     # Signatures drawn from a few values, so that bands are often shared.
-    index = BandIndex(0.42, recent_size=5)
+    index = BandIndex(0.42, recent_size=recent_size, run_size=run_size)
     held: dict[str, Signature] = {}
     order: list[str] = []
     for step in range(600):

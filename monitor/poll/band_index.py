@@ -6,9 +6,9 @@ entries, held 2.3 KB per entry (37 bands of a headline and a summary: a dictiona
 and an integer object each), over half of the stories' index. Here the newest entries sit
 in such a dictionary, and every `recent_size` of them become a run: two sorted arrays,
 the bands' 64-bit keys and the entries' slot numbers, 12 bytes a band. Runs of about the
-same size merge (as in a log-structured merge tree), so a query searches a few of them.
-An entry removed from a run leaves its pairs behind until half the run's entries are
-gone: then the run is rewritten without them.
+same size merge (as in a log-structured merge tree), up to 16,384 entries, so a query
+searches a few of them. An entry removed from a run leaves its pairs behind until half
+the run's entries are gone: then the run is rewritten without them.
 """
 
 from __future__ import annotations
@@ -49,13 +49,23 @@ class BandIndex:
     """Entries by the values of each band of their signatures: `query` gives the entries
     sharing one band with a signature (candidates, to be checked exactly)."""
 
-    def __init__(self, threshold: float, bucket_size: int = 64, recent_size: int = 1024) -> None:
+    def __init__(
+        self,
+        threshold: float,
+        bucket_size: int = 64,
+        recent_size: int = 1024,
+        run_size: int = 16_384,
+    ) -> None:
         """`bucket_size`: a band's bucket keeps its newest entries, at most this many; a
         flood of near-identical items would otherwise make every query walk them all.
-        `recent_size`: entries kept in a dictionary before they become a run."""
+        `recent_size`: entries kept in a dictionary before they become a run. `run_size`:
+        runs merge up to this many entries, so that a merge's copies stay small beside
+        the index (7 MB for 16,384 entries of 37 bands) and the oldest runs, as the window
+        moves on, empty and go whole."""
         self.bands, self.rows = bands_for(threshold)
         self.bucket_size = bucket_size
         self.recent_size = recent_size
+        self.run_size = run_size
         self._multipliers, self._offsets = _MULTIPLIERS[: self.rows], _OFFSETS[: self.bands]
         self._slot_of: dict[str, int] = {}
         self._key_of: dict[int, str] = {}  # the entries held, by slot
@@ -153,25 +163,34 @@ class BandIndex:
             run = _Run(*_newest(keys[order], slots[order], self.bucket_size), low, high, entries)
             run.dead = high - low - entries
             self._runs.append(self._without_dead(run) if run.dead else run)
-        while len(self._runs) >= 2 and self._runs[-2].keys.size <= self._runs[-1].keys.size:
+        while len(self._runs) >= 2 and self._mergeable(*self._runs[-2:]):
             newer = self._runs.pop()
             self._runs[-1] = self._merged(self._runs[-1], newer)
 
+    def _mergeable(self, older: _Run, newer: _Run) -> bool:
+        return older.entries <= newer.entries and older.entries + newer.entries <= self.run_size
+
     def _merged(self, older: _Run, newer: _Run) -> _Run:
-        keys = np.concatenate((older.keys, newer.keys))
-        slots = np.concatenate((older.slots, newer.slots))
-        # A stable sort by key keeps each key's slots in order: the older run's are lower.
-        order = np.argsort(keys, kind="stable")
-        keys, slots = _newest(keys[order], slots[order], self.bucket_size)
+        # Each of the newer run's pairs goes after the older run's of the same key: its
+        # slots are higher. No sort, and no copies beyond the merged arrays.
+        at = older.keys.searchsorted(newer.keys, side="right")
+        keys, slots = _newest(
+            np.insert(older.keys, at, newer.keys),
+            np.insert(older.slots, at, newer.slots),
+            self.bucket_size,
+        )
         merged = _Run(keys, slots, older.low, newer.high, older.entries + newer.entries)
         merged.dead = older.dead + newer.dead
         return self._without_dead(merged) if merged.dead else merged
 
     def _without_dead(self, run: _Run) -> _Run:
         held = np.fromiter(
-            (slot for slot in self._key_of if run.low <= slot < run.high), dtype=np.uint32
+            (slot - run.low for slot in self._key_of if run.low <= slot < run.high),
+            dtype=np.int64,
         )
-        alive = np.isin(run.slots, held)
+        live = np.zeros(run.high - run.low, dtype=bool)
+        live[held] = True
+        alive = live[run.slots - np.uint32(run.low)]
         return _Run(run.keys[alive], run.slots[alive], run.low, run.high, held.size)
 
 
@@ -185,12 +204,10 @@ def _matches(sorted_keys: Keys, keys: Keys) -> list[tuple[int, int, int]]:
 
 def _newest(keys: Keys, slots: Slots, limit: int) -> tuple[Keys, Slots]:
     """Sorted pairs with each key's last `limit` slots only (its newest)."""
-    if keys.size == 0:
-        return keys, slots
+    if keys.size <= limit or not (keys[limit:] == keys[:-limit]).any():
+        return keys, slots  # no key has more (sorted: one that has repeats `limit` apart)
     starts = np.flatnonzero(np.concatenate(([True], keys[1:] != keys[:-1])))
     ends = np.append(starts[1:], keys.size)
     counts = ends - starts
-    if int(counts.max()) <= limit:
-        return keys, slots
     keep = np.repeat(ends, counts) - np.arange(keys.size) <= limit
     return keys[keep], slots[keep]
