@@ -124,22 +124,32 @@ class BandIndex:
 
     def query(self, sig: Signature, limit: int | None = None) -> list[str]:
         """The entries sharing a band with `sig`, those sharing the most first (the likeliest
-        to be close), at most `limit` of them."""
+        to be close; the newest among equals), at most `limit` of them."""
         keys = self._keys(sig)
-        found: dict[int, list[int]] = {}  # band -> slots, oldest first
-        for run in self._runs:
-            for band, start, end in _matches(run.keys, keys):
-                found.setdefault(band, []).extend(
-                    run.slots[max(start, end - self.bucket_size) : end].tolist()
-                )
+        found: dict[int, list[int]] = {}  # band -> its newest living slots, newest first
         for band, key in enumerate(keys.tolist()):
             held = self._recent.get(key)
             if held is not None:
-                found.setdefault(band, []).extend(held if isinstance(held, list) else (held,))
+                self._gather(found, band, held if isinstance(held, list) else [held])
+        for run in reversed(self._runs):
+            for band, start, end in _matches(run.keys, keys):
+                if len(found.get(band, ())) < self.bucket_size:
+                    newest = run.slots[max(start, end - self.bucket_size) : end]
+                    self._gather(found, band, newest.tolist())
         shared: Counter[int] = Counter()
         for slots in found.values():
-            shared.update([slot for slot in slots if slot in self._key_of][-self.bucket_size :])
+            shared.update(slots)
         return [self._key_of[slot] for slot, _ in shared.most_common(limit)]
+
+    def _gather(self, found: dict[int, list[int]], band: int, slots: list[int]) -> None:
+        """Add a source's slots of a band (oldest first) to those found, newest first, the
+        living only, up to a bucket's size: older sources are then left unread."""
+        have = found.setdefault(band, [])
+        for slot in reversed(slots):
+            if len(have) >= self.bucket_size:
+                return
+            if slot in self._key_of:
+                have.append(slot)
 
     def _keys(self, sig: Signature) -> Keys:
         """Each band's values mixed into one 64-bit key (two bands of one key, a rare
