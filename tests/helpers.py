@@ -66,6 +66,9 @@ def settings_for(tmp_path: Path, **overrides: object) -> Settings:
         "poll_interval": 60,
         "parse_workers": 1,
         "fetch_timeout": 5,
+        # No /metrics endpoint unless a test asks: on the default port, a daemon the
+        # developer runs beside the tests (`make run`) made them fail to start theirs.
+        "http_port": 0,
     }
     values.update(overrides)
     return Settings(**values)  # type: ignore[arg-type]
