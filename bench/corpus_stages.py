@@ -3,7 +3,8 @@
     parse    parse_feed (the fast path where it applies), what the parser workers do
     match    RuleSet.match on every entry, default rules
     store    the entries' events appended, one transaction per feed as the pipeline does
-             (EntrySeen, no matches), then the search index's catch-up, timed apart
+             (EntrySeen, no matches, the feed's check; not synced), then the search
+             index's catch-up, timed apart
 
 CPU seconds per entry, so that storage can be set against the parse: the target of
 issue 14, item 4 is storage at most 20% of the fast parse's time.
@@ -18,7 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from monitor.eventlog import events as ev
-from monitor.eventlog.store import Store, append_in
+from monitor.eventlog.store import Store, append_in, check_noted
 from monitor.feeds.parse import parse_feed
 from monitor.feeds.records import FeedData
 from monitor.poll import decide
@@ -69,7 +70,8 @@ def _store_all(store: Store, feed_ids: list[str], parsed: list[FeedData]) -> Non
         batch: list[ev.NewEvent] = []
         for new in decide.new_entries(feed_id, feed.entries, frozenset(), now):
             batch += decide.entry_events(state, new, empty, [], backlog=True)
-        store.append(batch, expected={state.stream: state.version})
+        noted = check_noted(feed_id, lambda stored: "new", now)
+        store.append(batch, {state.stream: state.version}, synced=False, after=[noted])
 
 
 def report(figures: dict[str, float]) -> None:

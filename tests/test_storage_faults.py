@@ -145,9 +145,13 @@ def _count(db: Path) -> int:
         return int(conn.execute("SELECT COUNT(*) FROM entries").fetchone()[0])
 
 
-def commits_by_level(statements: list[str]) -> list[tuple[str, str]]:
-    """(synchronous level, what the transaction inserted into events) for each commit."""
-    level, inserted, found = "FULL", "", []
+LEVELS = {0: "OFF", 1: "NORMAL", 2: "FULL", 3: "EXTRA"}
+
+
+def commits_by_level(statements: list[str], level: str) -> list[tuple[str, str]]:
+    """(synchronous level, what the transaction inserted into events) for each commit,
+    from the level the connection had before the first statement."""
+    inserted, found = "", []
     for statement in statements:
         if statement.startswith("PRAGMA synchronous = "):
             level = statement.removeprefix("PRAGMA synchronous = ")
@@ -169,13 +173,15 @@ def test_a_poll_commits_without_waiting_for_the_disk_and_a_dispatch_waits(
     news = ("c", "Kenya hosts a police training course", "Officers from six states.")
     feed_server.serve("/news.xml", rss([news, *ITEMS]))
     statements: list[str] = []
+    before = LEVELS[store.db.execute("PRAGMA synchronous").fetchone()[0]]
     store.db.set_trace_callback(statements.append)
     asyncio.run(poll_once(store, tmp_path / "rules"))
-    polled = commits_by_level(statements)
+    polled = commits_by_level(statements, before)
     statements.clear()
     lines: list[str] = []
+    before = LEVELS[store.db.execute("PRAGMA synchronous").fetchone()[0]]
     assert asyncio.run(Dispatcher(store, [ConsoleSink(lines.append)]).deliver_due()) == 1
-    dispatched = commits_by_level(statements)
+    dispatched = commits_by_level(statements, before)
     store.db.set_trace_callback(None)
     assert ("NORMAL", "events") in polled
     assert all(level == "NORMAL" for level, _ in polled), polled

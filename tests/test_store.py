@@ -16,8 +16,15 @@ from hypothesis import strategies as st
 
 from monitor.errors import ConcurrencyError, StoreError
 from monitor.eventlog import events as ev
+from monitor.eventlog.connection import Connection
 from monitor.eventlog.replay import replay
-from monitor.eventlog.store import MIGRATIONS, Store, read_events
+from monitor.eventlog.store import (
+    MIGRATIONS,
+    WAL_AUTOCHECKPOINT_PAGES,
+    Store,
+    check_noted,
+    read_events,
+)
 
 T0 = datetime(2026, 11, 30, 8, 0, tzinfo=UTC)
 
@@ -51,7 +58,52 @@ def test_schema_pragmas_and_user_version(tmp_path: Path) -> None:
     db = Store(tmp_path / "log.db").db
     assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     assert db.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
+    assert db.execute("PRAGMA wal_autocheckpoint").fetchone()[0] == WAL_AUTOCHECKPOINT_PAGES
     assert db.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)
+
+
+def test_a_synced_append_waits_for_the_disk_whatever_came_before(tmp_path: Path) -> None:
+    """Unsynced appends in a row leave the pragma alone; a synced one always sets FULL."""
+    store = Store(tmp_path / "log.db")
+    modes: list[int] = []
+
+    def durability(db: Connection, stored: list[ev.StoredEvent]) -> None:
+        modes.append(db.execute("PRAGMA synchronous").fetchone()[0])
+
+    for position, synced in enumerate((False, False, True, False, True, True)):
+        store.append([feed_added(position=position)], synced=synced, after=[durability])
+    with store.transaction(synced=False) as db:
+        durability(db, [])
+    store.note_check("feed", "new")  # not synced
+    with store.transaction() as db:
+        durability(db, [])
+    assert modes == [1, 1, 2, 1, 2, 2, 1, 2]  # 1 NORMAL, 2 FULL
+
+
+def test_what_an_append_writes_beside_the_log_commits_with_it_or_not_at_all(
+    log_target: Path | str,
+) -> None:
+    added = feed_added()
+    with Store(log_target) as store:
+
+        def refused(db: Connection, stored: list[ev.StoredEvent]) -> None:
+            db.execute(
+                "INSERT INTO feed_checks (feed_id, checked_at, outcome) VALUES ('f', 'now', 'new')"
+            )
+            raise RuntimeError("after the events")
+
+        with pytest.raises(RuntimeError, match="after the events"):
+            store.append([added], after=[refused])
+        assert store.version(added.stream) == 0
+        assert store.db.execute("SELECT COUNT(*) FROM feed_checks").fetchone()[0] == 0
+
+        at = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
+        noted = check_noted("f", lambda stored: f"{len(stored)} stored", at)
+        stored = store.append([added], after=[noted])
+        again = store.append([added], after=[noted])  # stored before: nothing new
+        checks = store.db.execute("SELECT feed_id, outcome FROM feed_checks").fetchall()
+    assert [e.event_id for e in stored] == [added.event_id] and again == []
+    assert [tuple(row) for row in checks] == [("f", "0 stored")]
 
 
 def test_reopening_runs_no_migration_twice(log_target: Path | str) -> None:

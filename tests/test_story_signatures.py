@@ -15,8 +15,10 @@ from test_stories_pipeline import OTHER, PLAIN, REWRITE, WIRE, add_feeds, story_
 
 from monitor import daemon
 from monitor.eventlog import events as ev
+from monitor.eventlog.queries.stories import StorySignature
 from monitor.eventlog.replay import replay
 from monitor.eventlog.store import Store
+from monitor.eventlog.story_signatures import signatures_cached
 from monitor.feeds.records import EntryData
 from monitor.poll.decide import NewEntry
 from monitor.poll.stories import SIGNATURE_SCHEME, StoryItem, StoryPolicy
@@ -129,3 +131,27 @@ def test_a_start_reads_only_the_newest_entries_the_index_keeps(log_target: Path 
         index, computed = rebuilt_index(store, StoryPolicy(max_entries=2), NOW)
     newest = [ev.entry_id_for("feed1", key) for key, _, _ in (OTHER, PLAIN)]
     assert (len(index), [entry_id for entry_id, _ in computed]) == (2, newest)
+
+
+def test_a_cache_write_it_cannot_make_loses_no_event_of_the_poll(tmp_path: Path) -> None:
+    """The signatures go into the poll's append; a refused cache write is undone alone."""
+    entry_id = ev.entry_id_for("feed1", "k1")
+    started = ev.StoryStarted(
+        entry_id=entry_id, feed_id="feed1", outlet="One", title="A", url_key=""
+    )
+    other = ev.entry_id_for("feed1", "k2")  # placed, but its story event is not in this append
+    signature = StorySignature(b"t" * 8, b"s" * 8, 3, 9)
+    rows = [(entry_id, signature, NOW), (other, signature, NOW)]
+    with Store(tmp_path / "log.db") as store:
+        event = ev.NewEvent(ev.story_stream(entry_id), started, "started")
+        store.append([event], after=[signatures_cached(SIGNATURE_SCHEME, rows, NOW)])
+        assert cached(store.path) == [(entry_id, SIGNATURE_SCHEME)]
+
+        store.db.execute("DROP TABLE story_signatures")
+        again = ev.entry_id_for("feed1", "k3")
+        started = started.model_copy(update={"entry_id": again})
+        event = ev.NewEvent(ev.story_stream(again), started, "started")
+        rows = [(again, signature, NOW)]
+        stored = store.append([event], after=[signatures_cached(SIGNATURE_SCHEME, rows, NOW)])
+        assert [e.event_id for e in stored] == [event.event_id]
+        assert store.version(ev.story_stream(again)) == 1

@@ -48,7 +48,16 @@ from monitor.eventlog.schema import (
 from monitor.eventlog.views import VIEWS, create_views
 
 Clock = Callable[[], datetime]
+# What a poll writes beside the log in its append's transaction, once it knows what was
+# stored (the feed's check, the stories' signature cache): one commit per poll.
+AfterAppend = Callable[["Connection", list[ev.StoredEvent]], None]
 log = logging.getLogger(__name__)
+
+# The writer copies the WAL back into the database every 4,000 pages (16 MB), not
+# SQLite's 1,000: the same index pages, written again by each poll, are copied once per
+# checkpoint, and a checkpoint's fsyncs hold the daemon's event loop a quarter as often.
+# A first pass's appends took 15-30% less CPU (docs/performance.md).
+WAL_AUTOCHECKPOINT_PAGES = 4000
 
 # Each migration runs once, in order; PRAGMA user_version counts the ones applied.
 MIGRATIONS: tuple[str, ...] = (
@@ -85,6 +94,7 @@ def connect(
         if not readonly:
             db.execute("PRAGMA journal_mode = WAL")
             db.execute("PRAGMA synchronous = FULL")
+            db.execute(f"PRAGMA wal_autocheckpoint = {WAL_AUTOCHECKPOINT_PAGES}")
         db.execute("PRAGMA foreign_keys = ON")
     except (sqlite3.Error, OSError) as error:
         raise StoreError(f"{path}: cannot open the database: {error}{_hint(str(error))}") from None
@@ -170,6 +180,7 @@ class Store(Reader):
         else:
             super().__init__(connect(Path(path), busy_timeout=busy_timeout), path, clock)
             self.busy_timeout = busy_timeout
+        self._synchronous = "FULL"  # a new connection's, on either engine
         # On PostgreSQL, the statement each append runs first (None on SQLite: one writer).
         self.log_lock = (
             f"SELECT pg_advisory_xact_lock({pg_schema.LOG_LOCK})" if (self.on_postgres) else None
@@ -187,9 +198,14 @@ class Store(Reader):
             raise
 
     @contextmanager
-    def transaction(self) -> Iterator[Connection]:
-        """BEGIN IMMEDIATE ... COMMIT; a refused write (full, read-only, locked) is a StoreError."""
+    def transaction(self, *, synced: bool = True) -> Iterator[Connection]:
+        """BEGIN IMMEDIATE ... COMMIT; a refused write (full, read-only, locked) is a StoreError.
+
+        Without `synced`, the commit does not wait for the disk (`synchronous = NORMAL`
+        in WAL: the log stays whole and ordered, a power cut may lose the last commits;
+        on PostgreSQL, synchronous_commit off: the same)."""
         try:
+            self._durability(synced)
             self.db.execute("BEGIN IMMEDIATE")
         except self.refused as error:
             raise write_error(self.path, error) from None
@@ -209,6 +225,7 @@ class Store(Reader):
         expected: Mapping[str, int] | None = None,
         *,
         synced: bool = True,
+        after: Sequence[AfterAppend] = (),
     ) -> list[ev.StoredEvent]:
         """Append in one transaction; events already in the log are skipped.
 
@@ -219,42 +236,44 @@ class Store(Reader):
         loses nothing, a power cut may lose it whole, with the appends after it and never
         a part of one. Only for what the next poll redoes, and what no message depends
         on: the synced appends before any send flush it to disk too.
-        """
-        with self._synced(synced):
-            try:
-                return self._append_once(new_events, expected or {})
-            except StoreError:
-                if not self._lost_connection():
-                    raise
-            # PostgreSQL lost the connection: the transaction rolled back, or committed
-            # before the answer was lost. Once more on a fresh connection (synced, as every
-            # new connection is): ids already stored are skipped.
-            log.warning("%s: connection lost during an append; retrying once", describe(self.path))
-            self._reconnect()
-            return self._append_once(new_events, expected or {})
 
-    @contextmanager
-    def _synced(self, synced: bool) -> Iterator[None]:
-        """FULL waits for the disk at each commit; NORMAL (WAL) keeps the log whole and
-        ordered but may lose the last commits to a power cut (on PostgreSQL,
-        synchronous_commit off: the same)."""
-        if synced:
-            yield
-            return
-        self.db.execute("PRAGMA synchronous = NORMAL")
+        Each of `after` then writes, in the same transaction, what it keeps beside the
+        log, given the events stored.
+        """
         try:
-            yield
-        finally:
+            return self._append_once(new_events, expected or {}, synced, after)
+        except StoreError:
             if not self._lost_connection():
-                self.db.execute("PRAGMA synchronous = FULL")
+                raise
+        # PostgreSQL lost the connection: the transaction rolled back, or committed
+        # before the answer was lost. Once more on a fresh connection: ids already stored
+        # are skipped.
+        log.warning("%s: connection lost during an append; retrying once", describe(self.path))
+        self._reconnect()
+        return self._append_once(new_events, expected or {}, synced, after)
+
+    def _durability(self, synced: bool) -> None:
+        """FULL waits for the disk at each commit, NORMAL does not. Set only when it
+        changes: a poll's appends in a row are all NORMAL."""
+        wanted = "FULL" if synced else "NORMAL"
+        if self._synchronous != wanted:
+            self.db.execute(f"PRAGMA synchronous = {wanted}")
+            self._synchronous = wanted
 
     def _append_once(
-        self, new_events: Sequence[ev.NewEvent], expected: Mapping[str, int]
+        self,
+        new_events: Sequence[ev.NewEvent],
+        expected: Mapping[str, int],
+        synced: bool,
+        after: Sequence[AfterAppend],
     ) -> list[ev.StoredEvent]:
-        with self.transaction() as db:
+        with self.transaction(synced=synced) as db:
             if self.log_lock is not None:
                 db.execute(self.log_lock)  # seq order = commit order (docs/scaling.md)
-            return append_in(db, new_events, expected, self.clock())
+            stored = append_in(db, new_events, expected, self.clock())
+            for write in after:
+                write(db, stored)
+            return stored
 
     def _lost_connection(self) -> bool:
         pg = pg_connection(self.db)
@@ -266,6 +285,7 @@ class Store(Reader):
                 pg.reconnect()
             except Exception as error:
                 raise write_error(self.path, error) from None
+            self._synchronous = "FULL"  # as every new connection is
 
     def version(self, stream: str) -> int:
         return stream_version(self.db, stream)
@@ -277,6 +297,8 @@ class Store(Reader):
             return search_index.catch_up(self.db, batches)
         except self.refused as error:
             raise write_error(self.path, error) from None
+        finally:
+            self._synchronous = "FULL"  # the catch-up leaves the connection so
 
     def close(self) -> None:
         """Index what is left to index (a refusal is logged: the next writer redoes it), close."""
@@ -288,13 +310,30 @@ class Store(Reader):
 
     def note_check(self, feed_id: str, outcome: str) -> None:
         # Not part of the log: no fsync for it.
-        with self._synced(False), self.transaction() as db:
-            db.execute(
-                "INSERT INTO feed_checks (feed_id, checked_at, outcome) VALUES (?, ?, ?)"
-                " ON CONFLICT (feed_id) DO UPDATE SET checked_at = excluded.checked_at,"
-                " outcome = excluded.outcome",
-                (feed_id, projections.iso(self.clock()), outcome),
-            )
+        with self.transaction(synced=False) as db:
+            note_check_in(db, feed_id, outcome, self.clock())
+
+
+def note_check_in(db: Connection, feed_id: str, outcome: str, at: datetime) -> None:
+    """When the feed was last polled, and how it went (a 304 appends no event)."""
+    db.execute(
+        "INSERT INTO feed_checks (feed_id, checked_at, outcome) VALUES (?, ?, ?)"
+        " ON CONFLICT (feed_id) DO UPDATE SET checked_at = excluded.checked_at,"
+        " outcome = excluded.outcome",
+        (feed_id, projections.iso(at), outcome),
+    )
+
+
+def check_noted(
+    feed_id: str, outcome: Callable[[list[ev.StoredEvent]], str], at: datetime
+) -> AfterAppend:
+    """The feed's check, written in its poll's append: `outcome` says how the poll went,
+    given the events stored."""
+
+    def write(db: Connection, stored: list[ev.StoredEvent]) -> None:
+        note_check_in(db, feed_id, outcome(stored), at)
+
+    return write
 
 
 def write_error(path: DbTarget, error: BaseException) -> StoreError:

@@ -14,7 +14,7 @@ from monitor.eventlog import events as ev
 from monitor.eventlog.queries.chats import Subscriber, subscribers
 from monitor.eventlog.queries.entries import known_entry_ids, stored_digests
 from monitor.eventlog.queries.feeds import FeedState
-from monitor.eventlog.store import Clock, Store
+from monitor.eventlog.store import AfterAppend, Clock, Store, check_noted
 from monitor.feeds.fetch import Fetched, Fetcher, FetchFailed, NotModified, Validators
 from monitor.feeds.parser_pool import ParserPool
 from monitor.feeds.records import FeedData, ParseFailed, ParseResult
@@ -165,9 +165,10 @@ class Pipeline:
             new_events += story_events(feed, new, placement)
         stored: list[ev.StoredEvent] = []
         try:
-            stored = self._append(feed, new_events)
+            signatures = stories.signature_cache(placements, now)
+            stored = self._append(feed, new_events, _entries_outcome, signatures)
         finally:
-            stories.settle(placements, stored, now)
+            stories.settle(placements, stored)
         return replace(self._outcome(feed, stored), known=len(parsed.skipped))
 
     def prepare(self) -> None:
@@ -208,8 +209,7 @@ class Pipeline:
             new_count=0,
         )
         new_events += decide.recovery_events(feed)
-        self._append(feed, new_events)
-        self.store.note_check(feed.id, status)
+        self._append(feed, new_events, lambda stored: status)
         return PollOutcome(feed.id, status)
 
     def _fail(self, feed: FeedState, failure: Failure) -> PollOutcome:
@@ -217,8 +217,7 @@ class Pipeline:
         new_events = decide.failure_events(
             feed, failure, interval, self.policy.max_backoff, self.clock()
         )
-        self._append(feed, new_events)
-        self.store.note_check(feed.id, f"failed:{failure.kind}")
+        self._append(feed, new_events, lambda stored: f"failed:{failure.kind}")
         log.warning(
             "feed=%s url=%s failed=%s failures=%d detail=%r",
             feed.id,
@@ -229,8 +228,17 @@ class Pipeline:
         )
         return PollOutcome(feed.id, "failed", failure=failure.kind)
 
-    def _append(self, feed: FeedState, new_events: list[ev.NewEvent]) -> list[ev.StoredEvent]:
+    def _append(
+        self,
+        feed: FeedState,
+        new_events: list[ev.NewEvent],
+        outcome: Callable[[list[ev.StoredEvent]], str],
+        *also: AfterAppend,
+    ) -> list[ev.StoredEvent]:
+        """The poll's events, with the feed's check (`outcome` given what was stored) and
+        what `also` keeps beside the log, in one transaction."""
         if not new_events:
+            self.store.note_check(feed.id, outcome([]))
             return []
         try:
             # Not synced: a power cut may lose the last polls, never a part of one, and the
@@ -238,17 +246,18 @@ class Pipeline:
             # no alert of theirs was sent, since the dispatch before a send is synced.
             # One fsync per feed (about 4 ms on this machine's disk) held the event loop.
             expected = {feed.stream: feed.version}
-            return self.store.append(new_events, expected=expected, synced=False)
+            noted = check_noted(feed.id, outcome, self.clock())
+            return self.store.append(new_events, expected, synced=False, after=[noted, *also])
         except ConcurrencyError:
             # The feed changed under us (removed, moved, polled elsewhere): drop this poll.
             log.info("feed=%s changed during the poll; its result is dropped", feed.id)
+            self.store.note_check(feed.id, outcome([]))
             return []
 
     def _outcome(self, feed: FeedState, stored: list[ev.StoredEvent]) -> PollOutcome:
         counts = {kind: sum(1 for e in stored if e.type == kind) for kind in _COUNTED}
         if counts["AlertQueued"]:
             self.on_alerts()
-        self.store.note_check(feed.id, "new" if counts["EntrySeen"] else "unchanged")
         return PollOutcome(
             feed.id,
             "new" if counts["EntrySeen"] else "unchanged",
@@ -259,6 +268,10 @@ class Pipeline:
 
 
 _COUNTED = ("EntrySeen", "RuleMatched", "AlertQueued")
+
+
+def _entries_outcome(stored: list[ev.StoredEvent]) -> str:
+    return "new" if any(e.type == "EntrySeen" for e in stored) else "unchanged"
 
 
 def is_untrusted(feed: FeedState) -> bool:

@@ -27,8 +27,8 @@ from monitor.eventlog.queries.stories import (
     stories_by_url,
     story_entries_since,
 )
-from monitor.eventlog.store import Reader, Store
-from monitor.eventlog.story_signatures import save_signatures
+from monitor.eventlog.store import AfterAppend, Reader, Store
+from monitor.eventlog.story_signatures import SignatureRow, save_signatures, signatures_cached
 from monitor.poll.decide import NewEntry
 from monitor.poll.recipients import Recipients
 from monitor.poll.similarity import split_outlet
@@ -79,36 +79,41 @@ class StoryStep:
         known = stories_by_url(self.log, keys) if keys else {}
         return [index.place(item, known, similar=not backlog) for item in items]
 
-    def settle(
-        self, placements: Sequence[Placement], stored: Sequence[ev.StoredEvent], now: datetime
-    ) -> None:
-        """Keep the placements whose events were stored, and cache their signatures;
-        forget the others."""
+    def signature_cache(self, placements: Sequence[Placement], now: datetime) -> AfterAppend:
+        """The placed entries' signatures, taken from the index (LSH keeps their bands), to
+        be cached in the poll's append for those whose story event it stores."""
+        rows = self._signatures([(p.entry_id, now) for p in placements])
+        return signatures_cached(SIGNATURE_SCHEME, rows, now - self.policy.window)
+
+    def settle(self, placements: Sequence[Placement], stored: Sequence[ev.StoredEvent]) -> None:
+        """Keep the placements whose events were stored; forget the others."""
         kept = {
             e.data.entry_id for e in stored if isinstance(e.data, ev.StoryStarted | ev.StoryJoined)
         }
         refused = [p.entry_id for p in placements if p.entry_id not in kept]
-        if self._index is None:
-            return
-        if refused:
+        if self._index is not None and refused:
             self._index.forget(refused)
-        self._cache([(p.entry_id, now) for p in placements if p.entry_id in kept], now)
 
     def _cache(self, entries: Sequence[tuple[str, datetime]], now: datetime) -> None:
-        """Keep these indexed entries' signatures in the log's cache. Only a cache: a write
-        it cannot make costs the next start some time, never a poll."""
-        if self._index is None or not entries:
+        """Keep these indexed entries' signatures in the log's cache, in a transaction of
+        their own. Only a cache: a write it cannot make costs the next start some time."""
+        rows = self._signatures(entries)
+        if not rows:
             return
-        index = self._index
-        rows = [
-            (entry_id, found, joined_at)
-            for entry_id, joined_at in entries
-            if (found := index.take_signature(entry_id)) is not None
-        ]
         try:
             save_signatures(self.log, SIGNATURE_SCHEME, rows, now - self.policy.window)
         except StoreError as error:
             logger.warning("story signatures not cached: %s", error)
+
+    def _signatures(self, entries: Sequence[tuple[str, datetime]]) -> list[SignatureRow]:
+        index = self._index
+        if index is None:
+            return []
+        return [
+            (entry_id, found, joined_at)
+            for entry_id, joined_at in entries
+            if (found := index.take_signature(entry_id)) is not None
+        ]
 
     def first_alerts(
         self, placements: Sequence[Placement], recipients: Sequence[Recipients], now: datetime
