@@ -20,7 +20,6 @@ from pathlib import Path
 
 from monitor.eventlog import events as ev
 from monitor.eventlog.store import Store, append_in, check_noted
-from monitor.feeds.parse import parse_feed
 from monitor.feeds.records import FeedData
 from monitor.poll import decide
 from monitor.rules.matcher import MatchResult, RuleSet
@@ -34,6 +33,10 @@ def cpu(work: Callable[[], object]) -> float:
 
 def stages(bodies: list[tuple[str, bytes, str]], rules: RuleSet) -> dict[str, float]:
     """CPU µs per entry of each stage; `bodies` are (url, bytes, content type)."""
+    # Imported here, after the passes: the daemon's process loads no parser (its workers
+    # do), and neither should the bench's while it measures the passes' memory.
+    from monitor.feeds.parse import parse_feed
+
     parsed: list[FeedData] = []
 
     def parse() -> None:

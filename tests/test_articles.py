@@ -20,9 +20,10 @@ from monitor.cli.app import app
 from monitor.eventlog.queries.feeds import feed_states
 from monitor.eventlog.store import Store
 from monitor.feeds import feed_list
-from monitor.feeds.article import ArticleFailed, ArticleText, extract_article
+from monitor.feeds.article import extract_article
 from monitor.feeds.fetch import Fetcher, FetchPolicy
 from monitor.feeds.parser_pool import ParserPool
+from monitor.feeds.records import ArticleFailed, ArticleText
 from monitor.poll.pipeline import Pipeline, PollPolicy
 from monitor.rules.matcher import load_ruleset
 

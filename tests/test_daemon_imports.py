@@ -1,7 +1,8 @@
 """What the daemon loads for what it is configured to do: the memory target (issue 14)
 counts the daemon's process, and a SQLite log with alerts on the console needs neither
 psycopg (8 MB) nor python-telegram-bot with httpx and tornado (16 MB), nor sqlite-utils
-(its plugins' entry points) once the log exists."""
+(its plugins' entry points) once the log exists; and the parsers' lxml and feedparser
+(8 MB) are loaded by the parser workers only."""
 
 from __future__ import annotations
 
@@ -32,7 +33,8 @@ with FeedServer() as server:
         feed_list.add_feed(store, url)
     lines = []
     [outcome] = asyncio.run(daemon.run_once(settings, write=lines.append))
-loaded = sorted({m.split(".")[0] for m in sys.modules} & {"psycopg", "telegram", "sqlite_utils"})
+heavy = {"psycopg", "telegram", "sqlite_utils", "feedparser", "lxml"}
+loaded = sorted({m.split(".")[0] for m in sys.modules} & heavy)
 print(json.dumps([outcome.new_entries, loaded]))
 """
 

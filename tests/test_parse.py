@@ -6,7 +6,6 @@ import asyncio
 import gzip
 import html
 import json
-import operator
 import os
 import threading
 from collections.abc import Iterator
@@ -615,7 +614,7 @@ async def test_pool_refuses_work_after_close() -> None:
 
 
 async def test_worker_pool_replaces_a_worker_that_dies() -> None:
-    pool: WorkerPool[object] = WorkerPool(operator.call, workers=1, timeout_s=20)
+    pool: WorkerPool[object] = WorkerPool("operator:call", workers=1, timeout_s=20)
     died = await pool.call(os._exit, 3)
     raised = await pool.call(int, "not a number")
     fine = await pool.call(pow, 2, 10)
@@ -626,7 +625,7 @@ async def test_worker_pool_replaces_a_worker_that_dies() -> None:
 
 
 async def test_worker_pool_timeout_value() -> None:
-    pool: WorkerPool[object] = WorkerPool(operator.call, workers=1, timeout_s=0.3)
+    pool: WorkerPool[object] = WorkerPool("operator:call", workers=1, timeout_s=0.3)
     outcome = await pool.call(parse_feed, SLOW_FEED, FEED_URL)
     await pool.close()
     assert outcome == TimedOut(0.3)

@@ -59,4 +59,4 @@ def test_a_pool_of_two_parser_workers_is_two_processes() -> None:
     )
     parsed, children = json.loads(done.stdout)
     assert parsed == ["FeedData", "FeedData"]
-    assert children == ["monitor.feeds.parser_pool:run_task"] * 2
+    assert children == ["monitor.feeds.parser_tasks:run_task"] * 2

@@ -14,10 +14,9 @@ keeps almost nothing where trafilatura keeps every other entry's headline.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 
 from monitor.feeds.pages import read_html
-from monitor.feeds.records import CONTENT_LIMIT
+from monitor.feeds.records import CONTENT_LIMIT, ArticleFailed, ArticleResult, ArticleText
 from monitor.feeds.text import document_head, html_to_text, looks_like_html, shorten
 
 # Less text than this is not an article: a listing, a cookie wall, a page drawn by scripts.
@@ -26,21 +25,6 @@ _HTML_TYPES = ("text/html", "application/xhtml+xml")
 
 # readability logs its own retries and failures at INFO and above; ours say what matters.
 logging.getLogger("readability").setLevel(logging.CRITICAL)
-
-
-@dataclass(frozen=True)
-class ArticleText:
-    url: str
-    text: str  # the main text on one line, cut at CONTENT_LIMIT characters
-
-
-@dataclass(frozen=True)
-class ArticleFailed:
-    kind: str  # "not-html", "unreadable", "no-text"; the pool adds "parse-timeout", ...
-    detail: str  # one line, naming the URL
-
-
-ArticleResult = ArticleText | ArticleFailed
 
 
 def extract_article(body: bytes, url: str, content_type: str | None = None) -> ArticleResult:

@@ -6,7 +6,6 @@ URL once and uses it to say what the URL is before it is added.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from urllib.parse import urljoin
 
 import lxml.html
@@ -14,7 +13,7 @@ from lxml import etree
 
 from monitor.feeds.http_policy import check_url
 from monitor.feeds.parse import parse_feed
-from monitor.feeds.records import FeedData, ParseFailed
+from monitor.feeds.records import FeedLink, Inspection, PageLinks, ParseFailed
 from monitor.feeds.sitemaps import is_sitemap, parse_sitemap
 from monitor.feeds.text import collapse_whitespace, document_head, looks_like_html
 
@@ -30,24 +29,6 @@ FEED_TYPES = frozenset(
     }
 )
 MAX_OFFERED = 10  # feeds a page may offer; more are dropped (a page listing hundreds is noise)
-
-
-@dataclass(frozen=True)
-class FeedLink:
-    url: str
-    title: str
-    type: str
-
-
-@dataclass(frozen=True)
-class PageLinks:
-    """An HTML page, with the feeds its <link rel="alternate"> elements name."""
-
-    title: str
-    feeds: tuple[FeedLink, ...]
-
-
-Inspection = FeedData | PageLinks | ParseFailed
 
 
 def inspect_document(body: bytes, url: str, content_type: str | None = None) -> Inspection:

@@ -1,42 +1,37 @@
 """ParserPool: the parsers of feeds.sources and feeds.discover, and the article extractor
-of feeds.article, in worker processes (feeds.worker_pool).
+of feeds.article, in worker processes (feeds.worker_pool) that run feeds.parser_tasks.
 
-A document that makes a parser spin or crash costs one worker, not the daemon.
+A document that makes a parser spin or crash costs one worker, not the daemon. This
+side imports no parser: only the workers load lxml and feedparser.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from monitor.feeds.article import ArticleFailed, ArticleResult, ArticleText, extract_article
-from monitor.feeds.discover import Inspection, inspect_document
-from monitor.feeds.records import FeedData, ParseFailed, ParseResult
-from monitor.feeds.sources import parse_source
+from monitor.feeds.records import (
+    ArticleFailed,
+    ArticleResult,
+    ArticleText,
+    FeedData,
+    Inspection,
+    ParseFailed,
+    ParseResult,
+)
 from monitor.feeds.worker_pool import TimedOut, WorkerFailed, WorkerPool
 
 if TYPE_CHECKING:  # the type only: parser workers reading feeds need no pydantic
     from monitor.eventlog.events import PageSelectors
 
-# What a worker can be asked to do, by name (the name crosses the pipe, not the function).
 Outcome = ParseResult | Inspection | ArticleResult
-TASKS: dict[str, Callable[..., Outcome]] = {
-    "feed": parse_source,
-    "inspect": inspect_document,
-    "article": extract_article,
-}
-
-
-def run_task(task: str, *args: object) -> Outcome:
-    """The worker's function: one of TASKS."""
-    return TASKS[task](*args)
+WORKER_FUNCTION = "monitor.feeds.parser_tasks:run_task"
 
 
 class ParserPool:
     """Parsers in worker processes: a document that takes too long costs one worker."""
 
     def __init__(self, workers: int = 1, timeout_s: float = 20.0) -> None:
-        self._pool: WorkerPool[Outcome] = WorkerPool(run_task, workers, timeout_s)
+        self._pool: WorkerPool[Outcome] = WorkerPool(WORKER_FUNCTION, workers, timeout_s)
 
     async def __aenter__(self) -> ParserPool:
         return self

@@ -6,9 +6,8 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from monitor.feeds.discover import FeedLink, Inspection, PageLinks, inspect_document
 from monitor.feeds.fetch import Fetched, Fetcher, FetchFailed, NotModified
-from monitor.feeds.records import FeedData
+from monitor.feeds.records import FeedData, FeedLink, Inspection, PageLinks
 
 
 @dataclass(frozen=True)
@@ -47,6 +46,10 @@ Inspect = Callable[[bytes, str, str | None], Awaitable[Inspection]]
 
 async def inspect_here(body: bytes, url: str, content_type: str | None) -> Inspection:
     """inspect_document in this process (the CLI: the operator's own terminal and URL)."""
+    # Imported here: the daemon's process parses nothing itself (its workers do), and
+    # the parsers' libraries (lxml, feedparser) would cost it 10 MB.
+    from monitor.feeds.discover import inspect_document
+
     return inspect_document(body, url, content_type)
 
 

@@ -83,6 +83,40 @@ class EntryFields:
     content: str = ""  # plain text of the entry's full content, if any
 
 
+@dataclass(frozen=True)
+class FeedLink:
+    url: str
+    title: str
+    type: str
+
+
+@dataclass(frozen=True)
+class PageLinks:
+    """An HTML page, with the feeds its <link rel="alternate"> elements name."""
+
+    title: str
+    feeds: tuple[FeedLink, ...]
+
+
+# What inspecting a document gives (feeds.discover): a feed, a page naming feeds, or why not.
+Inspection = FeedData | PageLinks | ParseFailed
+
+
+@dataclass(frozen=True)
+class ArticleText:
+    url: str
+    text: str  # the main text on one line, cut at CONTENT_LIMIT characters
+
+
+@dataclass(frozen=True)
+class ArticleFailed:
+    kind: str  # "not-html", "unreadable", "no-text"; the pool adds "parse-timeout", ...
+    detail: str  # one line, naming the URL
+
+
+ArticleResult = ArticleText | ArticleFailed
+
+
 def build_entry(fields: EntryFields, digest: str | None = None) -> EntryData | None:
     """The entry record, or None when nothing identifies it (no id, link, title or text)."""
     key = entry_key(fields.ident, fields.link, fields.title, fields.date_text, fields.summary)

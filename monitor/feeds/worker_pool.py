@@ -85,10 +85,11 @@ class _Worker:
 class WorkerPool(Generic[Result]):
     """Up to `workers` processes, started on first use, each running one call at a time."""
 
-    def __init__(self, function: Callable[..., Result], workers: int, timeout_s: float) -> None:
+    def __init__(self, function: str, workers: int, timeout_s: float) -> None:
+        """`function` is "module:qualified.name": the workers import it, this process not."""
         if workers < 1 or timeout_s <= 0:
             raise ValueError(f"need workers >= 1 and timeout_s > 0, got {workers} and {timeout_s}")
-        self._function = f"{function.__module__}:{function.__qualname__}"
+        self._function = function
         self._timeout_s = timeout_s
         self._slots = asyncio.Semaphore(workers)
         self._idle: list[_Worker] = []

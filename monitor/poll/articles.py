@@ -19,10 +19,9 @@ from monitor.eventlog import events as ev
 from monitor.eventlog.queries.entries import known_entry_ids
 from monitor.eventlog.queries.feeds import FeedState
 from monitor.eventlog.store import Reader
-from monitor.feeds.article import ArticleFailed, ArticleResult
 from monitor.feeds.fetch import Fetched, Fetcher
 from monitor.feeds.parser_pool import ParserPool
-from monitor.feeds.records import EntryData, FeedData
+from monitor.feeds.records import ArticleFailed, ArticleResult, EntryData, FeedData
 from monitor.poll.decide import new_entries
 from monitor.rules.matcher import RuleSet
 
