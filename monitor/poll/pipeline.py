@@ -260,7 +260,7 @@ class Pipeline:
             self.on_alerts()
         return PollOutcome(
             feed.id,
-            "new" if counts["EntrySeen"] else "unchanged",
+            _entries_outcome(stored),
             new_entries=counts["EntrySeen"],
             matches=counts["RuleMatched"],
             alerts=counts["AlertQueued"],
@@ -270,7 +270,8 @@ class Pipeline:
 _COUNTED = ("EntrySeen", "RuleMatched", "AlertQueued")
 
 
-def _entries_outcome(stored: list[ev.StoredEvent]) -> str:
+def _entries_outcome(stored: list[ev.StoredEvent]) -> Literal["new", "unchanged"]:
+    """How a poll that parsed its feed went, given the events it stored."""
     return "new" if any(e.type == "EntrySeen" for e in stored) else "unchanged"
 
 
