@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cached_property
@@ -517,6 +518,11 @@ def alert_stream(alert_id: str) -> str:
 
 def chat_stream(chat_id: int) -> str:
     return f"chat:{chat_id}"
+
+
+def placed_entry_ids(stored: Sequence[StoredEvent]) -> set[str]:
+    """The entries that these stored events put in a story (StoryStarted, StoryJoined)."""
+    return {e.data.entry_id for e in stored if isinstance(e.data, StoryStarted | StoryJoined)}
 
 
 def story_stream(story_id: str) -> str:

@@ -41,9 +41,7 @@ def signatures_cached(
     costs the next start some time, never the poll."""
 
     def write(db: Connection, stored: list[ev.StoredEvent]) -> None:
-        kept = {
-            e.data.entry_id for e in stored if isinstance(e.data, ev.StoryStarted | ev.StoryJoined)
-        }
+        kept = ev.placed_entry_ids(stored)
         chosen = [row for row in rows if row[0] in kept]
         if not chosen:
             return

@@ -87,9 +87,7 @@ class StoryStep:
 
     def settle(self, placements: Sequence[Placement], stored: Sequence[ev.StoredEvent]) -> None:
         """Keep the placements whose events were stored; forget the others."""
-        kept = {
-            e.data.entry_id for e in stored if isinstance(e.data, ev.StoryStarted | ev.StoryJoined)
-        }
+        kept = ev.placed_entry_ids(stored)
         refused = [p.entry_id for p in placements if p.entry_id not in kept]
         if self._index is not None and refused:
             self._index.forget(refused)
