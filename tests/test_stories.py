@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 
 from monitor.cli.app import app
 from monitor.poll.similarity import canonical_url, shingles, split_outlet
-from monitor.poll.stories import StoryIndex, StoryItem, StoryPolicy, group
+from monitor.poll.stories import StoryIndex, StoryItem, StoryPolicy, group, place_all
 from monitor.poll.story_items import group_items, pairwise, read_items
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
@@ -115,6 +115,26 @@ def test_the_window_closes_a_story_to_near_duplicates_but_not_to_its_url() -> No
     assert [p.story_id for p in placed] == ["a", "b"]
 
 
+@pytest.mark.parametrize("similar", [True, False])
+def test_a_url_joins_the_oldest_story_known_or_placed_before_it(similar: bool) -> None:
+    """The index holds no URL: what the caller knows (the log) and the items placed before,
+    even by URL only (a feed's first poll), are where a URL finds its story."""
+    article = "https://www.example.com/2026/11/02/police-training?utm_source=rss"
+    known = {"example.com/other": "x"}
+    placed = place_all(
+        StoryIndex(),
+        [
+            item("a", "Rain expected in the capital over the weekend", link=article),
+            item("b", "Markets close higher as exporters gain", link=article + "&fbclid=1"),
+            item("c", "A third report", link="https://example.com/other"),
+        ],
+        known,
+        similar=similar,
+    )
+    assert [(p.story_id, p.how) for p in placed] == [("a", "new"), ("a", "url"), ("x", "url")]
+    assert known == {"example.com/other": "x", "example.com/2026/11/02/police-training": "a"}
+
+
 @pytest.mark.parametrize(("most", "joined"), [(3, "a"), (2, "d")])
 def test_the_index_holds_at_most_its_newest_entries(most: int, joined: str) -> None:
     """A bound on memory: the oldest entry leaves the index before its window ends."""
@@ -133,12 +153,12 @@ def test_signatures_are_taken_once_and_joining_goes_on_without_them() -> None:
     """Once the log's cache holds an entry's signatures the index keeps only LSH's bands."""
     index = StoryIndex()
     headline = "China to train 3,000 foreign police officers"
-    index.place(item("a", headline, WIRE))
+    index.place(item("a", headline, WIRE), {})
     taken = index.take_signature("a")
     assert taken is not None and taken.title is not None and taken.text is not None
     assert index.take_signature("a") is None
     assert index.take_signature("unknown") is None
-    copy = index.place(item("b", headline + " - Dawn", ""))
+    copy = index.place(item("b", headline + " - Dawn", ""), {})
     assert (copy.story_id, copy.how) == ("a", "title")
 
 

@@ -113,8 +113,8 @@ def test_a_log_from_before_the_cache_is_computed_once_then_read_back(
         key, title, summary = REWRITE
         entry = EntryData(key, f"http://127.0.0.1/x/{key}", title, summary, None, None, "en")
         new = NewEntry(ev.entry_id_for("feed2", key), entry, False)
-        from_cache = again.place(new_item(new))
-        from_text = whole.place(new_item(new))
+        from_cache = again.place(new_item(new), {})
+        from_text = whole.place(new_item(new), {})
     assert from_cache == from_text
     assert (from_cache.how, from_cache.story_id) == ("text", ev.entry_id_for("feed1", WIRE[0]))
 

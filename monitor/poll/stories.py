@@ -1,6 +1,7 @@
 """Stories: each new entry starts a story or joins one (no I/O; the caller passes the clock).
 
-First by canonical URL (the same article through another feed), then by near-duplicate
+First by canonical URL (the same article through another feed), looked up in what the
+caller knows (the log, in the pipeline: the index holds no URL), then by near-duplicate
 text inside a time window: MinHash signatures of the headline's and the summary's
 shingles (`poll.similarity`, `poll.minhash`), looked up with LSH (`poll.band_index`), then
 checked against the thresholds that `docs/stories.md` measured. The index holds only the
@@ -15,7 +16,7 @@ from __future__ import annotations
 
 import sys
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import cached_property
@@ -55,7 +56,7 @@ class StoryPolicy:
     text_threshold: float = 0.5  # summary against summary
     min_title_shingles: int = 4  # shorter headlines are too generic to join on
     min_text_shingles: int = 8
-    # The index holds at most this many entries, the newest (about 1.5 KB each): at thousands
+    # The index holds at most this many entries, the newest (about 1.1 KB each): at thousands
     # of feeds a 72 h window outgrows any memory, and the daemon runs for months. An entry
     # that leaves early still joins its story by URL, through the log.
     max_entries: int = 50_000
@@ -98,10 +99,12 @@ class _Sig:
     text: Signature | None
     title_shingles: int
     text_shingles: int
-    # The headline's and summary's shingles as their hashes (`minhash.hashed`), 4 bytes a
-    # shingle: sets of strings, kept for every candidate LSH had proposed, were half the
-    # index's memory. None until needed, for an entry restored from the log's cache.
-    _hashes: tuple[bytes, bytes] | None
+    # The headline's shingles then the summary's, as their hashes (`minhash.hashed`), 4
+    # bytes a shingle, in one bytes object (a tuple of two cost 100 bytes more an entry):
+    # sets of strings, kept for every candidate LSH had proposed, were half the index's
+    # memory. None until needed, for an entry restored from the log's cache.
+    _hashes: bytes | None
+    _title_hashes: int  # how many of them are the headline's
     _numbers: frozenset[str] | None  # the headline's numbers: a join needs the same ones
     # The headline (without an outlet's name) and the summary ("" when it only repeats the
     # title), kept only until the two above are made from them.
@@ -109,23 +112,24 @@ class _Sig:
     # Whether the log's cache lacks the signatures: once it has them (`take_signature`),
     # `title` and `text` are dropped, LSH holding their bands (a fifth of the index).
     uncached: bool = True
+    story: str = ""  # the story it belongs to (its own id when it started one)
 
     def members(self, how: How) -> frozenset[int]:
         """The headline's (or summary's) shingles, for the exact Jaccard of LSH's candidates."""
-        data = self._made()[0][0 if how == "title" else 1]
-        return frozenset(np.frombuffer(data, dtype=np.uint32).tolist())
+        every = np.frombuffer(self._made()[0], dtype=np.uint32)
+        split = self._title_hashes
+        return frozenset((every[:split] if how == "title" else every[split:]).tolist())
 
     @property
     def numbers(self) -> frozenset[str]:
         return self._made()[1]
 
-    def _made(self) -> tuple[tuple[bytes, bytes], frozenset[str]]:
+    def _made(self) -> tuple[bytes, frozenset[str]]:
         if self._hashes is None or self._numbers is None:
             headline, summary = self._texts or ("", "")
-            self._hashes = (
-                hashed(shingles(headline)).tobytes(),
-                hashed(shingles(summary)).tobytes(),
-            )
+            title = hashed(shingles(headline))
+            self._hashes = title.tobytes() + hashed(shingles(summary)).tobytes()
+            self._title_hashes = title.size
             self._numbers = numbers(headline) or _NO_NUMBERS
             self._texts = None
         return self._hashes, self._numbers
@@ -147,43 +151,35 @@ class StoryIndex:
         # looks well below the thresholds: a pair near one is rarely missed.
         self._titles = BandIndex(self.policy.title_threshold * CANDIDATES)
         self._texts = BandIndex(self.policy.text_threshold * CANDIDATES)
-        self._story: dict[str, str] = {}  # entry id -> story id
-        self._sigs: dict[str, _Sig] = {}
-        self._urls: dict[str, str] = {}  # canonical URL -> story id
-        self._url_of: dict[str, str] = {}
+        self._sigs: dict[str, _Sig] = {}  # entry id -> its signatures and story
+        # Entry ids oldest first, with when each joined: ids no longer held are skipped.
         self._order: deque[tuple[datetime, str]] = deque()
 
     def __len__(self) -> int:
-        return len(self._story)
+        return len(self._sigs)
 
     def place(
-        self, item: StoryItem, known_urls: dict[str, str] | None = None, *, similar: bool = True
+        self, item: StoryItem, known_urls: Mapping[str, str], *, similar: bool = True
     ) -> Placement:
         """Decide the entry's story and add it to the index. `known_urls` maps canonical
-        URLs to story ids the log knows beyond the window. Without `similar`, the entry
-        joins by its URL only and stays out of the index: the log finds it by its URL."""
+        URLs to the stories of entries already placed (the log's, in the pipeline; see
+        `place_all`). Without `similar`, the entry joins by its URL only and stays out of
+        the index."""
         self._expire(item.at)
         url_key = item.url_key
         if not similar:
-            return self._choose(item, url_key, _BY_URL_ONLY, known_urls or {})
+            return self._choose(item, url_key, _BY_URL_ONLY, known_urls)
         sig = self._signature(item)
-        placement = self._choose(item, url_key, sig, known_urls or {})
-        self._add(item, placement, sig)
+        placement = self._choose(item, url_key, sig, known_urls)
+        self._add(item, placement.story_id, sig)
         return placement
 
-    def restore(
-        self,
-        item: StoryItem,
-        story_id: str,
-        url_key: str | None,
-        stored: StorySignature | None = None,
-    ) -> None:
+    def restore(self, item: StoryItem, story_id: str, stored: StorySignature | None = None) -> None:
         """Add an entry whose story the log already holds (the rebuild at start), with its
         signatures as the log cached them (None: computed here)."""
         self._expire(item.at)
-        how: How = "new" if story_id == item.entry_id else "url"
         sig = self._restored(item, stored) if stored is not None else self._signature(item)
-        self._add(item, Placement(item.entry_id, story_id, how, 0.0, url_key), sig)
+        self._add(item, story_id, sig)
 
     def take_signature(self, entry_id: str) -> StorySignature | None:
         """An indexed entry's signatures as bytes, for the log's cache, once: the index
@@ -203,17 +199,17 @@ class StoryIndex:
             self._remove(entry_id)
 
     def _choose(
-        self, item: StoryItem, url_key: str | None, sig: _Sig, known_urls: dict[str, str]
+        self, item: StoryItem, url_key: str | None, sig: _Sig, known_urls: Mapping[str, str]
     ) -> Placement:
         if url_key is not None:
-            story = self._urls.get(url_key) or known_urls.get(url_key)
+            story = known_urls.get(url_key)
             if story is not None:
                 return Placement(item.entry_id, story, "url", 1.0, url_key)
         best = max((*self._nearest(sig, "title"), *self._nearest(sig, "text")), default=None)
         if best is None:
             return Placement(item.entry_id, item.entry_id, "new", 0.0, url_key)
         score, how, other = best
-        return Placement(item.entry_id, self._story[other], how, round(score, 3), url_key)
+        return Placement(item.entry_id, self._sigs[other].story, how, round(score, 3), url_key)
 
     def _nearest(self, sig: _Sig, how: How) -> list[tuple[float, How, str]]:
         """The indexed entries whose headline (or summary) is close enough to this one's."""
@@ -247,7 +243,8 @@ class StoryIndex:
             text=signature_of(text_hashes) if len(text) >= self.policy.min_text_shingles else None,
             title_shingles=len(title),
             text_shingles=len(text),
-            _hashes=(title_hashes.tobytes(), text_hashes.tobytes()),
+            _hashes=title_hashes.tobytes() + text_hashes.tobytes(),
+            _title_hashes=title_hashes.size,
             _numbers=numbers(headline) or _NO_NUMBERS,
         )
 
@@ -263,15 +260,16 @@ class StoryIndex:
             title_shingles=stored.title_shingles,
             text_shingles=stored.text_shingles,
             _hashes=None,
+            _title_hashes=0,
             _numbers=None,
             _texts=_texts(item),
             uncached=False,
         )
 
-    def _add(self, item: StoryItem, placement: Placement, sig: _Sig) -> None:
-        if item.entry_id in self._story:
+    def _add(self, item: StoryItem, story_id: str, sig: _Sig) -> None:
+        if item.entry_id in self._sigs:
             return
-        self._story[item.entry_id] = placement.story_id
+        sig.story = story_id
         self._sigs[item.entry_id] = sig
         if sig.title is not None:
             self._titles.insert(item.entry_id, sig.title)
@@ -279,11 +277,8 @@ class StoryIndex:
             self._texts.insert(item.entry_id, sig.text)
         if not sig.uncached:
             sig.title = sig.text = None
-        if placement.url_key is not None:
-            self._urls.setdefault(placement.url_key, placement.story_id)
-            self._url_of[item.entry_id] = placement.url_key
         self._order.append((item.at, item.entry_id))
-        while len(self._story) > self.policy.max_entries:
+        while len(self._sigs) > self.policy.max_entries:
             self._remove(self._order.popleft()[1])
 
     def _expire(self, now: datetime) -> None:
@@ -293,20 +288,15 @@ class StoryIndex:
             self._remove(entry_id)
 
     def _remove(self, entry_id: str) -> None:
-        story = self._story.pop(entry_id, None)
-        if story is None:
+        if self._sigs.pop(entry_id, None) is None:
             return
-        del self._sigs[entry_id]
         self._titles.remove(entry_id)
         self._texts.remove(entry_id)
-        url_key = self._url_of.pop(entry_id, None)
-        if url_key is not None and self._urls.get(url_key) == story:
-            del self._urls[url_key]
         # `_order` keeps the id; expiry skips ids no longer indexed.
 
 
 # An entry placed by its URL only (a feed's first poll): nothing to compare with.
-_BY_URL_ONLY = _Sig(None, None, 0, 0, None, None)
+_BY_URL_ONLY = _Sig(None, None, 0, 0, None, 0, None)
 _NO_NUMBERS: frozenset[str] = frozenset()
 
 
@@ -323,10 +313,29 @@ def _texts(item: StoryItem) -> tuple[str, str]:
     return split_outlet(item.title)[0], summary
 
 
+def place_all(
+    index: StoryIndex,
+    items: Iterable[StoryItem],
+    known_urls: dict[str, str],
+    *,
+    similar: bool = True,
+) -> list[Placement]:
+    """Each item placed in turn; an item's canonical URL, added to `known_urls` (the
+    oldest story of a URL wins, as in the log), lets a later one join it by URL."""
+    placements = []
+    for item in items:
+        placement = index.place(item, known_urls, similar=similar)
+        if placement.url_key is not None:
+            known_urls.setdefault(placement.url_key, placement.story_id)
+        placements.append(placement)
+    return placements
+
+
 def group(items: Iterable[StoryItem], policy: StoryPolicy | None = None) -> list[Placement]:
-    """The same joining over items in time order, without a database (`stories group`)."""
-    index = StoryIndex(policy or StoryPolicy())
-    return [index.place(item) for item in items]
+    """The same joining over items in time order, without a database (`stories group`):
+    as in the daemon, a URL joins its story however old, near-duplicate text only within
+    the window."""
+    return place_all(StoryIndex(policy or StoryPolicy()), items, {})
 
 
 def _stored(sig: Signature | None) -> bytes | None:

@@ -38,6 +38,7 @@ from monitor.poll.stories import (
     StoryIndex,
     StoryItem,
     StoryPolicy,
+    place_all,
 )
 
 logger = logging.getLogger(__name__)
@@ -77,7 +78,7 @@ class StoryStep:
         items = [StoryItem(n.id, n.entry.title, n.entry.summary, n.entry.link, now) for n in fresh]
         keys = {item.url_key for item in items if item.url_key}
         known = stories_by_url(self.log, keys) if keys else {}
-        return [index.place(item, known, similar=not backlog) for item in items]
+        return place_all(index, items, known, similar=not backlog)
 
     def signature_cache(self, placements: Sequence[Placement], now: datetime) -> AfterAppend:
         """The placed entries' signatures, taken from the index (LSH keeps their bands), to
@@ -170,7 +171,7 @@ def rebuilt_index(
             item = StoryItem(
                 stored.entry_id, stored.title, stored.summary, stored.link, stored.joined_at
             )
-            index.restore(item, stored.story_id, stored.url_key, stored.signature)
+            index.restore(item, stored.story_id, stored.signature)
             if stored.signature is None:
                 computed.append((stored.entry_id, stored.joined_at))
     return index, computed
