@@ -44,6 +44,7 @@ from monitor.eventlog.store import Store
 from monitor.feeds import feed_list as feeds
 from monitor.feeds.fetch import Fetched, Fetcher, FetchPolicy, NotModified, Validators
 from monitor.feeds.parser_pool import ParserPool
+from monitor.heap import fix_allocator_thresholds
 from monitor.poll.pipeline import Pipeline, PollPolicy
 from monitor.rules.matcher import load_ruleset
 
@@ -139,6 +140,7 @@ async def warm_workers(parser: ParserPool, workers: int) -> None:
 
 
 async def ours(urls: list[str], folder: Path, exclude: set[int], workers: int) -> dict[str, float]:
+    fix_allocator_thresholds()  # as the daemon does
     store = Store(folder / "monitor.db")
     for url in urls:
         feeds.add_feed(store, url)

@@ -41,6 +41,7 @@ from monitor.feeds import feed_list as feeds
 from monitor.feeds.fetch import Fetcher
 from monitor.feeds.opml import Outline, write_opml
 from monitor.feeds.parser_pool import ParserPool
+from monitor.heap import fix_allocator_thresholds
 from monitor.poll.pipeline import Pipeline, PollPolicy
 from monitor.rules.matcher import load_ruleset
 
@@ -101,6 +102,7 @@ def serve_cycling(folder: Path, count: int, latency: float, pipe: Connection) ->
 async def cycles(
     urls: list[str], folder: Path, pipe: Connection, exclude: set[int], args: argparse.Namespace
 ) -> list[dict[str, float]]:
+    fix_allocator_thresholds()  # as the daemon does
     store = Store(folder / "monitor.db")
     opml = folder / "feeds.opml"
     opml.write_text(write_opml(Outline(url=url, title="") for url in urls), encoding="utf-8")

@@ -32,6 +32,7 @@ from monitor.feeds.fetch import Fetcher
 from monitor.feeds.parser_pool import ParserPool
 from monitor.feeds.probe import Prober
 from monitor.fetch_policy import fetch_policy
+from monitor.heap import fix_allocator_thresholds
 from monitor.ops.http import HttpServer, daemon_health, start_http
 from monitor.ops.metrics import LogMetrics, PollCounters
 from monitor.outputs import (
@@ -85,6 +86,7 @@ async def assembled(
 ) -> AsyncIterator[Running]:
     """Take the log's daemon lock, open everything the daemon needs, sync the feed list,
     and close it all afterwards."""
+    fix_allocator_thresholds()
     with _one_daemon_per_file(settings):
         async with _assembled(settings, backlog=backlog, write=write) as running:
             yield running

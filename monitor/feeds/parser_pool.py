@@ -17,13 +17,13 @@ from monitor.feeds.records import (
     Inspection,
     ParseFailed,
     ParseResult,
+    ParserOutcome,
 )
 from monitor.feeds.worker_pool import TimedOut, WorkerFailed, WorkerPool
 
 if TYPE_CHECKING:  # the type only: parser workers reading feeds need no pydantic
     from monitor.eventlog.events import PageSelectors
 
-Outcome = ParseResult | Inspection | ArticleResult
 WORKER_FUNCTION = "monitor.feeds.parser_tasks:run_task"
 
 
@@ -31,7 +31,7 @@ class ParserPool:
     """Parsers in worker processes: a document that takes too long costs one worker."""
 
     def __init__(self, workers: int = 1, timeout_s: float = 20.0) -> None:
-        self._pool: WorkerPool[Outcome] = WorkerPool(WORKER_FUNCTION, workers, timeout_s)
+        self._pool: WorkerPool[ParserOutcome] = WorkerPool(WORKER_FUNCTION, workers, timeout_s)
 
     async def __aenter__(self) -> ParserPool:
         return self
@@ -78,7 +78,7 @@ class ParserPool:
             return ArticleFailed(failure.kind, failure.detail)
         return ArticleFailed("parse-crash", _unexpected(outcome, url).detail)
 
-    async def _call(self, task: str, *args: object) -> Outcome | TimedOut | WorkerFailed:
+    async def _call(self, task: str, *args: object) -> ParserOutcome | TimedOut | WorkerFailed:
         return await self._pool.call(task, *args)
 
     async def close(self) -> None:

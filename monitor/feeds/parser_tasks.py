@@ -10,16 +10,16 @@ from collections.abc import Callable
 
 from monitor.feeds.article import extract_article
 from monitor.feeds.discover import inspect_document
-from monitor.feeds.parser_pool import Outcome
+from monitor.feeds.records import ParserOutcome
 from monitor.feeds.sources import parse_source
 
-TASKS: dict[str, Callable[..., Outcome]] = {
+TASKS: dict[str, Callable[..., ParserOutcome]] = {
     "feed": parse_source,
     "inspect": inspect_document,
     "article": extract_article,
 }
 
 
-def run_task(task: str, *args: object) -> Outcome:
+def run_task(task: str, *args: object) -> ParserOutcome:
     """The worker's function: one of TASKS."""
     return TASKS[task](*args)

@@ -116,6 +116,9 @@ class ArticleFailed:
 
 ArticleResult = ArticleText | ArticleFailed
 
+# What a parser worker's task gives back (feeds.parser_tasks, feeds.parser_pool).
+ParserOutcome = ParseResult | Inspection | ArticleResult
+
 
 def build_entry(fields: EntryFields, digest: str | None = None) -> EntryData | None:
     """The entry record, or None when nothing identifies it (no id, link, title or text)."""

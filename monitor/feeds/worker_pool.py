@@ -12,12 +12,8 @@ them starts its resource tracker, one more interpreter (13 MB) that tracks nothi
 from __future__ import annotations
 
 import asyncio
-import functools
-import importlib
-import signal
 import subprocess
 import sys
-from collections.abc import Callable
 from dataclasses import dataclass
 from multiprocessing import Pipe
 from multiprocessing.connection import Connection
@@ -40,32 +36,9 @@ class WorkerFailed:
 
 # A worker's program: argv is the function's "module:qualified.name" and the socket's fd.
 _WORKER_MAIN = (
-    "import sys; from monitor.feeds.worker_pool import serve; serve(sys.argv[1], int(sys.argv[2]))"
+    "import sys; from monitor.feeds.worker_process import serve;"
+    " serve(sys.argv[1], int(sys.argv[2]))"
 )
-
-
-def serve(function_name: str, fd: int) -> None:
-    """Body of a worker process (`_WORKER_MAIN`)."""
-    module, _, qualified = function_name.partition(":")
-    found: object = importlib.import_module(module)
-    function = functools.reduce(getattr, qualified.split("."), found)
-    _serve(cast("Callable[..., object]", function), Connection(fd))
-
-
-def _serve(function: Callable[..., object], conn: Connection) -> None:
-    """Run each job until the parent closes its end."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is for the parent to handle
-    conn.send("ready")
-    while True:
-        try:
-            args = conn.recv()
-        except EOFError:
-            return
-        try:
-            reply: tuple[bool, object] = (True, function(*args))
-        except Exception as exc:  # reported to the parent; the worker stays usable
-            reply = (False, " ".join(f"{type(exc).__name__}: {exc}".split()))  # one line
-        conn.send(reply)
 
 
 @dataclass(frozen=True)
