@@ -130,7 +130,8 @@ def main() -> None:
         computed, cached = rebuild_times(store)
         began = time.perf_counter()
         for start in range(0, len(fresh), 20):  # polls of 20 new entries
-            placed = stories.place(fresh[start : start + 20], NOW)
+            chunk = fresh[start : start + 20]
+            placed = stories.place(chunk, [False] * len(chunk), NOW)
         per_entry = (time.perf_counter() - began) / len(fresh)
         per_poll = cache_time(store, index, [new.id for new in fresh])
     joined = sum(1 for p in placed if not p.started)

@@ -112,7 +112,7 @@ class Settings(BaseSettings):
     max_per_host: Annotated[int, Field(ge=1, le=100)] = 2
     parse_timeout: Timeout = 60.0
     parse_workers: Annotated[int, Field(ge=1, le=64)] = 2
-    story_index_entries: Annotated[int, Field(ge=1000, le=10_000_000)] = 50_000
+    story_index_entries: Annotated[int, Field(ge=1000, le=10_000_000)] = 12_000
     user_agent: str = ""
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["text", "json"] = "text"

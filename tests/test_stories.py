@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -147,6 +148,23 @@ def test_the_index_holds_at_most_its_newest_entries(most: int, joined: str) -> N
         item("d", headline, WIRE),
     ]
     assert group(items, policy)[3].story_id == joined
+
+
+def test_a_full_index_lets_go_of_entries_that_matched_no_rule_first() -> None:
+    """An entry that matched a rule (it alerted) outlasts newer ones that matched none, so
+    a late copy of its story joins it rather than alerting again."""
+    headline = "China to train 3,000 foreign police officers"
+    alerted = replace(item("a", headline, WIRE), matched=True)
+    others = [
+        item("b", "Rain expected in the capital over the weekend"),
+        item("c", "Markets close higher as exporters gain on a weaker currency"),
+        item("d", "Parliament passes the budget after a long night of votes"),
+    ]
+    copy = item("e", headline, WIRE)
+    placed = group([alerted, *others, copy], StoryPolicy(max_entries=2))
+    assert (placed[-1].story_id, placed[-1].how) == ("a", "title")
+    plain = group([replace(alerted, matched=False), *others, copy], StoryPolicy(max_entries=2))
+    assert plain[-1].story_id == "e"  # the oldest left first
 
 
 def test_signatures_are_taken_once_and_joining_goes_on_without_them() -> None:

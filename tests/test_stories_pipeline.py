@@ -17,7 +17,11 @@ from monitor.cli.app import app
 from monitor.eventlog.replay import replay
 from monitor.eventlog.store import Store, read_events
 from monitor.feeds import feed_list as feeds
-from monitor.poll.pipeline import Pipeline
+from monitor.feeds.fetch import Fetcher
+from monitor.feeds.parser_pool import ParserPool
+from monitor.fetch_policy import FetchPolicy
+from monitor.poll.pipeline import Pipeline, PollPolicy
+from monitor.poll.stories import StoryPolicy
 from monitor.rules.matcher import load_ruleset
 
 WIRE = (
@@ -188,3 +192,32 @@ def test_the_index_bound_is_the_setting(tmp_path: Path) -> None:
         pipeline = Pipeline(store, None, None, lambda: load_ruleset(settings.rules), policy=policy)  # type: ignore[arg-type]
         pipeline.prepare()
         assert pipeline.stories is not None and pipeline.stories.policy.max_entries == 1500
+
+
+async def test_a_full_index_keeps_what_alerted_so_a_late_copy_does_not_alert_again(
+    tmp_path: Path, feed_server: FeedServer
+) -> None:
+    """Entries that matched no rule leave a full index first: the alerted story stays."""
+    settings = settings_for(tmp_path)
+    one = feed_server.serve("/one.xml", rss([PLAIN], title="Outlet One"))
+    two = feed_server.serve("/two.xml", rss([("p2", "Markets", "Prices.")], title="Outlet Two"))
+    policy = PollPolicy(stories=StoryPolicy(max_entries=2))
+    unmatched = [(f"u{n}", f"Weather report number {n} for the coast", "Rain.") for n in range(3)]
+    with Store(settings.db) as store:
+        add_feeds(settings, one, two)
+        rules = load_ruleset(settings.rules)
+        async with Fetcher(FetchPolicy()) as fetcher, ParserPool(workers=1) as parser:
+            pipeline = Pipeline(store, fetcher, parser, lambda: rules, policy=policy)
+            await daemon.poll_all(pipeline)  # the backlogs
+            feed_server.serve("/one.xml", rss([WIRE, PLAIN], title="Outlet One"))
+            await daemon.poll_all(pipeline)  # WIRE alerts
+            feed_server.serve("/one.xml", rss([*unmatched, WIRE, PLAIN], title="Outlet One"))
+            await daemon.poll_all(pipeline)  # three newer entries that alert nobody
+            copy = ("w9", WIRE[1], WIRE[2])  # the same report under another link
+            feed_server.serve("/two.xml", rss([copy], title="Outlet Two"))
+            await daemon.poll_all(pipeline)
+
+        alerts = store.db.execute("SELECT COUNT(*) FROM alerts").fetchone()[0]
+    assert alerts == 1
+    joined = [row for row in story_rows(settings) if row[1] > 1]
+    assert [(entries, outlets, how) for _, entries, outlets, how in joined] == [(2, 2, "new,title")]

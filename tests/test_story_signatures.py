@@ -9,6 +9,7 @@ import asyncio
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
 from fakes.feed_server import FeedServer
 from helpers import query, rss, settings_for
 from test_stories_pipeline import OTHER, PLAIN, REWRITE, WIRE, add_feeds, story_rows
@@ -123,14 +124,23 @@ def new_item(new: NewEntry) -> StoryItem:
     return StoryItem(new.id, new.entry.title, new.entry.summary, new.entry.link, NOW)
 
 
-def test_a_start_reads_only_the_newest_entries_the_index_keeps(log_target: Path | str) -> None:
+@pytest.mark.parametrize(("matched", "kept"), [(None, (OTHER, PLAIN)), (WIRE, (WIRE, PLAIN))])
+def test_a_start_reads_the_entries_the_index_keeps_those_that_matched_first(
+    log_target: Path | str, matched: tuple[str, str, str] | None, kept: tuple[tuple[str, ...], ...]
+) -> None:
+    """As a full index does: an entry that matched a rule (it alerted) stays, the others
+    go oldest first."""
     clock = [NOW - timedelta(hours=1)]
     with Store(log_target, clock=lambda: clock[0]) as store:
         for n, item in enumerate((WIRE, OTHER, PLAIN)):
             seen_before_the_cache(store, n, item)
+        if matched is not None:
+            stream = ev.entry_stream(ev.entry_id_for("feed1", matched[0]))
+            hit = ev.RuleMatched(rule_id="police-training", rule_version="1", level="high")
+            store.append([ev.NewEvent(stream, hit, "police-training@1")])
         index, computed = rebuilt_index(store, StoryPolicy(max_entries=2), NOW)
-    newest = [ev.entry_id_for("feed1", key) for key, _, _ in (OTHER, PLAIN)]
-    assert (len(index), [entry_id for entry_id, _ in computed]) == (2, newest)
+    expected = [ev.entry_id_for("feed1", key) for key, _, _ in kept]
+    assert (len(index), [entry_id for entry_id, _ in computed]) == (2, expected)
 
 
 def test_a_cache_write_it_cannot_make_loses_no_event_of_the_poll(tmp_path: Path) -> None:

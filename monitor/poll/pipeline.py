@@ -149,12 +149,13 @@ class Pipeline:
         new_events += decide.recovery_events(feed)
         results = [rules.match(n.entry.title, n.entry.summary, n.entry.content) for n in fresh]
         subscribers = self._subscribers(results, backlog)
-        stories = self._story_step()
-        placements = stories.place(fresh, now, backlog=backlog)
         chosen = [recipients_of(result, self.audience, subscribers) for result in results]
         if self.audience.needs_subscribers:  # watches are Telegram chats'
             self.watches = self.watches or WatchStep(self.store)
             results, chosen = self.watches.add(fresh, rules.gazetteer, results, chosen)
+        stories = self._story_step()
+        matched = [bool(result.rules) for result in results]
+        placements = stories.place(fresh, matched, now, backlog=backlog)
         chosen = stories.first_alerts(placements, chosen, now)
         for new, result, recipients, placement in zip(
             fresh, results, chosen, placements, strict=True

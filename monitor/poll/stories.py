@@ -56,10 +56,12 @@ class StoryPolicy:
     text_threshold: float = 0.5  # summary against summary
     min_title_shingles: int = 4  # shorter headlines are too generic to join on
     min_text_shingles: int = 8
-    # The index holds at most this many entries, the newest (about 1.1 KB each): at thousands
-    # of feeds a 72 h window outgrows any memory, and the daemon runs for months. An entry
-    # that leaves early still joins its story by URL, through the log.
-    max_entries: int = 50_000
+    # The index holds at most this many entries (about 1.1 KB each): at thousands of feeds a
+    # 72 h window outgrows any memory, and the daemon runs for months. Over it the oldest
+    # entry that matched no rule leaves first: those that matched one, which alert, stay
+    # while the window and the bound allow, so a late copy of their story does not alert
+    # again. An entry that leaves early still joins its story by URL, through the log.
+    max_entries: int = 12_000
 
 
 @dataclass(frozen=True)
@@ -71,6 +73,7 @@ class StoryItem:
     summary: str
     link: str | None
     at: datetime  # when it arrived (the pipeline's clock), or its date (`stories group`)
+    matched: bool = False  # it matched a rule (or a watch): it leaves a full index last
 
     @cached_property
     def url_key(self) -> str | None:
@@ -152,8 +155,10 @@ class StoryIndex:
         self._titles = BandIndex(self.policy.title_threshold * CANDIDATES)
         self._texts = BandIndex(self.policy.text_threshold * CANDIDATES)
         self._sigs: dict[str, _Sig] = {}  # entry id -> its signatures and story
-        # Entry ids oldest first, with when each joined: ids no longer held are skipped.
-        self._order: deque[tuple[datetime, str]] = deque()
+        # Entry ids oldest first, with when each joined, those that matched no rule and
+        # those that matched one apart: ids no longer held are skipped.
+        self._unmatched: deque[tuple[datetime, str]] = deque()
+        self._matched: deque[tuple[datetime, str]] = deque()
 
     def __len__(self) -> int:
         return len(self._sigs)
@@ -277,22 +282,22 @@ class StoryIndex:
             self._texts.insert(item.entry_id, sig.text)
         if not sig.uncached:
             sig.title = sig.text = None
-        self._order.append((item.at, item.entry_id))
+        (self._matched if item.matched else self._unmatched).append((item.at, item.entry_id))
         while len(self._sigs) > self.policy.max_entries:
-            self._remove(self._order.popleft()[1])
+            self._remove((self._unmatched or self._matched).popleft()[1])
 
     def _expire(self, now: datetime) -> None:
         horizon = now - self.policy.window
-        while self._order and self._order[0][0] < horizon:
-            _, entry_id = self._order.popleft()
-            self._remove(entry_id)
+        for order in (self._unmatched, self._matched):
+            while order and order[0][0] < horizon:
+                self._remove(order.popleft()[1])
 
     def _remove(self, entry_id: str) -> None:
         if self._sigs.pop(entry_id, None) is None:
             return
         self._titles.remove(entry_id)
         self._texts.remove(entry_id)
-        # `_order` keeps the id; expiry skips ids no longer indexed.
+        # The id stays in its order; expiry and the bound skip ids no longer indexed.
 
 
 # An entry placed by its URL only (a feed's first poll): nothing to compare with.

@@ -62,9 +62,15 @@ class StoryStep:
         return self._index
 
     def place(
-        self, fresh: Sequence[NewEntry], now: datetime, *, backlog: bool = False
+        self,
+        fresh: Sequence[NewEntry],
+        matched: Sequence[bool],
+        now: datetime,
+        *,
+        backlog: bool = False,
     ) -> list[Placement]:
         """Each new entry's story, in order (an entry may join one started in this batch).
+        `matched`: whether each matched a rule or a watch (it stays longest in the index).
 
         A feed's first poll (`backlog`) is its history, never alerted: its entries join and
         are joined by URL only, through the log, and stay out of the index. Comparing them
@@ -75,7 +81,10 @@ class StoryStep:
         if not fresh:
             return []
         index = self.index(now)
-        items = [StoryItem(n.id, n.entry.title, n.entry.summary, n.entry.link, now) for n in fresh]
+        items = [
+            StoryItem(n.id, n.entry.title, n.entry.summary, n.entry.link, now, hit)
+            for n, hit in zip(fresh, matched, strict=True)
+        ]
         keys = {item.url_key for item in items if item.url_key}
         known = stories_by_url(self.log, keys) if keys else {}
         return place_all(index, items, known, similar=not backlog)
@@ -166,10 +175,16 @@ def rebuilt_index(
     index = StoryIndex(policy)
     computed = []
     with collector_paused():
-        newest = policy.max_entries  # a start reads no more of a crowded window than it keeps
+        # A start reads no more of a crowded window than the index keeps, and what it keeps.
+        newest = policy.max_entries
         for stored in story_entries_since(log, now - policy.window, scheme, newest):
             item = StoryItem(
-                stored.entry_id, stored.title, stored.summary, stored.link, stored.joined_at
+                stored.entry_id,
+                stored.title,
+                stored.summary,
+                stored.link,
+                stored.joined_at,
+                stored.matched,
             )
             index.restore(item, stored.story_id, stored.signature)
             if stored.signature is None:

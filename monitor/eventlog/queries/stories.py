@@ -35,22 +35,26 @@ class StoredStoryEntry:
     url_key: str | None
     joined_at: datetime
     signature: StorySignature | None = None  # as cached under the scheme asked for
+    matched: bool = False  # it matched a rule or a watch
 
 
 def story_entries_since(
     log: Reader, since: datetime, scheme: str, newest: int
 ) -> Iterator[StoredStoryEntry]:
-    """The entries that joined or started a story at `since` or later, the `newest` of
-    them, oldest first, with their cached signatures of this `scheme` where the cache has
-    them; not a feed's first poll's, which join by URL only and are found by
-    `stories_by_url`."""
+    """The entries that joined or started a story at `since` or later, at most `newest` of
+    them: those that matched a rule first (newest first among them), then the newest of
+    the others, as the index keeps them. Oldest first, with their cached signatures of
+    this `scheme` where the cache has them; not a feed's first poll's, which join by URL
+    only and are found by `stories_by_url`."""
     rows = log.db.execute(
         "SELECT * FROM (SELECT s.seq, s.entry_id, s.story_id, e.title, e.summary, e.link,"
         " s.url_key, s.joined_at,"
-        " g.title AS title_sig, g.text AS text_sig, g.title_shingles, g.text_shingles"
+        " g.title AS title_sig, g.text AS text_sig, g.title_shingles, g.text_shingles,"
+        " EXISTS (SELECT 1 FROM matches m WHERE m.entry_id = s.entry_id) AS matched"
         " FROM story_entries s JOIN entries e ON e.id = s.entry_id"
         " LEFT JOIN story_signatures g ON g.entry_id = s.entry_id AND g.scheme = ?"
-        " WHERE s.joined_at >= ? AND e.backlog = 0 ORDER BY s.seq DESC LIMIT ?) AS newest"
+        " WHERE s.joined_at >= ? AND e.backlog = 0"
+        " ORDER BY matched DESC, s.seq DESC LIMIT ?) AS newest"
         " ORDER BY seq",
         (scheme, iso(since), newest),
     )
@@ -69,6 +73,7 @@ def story_entries_since(
             )
             if cached
             else None,
+            bool(row["matched"]),
         )
 
 
