@@ -24,7 +24,7 @@ from pathlib import Path
 
 from monitor.feeds.parse import parse_feed
 from monitor.feeds.records import FeedData
-from monitor.poll.stories import StoryIndex, StoryItem
+from monitor.poll.stories import StoryIndex, StoryItem, StoryPolicy
 
 START = datetime(2026, 11, 2, tzinfo=UTC)
 
@@ -50,7 +50,7 @@ def corpus_items(folder: Path, count: int) -> list[StoryItem]:
 def placed(items: list[StoryItem]) -> StoryIndex:
     """The index after each item is placed and its signatures taken for the log's cache,
     as the pipeline does after each append (the write itself is left out)."""
-    index = StoryIndex()
+    index = StoryIndex(StoryPolicy(max_entries=len(items)))  # all of them, whatever the default
     for item in items:
         index.place(item, {})
         index.take_signature(item.entry_id)
