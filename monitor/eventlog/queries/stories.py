@@ -32,7 +32,6 @@ class StoredStoryEntry:
     title: str
     summary: str
     link: str | None
-    url_key: str | None
     joined_at: datetime
     signature: StorySignature | None = None  # as cached under the scheme asked for
     matched: bool = False  # it matched a rule or a watch
@@ -48,7 +47,7 @@ def story_entries_since(
     only and are found by `stories_by_url`."""
     rows = log.db.execute(
         "SELECT * FROM (SELECT s.seq, s.entry_id, s.story_id, e.title, e.summary, e.link,"
-        " s.url_key, s.joined_at,"
+        " s.joined_at,"
         " g.title AS title_sig, g.text AS text_sig, g.title_shingles, g.text_shingles,"
         " EXISTS (SELECT 1 FROM matches m WHERE m.entry_id = s.entry_id) AS matched"
         " FROM story_entries s JOIN entries e ON e.id = s.entry_id"
@@ -66,7 +65,6 @@ def story_entries_since(
             row["title"],
             row["summary"],
             row["link"],
-            row["url_key"],
             datetime.fromisoformat(row["joined_at"]),
             StorySignature(
                 row["title_sig"], row["text_sig"], row["title_shingles"], row["text_shingles"]
