@@ -3,7 +3,7 @@
 glibc serves an allocation of 128 KB or more from a mapping of its own, given back whole
 when freed. But when such a block is freed it raises that threshold to the block's size
 (up to 32 MB), so that later ones come from the heap. NumPy's arrays of the stories'
-index (LSH's runs, up to 5 MB, rewritten as they merge) then land among small objects
+index (LSH's runs, hundreds of KB each, rewritten as they merge) then land among small objects
 that outlive them, and the heap cannot shrink past those: the freed pages stay in the
 process. Fixing both thresholds at glibc's starting values turns that raise off (setting
 either does); measured in docs/performance.md ("Memory").
