@@ -57,7 +57,7 @@ def stages(bodies: list[tuple[str, bytes, str]], rules: RuleSet) -> dict[str, fl
             for (url, _, _), feed_id in zip(bodies, feed_ids, strict=True):
                 added = ev.NewEvent(f"feed:{feed_id}", ev.FeedAdded(url=url), "added@0")
                 append_in(db, [added], {}, datetime.now(UTC))
-        figures["store"] = cpu(lambda: _store_all(store, feed_ids, parsed))
+        figures["store"] = cpu(lambda: store_all(store, feed_ids, parsed))
         figures["index"] = cpu(store.catch_up_search)
         store.close()
     return {name: seconds / entries * 1e6 for name, seconds in figures.items()} | {
@@ -65,7 +65,7 @@ def stages(bodies: list[tuple[str, bytes, str]], rules: RuleSet) -> dict[str, fl
     }
 
 
-def _store_all(store: Store, feed_ids: list[str], parsed: list[FeedData]) -> None:
+def store_all(store: Store, feed_ids: list[str], parsed: list[FeedData]) -> None:
     empty = MatchResult(rules=(), entities=())
     now = datetime.now(UTC)
     for feed_id, feed in zip(feed_ids, parsed, strict=True):
