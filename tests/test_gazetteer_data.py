@@ -182,8 +182,9 @@ def test_entries_have_the_required_keys_and_lists_of_strings() -> None:
     for entry in _entries():
         data = entry.data
         assert isinstance(data, dict), f"{entry.where()}: an entry is a mapping"
-        unknown = set(data) - {"id", "type", "name", "owner", *LIST_KEYS}
+        unknown = set(data) - {"id", "type", "name", "owner", "every_state_has_one", *LIST_KEYS}
         assert not unknown, f"{entry.where()}: unknown keys {sorted(unknown)}"
+        assert isinstance(data.get("every_state_has_one", False), bool), entry.where()
         for key in ("id", "type", "name"):
             assert isinstance(data.get(key), str) and data[key], f"{entry.where()}: needs {key}"
         for key in LIST_KEYS:

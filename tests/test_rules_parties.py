@@ -146,6 +146,40 @@ def test_the_other_mentions_of_a_shared_name_follow_its_owner(ruleset: RuleSet) 
     assert matches(ruleset, "China's Ministry of Public Security hosts Lao officers", summary)
 
 
+@pytest.mark.parametrize(
+    ("title", "summary", "chinas"),
+    [
+        ("US and Palau sign a coast guard agreement", "", False),  # the nearest state's
+        ("Palau signs a coast guard agreement", "", False),
+        ("A coast guard agreement is signed", "Vietnam and Laos agreed.", False),  # no China
+        ("A coast guard agreement is signed", "Beijing welcomed it.", True),  # China named
+        ("China's coast guard and Palau sign an agreement", "", True),  # China owns it
+        ("China and Palau sign a coast guard agreement", "", False),  # Palau's is nearer
+        ("Vietnam and China sign a coast guard agreement", "", True),  # China nearest
+    ],
+)
+def test_a_coast_guard_is_the_nearest_states_when_every_state_has_one(
+    rules_dir: Path, title: str, summary: str, chinas: bool
+) -> None:
+    path = rules_dir / "entities" / "gazetteer.yaml"
+    text = path.read_text(encoding="utf-8")
+    every = "    shared: [coast guard]\n    owner: country:cn\n    every_state_has_one: true\n"
+    path.write_text(text.replace("    shared: [coast guard]\n    owner: country:cn\n", every))
+    only_ccg = (
+        (rules_dir / "deal.yaml")
+        .read_text(encoding="utf-8")
+        .replace("entities: [country:cn, org:mps, org:ccg]", "entities: [org:ccg]")
+    )
+    (rules_dir / "deal.yaml").write_text(only_ccg.split("tests:")[0], encoding="utf-8")
+    assert matches(load_ruleset(rules_dir), title, summary) is chinas
+
+
+def test_without_every_state_has_one_an_unowned_coast_guard_stays_chinas(
+    ruleset: RuleSet,
+) -> None:
+    assert matches(ruleset, "Palau signs a coast guard agreement")
+
+
 def test_clauses_end_at_sentences_and_connectives_but_not_abbreviations() -> None:
     text = "the u.s. signs a deal, while china watches; laos agreed. 中方签署。老挝"
     starts = clause_starts(text)
@@ -211,4 +245,7 @@ def test_a_shared_name_needs_an_owner_and_must_be_a_name(rules_dir: Path) -> Non
         load_ruleset(rules_dir)
     path.write_text(text.replace("shared: [coast guard]", "shared: [sea police]"), encoding="utf-8")
     with pytest.raises(RulesError, match="'sea police' must also be listed"):
+        load_ruleset(rules_dir)
+    path.write_text(text.replace("    shared: [coast guard]\n", "    every_state_has_one: true\n"))
+    with pytest.raises(RulesError, match="every_state_has_one needs shared names"):
         load_ruleset(rules_dir)

@@ -57,6 +57,10 @@ class EntityEntry(BaseModel):
     # text; `owner` is the state whose they are when a text names nobody else's.
     shared: list[str] = []
     owner: str | None = None
+    # Every state has one (a coast guard): an unowned shared name is then the state's
+    # named nearest before it, and the owner's only when no other state is and the
+    # owner is named in the text.
+    every_state_has_one: bool = False
 
     @field_validator("id")
     @classmethod
@@ -74,6 +78,8 @@ class EntityEntry(BaseModel):
             raise ValueError("only regions have members")
         if self.shared and self.owner is None:
             raise ValueError("an entity with shared names needs an owner (e.g. owner: country:cn)")
+        if self.every_state_has_one and not self.shared:
+            raise ValueError("every_state_has_one needs shared names (e.g. shared: [coast guard])")
         listed = {normalise_term(t.strip())[1] for t in self.all_names()}
         for name in self.shared:
             if normalise_term(name.strip())[1] not in listed:
@@ -102,6 +108,7 @@ class Entity:
     members: frozenset[str] = frozenset()  # regions: every member, transitively
     shared: frozenset[str] = frozenset()  # folded names other states' bodies carry too
     owner: str | None = None  # whose the shared names are when nobody else owns them
+    every_state_has_one: bool = False  # an unowned shared name is the nearest state's
 
 
 @dataclass(frozen=True)
@@ -221,4 +228,14 @@ def _entity(entry: EntityEntry, members: frozenset[str]) -> Entity:
     terms = tuple(dict.fromkeys(t.strip() for t in loose if t.strip()))
     exact = tuple(dict.fromkeys(t.strip() for t in entry.exact if t.strip()))
     shared = frozenset(normalise_term(t.strip())[1] for t in entry.shared if t.strip())
-    return Entity(entry.id, entry.type, entry.name, terms, exact, members, shared, entry.owner)
+    return Entity(
+        entry.id,
+        entry.type,
+        entry.name,
+        terms,
+        exact,
+        members,
+        shared,
+        entry.owner,
+        entry.every_state_has_one,
+    )

@@ -47,7 +47,7 @@ from monitor.rules.normalise import (
     normalise,
     normalise_term,
 )
-from monitor.rules.owners import resolve_owners
+from monitor.rules.owners import SharedNames, resolve_owners
 
 FIELDS = ("title", "summary", "content")
 # Entity names (China, Beijing) are far more common in news than rule keywords.
@@ -146,7 +146,9 @@ class RuleSet:
         # names only, a keyword hit is never suppressed.
         self._blocker_terms = frozenset(table.add(word) for word in gazetteer.blockers)
         self._shared = {
-            e.id: (e.shared, e.owner or "") for e in gazetteer.entities.values() if e.shared
+            e.id: SharedNames(e.shared, e.owner or "", e.every_state_has_one)
+            for e in gazetteer.entities.values()
+            if e.shared
         }
         self._states = frozenset(e.id for e in gazetteer.entities.values() if e.type == "country")
         framing = framing_cues(table.add, gazetteer.framing)

@@ -10,6 +10,13 @@ hits the owner itself owns ("China's Ministry of Public Security", 中国公安�
 
 Ownership is read from every name hit before the longest-name pass, so the country
 inside "Vietnam's Ministry of Public Security" (org:vn-mps) still counts.
+
+Every state has a coast guard, and English news names the US, Japanese or Philippine one
+more often than it leaves China's unnamed: for an entity marked `every_state_has_one`,
+an unowned hit is the state's named nearest before it in its field ("US and Philippines
+sign coast guard agreement"), and the owner's only when no other state is named before
+it and the owner is named somewhere in the text. A 公安部 with no state named is still
+China's: Chinese-language media name their own ministry so.
 """
 
 from __future__ import annotations
@@ -18,6 +25,7 @@ import bisect
 import re
 from collections import defaultdict
 from collections.abc import Collection, Iterable, Mapping, Sequence
+from typing import NamedTuple
 
 from monitor.rules.blockers import NameSpan
 from monitor.rules.normalise import NormalisedText, is_cjk
@@ -34,35 +42,59 @@ _MAX_CJK_BETWEEN = 2
 _MAX_BETWEEN = 120
 
 
+class SharedNames(NamedTuple):
+    """An entity's names that other states' bodies carry too, and whose they are."""
+
+    names: frozenset[str]  # folded
+    owner: str  # the state whose they are when no other state owns them
+    every_state_has_one: bool = False  # an unowned one is the nearest state's
+
+
 def resolve_owners(
     names: Sequence[NameSpan],
-    shared: Mapping[str, tuple[frozenset[str], str]],
+    shared: Mapping[str, SharedNames],
     states: Collection[str],
     texts: Mapping[str, NormalisedText],
 ) -> frozenset[NameSpan]:
     """The shared-name hits that are not the entity's: another state owns them in the text.
 
-    `shared` maps an entity id to (its folded shared names, its owner); `states` are the
-    ids of countries.
+    `shared` maps an entity id to its shared names; `states` are the ids of countries.
     """
     hits = [
         (entity_id, span)
         for entity_id, span in names
-        if entity_id in shared and _text(texts, span) in shared[entity_id][0]
+        if entity_id in shared and _text(texts, span) in shared[entity_id].names
     ]
     if not hits:
         return frozenset()
     countries = _by_field((entity_id, span) for entity_id, span in names if entity_id in states)
+    named = {entity_id for entity_id, _ in names if entity_id in states}
     owned_by_other: set[NameSpan] = set()
     unowned: list[NameSpan] = []
     for hit in hits:
+        entity = shared[hit[0]]
         owner = _owner(hit[1], countries, texts)
+        if owner is None and entity.every_state_has_one:
+            owner = _nearest_before(hit[1], countries) or (
+                entity.owner if entity.owner in named else ""
+            )
         if owner is None:
             unowned.append(hit)
-        elif owner != shared[hit[0]][1]:
+        elif owner != entity.owner:
             owned_by_other.add(hit)
     others = {entity_id for entity_id, _ in owned_by_other}
     return frozenset(owned_by_other | {hit for hit in unowned if hit[0] in others})
+
+
+def _nearest_before(span: tuple[str, int, int], countries: Mapping[str, list[Placed]]) -> str:
+    """The state named nearest before a hit in its field, within reach; "" if none."""
+    field, start, _ = span
+    before = [
+        (last, country_id)
+        for _, last, country_id in countries.get(field, [])
+        if start - _MAX_BETWEEN <= last <= start
+    ]
+    return max(before)[1] if before else ""
 
 
 Placed = tuple[int, int, str]  # a country name's start, end and id
