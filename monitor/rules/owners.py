@@ -75,6 +75,7 @@ def resolve_owners(
         entity = shared[hit[0]]
         owner = _owner(hit[1], countries, texts)
         if owner is None and entity.every_state_has_one:
+            # "": no state's that the text shows, so not the entity's either
             owner = _nearest_before(hit[1], countries) or (
                 entity.owner if entity.owner in named else ""
             )
