@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -31,32 +31,41 @@ def cpu(work: Callable[[], object]) -> float:
     return time.process_time() - start
 
 
-def stages(bodies: list[tuple[str, bytes, str]], rules: RuleSet) -> dict[str, float]:
-    """CPU µs per entry of each stage; `bodies` are (url, bytes, content type)."""
+def parse_all(bodies: Sequence[tuple[str, bytes, str]]) -> list[FeedData]:
+    """Each body through parse_feed; `bodies` are (url, bytes, content type)."""
     # Imported here, after the passes: the daemon's process loads no parser (its workers
     # do), and neither should the bench's while it measures the passes' memory.
     from monitor.feeds.parse import parse_feed
 
+    parsed = []
+    for url, body, kind in bodies:
+        result = parse_feed(body, url, kind)
+        assert isinstance(result, FeedData), result
+        parsed.append(result)
+    return parsed
+
+
+def log_with_feeds(path: Path, urls: Sequence[str]) -> tuple[Store, list[str]]:
+    """A log where each feed exists, as before a poll; and the feeds' ids."""
+    store = Store(path)
+    feed_ids = [ev.feed_id_for(url) for url in urls]
+    with store.transaction() as db:
+        for url, feed_id in zip(urls, feed_ids, strict=True):
+            added = ev.NewEvent(f"feed:{feed_id}", ev.FeedAdded(url=url), "added@0")
+            append_in(db, [added], {}, datetime.now(UTC))
+    return store, feed_ids
+
+
+def stages(bodies: list[tuple[str, bytes, str]], rules: RuleSet) -> dict[str, float]:
+    """CPU µs per entry of each stage; `bodies` are (url, bytes, content type)."""
     parsed: list[FeedData] = []
-
-    def parse() -> None:
-        for url, body, kind in bodies:
-            result = parse_feed(body, url, kind)
-            assert isinstance(result, FeedData), result
-            parsed.append(result)
-
-    figures = {"parse": cpu(parse)}
+    figures = {"parse": cpu(lambda: parsed.extend(parse_all(bodies)))}
     entries = sum(len(feed.entries) for feed in parsed)
     figures["match"] = cpu(
         lambda: [rules.match(e.title, e.summary) for feed in parsed for e in feed.entries]
     )
     with tempfile.TemporaryDirectory(prefix="bench-stages-") as folder:
-        store = Store(Path(folder) / "stages.db")
-        feed_ids = [ev.feed_id_for(url) for url, _, _ in bodies]
-        with store.transaction() as db:  # the feeds exist before the timed part, as in a poll
-            for (url, _, _), feed_id in zip(bodies, feed_ids, strict=True):
-                added = ev.NewEvent(f"feed:{feed_id}", ev.FeedAdded(url=url), "added@0")
-                append_in(db, [added], {}, datetime.now(UTC))
+        store, feed_ids = log_with_feeds(Path(folder) / "stages.db", [u for u, _, _ in bodies])
         figures["store"] = cpu(lambda: store_all(store, feed_ids, parsed))
         figures["index"] = cpu(store.catch_up_search)
         store.close()

@@ -32,19 +32,16 @@ import argparse
 import sqlite3
 import statistics
 import tempfile
-import time
-from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
+from collections.abc import Sequence
 from pathlib import Path
 
 import corpus_stages
 import feedparser
+from corpus_stages import cpu
 from lxml import etree, html
 from poll_corpus import CONTENT_TYPES, manifest
 
-from monitor.eventlog import events as ev
-from monitor.eventlog.store import Store, append_in
-from monitor.feeds.parse import parse_feed
+from monitor.eventlog.store import Store
 from monitor.feeds.records import FeedData
 
 Body = tuple[str, bytes, str]  # url, bytes, content type
@@ -59,12 +56,6 @@ _HTML_ELEMENTS = frozenset(
     }
 )
 _ENTRY_ELEMENTS = frozenset({"item", "{http://www.w3.org/2005/Atom}entry"})
-
-
-def cpu(work: Callable[[], object]) -> float:
-    start = time.process_time()
-    work()
-    return time.process_time() - start
 
 
 def lxml_floor(bodies: Sequence[Body]) -> tuple[float, int]:
@@ -144,24 +135,12 @@ def fts_floor(texts: list[Row], folder: Path) -> float:
 def measure(bodies: Sequence[Body]) -> dict[str, float]:
     """CPU µs per entry of each stage and floor."""
     parsed: list[FeedData] = []
-
-    def parse() -> None:
-        for url, body, kind in bodies:
-            result = parse_feed(body, url, kind)
-            assert isinstance(result, FeedData), result
-            parsed.append(result)
-
-    seconds = {"parse": cpu(parse)}
+    seconds = {"parse": cpu(lambda: parsed.extend(corpus_stages.parse_all(bodies)))}
     seconds["parse floor"], entries = lxml_floor(bodies)
     assert entries == sum(len(feed.entries) for feed in parsed), "lxml counted other entries"
     with tempfile.TemporaryDirectory(prefix="bench-floors-") as name:
         folder = Path(name)
-        store = Store(folder / "log.db")
-        feed_ids = [ev.feed_id_for(url) for url, _, _ in bodies]
-        with store.transaction() as db:  # the feeds exist before the timed part
-            for (url, _, _), feed_id in zip(bodies, feed_ids, strict=True):
-                added = ev.NewEvent(f"feed:{feed_id}", ev.FeedAdded(url=url), "added@0")
-                append_in(db, [added], {}, datetime.now(UTC))
+        store, feed_ids = corpus_stages.log_with_feeds(folder / "log.db", [u for u, _, _ in bodies])
         seconds["append"] = cpu(lambda: corpus_stages.store_all(store, feed_ids, parsed))
         seconds["index"] = cpu(store.catch_up_search)
         schema, events, rows, texts = stored_rows(store)
