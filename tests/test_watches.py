@@ -148,7 +148,11 @@ def test_watches_alert_their_chat_once_per_story_and_stop_when_removed(
                 "🟠 #watch_1",
             ]
             feed_server.serve("/two.xml", rss([story], title="Outlet Two"))  # the same story
-            sent = query(settings.db, "SELECT message_id FROM alerts WHERE status = 'sent'")
+            # The daemon marks the alert sent after Telegram's answer, which the fake API
+            # has already shown us: wait for the row, not only the message.
+            sent_rows = "SELECT message_id FROM alerts WHERE status = 'sent'"
+            assert wait_until(lambda: query(settings.db, sent_rows))
+            sent = query(settings.db, sent_rows)
             assert wait_until(
                 lambda: (
                     "Also reported by: Outlet Two" in telegram.bot_message(CHAT, int(sent[0][0]))[0]
